@@ -1,0 +1,291 @@
+package data
+
+import (
+	"errors"
+	"time"
+
+	"github.com/parquet-go/parquet-go"
+)
+
+// Txn is a validated transaction leg with dense indices. Payer is always a
+// user; Payee is a user or a merchant index as PayeeType says. For refunds
+// the money flows from the merchant payee back to the payer.
+type Txn struct {
+	TimeMillis  int64
+	AmountCents int64
+	Ref         int64 // links the legs of one split or fund; 0 when none
+	Payer       int32
+	Payee       int32
+	Kind        TxKind
+	PayeeType   PayeeType
+}
+
+// Event is a validated interaction with dense indices. Target indexes the
+// table that TargetKind names (Dims.Contents, Groups, Activities, Users or
+// Merchants).
+type Event struct {
+	TimeMillis int64
+	User       int32
+	Target     int32
+	TargetKind TargetKind
+	Action     Action
+}
+
+// Window is the half-open time range [StartMillis, EndMillis) of events a
+// run uses.
+type Window struct {
+	StartMillis, EndMillis int64
+}
+
+// NewWindow is the window of the days days ending with date (inclusive).
+func NewWindow(date time.Time, days int) Window {
+	end := date.AddDate(0, 0, 1)
+	return Window{StartMillis: end.AddDate(0, 0, -days).UnixMilli(), EndMillis: end.UnixMilli()}
+}
+
+// Batch is the result of scanning one event file: the rows that passed
+// validation, their IDs and file row numbers (for duplicate detection in
+// [Merge]), and the rows that did not.
+type Batch[T any] struct {
+	File    string
+	Rows    []T
+	IDs     []int64
+	RowNums []int64
+	Stats   TableStats
+	Rejects []Reject
+}
+
+// Merge concatenates per-file batches in the given order and drops rows
+// whose ID was already seen, quarantining them as duplicates. The result
+// depends only on the order of batches.
+func Merge[T any](table string, batches []*Batch[T]) ([]T, TableStats, []Reject) {
+	st := newStats(table)
+	n := 0
+	for _, b := range batches {
+		n += len(b.Rows)
+	}
+	seen := newIDSet(n)
+	rows := make([]T, 0, n)
+	var rejects []Reject
+	for _, b := range batches {
+		bst := b.Stats
+		rejects = append(rejects, b.Rejects...)
+		q := &quarantine{table: table, file: b.File, stats: &bst}
+		for i, id := range b.IDs {
+			if !seen.add(id) {
+				bst.Used--
+				q.reject(b.RowNums[i], idColumn(table), QDuplicate)
+				continue
+			}
+			rows = append(rows, b.Rows[i])
+		}
+		rejects = append(rejects, q.rejects...)
+		st.add(bst)
+	}
+	return rows, st, rejects
+}
+
+func idColumn(table string) string {
+	if table == TableTransactions {
+		return "txn_id"
+	}
+	return "event_id"
+}
+
+// classifyTime quarantines a time outside w.
+func classifyTime(q *quarantine, row int64, ok bool, t int64, w Window) bool {
+	switch {
+	case !ok:
+		q.reject(row, "time", QNull)
+	case t < w.StartMillis:
+		q.reject(row, "time", QOutsideWindow)
+	case t >= w.EndMillis:
+		q.reject(row, "time", QFuture)
+	default:
+		return true
+	}
+	return false
+}
+
+// ScanTransactions validates one transactions file against d and w. It reads
+// only the columns the pipeline uses. It is safe to call concurrently for
+// different files.
+func ScanTransactions(path string, d *Dims, w Window) (*Batch[Txn], error) {
+	b := &Batch[Txn]{File: path, Stats: newStats(TableTransactions)}
+	b.Stats.Files = []string{path}
+	q := &quarantine{table: TableTransactions, file: path, stats: &b.Stats}
+	specs := []spec{{"txn_id", colInt64, true}, {"time", colTime, true}, {"payer_id", colInt64, true},
+		{"payee_id", colInt64, true}, {"payee_type", colString, true}, {"kind", colString, true},
+		{"amount_cents", colInt64, true}, {"ref", colInt64, false}}
+	parseKind := func(b []byte) (int32, bool) { k, ok := ParseTxKind(b); return int32(k), ok }
+	parsePayee := func(b []byte) (int32, bool) { k, ok := ParsePayeeType(b); return int32(k), ok }
+	err := scanRowGroups(path, specs, func(p *parquetFile, rg parquet.RowGroup, base int64, c []*column) error {
+		n := int(rg.NumRows())
+		buf := make([]parquet.Value, valueBufSize)
+		ids, idOK := make([]int64, n), make([]bool, n)
+		ts, tsOK := make([]int64, n), make([]bool, n)
+		payer, payerOK := make([]int64, n), make([]bool, n)
+		payee, payeeOK := make([]int64, n), make([]bool, n)
+		ptype, kind := make([]int32, n), make([]int32, n)
+		amount, amountOK := make([]int64, n), make([]bool, n)
+		ref, refOK := make([]int64, n), make([]bool, n)
+		if err := errors.Join(
+			p.int64s(rg, c[0], buf, ids, idOK),
+			p.int64s(rg, c[1], buf, ts, tsOK),
+			p.int64s(rg, c[2], buf, payer, payerOK),
+			p.int64s(rg, c[3], buf, payee, payeeOK),
+			p.codes(rg, c[4], buf, ptype, parsePayee),
+			p.codes(rg, c[5], buf, kind, parseKind),
+			p.int64s(rg, c[6], buf, amount, amountOK),
+			p.int64s(rg, c[7], buf, ref, refOK),
+		); err != nil {
+			return err
+		}
+		for i := range n {
+			row := base + int64(i)
+			b.Stats.Read++
+			if !idOK[i] {
+				q.reject(row, "txn_id", QNull)
+				continue
+			}
+			if !classifyTime(q, row, tsOK[i], ts[i], w) ||
+				!stringCode(q, row, "payee_type", ptype[i], QUnknownEnum) ||
+				!stringCode(q, row, "kind", kind[i], QUnknownEnum) {
+				continue
+			}
+			if !payerOK[i] || !payeeOK[i] || !amountOK[i] {
+				q.reject(row, firstNull([]string{"payer_id", "payee_id", "amount_cents"}, payerOK[i], payeeOK[i], amountOK[i]), QNull)
+				continue
+			}
+			k, pt := TxKind(kind[i]), PayeeType(ptype[i])
+			payerIdx := d.Users.Lookup(payer[i])
+			var payeeIdx int32
+			if pt == PayeeMerchant {
+				payeeIdx = d.Merchants.Lookup(payee[i])
+			} else {
+				payeeIdx = d.Users.Lookup(payee[i])
+			}
+			needsRef := k == TxAASplit || k == TxFundGroup
+			switch {
+			case payerIdx < 0:
+				q.reject(row, "payer_id", QUnknownUser)
+			case payeeIdx < 0 && pt == PayeeUser:
+				q.reject(row, "payee_id", QUnknownUser)
+			case payeeIdx < 0:
+				q.reject(row, "payee_id", QUnknownTarget)
+			case (k == TxPayment || k == TxRefund) != (pt == PayeeMerchant):
+				q.reject(row, "kind", QKindMismatch)
+			case pt == PayeeUser && payerIdx == payeeIdx:
+				q.reject(row, "payee_id", QSelf)
+			case amount[i] <= 0:
+				q.reject(row, "amount_cents", QBadAmount)
+			case needsRef && (!refOK[i] || ref[i] == 0):
+				q.reject(row, "ref", QMissingRef)
+			default:
+				b.Stats.Used++
+				r := int64(0)
+				if refOK[i] {
+					r = ref[i]
+				}
+				b.Rows = append(b.Rows, Txn{TimeMillis: ts[i], AmountCents: amount[i], Ref: r, Payer: payerIdx, Payee: payeeIdx, Kind: k, PayeeType: pt})
+				b.IDs = append(b.IDs, ids[i])
+				b.RowNums = append(b.RowNums, row)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	b.Rejects = q.rejects
+	return b, nil
+}
+
+// ScanInteractions validates one interactions file against d and w. It is
+// safe to call concurrently for different files.
+func ScanInteractions(path string, d *Dims, w Window) (*Batch[Event], error) {
+	b := &Batch[Event]{File: path, Stats: newStats(TableInteractions)}
+	b.Stats.Files = []string{path}
+	q := &quarantine{table: TableInteractions, file: path, stats: &b.Stats}
+	specs := []spec{{"event_id", colInt64, true}, {"time", colTime, true}, {"user_id", colInt64, true},
+		{"target_kind", colString, true}, {"target_id", colInt64, true}, {"action", colString, true}}
+	parseTarget := func(b []byte) (int32, bool) { k, ok := ParseTargetKind(b); return int32(k), ok }
+	parseAction := func(b []byte) (int32, bool) { k, ok := ParseAction(b); return int32(k), ok }
+	targets := [numTargetKinds]*Index{TargetContent: &d.Contents, TargetGroup: &d.Groups, TargetActivity: &d.Activities, TargetUser: &d.Users, TargetMerchant: &d.Merchants}
+	err := scanRowGroups(path, specs, func(p *parquetFile, rg parquet.RowGroup, base int64, c []*column) error {
+		n := int(rg.NumRows())
+		buf := make([]parquet.Value, valueBufSize)
+		ids, idOK := make([]int64, n), make([]bool, n)
+		ts, tsOK := make([]int64, n), make([]bool, n)
+		user, userOK := make([]int64, n), make([]bool, n)
+		tkind, action := make([]int32, n), make([]int32, n)
+		target, targetOK := make([]int64, n), make([]bool, n)
+		if err := errors.Join(
+			p.int64s(rg, c[0], buf, ids, idOK),
+			p.int64s(rg, c[1], buf, ts, tsOK),
+			p.int64s(rg, c[2], buf, user, userOK),
+			p.codes(rg, c[3], buf, tkind, parseTarget),
+			p.int64s(rg, c[4], buf, target, targetOK),
+			p.codes(rg, c[5], buf, action, parseAction),
+		); err != nil {
+			return err
+		}
+		for i := range n {
+			row := base + int64(i)
+			b.Stats.Read++
+			if !idOK[i] {
+				q.reject(row, "event_id", QNull)
+				continue
+			}
+			if !classifyTime(q, row, tsOK[i], ts[i], w) ||
+				!stringCode(q, row, "target_kind", tkind[i], QUnknownEnum) ||
+				!stringCode(q, row, "action", action[i], QUnknownEnum) {
+				continue
+			}
+			if !userOK[i] || !targetOK[i] {
+				q.reject(row, firstNull([]string{"user_id", "target_id"}, userOK[i], targetOK[i]), QNull)
+				continue
+			}
+			tk, act := TargetKind(tkind[i]), Action(action[i])
+			u := d.Users.Lookup(user[i])
+			t := targets[tk].Lookup(target[i])
+			switch {
+			case u < 0:
+				q.reject(row, "user_id", QUnknownUser)
+			case t < 0 && tk == TargetUser:
+				q.reject(row, "target_id", QUnknownUser)
+			case t < 0:
+				q.reject(row, "target_id", QUnknownTarget)
+			case !actionFits(act, tk):
+				q.reject(row, "action", QKindMismatch)
+			case tk == TargetUser && t == u:
+				q.reject(row, "target_id", QSelf)
+			default:
+				b.Stats.Used++
+				b.Rows = append(b.Rows, Event{TimeMillis: ts[i], User: u, Target: t, TargetKind: tk, Action: act})
+				b.IDs = append(b.IDs, ids[i])
+				b.RowNums = append(b.RowNums, row)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	b.Rejects = q.rejects
+	return b, nil
+}
+
+// actionFits reports whether an action makes sense on a target kind:
+// memberships are of groups, sign-ups of activities, blocks of users.
+func actionFits(a Action, k TargetKind) bool {
+	switch a {
+	case ActJoin, ActLeave:
+		return k == TargetGroup
+	case ActSignup, ActAttend:
+		return k == TargetActivity
+	case ActBlock:
+		return k == TargetUser
+	}
+	return true
+}

@@ -1,0 +1,127 @@
+package data
+
+// Index interns external int64 IDs to dense int32 indices in first-seen
+// order. The zero value is ready to use. It is not safe for concurrent
+// writes; concurrent Lookup calls on an Index nobody writes are safe.
+type Index struct {
+	ids []int64
+	pos map[int64]int32
+}
+
+// Add returns the index of id, adding it if new; added reports whether it was.
+func (x *Index) Add(id int64) (i int32, added bool) {
+	if x.pos == nil {
+		x.pos = make(map[int64]int32)
+	}
+	if i, ok := x.pos[id]; ok {
+		return i, false
+	}
+	i = int32(len(x.ids))
+	x.pos[id] = i
+	x.ids = append(x.ids, id)
+	return i, true
+}
+
+// Lookup returns the index of id, or -1 when id is unknown.
+func (x *Index) Lookup(id int64) int32 {
+	if i, ok := x.pos[id]; ok {
+		return i
+	}
+	return -1
+}
+
+// ID returns the external ID at index i.
+func (x *Index) ID(i int32) int64 { return x.ids[i] }
+
+// Len is the number of interned IDs.
+func (x *Index) Len() int { return len(x.ids) }
+
+// Dict interns strings (cities, topics, merchant categories) to dense int32
+// codes. The zero value is ready to use; it is not safe for concurrent use.
+type Dict struct {
+	names []string
+	pos   map[string]int32
+}
+
+// Intern returns the code of s, adding it if new.
+func (d *Dict) Intern(b []byte) int32 {
+	if i, ok := d.pos[string(b)]; ok {
+		return i
+	}
+	if d.pos == nil {
+		d.pos = make(map[string]int32)
+	}
+	s := string(b)
+	i := int32(len(d.names))
+	d.pos[s] = i
+	d.names = append(d.names, s)
+	return i
+}
+
+// Code returns the code of s, or -1 when s was never interned.
+func (d *Dict) Code(s string) int32 {
+	if i, ok := d.pos[s]; ok {
+		return i
+	}
+	return -1
+}
+
+// Name returns the string with code i.
+func (d *Dict) Name(i int32) string { return d.names[i] }
+
+// Len is the number of interned strings.
+func (d *Dict) Len() int { return len(d.names) }
+
+// idSet is an open-addressing set of int64 IDs used to drop duplicate event
+// IDs. It is several times smaller and faster than a map[int64]struct{} at
+// the hundred-million-row scale of the event tables.
+type idSet struct {
+	slots []int64 // 0 marks an empty slot; the ID 0 is tracked by hasZero
+	n     int
+	zero  bool
+}
+
+func newIDSet(capacity int) *idSet {
+	size := 16
+	for size < capacity*2 {
+		size <<= 1
+	}
+	return &idSet{slots: make([]int64, size)}
+}
+
+// add inserts id and reports whether it was absent.
+func (s *idSet) add(id int64) bool {
+	if id == 0 {
+		if s.zero {
+			return false
+		}
+		s.zero = true
+		return true
+	}
+	if (s.n+1)*2 > len(s.slots) {
+		s.grow()
+	}
+	mask := uint64(len(s.slots) - 1)
+	h := uint64(id) * 0x9E3779B97F4A7C15
+	for i := h >> 7 & mask; ; i = (i + 1) & mask {
+		switch s.slots[i] {
+		case id:
+			return false
+		case 0:
+			s.slots[i] = id
+			s.n++
+			return true
+		}
+	}
+}
+
+func (s *idSet) grow() {
+	old := s.slots
+	s.slots = make([]int64, len(old)*2)
+	s.n = 0
+	for _, id := range old {
+		if id != 0 {
+			s.add(id)
+		}
+	}
+}

@@ -1,0 +1,172 @@
+package data
+
+// On-disk row types. The struct tags are the Parquet schema of each table;
+// docs/contract.md is the prose version and the two must agree (the schema
+// test in this package checks the column names). Input rows are written by
+// the generator and the test fixtures; the pipeline itself never reads them
+// through these structs but scans the columns it needs (see scan.go), so a
+// file written by another tool with extra columns, another column order or a
+// compatible physical type reads the same.
+
+// Transaction is one leg of a money movement: a row of the transactions table.
+type Transaction struct {
+	TxnID       int64   `parquet:"txn_id"`
+	TimeMillis  int64   `parquet:"time,timestamp(millisecond)"`
+	PayerID     int64   `parquet:"payer_id"`
+	PayeeID     int64   `parquet:"payee_id"`
+	PayeeType   string  `parquet:"payee_type,dict"`
+	Kind        string  `parquet:"kind,dict"`
+	AmountCents int64   `parquet:"amount_cents"`
+	Category    *string `parquet:"category,optional,dict"`
+	City        *string `parquet:"city,optional,dict"`
+	Ref         *int64  `parquet:"ref,optional"`
+}
+
+// Interaction is one user action: a row of the interactions table.
+type Interaction struct {
+	EventID    int64  `parquet:"event_id"`
+	TimeMillis int64  `parquet:"time,timestamp(millisecond)"`
+	UserID     int64  `parquet:"user_id"`
+	TargetKind string `parquet:"target_kind,dict"`
+	TargetID   int64  `parquet:"target_id"`
+	Action     string `parquet:"action,dict"`
+}
+
+// UserRow is a row of the users snapshot.
+type UserRow struct {
+	UserID       int64  `parquet:"user_id"`
+	City         string `parquet:"city,dict"`
+	BirthYear    *int32 `parquet:"birth_year,optional"`
+	IsMinor      *bool  `parquet:"is_minor,optional"`
+	SocialOptOut bool   `parquet:"social_opt_out"`
+	Status       string `parquet:"status,dict"`
+}
+
+// GroupRow is a row of the groups snapshot.
+type GroupRow struct {
+	GroupID         int64    `parquet:"group_id"`
+	City            string   `parquet:"city,dict"`
+	Topics          []string `parquet:"topics,list"`
+	Status          string   `parquet:"status,dict"`
+	CreatedAtMillis int64    `parquet:"created_at,timestamp(millisecond)"`
+}
+
+// MembershipRow is a row of the memberships snapshot: user_id belongs to
+// group_id.
+type MembershipRow struct {
+	GroupID        int64 `parquet:"group_id"`
+	UserID         int64 `parquet:"user_id"`
+	JoinedAtMillis int64 `parquet:"joined_at,timestamp(millisecond)"`
+}
+
+// ActivityRow is a row of the activities snapshot.
+type ActivityRow struct {
+	ActivityID  int64  `parquet:"activity_id"`
+	GroupID     int64  `parquet:"group_id"`
+	City        string `parquet:"city,dict"`
+	StartMillis int64  `parquet:"start_time,timestamp(millisecond)"`
+	Status      string `parquet:"status,dict"`
+}
+
+// MerchantRow is a row of the merchants snapshot.
+type MerchantRow struct {
+	MerchantID int64  `parquet:"merchant_id"`
+	Category   string `parquet:"category,dict"`
+	City       string `parquet:"city,dict"`
+}
+
+// ContentRow is a row of the content snapshot.
+type ContentRow struct {
+	ContentID int64    `parquet:"content_id"`
+	Topics    []string `parquet:"topics,list"`
+}
+
+// RelationRow is a row of the relations snapshot.
+type RelationRow struct {
+	UserID          int64  `parquet:"user_id"`
+	OtherID         int64  `parquet:"other_id"`
+	Kind            string `parquet:"kind,dict"`
+	CreatedAtMillis int64  `parquet:"created_at,timestamp(millisecond)"`
+}
+
+// Outputs.
+
+// TopicWeight is one interpretable interest: a topic and its weight in [0, 1].
+type TopicWeight struct {
+	Topic  string  `parquet:"topic,dict"`
+	Weight float32 `parquet:"weight"`
+}
+
+// UserInterest is a row of user_interests.parquet.
+type UserInterest struct {
+	UserID    int64         `parquet:"user_id"`
+	Vector    []float32     `parquet:"vector,list"`
+	TopTopics []TopicWeight `parquet:"top_topics,list"`
+}
+
+// Reason is one machine-readable reason for a suggestion. Code names the
+// reason (see the Reason* constants); Count, RefID and Topic carry its
+// parameters, zero or empty when the code takes none. Reasons never name a
+// third party's transactions.
+type Reason struct {
+	Code  string `parquet:"code,dict"`
+	Count int32  `parquet:"count"`
+	RefID int64  `parquet:"ref_id"`
+	Topic string `parquet:"topic,dict"`
+}
+
+// GroupSuggestion is a row of group_suggestions.parquet.
+type GroupSuggestion struct {
+	UserID  int64    `parquet:"user_id"`
+	GroupID int64    `parquet:"group_id"`
+	Rank    int32    `parquet:"rank"`
+	Score   float32  `parquet:"score"`
+	Reasons []Reason `parquet:"reasons,list"`
+}
+
+// ActivitySuggestion is a row of activity_suggestions.parquet.
+type ActivitySuggestion struct {
+	UserID     int64    `parquet:"user_id"`
+	ActivityID int64    `parquet:"activity_id"`
+	Rank       int32    `parquet:"rank"`
+	Score      float32  `parquet:"score"`
+	Reasons    []Reason `parquet:"reasons,list"`
+}
+
+// FriendSuggestion is a row of friend_suggestions.parquet.
+type FriendSuggestion struct {
+	UserID      int64    `parquet:"user_id"`
+	CandidateID int64    `parquet:"candidate_id"`
+	Rank        int32    `parquet:"rank"`
+	Score       float32  `parquet:"score"`
+	Reasons     []Reason `parquet:"reasons,list"`
+}
+
+// Reject is a row of rejects.parquet: one quarantined input row.
+type Reject struct {
+	Table  string `parquet:"table,dict"`
+	File   string `parquet:"file,dict"`
+	Row    int64  `parquet:"row"`
+	Column string `parquet:"column,dict"`
+	Reason string `parquet:"reason,dict"`
+}
+
+// Reason codes. Friend reasons only ever describe something the viewing user
+// took part in (a bill they split, a group they are in) or an aggregate
+// ("3 mutual friends").
+const (
+	ReasonMutualFriends   = "mutual_friends"    // Count: mutual friends
+	ReasonSplitBill       = "split_bill"        // Count: bills you split together
+	ReasonTransfer        = "transferred"       // Count: transfers between you
+	ReasonRedPacket       = "red_packet"        // Count: red packets between you
+	ReasonFundGroup       = "fund_group"        // Count: shared funds you are both in
+	ReasonFamily          = "family_account"    // you share a family account
+	ReasonSameGroup       = "same_group"        // RefID: a group you are both in
+	ReasonSameActivity    = "same_activity"     // RefID: an activity you both signed up for
+	ReasonSimilarInterest = "similar_interests" // Topic: an interest you share
+	ReasonFriendsInGroup  = "friends_in_group"  // Count: your friends in the group or activity
+	ReasonMatchesInterest = "matches_interest"  // Topic: your interest it matches
+	ReasonActiveGroup     = "active_group"      // Count: activities in the last 30 days
+	ReasonPopularNearby   = "popular_nearby"    // Count: sign-ups so far
+	ReasonStartsSoon      = "starts_soon"       // Count: days until it starts
+)
