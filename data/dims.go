@@ -29,11 +29,11 @@ type Dims struct {
 
 	Cities, Topics, Categories Dict
 
-	Users        Index
-	UserCity     []int32
-	UserMinor    []bool // true for minors and for users of unknown age
-	UserOptOut   []bool
-	UserStatus   []Status
+	Users      Index
+	UserCity   []int32
+	UserMinor  []bool // true for minors and for users of unknown age
+	UserOptOut []bool
+	UserStatus []Status
 
 	Groups       Index
 	GroupCity    []int32

@@ -56,3 +56,13 @@ func WriteParquet[T any](path string, rows []T) (err error) {
 func MarkSuccess(dir string) error {
 	return os.WriteFile(dir+string(os.PathSeparator)+SuccessMarker, nil, 0o644)
 }
+
+// ReadParquet reads a whole file of rows of type T. It is for outputs and
+// small files: input tables are scanned column-wise instead.
+func ReadParquet[T any](path string) ([]T, error) {
+	rows, err := parquet.ReadFile[T](path)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return rows, nil
+}

@@ -1,0 +1,256 @@
+// Command circles runs the circles pipeline: the nightly run, the world
+// generator and the demo. See README.md for the commands and exit codes.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"circles/data"
+	"circles/jobs"
+	"circles/pipeline"
+	"circles/synth"
+)
+
+// Exit codes; README.md lists them.
+const (
+	exitOK          = 0
+	exitFailure     = 1   // internal failure: a bug or an I/O error on the output side
+	exitUsage       = 2   // bad flag, bad config value, unknown command
+	exitNotReady    = 3   // an input partition has not landed (no _SUCCESS): retry later
+	exitBadInput    = 4   // an input file is unreadable or breaks the contract, or too many bad rows
+	exitInterrupted = 130 // SIGINT or SIGTERM
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+const usage = `usage: circles <command> [flags]
+
+commands:
+  demo       generate a small world, run the pipeline on it, print a summary
+  run        run every stage for one date and publish the outputs
+  generate   write a synthetic world (inputs plus planted ground truth)
+  list       list the commands
+
+Run 'circles <command> -h' for a command's flags.
+`
+
+// run is the whole program but for process exit; it returns the exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	cmd, args := args[0], args[1:]
+	var err error
+	switch cmd {
+	case "demo":
+		err = runDemo(ctx, args, stdout, stderr)
+	case "run":
+		err = runRun(ctx, args, stdout, stderr)
+	case "generate":
+		err = runGenerate(ctx, args, stdout, stderr)
+	case "list", "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	default:
+		fmt.Fprintf(stderr, "circles: unknown command %q\n\n%s", cmd, usage)
+		return exitUsage
+	}
+	return exitCode(err, stderr)
+}
+
+// exitCode logs the final error, the only place one is logged, and maps it
+// to an exit code.
+func exitCode(err error, stderr io.Writer) int {
+	if err == nil {
+		return exitOK
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "circles: %v\n", err)
+	switch {
+	case errors.Is(err, context.Canceled):
+		return exitInterrupted
+	case errors.Is(err, jobs.ErrUsage):
+		return exitUsage
+	case errors.Is(err, data.ErrNoPartition):
+		return exitNotReady
+	case errors.Is(err, data.ErrBadInput):
+		return exitBadInput
+	}
+	return exitFailure
+}
+
+// common flags for logging.
+type logFlags struct {
+	level string
+}
+
+func (l *logFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&l.level, "log-level", "info", "log level: debug, info, warn or error")
+}
+
+// setup builds the logger (JSON when stderr is not a terminal, as under
+// cron; text otherwise) and, on a terminal, a progress line.
+func (l *logFlags) setup(stderr io.Writer) (*slog.Logger, *pipeline.Progress, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(l.level)); err != nil {
+		return nil, nil, fmt.Errorf("%w: -log-level %q: want debug, info, warn or error", jobs.ErrUsage, l.level)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if isTerminal(stderr) {
+		return slog.New(slog.NewTextHandler(stderr, opts)), pipeline.NewProgress(stderr), nil
+	}
+	return slog.New(slog.NewJSONHandler(stderr, opts)), nil, nil
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// parse parses flags, turning a parse error into a usage error and
+// rejecting stray arguments.
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %v", jobs.ErrUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q; flags go before it", jobs.ErrUsage, fs.Arg(0))
+	}
+	return nil
+}
+
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("circles "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("run", stderr)
+	p := jobs.DefaultParams()
+	cfg := jobs.RunConfig{}
+	var lf logFlags
+	lf.register(fs)
+	fs.StringVar(&cfg.Input, "input", "", "input root holding <table>/dt=YYYY-MM-DD partitions (required)")
+	fs.StringVar(&cfg.Output, "output", "", "output root; the run is published under date=YYYY-MM-DD/run=ID (required)")
+	fs.StringVar(&cfg.Date, "date", "", "run date, YYYY-MM-DD (required)")
+	fs.StringVar(&cfg.RunID, "run-id", "", "run directory name (default: the UTC start time, like 20261121T020000Z)")
+	fs.IntVar(&cfg.Workers, "workers", 0, "parallel workers, 0 = all cores; never changes results")
+	fs.IntVar(&p.WindowDays, "window-days", p.WindowDays, "days of events that shape interests and ties (1..365)")
+	fs.Float64Var(&p.MaxBadRowFraction, "max-bad-row-fraction", p.MaxBadRowFraction, "fail when a table has a larger share of bad rows (0..1)")
+	fs.IntVar(&p.Features.DismissTTLDays, "dismiss-ttl-days", p.Features.DismissTTLDays, "days a dismissal holds; interactions are read this far back (1..3650)")
+	fs.IntVar(&p.ALS.Factors, "factors", p.ALS.Factors, "interest model dimension (2..512)")
+	fs.IntVar(&p.ALS.Iterations, "iterations", p.ALS.Iterations, "interest model sweeps (1..100)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg.Params = p
+	log, progress, err := lf.setup(stderr)
+	if err != nil {
+		return err
+	}
+	res, err := jobs.Run(ctx, cfg, log, progress)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, res.Dir)
+	return nil
+}
+
+// worldFlags registers the generator's flags on fs.
+func worldFlags(fs *flag.FlagSet, c *synth.Config, end *string) {
+	fs.IntVar(&c.Users, "users", c.Users, "number of users (50..50000000)")
+	fs.IntVar(&c.Days, "days", c.Days, "days of event partitions (1..3660)")
+	fs.Uint64Var(&c.Seed, "seed", c.Seed, "random seed; the same seed and flags give the same files")
+	fs.IntVar(&c.FutureDays, "future-days", c.FutureDays, "days after the last day covered by the planted ground truth")
+	*end = c.End.Format(data.DateLayout)
+	fs.StringVar(end, "end", *end, "last event day, YYYY-MM-DD; snapshots carry this date")
+}
+
+func parseEnd(c *synth.Config, end string) error {
+	t, err := data.ParseDate(end)
+	if err != nil {
+		return fmt.Errorf("%w: -end: %v", jobs.ErrUsage, err)
+	}
+	c.End = t
+	return nil
+}
+
+func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("generate", stderr)
+	cfg := jobs.GenerateConfig{World: synth.DefaultConfig()}
+	var lf logFlags
+	var end string
+	lf.register(fs)
+	fs.StringVar(&cfg.Out, "out", "", "directory to write the world into; must be empty or new (required)")
+	worldFlags(fs, &cfg.World, &end)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := parseEnd(&cfg.World, end); err != nil {
+		return err
+	}
+	log, progress, err := lf.setup(stderr)
+	if err != nil {
+		return err
+	}
+	s, err := jobs.Generate(ctx, cfg, log, progress)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s: %d users, %d groups, %d activities, %d transactions, %d interactions, %d planted friendships, %d planted joins\n",
+		cfg.Out, s.Users, s.Groups, s.Activities, s.Transactions, s.Interactions, s.FutureFriendships, s.FutureJoins)
+	return nil
+}
+
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("demo", stderr)
+	cfg := jobs.DemoConfig{World: synth.DefaultConfig()}
+	var lf logFlags
+	var end string
+	fs.StringVar(&lf.level, "log-level", "error", "log level: debug, info, warn or error (the summary already counts quarantined rows)")
+	fs.StringVar(&cfg.Dir, "dir", "", "working directory for the world and the outputs (default: a new temporary directory)")
+	fs.IntVar(&cfg.Workers, "workers", 0, "parallel workers, 0 = all cores")
+	worldFlags(fs, &cfg.World, &end)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := parseEnd(&cfg.World, end); err != nil {
+		return err
+	}
+	if cfg.Dir == "" {
+		dir, err := os.MkdirTemp("", "circles-demo-")
+		if err != nil {
+			return err
+		}
+		cfg.Dir = dir
+	}
+	log, progress, err := lf.setup(stderr)
+	if err != nil {
+		return err
+	}
+	return jobs.Demo(ctx, cfg, stdout, log, progress)
+}

@@ -1,0 +1,365 @@
+package features
+
+import (
+	"cmp"
+	"math"
+	"slices"
+
+	"circles/data"
+)
+
+// Items lays out one item space over the four item tables so that a single
+// user × item matrix holds every interest signal: groups first, then
+// activities, content and merchants.
+type Items struct {
+	GroupBase, ActivityBase, ContentBase, MerchantBase, N int32
+}
+
+func newItems(d *data.Dims) Items {
+	it := Items{ActivityBase: int32(d.Groups.Len())}
+	it.ContentBase = it.ActivityBase + int32(d.Activities.Len())
+	it.MerchantBase = it.ContentBase + int32(d.Contents.Len())
+	it.N = it.MerchantBase + int32(d.Merchants.Len())
+	return it
+}
+
+// Activity is the item index of activity a; Group, Content and Merchant
+// likewise.
+func (it Items) Activity(a int32) int32 { return it.ActivityBase + a }
+func (it Items) Group(g int32) int32    { return it.GroupBase + g }
+func (it Items) Content(c int32) int32  { return it.ContentBase + c }
+func (it Items) Merchant(m int32) int32 { return it.MerchantBase + m }
+
+// Features is everything the models need, built from one run's validated
+// inputs. All user indices are those of data.Dims.Users.
+type Features struct {
+	NowMillis int64 // end of the run date
+	Items     Items
+
+	// Eligible marks users who may receive suggestions, appear in them, and
+	// whose behaviour may shape other users' suggestions: active accounts
+	// that have not opted out of social features.
+	Eligible []bool
+
+	// Signals is users × items: the decayed, weighted sum of each user's
+	// events on each item, negative where explicit negatives dominate. Rows
+	// of ineligible users are empty.
+	Signals CSR
+
+	// Topics is the topic vocabulary; ItemTopics[i] lists item i's topics.
+	Topics     []string
+	ItemTopics [][]int32
+	// UserTopics is users × topics, each row summing to 1 (or all zero):
+	// the IDF-weighted share of a user's positive engagement per topic.
+	UserTopics []float32
+
+	Friends CSR       // symmetric friend graph over all users (values 1)
+	Ties    CSR       // symmetric tie strength between eligible users, > 0
+	TieInfo []TieInfo // per entry of Ties: what the tie is made of
+
+	Blocked        PairSet // blocks and reports between users, either direction
+	DismissedUsers PairSet // unexpired dismissals or hides of a user, either direction
+	HiddenItems    CSR     // users × items dismissed or hidden (unexpired) or reported
+
+	Members      CSR // users × groups (snapshot)
+	GroupMembers CSR // groups × users
+	Signups      CSR // eligible users × activities signed up for or attended in the window
+	ActSignups   CSR // activities × eligible users
+
+	Summary Summary
+}
+
+// TieInfo counts the money events behind a tie, for reasons. Every count is
+// of events both users took part in.
+type TieInfo struct {
+	Transfers, Splits, RedPackets, Funds uint16
+	Family                               bool
+}
+
+// Summary counts what the feature build used and left out.
+type Summary struct {
+	Users, EligibleUsers, Items int
+	SignalEntries               int
+	TieEdges, FriendEdges       int
+	// ExcludedEvents are valid events left out by policy: by or about users
+	// who opted out or whose accounts are not active.
+	ExcludedEvents, ExcludedTxns int64
+	NegativeOnlyEvents           int64 // events older than the feature window used only as negatives
+}
+
+// UserTopicRow returns user u's topic weights.
+func (f *Features) UserTopicRow(u int32) []float32 {
+	t := len(f.Topics)
+	return f.UserTopics[int(u)*t : int(u+1)*t]
+}
+
+// Build turns validated inputs into features. featureStart (millis) is the
+// start of the window whose events shape interests and ties; older events
+// (read for dismissal expiry) count only as negatives. Build does no I/O and
+// is deterministic.
+func Build(d *data.Dims, txns []data.Txn, events []data.Event, featureStart int64, p Params) *Features {
+	now := d.Date.AddDate(0, 0, 1).UnixMilli()
+	nu := d.Users.Len()
+	f := &Features{NowMillis: now, Items: newItems(d), Eligible: make([]bool, nu)}
+	it := f.Items
+	for u := range nu {
+		f.Eligible[u] = d.UserStatus[u] == data.StatusActive && !d.UserOptOut[u]
+		if f.Eligible[u] {
+			f.Summary.EligibleUsers++
+		}
+	}
+	f.Summary.Users, f.Summary.Items = nu, int(it.N)
+	ttlStart := now - int64(p.DismissTTLDays)*86_400_000
+
+	var sig, hidden, signups []Triple
+	var blocks, dismissed [][2]int32
+	var ties []tieEvent
+	for _, e := range events {
+		if e.TargetKind == data.TargetUser {
+			switch {
+			case e.Action == data.ActBlock || e.Action == data.ActReport:
+				blocks = append(blocks, [2]int32{e.User, e.Target})
+			case (e.Action == data.ActDismiss || e.Action == data.ActHide) && e.TimeMillis >= ttlStart:
+				dismissed = append(dismissed, [2]int32{e.User, e.Target})
+			case e.TimeMillis >= featureStart && !e.Action.Negative() && f.Eligible[e.User] && f.Eligible[e.Target]:
+				ties = append(ties, tieEvent{from: e.User, to: e.Target, kind: tieInteraction, w: float32(p.Ties.Interaction * decay(now, e.TimeMillis, p.HalfLifeDays))})
+			}
+			continue
+		}
+		var item int32
+		switch e.TargetKind {
+		case data.TargetGroup:
+			item = it.Group(e.Target)
+		case data.TargetActivity:
+			item = it.Activity(e.Target)
+		case data.TargetContent:
+			item = it.Content(e.Target)
+		case data.TargetMerchant:
+			item = it.Merchant(e.Target)
+		}
+		switch e.Action {
+		case data.ActReport:
+			hidden = append(hidden, Triple{e.User, item, 1})
+		case data.ActDismiss, data.ActHide:
+			if e.TimeMillis >= ttlStart {
+				hidden = append(hidden, Triple{e.User, item, 1})
+			}
+		case data.ActSignup, data.ActAttend:
+			if e.TimeMillis >= featureStart && f.Eligible[e.User] {
+				signups = append(signups, Triple{e.User, e.Target, 1})
+			}
+		}
+		if e.TimeMillis < featureStart {
+			f.Summary.NegativeOnlyEvents++
+			continue
+		}
+		if !f.Eligible[e.User] {
+			f.Summary.ExcludedEvents++
+			continue
+		}
+		if w := p.Weights.action(e.Action) * decay(now, e.TimeMillis, p.HalfLifeDays); w != 0 {
+			sig = append(sig, Triple{e.User, item, float32(w)})
+		}
+	}
+	for _, m := range d.Members {
+		if f.Eligible[m.User] {
+			sig = append(sig, Triple{m.User, it.Group(m.Group), float32(p.Weights.Member)})
+		}
+	}
+	ties = append(ties, f.moneySignals(d, txns, p, now, &sig)...)
+	for _, r := range d.Relations {
+		if r.Kind == data.RelBlock {
+			blocks = append(blocks, [2]int32{r.User, r.Other})
+		}
+		if r.Kind == data.RelFamily && f.Eligible[r.User] && f.Eligible[r.Other] {
+			ties = append(ties, tieEvent{from: r.User, to: r.Other, kind: tieFamily, w: float32(p.Ties.Family)})
+		}
+	}
+
+	f.Signals = BuildCSR(nu, sig)
+	f.Summary.SignalEntries = f.Signals.NNZ()
+	f.HiddenItems = BuildCSR(nu, hidden)
+	f.Signups = BuildCSR(nu, signups)
+	f.ActSignups = f.Signups.Transpose(d.Activities.Len())
+	f.Blocked = NewPairSet(blocks)
+	f.DismissedUsers = NewPairSet(dismissed)
+	f.buildFriends(d)
+	f.buildMembers(d)
+	f.buildTies(ties, p)
+	f.buildTopics(d, p)
+	return f
+}
+
+// moneySignals adds merchant payments to the interest signals and returns
+// the tie events of money moving between users. Transactions involving an
+// ineligible user are left out of both.
+func (f *Features) moneySignals(d *data.Dims, txns []data.Txn, p Params, now int64, sig *[]Triple) []tieEvent {
+	var ties []tieEvent
+	type leg struct {
+		kind data.TxKind
+		ref  int64
+		i    int
+	}
+	var legs []leg
+	for i, t := range txns {
+		dec := decay(now, t.TimeMillis, p.HalfLifeDays)
+		if t.PayeeType == data.PayeeMerchant {
+			if !f.Eligible[t.Payer] {
+				f.Summary.ExcludedTxns++
+				continue
+			}
+			w := p.Weights.Payment
+			if t.Kind == data.TxRefund {
+				w = p.Weights.Refund
+			}
+			*sig = append(*sig, Triple{t.Payer, f.Items.Merchant(t.Payee), float32(w * dec)})
+			continue
+		}
+		if !f.Eligible[t.Payer] || !f.Eligible[t.Payee] {
+			f.Summary.ExcludedTxns++
+			continue
+		}
+		switch t.Kind {
+		case data.TxTransfer:
+			ties = append(ties, tieEvent{from: t.Payer, to: t.Payee, kind: tieTransfer, w: float32(p.Ties.Transfer * dec)})
+		case data.TxRedPacket:
+			ties = append(ties, tieEvent{from: t.Payer, to: t.Payee, kind: tieRedPacket, w: float32(p.Ties.RedPacket * dec)})
+		case data.TxAASplit:
+			ties = append(ties, tieEvent{from: t.Payer, to: t.Payee, kind: tieSplit, w: float32(p.Ties.AASplit * dec)})
+			legs = append(legs, leg{t.Kind, t.Ref, i})
+		case data.TxFundGroup:
+			ties = append(ties, tieEvent{from: t.Payer, to: t.Payee, kind: tieFund, w: float32(p.Ties.FundGroup * dec)})
+			legs = append(legs, leg{t.Kind, t.Ref, i})
+		}
+	}
+	// Payers of the same split or fund took part in one event together: tie
+	// them pairwise, each pair once per event, capped so one huge fund
+	// cannot dominate the graph.
+	const maxParticipants = 50
+	slices.SortFunc(legs, func(a, b leg) int {
+		return cmp.Or(cmp.Compare(a.kind, b.kind), cmp.Compare(a.ref, b.ref), cmp.Compare(a.i, b.i))
+	})
+	for lo := 0; lo < len(legs); {
+		hi := lo + 1
+		for hi < len(legs) && legs[hi].kind == legs[lo].kind && legs[hi].ref == legs[lo].ref {
+			hi++
+		}
+		group := legs[lo:min(hi, lo+maxParticipants)]
+		kind, w := tieSplit, p.Ties.CoSplit
+		if legs[lo].kind == data.TxFundGroup {
+			kind, w = tieFund, p.Ties.FundGroup
+		}
+		for x := range group {
+			for y := x + 1; y < len(group); y++ {
+				a, b := txns[group[x].i], txns[group[y].i]
+				if a.Payer != b.Payer {
+					dec := decay(now, max(a.TimeMillis, b.TimeMillis), p.HalfLifeDays)
+					ties = append(ties, tieEvent{from: a.Payer, to: b.Payer, kind: kind, w: float32(w * dec)})
+				}
+			}
+		}
+		lo = hi
+	}
+	return ties
+}
+
+func (f *Features) buildFriends(d *data.Dims) {
+	var ts []Triple
+	for _, r := range d.Relations {
+		if r.Kind == data.RelFriend {
+			ts = append(ts, Triple{r.User, r.Other, 1}, Triple{r.Other, r.User, 1})
+		}
+	}
+	f.Friends = BuildCSR(d.Users.Len(), ts)
+	for i := range f.Friends.Val {
+		f.Friends.Val[i] = 1 // a pair listed in both directions sums to 2
+	}
+	f.Summary.FriendEdges = f.Friends.NNZ() / 2
+}
+
+func (f *Features) buildMembers(d *data.Dims) {
+	ts := make([]Triple, len(d.Members))
+	for i, m := range d.Members {
+		ts[i] = Triple{m.User, m.Group, 1}
+	}
+	f.Members = BuildCSR(d.Users.Len(), ts)
+	for i := range f.Members.Val {
+		f.Members.Val[i] = 1
+	}
+	f.GroupMembers = f.Members.Transpose(d.Groups.Len())
+}
+
+func (f *Features) buildTopics(d *data.Dims, p Params) {
+	vocab := data.Dict{}
+	for i := range d.Topics.Len() {
+		vocab.Intern([]byte(d.Topics.Name(int32(i))))
+	}
+	catTopic := make([]int32, d.Categories.Len())
+	for c := range catTopic {
+		catTopic[c] = -1
+		if t, ok := p.CategoryTopics[d.Categories.Name(int32(c))]; ok {
+			catTopic[c] = vocab.Intern([]byte(t))
+		}
+	}
+	it := f.Items
+	f.ItemTopics = make([][]int32, it.N)
+	for g := range int32(d.Groups.Len()) {
+		f.ItemTopics[it.Group(g)] = d.GroupTopics[g]
+	}
+	for a := range int32(d.Activities.Len()) {
+		f.ItemTopics[it.Activity(a)] = d.GroupTopics[d.ActivityGroup[a]]
+	}
+	for c := range int32(d.Contents.Len()) {
+		f.ItemTopics[it.Content(c)] = d.ContentTopics[c]
+	}
+	for m := range int32(d.Merchants.Len()) {
+		if t := catTopic[d.MerchantCategory[m]]; t >= 0 {
+			f.ItemTopics[it.Merchant(m)] = []int32{t}
+		}
+	}
+	nt := vocab.Len()
+	f.Topics = make([]string, nt)
+	for i := range nt {
+		f.Topics[i] = vocab.Name(int32(i))
+	}
+	nu := d.Users.Len()
+	f.UserTopics = make([]float32, nu*nt)
+	usersWith := make([]int, nt)
+	for u := range int32(nu) {
+		row := f.UserTopicRow(u)
+		cols, vals := f.Signals.Row(u)
+		for k, item := range cols {
+			if vals[k] <= 0 || len(f.ItemTopics[item]) == 0 {
+				continue
+			}
+			share := vals[k] / float32(len(f.ItemTopics[item]))
+			for _, t := range f.ItemTopics[item] {
+				row[t] += share
+			}
+		}
+		for t, v := range row {
+			if v > 0 {
+				usersWith[t]++
+			}
+		}
+	}
+	// IDF keeps a topic everybody touches (food) from crowding out the
+	// distinctive ones; smoothed so a topic nobody has is finite.
+	idf := make([]float32, nt)
+	for t := range nt {
+		idf[t] = float32(math.Log(float64(1+nu) / float64(1+usersWith[t])))
+	}
+	for u := range int32(nu) {
+		row := f.UserTopicRow(u)
+		sum := float32(0)
+		for t := range row {
+			row[t] *= idf[t]
+			sum += row[t]
+		}
+		if sum > 0 {
+			for t := range row {
+				row[t] /= sum
+			}
+		}
+	}
+}

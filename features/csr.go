@@ -1,0 +1,139 @@
+package features
+
+import (
+	"cmp"
+	"slices"
+)
+
+// CSR is a compressed sparse row matrix: row r holds columns
+// Col[Start[r]:Start[r+1]] (ascending) with values Val[...] at the same
+// positions.
+type CSR struct {
+	Start []int64
+	Col   []int32
+	Val   []float32
+}
+
+// Rows is the number of rows.
+func (m *CSR) Rows() int { return len(m.Start) - 1 }
+
+// Row returns the columns and values of row r, sharing the matrix storage.
+func (m *CSR) Row(r int32) ([]int32, []float32) {
+	lo, hi := m.Start[r], m.Start[r+1]
+	return m.Col[lo:hi], m.Val[lo:hi]
+}
+
+// NNZ is the number of stored entries.
+func (m *CSR) NNZ() int { return len(m.Col) }
+
+// Triple is one (row, column, value) contribution to a sparse matrix.
+type Triple struct {
+	Row, Col int32
+	Val      float32
+}
+
+// BuildCSR sums duplicate (row, col) contributions and returns a CSR with
+// rows rows. It buckets triples by row first (a counting sort), so the cost
+// is linear in len(ts) plus a sort of each row's few entries. The result
+// does not depend on the order of ts up to floating-point summation order,
+// which is fixed by a stable sort.
+func BuildCSR(rows int, ts []Triple) CSR {
+	start := make([]int64, rows+1)
+	for _, t := range ts {
+		start[t.Row+1]++
+	}
+	for r := range rows {
+		start[r+1] += start[r]
+	}
+	fill := slices.Clone(start[:rows])
+	col := make([]int32, len(ts))
+	val := make([]float32, len(ts))
+	for _, t := range ts {
+		col[fill[t.Row]], val[fill[t.Row]] = t.Col, t.Val
+		fill[t.Row]++
+	}
+	// sort each row by column and merge duplicates in place
+	out := CSR{Start: make([]int64, rows+1)}
+	w := int64(0)
+	type cv struct {
+		c int32
+		v float32
+	}
+	var buf []cv
+	for r := range rows {
+		lo, hi := start[r], start[r+1]
+		buf = buf[:0]
+		for i := lo; i < hi; i++ {
+			buf = append(buf, cv{col[i], val[i]})
+		}
+		slices.SortStableFunc(buf, func(a, b cv) int { return cmp.Compare(a.c, b.c) })
+		for i, e := range buf {
+			if i > 0 && buf[i-1].c == e.c {
+				val[w-1] += e.v
+				continue
+			}
+			col[w], val[w] = e.c, e.v
+			w++
+		}
+		out.Start[r+1] = w
+	}
+	out.Col, out.Val = col[:w:w], val[:w:w]
+	return out
+}
+
+// Transpose returns the transpose of m with cols columns.
+func (m *CSR) Transpose(cols int) CSR {
+	t := CSR{Start: make([]int64, cols+1), Col: make([]int32, len(m.Col)), Val: make([]float32, len(m.Val))}
+	for _, c := range m.Col {
+		t.Start[c+1]++
+	}
+	for c := range cols {
+		t.Start[c+1] += t.Start[c]
+	}
+	fill := slices.Clone(t.Start[:cols])
+	for r := range m.Rows() {
+		for i := m.Start[r]; i < m.Start[r+1]; i++ {
+			c := m.Col[i]
+			t.Col[fill[c]], t.Val[fill[c]] = int32(r), m.Val[i]
+			fill[c]++
+		}
+	}
+	return t
+}
+
+// Has reports whether row r stores column c.
+func (m *CSR) Has(r, c int32) bool {
+	cols, _ := m.Row(r)
+	_, ok := slices.BinarySearch(cols, c)
+	return ok
+}
+
+// PairSet is a set of unordered pairs of dense indices.
+type PairSet struct{ keys []uint64 }
+
+func pairKey(a, b int32) uint64 {
+	if a > b {
+		a, b = b, a
+	}
+	return uint64(uint32(a))<<32 | uint64(uint32(b))
+}
+
+// NewPairSet builds a set from pairs given as [2]int32; order within a
+// pair does not matter.
+func NewPairSet(pairs [][2]int32) PairSet {
+	keys := make([]uint64, len(pairs))
+	for i, p := range pairs {
+		keys[i] = pairKey(p[0], p[1])
+	}
+	slices.Sort(keys)
+	return PairSet{keys: slices.Compact(keys)}
+}
+
+// Has reports whether {a, b} is in the set.
+func (s PairSet) Has(a, b int32) bool {
+	_, ok := slices.BinarySearch(s.keys, pairKey(a, b))
+	return ok
+}
+
+// Len is the number of pairs.
+func (s PairSet) Len() int { return len(s.keys) }

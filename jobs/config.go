@@ -1,0 +1,103 @@
+// Package jobs holds one recipe per job the binary runs (run, generate,
+// demo), each reading as load → build → rank → publish, and the registry
+// the CLI lists. It may import every package but cmd.
+package jobs
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"circles/data"
+	"circles/features"
+	"circles/models"
+)
+
+// ErrUsage marks configuration errors: a bad flag or value. The CLI maps it
+// to its usage exit code.
+var ErrUsage = errors.New("usage")
+
+// usageError wraps a validation message as an ErrUsage.
+func usageError(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrUsage, fmt.Sprintf(format, args...))
+}
+
+// Params are the settings that shape a run's output. The manifest records
+// them with their SHA-256 digest, so a consumer can tell which settings
+// produced a file.
+type Params struct {
+	WindowDays        int                 `json:"window_days"`          // days of events that shape interests and ties, 1..365
+	MaxBadRowFraction float64             `json:"max_bad_row_fraction"` // a table with more bad (non-duplicate) rows fails the run, 0..1
+	Features          features.Params     `json:"features"`
+	ALS               models.ALSParams    `json:"als"`
+	Groups            models.GroupParams  `json:"groups"`
+	Friends           models.FriendParams `json:"friends"`
+}
+
+// DefaultParams returns the production defaults.
+func DefaultParams() Params {
+	return Params{
+		WindowDays:        60,
+		MaxBadRowFraction: 0.05,
+		Features:          features.DefaultParams(),
+		ALS:               models.DefaultALSParams(),
+		Groups:            models.DefaultGroupParams(),
+		Friends:           models.DefaultFriendParams(),
+	}
+}
+
+// Validate checks every field, naming the first bad one and its range.
+func (p Params) Validate() error {
+	if p.WindowDays < 1 || p.WindowDays > 365 {
+		return usageError("window_days = %d: want 1..365", p.WindowDays)
+	}
+	if !(p.MaxBadRowFraction >= 0 && p.MaxBadRowFraction <= 1) {
+		return usageError("max_bad_row_fraction = %v: want 0..1", p.MaxBadRowFraction)
+	}
+	for _, err := range []error{p.Features.Validate(), p.ALS.Validate(), p.Groups.Validate(), p.Friends.Validate()} {
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrUsage, err)
+		}
+	}
+	return nil
+}
+
+// Digest is the hex SHA-256 of the params' canonical JSON (struct fields in
+// declaration order, map keys sorted).
+func (p Params) Digest() string {
+	b, err := json.Marshal(p)
+	if err != nil {
+		panic(fmt.Sprintf("params are not JSON-encodable: %v", err)) // a programmer error
+	}
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+// RunConfig is the configuration of one pipeline run.
+type RunConfig struct {
+	Input   string // input root with <table>/dt=YYYY-MM-DD partitions
+	Output  string // output root; the run is published under it
+	Date    string // run date, YYYY-MM-DD
+	RunID   string // name of the run directory; default: derived from the date and params digest
+	Workers int    // parallelism, 0 = all cores; never changes results
+	Params  Params
+}
+
+// Validate checks the configuration before any I/O.
+func (c RunConfig) Validate() error {
+	if c.Input == "" {
+		return usageError("-input is required: the directory holding <table>/dt=YYYY-MM-DD partitions")
+	}
+	if c.Output == "" {
+		return usageError("-output is required: the directory runs are published under")
+	}
+	if _, err := data.ParseDate(c.Date); err != nil {
+		return usageError("-date: %v", err)
+	}
+	if c.Workers < 0 {
+		return usageError("-workers = %d: want ≥ 0 (0 = all cores)", c.Workers)
+	}
+	return c.Params.Validate()
+}

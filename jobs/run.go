@@ -1,0 +1,349 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"runtime/debug"
+	"slices"
+	"time"
+
+	"circles/data"
+	"circles/features"
+	"circles/models"
+	"circles/pipeline"
+)
+
+// Output file names of a published run.
+const (
+	FileInterests  = "user_interests.parquet"
+	FileGroups     = "group_suggestions.parquet"
+	FileActivities = "activity_suggestions.parquet"
+	FileFriends    = "friend_suggestions.parquet"
+	FileRejects    = "rejects.parquet"
+)
+
+// ManifestVersion is the version of the manifest and output layout.
+const ManifestVersion = 1
+
+// Manifest describes one published run. It is written last; a run
+// directory without it is incomplete and must be ignored.
+type Manifest struct {
+	Version      int                    `json:"manifest_version"`
+	RunID        string                 `json:"run_id"`
+	Date         string                 `json:"date"`
+	CodeVersion  string                 `json:"code_version"`
+	ConfigDigest string                 `json:"config_digest"`
+	Config       Params                 `json:"config"`
+	Inputs       []data.TableStats      `json:"inputs"`
+	Features     features.Summary       `json:"features"`
+	Model        ModelMetrics           `json:"model"`
+	Suggestions  SuggestionStats        `json:"suggestions"`
+	Outputs      []pipeline.FileEntry   `json:"outputs"`
+	Timings      []pipeline.StageTiming `json:"timings"`
+}
+
+// ModelMetrics summarises the interest model.
+type ModelMetrics struct {
+	Users        int       `json:"users"`
+	Items        int       `json:"items"`
+	Observations int       `json:"observations"`
+	Factors      int       `json:"factors"`
+	Loss         []float64 `json:"loss_per_iteration"`
+}
+
+// SuggestionStats counts what a run suggested.
+type SuggestionStats struct {
+	EligibleUsers     int     `json:"eligible_users"`
+	UsersWithGroups   int     `json:"users_with_group_suggestions"`
+	UsersWithActivity int     `json:"users_with_activity_suggestions"`
+	UsersWithFriends  int     `json:"users_with_friend_suggestions"`
+	GroupsPerUser     float64 `json:"group_suggestions_per_eligible_user"`
+	ActivitiesPerUser float64 `json:"activity_suggestions_per_eligible_user"`
+	FriendsPerUser    float64 `json:"friend_suggestions_per_eligible_user"`
+}
+
+// Result is what a run returns besides its files.
+type Result struct {
+	Dir      string // the published run directory
+	Manifest Manifest
+	// Inputs of the ranking, kept for callers that explain suggestions
+	// (the demo); nil unless the run succeeded.
+	Inputs *models.Inputs
+}
+
+// Run executes every stage for one date and publishes the outputs
+// atomically under cfg.Output. Any error leaves nothing published.
+func Run(ctx context.Context, cfg RunConfig, log *slog.Logger, progress *pipeline.Progress) (*Result, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	date, _ := data.ParseDate(cfg.Date)
+	if cfg.RunID == "" {
+		cfg.RunID = time.Now().UTC().Format("20060102T150405Z")
+	}
+	p := cfg.Params
+	log = log.With("job", "run", "run_id", cfg.RunID, "date", cfg.Date)
+	r := &pipeline.Runner{Logger: log, Progress: progress}
+	st, err := pipeline.NewStaging(cfg.Output, date, cfg.RunID)
+	if err != nil {
+		return nil, err
+	}
+	published := false
+	defer func() {
+		if !published {
+			st.Abort()
+		}
+	}()
+
+	m := Manifest{Version: ManifestVersion, RunID: cfg.RunID, Date: cfg.Date, CodeVersion: codeVersion(), ConfigDigest: p.Digest(), Config: p}
+	var (
+		in      ingested
+		f       *features.Features
+		als     *models.ALS
+		groups  []data.GroupSuggestion
+		acts    []data.ActivitySuggestion
+		friends []data.FriendSuggestion
+	)
+	rows := map[string]int64{}
+	stages := []struct {
+		name string
+		fn   func(ctx context.Context) error
+	}{
+		{"ingest", func(ctx context.Context) error {
+			var err error
+			in, err = ingest(ctx, cfg, date, r.Progress)
+			if err != nil {
+				return err
+			}
+			m.Inputs = in.stats
+			for _, s := range in.stats {
+				if s.QuarantinedRows() > 0 {
+					log.Warn("rows quarantined", "stage", "ingest", "table", s.Table, "rows", s.Read, "bad_rows", s.QuarantinedRows())
+				}
+			}
+			rows[FileRejects] = int64(len(in.rejects))
+			if err := data.WriteParquet(st.Path(FileRejects), in.rejects); err != nil {
+				return err
+			}
+			return data.CheckBadRows(in.stats, p.MaxBadRowFraction)
+		}},
+		{"features", func(ctx context.Context) error {
+			start := data.NewWindow(date, p.WindowDays).StartMillis
+			f = features.Build(in.dims, in.txns, in.events, start, p.Features)
+			m.Features = f.Summary
+			in.txns, in.events = nil, nil // no later stage reads raw events
+			return nil
+		}},
+		{"interests", func(ctx context.Context) error {
+			ap := p.ALS
+			ap.Workers = cfg.Workers
+			rt := f.Signals.Transpose(int(f.Items.N))
+			var err error
+			als, err = models.TrainALS(ctx, &f.Signals, &rt, ap, func(it int, loss float64) {
+				r.Progress.Update("interests: ALS sweep", it, ap.Iterations)
+				log.Debug("als sweep", "stage", "interests", "iter", it, "loss", loss)
+			})
+			if err != nil {
+				return err
+			}
+			m.Model = ModelMetrics{Users: f.Signals.Rows(), Items: int(f.Items.N), Observations: f.Signals.NNZ(), Factors: ap.Factors, Loss: als.Loss}
+			ui := userInterests(in.dims, f, als, p.Features.TopTopics)
+			rows[FileInterests] = int64(len(ui))
+			return data.WriteParquet(st.Path(FileInterests), ui)
+		}},
+		{"groups", func(ctx context.Context) error {
+			var err error
+			mi := models.Inputs{Dims: in.dims, Features: f, ALS: als}
+			if groups, err = models.RankGroups(ctx, mi, p.Groups, cfg.Workers); err != nil {
+				return err
+			}
+			if acts, err = models.RankActivities(ctx, mi, p.Groups, cfg.Workers); err != nil {
+				return err
+			}
+			rows[FileGroups], rows[FileActivities] = int64(len(groups)), int64(len(acts))
+			return errors.Join(data.WriteParquet(st.Path(FileGroups), groups), data.WriteParquet(st.Path(FileActivities), acts))
+		}},
+		{"friends", func(ctx context.Context) error {
+			var err error
+			if friends, err = models.RankFriends(ctx, models.Inputs{Dims: in.dims, Features: f, ALS: als}, p.Friends, cfg.Workers); err != nil {
+				return err
+			}
+			rows[FileFriends] = int64(len(friends))
+			return data.WriteParquet(st.Path(FileFriends), friends)
+		}},
+	}
+	for _, s := range stages {
+		if err := r.Stage(ctx, s.name, s.fn); err != nil {
+			var tooBad *data.TooManyBadRowsError
+			if errors.As(err, &tooBad) {
+				published = true // keep the staging directory: its rejects.parquet explains the failure
+				return nil, fmt.Errorf("%w (staging directory kept at %s)", err, st.Dir)
+			}
+			return nil, fmt.Errorf("stage %s: %w", s.name, err)
+		}
+	}
+	m.Suggestions = suggestionStats(f.Summary.EligibleUsers, groups, acts, friends)
+	var dir string
+	err = r.Stage(ctx, "publish", func(ctx context.Context) error {
+		outs, err := st.Describe(rows)
+		if err != nil {
+			return err
+		}
+		m.Outputs = outs
+		m.Timings = slices.Clone(r.Timings)
+		dir, err = st.Publish(m)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("stage publish: %w", err)
+	}
+	published = true
+	log.Info("run published", "path", dir, "rows", rows[FileFriends]+rows[FileGroups]+rows[FileActivities])
+	return &Result{Dir: dir, Manifest: m, Inputs: &models.Inputs{Dims: in.dims, Features: f, ALS: als}}, nil
+}
+
+// ingested is the output of the ingest stage.
+type ingested struct {
+	dims    *data.Dims
+	txns    []data.Txn
+	events  []data.Event
+	stats   []data.TableStats
+	rejects []data.Reject
+}
+
+// ingest loads the snapshots, then scans the event files of the window in
+// parallel, one file per worker, and merges them in file order.
+func ingest(ctx context.Context, cfg RunConfig, date time.Time, progress *pipeline.Progress) (ingested, error) {
+	p := cfg.Params
+	d, err := data.LoadDims(cfg.Input, date)
+	if err != nil {
+		return ingested{}, err
+	}
+	out := ingested{dims: d, stats: slices.Clone(d.Stats), rejects: slices.Clone(d.Rejects)}
+	txnFiles, err := data.WindowFiles(cfg.Input, data.TableTransactions, date, p.WindowDays)
+	if err != nil {
+		return ingested{}, err
+	}
+	// Interactions are read back as far as dismissals last, so an old
+	// dismissal still holds; events older than the window only count as
+	// negatives.
+	intDays := max(p.WindowDays, p.Features.DismissTTLDays)
+	intFiles, err := data.WindowFiles(cfg.Input, data.TableInteractions, date, intDays)
+	if err != nil {
+		return ingested{}, err
+	}
+	total := len(txnFiles) + len(intFiles)
+	var done int
+	tb := make([]*data.Batch[data.Txn], len(txnFiles))
+	tw := data.NewWindow(date, p.WindowDays)
+	if err := pipeline.ForEach(ctx, len(txnFiles), cfg.Workers, func(ctx context.Context, i int) error {
+		b, err := data.ScanTransactions(txnFiles[i], d, tw)
+		tb[i] = b
+		return err
+	}); err != nil {
+		return ingested{}, err
+	}
+	done += len(txnFiles)
+	progress.Update("ingest: files", done, total)
+	ib := make([]*data.Batch[data.Event], len(intFiles))
+	iw := data.NewWindow(date, intDays)
+	if err := pipeline.ForEach(ctx, len(intFiles), cfg.Workers, func(ctx context.Context, i int) error {
+		b, err := data.ScanInteractions(intFiles[i], d, iw)
+		ib[i] = b
+		return err
+	}); err != nil {
+		return ingested{}, err
+	}
+	progress.Update("ingest: files", total, total)
+	var ts, is data.TableStats
+	var tr, ir []data.Reject
+	out.txns, ts, tr = data.Merge(data.TableTransactions, tb)
+	out.events, is, ir = data.Merge(data.TableInteractions, ib)
+	out.stats = append(out.stats, ts, is)
+	out.rejects = append(append(out.rejects, tr...), ir...)
+	return out, nil
+}
+
+// userInterests builds one row per eligible user, in user ID order: the
+// interest vector and the top topics with positive weight.
+func userInterests(d *data.Dims, f *features.Features, als *models.ALS, topN int) []data.UserInterest {
+	var out []data.UserInterest
+	k := als.Users.RawMatrix().Cols
+	idx := make([]int, len(f.Topics))
+	for _, u := range models.UsersByID(d) {
+		if !f.Eligible[u] {
+			continue
+		}
+		vec := make([]float32, k)
+		for j, v := range als.Users.RawRowView(int(u)) {
+			vec[j] = float32(v)
+		}
+		row := f.UserTopicRow(u)
+		for i := range idx {
+			idx[i] = i
+		}
+		slices.SortStableFunc(idx, func(a, b int) int {
+			switch {
+			case row[a] > row[b]:
+				return -1
+			case row[a] < row[b]:
+				return 1
+			}
+			return 0
+		})
+		var top []data.TopicWeight
+		for _, t := range idx[:min(topN, len(idx))] {
+			if row[t] > 0 {
+				top = append(top, data.TopicWeight{Topic: f.Topics[t], Weight: row[t]})
+			}
+		}
+		out = append(out, data.UserInterest{UserID: d.Users.ID(u), Vector: vec, TopTopics: top})
+	}
+	return out
+}
+
+func suggestionStats(eligible int, g []data.GroupSuggestion, a []data.ActivitySuggestion, f []data.FriendSuggestion) SuggestionStats {
+	users := func(n int, id func(int) int64) int {
+		c := 0
+		for i := range n {
+			if i == 0 || id(i) != id(i-1) {
+				c++
+			}
+		}
+		return c
+	}
+	per := func(n int) float64 {
+		if eligible == 0 {
+			return 0
+		}
+		return math.Round(1000*float64(n)/float64(eligible)) / 1000
+	}
+	return SuggestionStats{
+		EligibleUsers:     eligible,
+		UsersWithGroups:   users(len(g), func(i int) int64 { return g[i].UserID }),
+		UsersWithActivity: users(len(a), func(i int) int64 { return a[i].UserID }),
+		UsersWithFriends:  users(len(f), func(i int) int64 { return f[i].UserID }),
+		GroupsPerUser:     per(len(g)),
+		ActivitiesPerUser: per(len(a)),
+		FriendsPerUser:    per(len(f)),
+	}
+}
+
+// codeVersion names the build: the module version and VCS revision when the
+// binary carries them.
+func codeVersion() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := bi.Main.Version
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" {
+			v += "+" + s.Value
+		}
+	}
+	return v
+}

@@ -1,0 +1,249 @@
+package models
+
+import (
+	"context"
+	"fmt"
+	"math"
+
+	"circles/data"
+	"circles/features"
+	"circles/pipeline"
+)
+
+// FriendParams tunes friend suggestions. The score is a weighted sum of
+// candidate features: log(1+mutual friends), Adamic–Adar over the friend
+// graph, log(1+tie strength), shared small groups and activities, and
+// cosine similarity of topic weights.
+type FriendParams struct {
+	MaxPerUser      int     `json:"max_per_user"`       // suggestions kept per user, 1..200
+	MutualWeight    float64 `json:"mutual_weight"`      // on log(1 + mutual friends)
+	AdamicAdar      float64 `json:"adamic_adar"`        // on Σ 1/log(deg(mutual friend))
+	TieWeight       float64 `json:"tie_weight"`         // on log(1 + tie strength)
+	CoMemberWeight  float64 `json:"co_member_weight"`   // per shared small group or activity, up to 3
+	InterestWeight  float64 `json:"interest_weight"`    // on cosine of topic weights
+	MaxFanout       int     `json:"max_fanout"`         // friends of a friend visited per friend, 10..100000
+	SmallGroupSize  int     `json:"small_group_size"`   // groups and activities at most this large are candidate sources, 2..1000
+	MinMutualForFoF int     `json:"min_mutual_for_fof"` // mutual friends needed to keep a candidate with no other source, ≥ 1
+}
+
+// DefaultFriendParams returns production defaults.
+func DefaultFriendParams() FriendParams {
+	return FriendParams{MaxPerUser: 10, MutualWeight: 1, AdamicAdar: 0.5, TieWeight: 1, CoMemberWeight: 0.3, InterestWeight: 0.3,
+		MaxFanout: 1000, SmallGroupSize: 50, MinMutualForFoF: 1}
+}
+
+// Validate checks every field and names the first bad one.
+func (p FriendParams) Validate() error {
+	switch {
+	case p.MaxPerUser < 1 || p.MaxPerUser > 200:
+		return fmt.Errorf("friends.max_per_user = %d: want 1..200", p.MaxPerUser)
+	case p.MaxFanout < 10 || p.MaxFanout > 100000:
+		return fmt.Errorf("friends.max_fanout = %d: want 10..100000", p.MaxFanout)
+	case p.SmallGroupSize < 2 || p.SmallGroupSize > 1000:
+		return fmt.Errorf("friends.small_group_size = %d: want 2..1000", p.SmallGroupSize)
+	case p.MinMutualForFoF < 1:
+		return fmt.Errorf("friends.min_mutual_for_fof = %d: want ≥ 1", p.MinMutualForFoF)
+	}
+	for name, w := range map[string]float64{"mutual_weight": p.MutualWeight, "adamic_adar": p.AdamicAdar, "tie_weight": p.TieWeight, "co_member_weight": p.CoMemberWeight, "interest_weight": p.InterestWeight} {
+		if !(w >= 0 && w <= 100) {
+			return fmt.Errorf("friends.%s = %v: want 0..100", name, w)
+		}
+	}
+	return nil
+}
+
+// Allowed is the hard policy of DESIGN.md for suggesting c to u: both are
+// eligible (active, not opted out), distinct, not already friends, with no
+// block or report and no unexpired dismissal between them in either
+// direction; and a minor and an adult are suggested to each other only
+// when they are not strangers, which here means a direct money tie or a
+// family account between them. It is the single place the policy lives.
+func Allowed(f *features.Features, minor []bool, u, c int32) bool {
+	if u == c || !f.Eligible[u] || !f.Eligible[c] || f.Friends.Has(u, c) || f.Blocked.Has(u, c) || f.DismissedUsers.Has(u, c) {
+		return false
+	}
+	if minor[u] != minor[c] {
+		_, info := f.Tie(u, c)
+		return info.Family || info.Transfers+info.Splits+info.RedPackets+info.Funds > 0
+	}
+	return true
+}
+
+// scratch is one worker's dense per-candidate accumulators.
+type scratch struct {
+	mutual   []int32
+	aa       []float32
+	comember []uint8
+	group    []int32 // a shared group (or -1), for the reason
+	activity []int32 // a shared activity (or -1)
+	seen     []bool
+	touched  []int32
+}
+
+func newScratch(n int) *scratch {
+	s := &scratch{mutual: make([]int32, n), aa: make([]float32, n), comember: make([]uint8, n), group: make([]int32, n), activity: make([]int32, n), seen: make([]bool, n)}
+	for i := range n {
+		s.group[i], s.activity[i] = -1, -1
+	}
+	return s
+}
+
+func (s *scratch) touch(c int32) {
+	if !s.seen[c] {
+		s.seen[c] = true
+		s.touched = append(s.touched, c)
+	}
+}
+
+func (s *scratch) reset() {
+	for _, c := range s.touched {
+		s.mutual[c], s.aa[c], s.comember[c], s.group[c], s.activity[c], s.seen[c] = 0, 0, 0, -1, -1, false
+	}
+	s.touched = s.touched[:0]
+}
+
+// RankFriends suggests people each eligible user may know, from friends of
+// friends, money ties that are not friendships yet, and co-members of small
+// groups and activities. Every suggestion passes [Allowed]. Rows come out
+// ordered by user ID, then rank.
+func RankFriends(ctx context.Context, in Inputs, p FriendParams, workers int) ([]data.FriendSuggestion, error) {
+	d, f := in.Dims, in.Features
+	nu := d.Users.Len()
+	degree := func(u int32) int { return int(f.Friends.Start[u+1] - f.Friends.Start[u]) }
+	per := make([][]data.FriendSuggestion, nu)
+	err := pipeline.ForRange(ctx, nu, workers, 256, func(lo, hi int) {
+		s := newScratch(nu)
+		top := NewTopK(p.MaxPerUser)
+		for u := int32(lo); u < int32(hi); u++ {
+			if !f.Eligible[u] {
+				continue
+			}
+			// friends of friends, through eligible friends only: an opted-out
+			// user's friend list must not shape others' suggestions
+			for _, fr := range colsOf(&f.Friends, u) {
+				if !f.Eligible[fr] {
+					continue
+				}
+				w := float32(1 / math.Log(math.Max(2, float64(degree(fr)))))
+				for i, c := range colsOf(&f.Friends, fr) {
+					if i >= p.MaxFanout {
+						break
+					}
+					s.touch(c)
+					s.mutual[c]++
+					s.aa[c] += w
+				}
+			}
+			// money ties
+			for _, c := range colsOf(&f.Ties, u) {
+				s.touch(c)
+			}
+			// small groups and activities in common
+			for _, g := range colsOf(&f.Members, u) {
+				ms := colsOf(&f.GroupMembers, g)
+				if len(ms) > p.SmallGroupSize || d.GroupStatus[g] != data.StatusActive {
+					continue
+				}
+				for _, c := range ms {
+					s.touch(c)
+					s.comember[c] = min(s.comember[c]+1, 3)
+					if s.group[c] < 0 {
+						s.group[c] = g
+					}
+				}
+			}
+			for _, a := range colsOf(&f.Signups, u) {
+				ms := colsOf(&f.ActSignups, a)
+				if len(ms) > p.SmallGroupSize {
+					continue
+				}
+				for _, c := range ms {
+					s.touch(c)
+					s.comember[c] = min(s.comember[c]+1, 3)
+					if s.activity[c] < 0 {
+						s.activity[c] = a
+					}
+				}
+			}
+			ut := f.UserTopicRow(u)
+			for _, c := range s.touched {
+				tie, _ := f.Tie(u, c)
+				if tie == 0 && s.comember[c] == 0 && int(s.mutual[c]) < p.MinMutualForFoF {
+					continue
+				}
+				if !Allowed(f, d.UserMinor, u, c) {
+					continue
+				}
+				score := p.MutualWeight*math.Log1p(float64(s.mutual[c])) + p.AdamicAdar*float64(s.aa[c]) +
+					p.TieWeight*math.Log1p(float64(tie)) + p.CoMemberWeight*float64(s.comember[c]) +
+					p.InterestWeight*cosine(ut, f.UserTopicRow(c))
+				top.Push(Scored{ID: d.Users.ID(c), Index: c, Score: score})
+			}
+			for rank, sc := range top.Sorted() {
+				per[u] = append(per[u], data.FriendSuggestion{UserID: d.Users.ID(u), CandidateID: sc.ID, Rank: int32(rank + 1), Score: float32(sc.Score), Reasons: friendReasons(in, s, u, sc.Index)})
+			}
+			s.reset()
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return flatten(d, per), nil
+}
+
+// friendReasons explains a friend suggestion using only what u took part in
+// (money u moved, groups u is in) or aggregates (mutual friend counts).
+func friendReasons(in Inputs, s *scratch, u, c int32) []data.Reason {
+	d, f := in.Dims, in.Features
+	var rs []data.Reason
+	if s.mutual[c] > 0 {
+		rs = append(rs, data.Reason{Code: data.ReasonMutualFriends, Count: s.mutual[c]})
+	}
+	_, info := f.Tie(u, c)
+	for _, r := range []struct {
+		code string
+		n    uint16
+	}{{data.ReasonSplitBill, info.Splits}, {data.ReasonTransfer, info.Transfers}, {data.ReasonRedPacket, info.RedPackets}, {data.ReasonFundGroup, info.Funds}} {
+		if r.n > 0 {
+			rs = append(rs, data.Reason{Code: r.code, Count: int32(r.n)})
+		}
+	}
+	if info.Family {
+		rs = append(rs, data.Reason{Code: data.ReasonFamily})
+	}
+	if g := s.group[c]; g >= 0 {
+		rs = append(rs, data.Reason{Code: data.ReasonSameGroup, RefID: d.Groups.ID(g)})
+	}
+	if a := s.activity[c]; a >= 0 {
+		rs = append(rs, data.Reason{Code: data.ReasonSameActivity, RefID: d.Activities.ID(a)})
+	}
+	if t := sharedTopic(f.UserTopicRow(u), f.UserTopicRow(c)); t >= 0 {
+		rs = append(rs, data.Reason{Code: data.ReasonSimilarInterest, Topic: f.Topics[t]})
+	}
+	return rs
+}
+
+// sharedTopic is the topic maximising min(a[t], b[t]) when that is at least
+// 0.15, else -1.
+func sharedTopic(a, b []float32) int {
+	best, bestW := -1, float32(0.15)
+	for t := range a {
+		if w := min(a[t], b[t]); w >= bestW {
+			best, bestW = t, w
+		}
+	}
+	return best
+}
+
+func cosine(a, b []float32) float64 {
+	var ab, aa, bb float64
+	for i := range a {
+		ab += float64(a[i]) * float64(b[i])
+		aa += float64(a[i]) * float64(a[i])
+		bb += float64(b[i]) * float64(b[i])
+	}
+	if aa == 0 || bb == 0 {
+		return 0
+	}
+	return ab / math.Sqrt(aa*bb)
+}

@@ -1,0 +1,307 @@
+package models
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+
+	"gonum.org/v1/gonum/floats"
+
+	"circles/data"
+	"circles/features"
+	"circles/pipeline"
+)
+
+// Inputs is what the rankers read. Everything in it is read-only.
+type Inputs struct {
+	Dims     *data.Dims
+	Features *features.Features
+	ALS      *ALS
+}
+
+// GroupParams tunes group and activity suggestions. Scores are sums of
+// terms each in [0, 1] times its weight.
+type GroupParams struct {
+	MaxPerUser     int     `json:"max_per_user"`    // suggestions kept per user, 1..200
+	InterestWeight float64 `json:"interest_weight"` // collaborative interest x_u·y_g, clipped to [0, 1]
+	TopicWeight    float64 `json:"topic_weight"`    // share of the user's topic weight on the group's topics
+	SocialWeight   float64 `json:"social_weight"`   // 1 − exp(−friends/SocialScale), the diminishing return of social proof
+	SocialScale    float64 `json:"social_scale"`    // friends at which social proof reaches 63%, > 0
+	DensityBonus   float64 `json:"density_bonus"`   // extra social proof when those friends know each other, 0..4
+	HealthWeight   float64 `json:"health_weight"`   // size and recent activity of the group
+	HorizonDays    int     `json:"horizon_days"`    // activities starting within this many days after the run date, 1..90
+}
+
+// DefaultGroupParams returns production defaults.
+func DefaultGroupParams() GroupParams {
+	return GroupParams{MaxPerUser: 10, InterestWeight: 1, TopicWeight: 0.6, SocialWeight: 1, SocialScale: 2, DensityBonus: 0.5, HealthWeight: 0.2, HorizonDays: 14}
+}
+
+// Validate checks every field and names the first bad one.
+func (p GroupParams) Validate() error {
+	switch {
+	case p.MaxPerUser < 1 || p.MaxPerUser > 200:
+		return fmt.Errorf("groups.max_per_user = %d: want 1..200", p.MaxPerUser)
+	case !(p.SocialScale > 0 && p.SocialScale <= 100):
+		return fmt.Errorf("groups.social_scale = %v: want (0, 100]", p.SocialScale)
+	case !(p.DensityBonus >= 0 && p.DensityBonus <= 4):
+		return fmt.Errorf("groups.density_bonus = %v: want 0..4", p.DensityBonus)
+	case p.HorizonDays < 1 || p.HorizonDays > 90:
+		return fmt.Errorf("groups.horizon_days = %d: want 1..90", p.HorizonDays)
+	}
+	for name, w := range map[string]float64{"interest_weight": p.InterestWeight, "topic_weight": p.TopicWeight, "social_weight": p.SocialWeight, "health_weight": p.HealthWeight} {
+		if !(w >= 0 && w <= 100) {
+			return fmt.Errorf("groups.%s = %v: want 0..100", name, w)
+		}
+	}
+	return nil
+}
+
+// UsersByID returns the dense user indices ordered by external ID, the order
+// of every output file.
+func UsersByID(d *data.Dims) []int32 {
+	order := make([]int32, d.Users.Len())
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(a, b int32) int {
+		x, y := d.Users.ID(a), d.Users.ID(b)
+		switch {
+		case x < y:
+			return -1
+		case x > y:
+			return 1
+		}
+		return 0
+	})
+	return order
+}
+
+// socialProof counts u's eligible friends among members (ascending user
+// indices) and the share of pairs of them that are friends themselves.
+func socialProof(f *features.Features, u int32, members []int32) (friends int, density float64) {
+	fr, _ := f.Friends.Row(u)
+	var in []int32
+	i, j := 0, 0
+	for i < len(fr) && j < len(members) {
+		switch {
+		case fr[i] < members[j]:
+			i++
+		case fr[i] > members[j]:
+			j++
+		default:
+			if f.Eligible[fr[i]] {
+				in = append(in, fr[i])
+			}
+			i++
+			j++
+		}
+	}
+	if len(in) < 2 {
+		return len(in), 0
+	}
+	links := 0
+	for x := range in {
+		for y := x + 1; y < len(in); y++ {
+			if f.Friends.Has(in[x], in[y]) {
+				links++
+			}
+		}
+	}
+	return len(in), float64(links) / float64(len(in)*(len(in)-1)/2)
+}
+
+// bestTopic returns the topic of topics on which u's weight is largest, and
+// the summed weight of u on all of them.
+func bestTopic(f *features.Features, u int32, topics []int32) (best int32, sum float64) {
+	row := f.UserTopicRow(u)
+	best = -1
+	for _, t := range topics {
+		sum += float64(row[t])
+		if best < 0 || row[t] > row[best] {
+			best = t
+		}
+	}
+	return best, sum
+}
+
+func clip01(x float64) float64 { return math.Max(0, math.Min(1, x)) }
+
+// groupHealth scores each group in [0, 1]: half from its eligible member
+// count (log-scaled against the largest group in its city), half from its
+// activities in the 30 days before the run date and the horizon after it.
+func groupHealth(in Inputs, horizonDays int) (health []float64, recentActs []int) {
+	d, f := in.Dims, in.Features
+	ng := d.Groups.Len()
+	members := make([]int, ng)
+	for g := range int32(ng) {
+		for _, u := range colsOf(&f.GroupMembers, g) {
+			if f.Eligible[u] {
+				members[g]++
+			}
+		}
+	}
+	recentActs = make([]int, ng)
+	lo := f.NowMillis - 30*86_400_000
+	hi := f.NowMillis + int64(horizonDays)*86_400_000
+	for a := range d.Activities.Len() {
+		if s := d.ActivityStart[a]; d.ActivityStatus[a] == data.StatusActive && s >= lo && s < hi {
+			recentActs[d.ActivityGroup[a]]++
+		}
+	}
+	maxMembers := make([]int, d.Cities.Len())
+	for g := range ng {
+		c := d.GroupCity[g]
+		maxMembers[c] = max(maxMembers[c], members[g])
+	}
+	health = make([]float64, ng)
+	for g := range ng {
+		size := 0.0
+		if m := maxMembers[d.GroupCity[g]]; m > 0 {
+			size = math.Log1p(float64(members[g])) / math.Log1p(float64(m))
+		}
+		health[g] = 0.5*size + 0.5*math.Min(1, float64(recentActs[g])/4)
+	}
+	return health, recentActs
+}
+
+func colsOf(m *features.CSR, r int32) []int32 {
+	c, _ := m.Row(r)
+	return c
+}
+
+// RankGroups suggests active same-city groups to every eligible user,
+// never a group the user is in or has dismissed, hidden or reported. Rows
+// come out ordered by user ID, then rank.
+func RankGroups(ctx context.Context, in Inputs, p GroupParams, workers int) ([]data.GroupSuggestion, error) {
+	d, f := in.Dims, in.Features
+	health, recent := groupHealth(in, p.HorizonDays)
+	byCity := make([][]int32, d.Cities.Len())
+	for g := range int32(d.Groups.Len()) {
+		if d.GroupStatus[g] == data.StatusActive {
+			byCity[d.GroupCity[g]] = append(byCity[d.GroupCity[g]], g)
+		}
+	}
+	nu := d.Users.Len()
+	per := make([][]data.GroupSuggestion, nu)
+	err := pipeline.ForRange(ctx, nu, workers, 256, func(lo, hi int) {
+		top := NewTopK(p.MaxPerUser)
+		for u := int32(lo); u < int32(hi); u++ {
+			if !f.Eligible[u] {
+				continue
+			}
+			x := in.ALS.Users.RawRowView(int(u))
+			for _, g := range byCity[d.UserCity[u]] {
+				item := f.Items.Group(g)
+				if f.Members.Has(u, g) || f.HiddenItems.Has(u, item) {
+					continue
+				}
+				_, topic := bestTopic(f, u, d.GroupTopics[g])
+				nf, dens := socialProof(f, u, colsOf(&f.GroupMembers, g))
+				s := p.InterestWeight*clip01(floats.Dot(x, in.ALS.Items.RawRowView(int(item)))) +
+					p.TopicWeight*clip01(topic) +
+					p.SocialWeight*(1-math.Exp(-float64(nf)/p.SocialScale))*(1+p.DensityBonus*dens) +
+					p.HealthWeight*health[g]
+				top.Push(Scored{ID: d.Groups.ID(g), Index: g, Score: s})
+			}
+			for rank, s := range top.Sorted() {
+				g := s.Index
+				nf, _ := socialProof(f, u, colsOf(&f.GroupMembers, g))
+				var reasons []data.Reason
+				if nf > 0 {
+					reasons = append(reasons, data.Reason{Code: data.ReasonFriendsInGroup, Count: int32(nf)})
+				}
+				if t, w := bestTopic(f, u, d.GroupTopics[g]); t >= 0 && w >= 0.05 {
+					reasons = append(reasons, data.Reason{Code: data.ReasonMatchesInterest, Topic: f.Topics[t]})
+				}
+				if recent[g] > 0 {
+					reasons = append(reasons, data.Reason{Code: data.ReasonActiveGroup, Count: int32(recent[g])})
+				}
+				per[u] = append(per[u], data.GroupSuggestion{UserID: d.Users.ID(u), GroupID: s.ID, Rank: int32(rank + 1), Score: float32(s.Score), Reasons: reasons})
+			}
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return flatten(d, per), nil
+}
+
+// flatten concatenates per-user rows in user ID order.
+func flatten[T any](d *data.Dims, per [][]T) []T {
+	n := 0
+	for _, rows := range per {
+		n += len(rows)
+	}
+	out := make([]T, 0, n)
+	for _, u := range UsersByID(d) {
+		out = append(out, per[u]...)
+	}
+	return out
+}
+
+// RankActivities suggests upcoming activities in the user's city (starting
+// within p.HorizonDays after the run date) of active groups: never one the
+// user signed up for, nor one whose activity or group the user dismissed,
+// hid or reported.
+func RankActivities(ctx context.Context, in Inputs, p GroupParams, workers int) ([]data.ActivitySuggestion, error) {
+	d, f := in.Dims, in.Features
+	byCity := make([][]int32, d.Cities.Len())
+	hi := f.NowMillis + int64(p.HorizonDays)*86_400_000
+	for a := range int32(d.Activities.Len()) {
+		g := d.ActivityGroup[a]
+		if s := d.ActivityStart[a]; d.ActivityStatus[a] == data.StatusActive && d.GroupStatus[g] == data.StatusActive && s >= f.NowMillis && s < hi {
+			byCity[d.ActivityCity[a]] = append(byCity[d.ActivityCity[a]], a)
+		}
+	}
+	nu := d.Users.Len()
+	per := make([][]data.ActivitySuggestion, nu)
+	err := pipeline.ForRange(ctx, nu, workers, 256, func(lo, hi int) {
+		top := NewTopK(p.MaxPerUser)
+		for u := int32(lo); u < int32(hi); u++ {
+			if !f.Eligible[u] {
+				continue
+			}
+			x := in.ALS.Users.RawRowView(int(u))
+			for _, a := range byCity[d.UserCity[u]] {
+				g := d.ActivityGroup[a]
+				if f.Signups.Has(u, a) || f.HiddenItems.Has(u, f.Items.Activity(a)) || f.HiddenItems.Has(u, f.Items.Group(g)) {
+					continue
+				}
+				going, _ := socialProof(f, u, colsOf(&f.ActSignups, a))
+				_, topic := bestTopic(f, u, d.GroupTopics[g])
+				interest := math.Max(floats.Dot(x, in.ALS.Items.RawRowView(int(f.Items.Activity(a)))), floats.Dot(x, in.ALS.Items.RawRowView(int(f.Items.Group(g)))))
+				popularity := math.Min(1, math.Log1p(float64(len(colsOf(&f.ActSignups, a))))/math.Log1p(50))
+				s := p.InterestWeight*clip01(interest) + p.TopicWeight*clip01(topic) +
+					p.SocialWeight*(1-math.Exp(-float64(going)/p.SocialScale)) + p.HealthWeight*popularity
+				if f.Members.Has(u, g) {
+					s += p.SocialWeight * 0.5 // your own group's activity
+				}
+				top.Push(Scored{ID: d.Activities.ID(a), Index: a, Score: s})
+			}
+			for rank, s := range top.Sorted() {
+				a := s.Index
+				g := d.ActivityGroup[a]
+				going, _ := socialProof(f, u, colsOf(&f.ActSignups, a))
+				var reasons []data.Reason
+				if going > 0 {
+					reasons = append(reasons, data.Reason{Code: data.ReasonFriendsInGroup, Count: int32(going)})
+				}
+				if t, w := bestTopic(f, u, d.GroupTopics[g]); t >= 0 && w >= 0.05 {
+					reasons = append(reasons, data.Reason{Code: data.ReasonMatchesInterest, Topic: f.Topics[t]})
+				}
+				if n := len(colsOf(&f.ActSignups, a)); n > 0 {
+					reasons = append(reasons, data.Reason{Code: data.ReasonPopularNearby, Count: int32(n)})
+				}
+				days := (d.ActivityStart[a] - f.NowMillis) / 86_400_000
+				reasons = append(reasons, data.Reason{Code: data.ReasonStartsSoon, Count: int32(days)})
+				per[u] = append(per[u], data.ActivitySuggestion{UserID: d.Users.ID(u), ActivityID: s.ID, Rank: int32(rank + 1), Score: float32(s.Score), Reasons: reasons})
+			}
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return flatten(d, per), nil
+}

@@ -1,0 +1,133 @@
+package pipeline
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// ManifestName is the file that marks a published run as complete. Readers
+// must ignore any run directory without it.
+const ManifestName = "manifest.json"
+
+// FileEntry describes one published file.
+type FileEntry struct {
+	Name   string `json:"name"`
+	Rows   int64  `json:"rows"`
+	Bytes  int64  `json:"bytes"`
+	SHA256 string `json:"sha256"`
+}
+
+// Staging is a private directory a run writes into before publishing.
+// Nothing in it is visible to readers until [Staging.Publish].
+type Staging struct {
+	Dir   string // <root>/.staging-<run id>
+	final string // <root>/date=YYYY-MM-DD/run=<run id>
+}
+
+// RunDir is where a run of date with the given ID is published under root.
+func RunDir(root string, date time.Time, runID string) string {
+	return filepath.Join(root, "date="+date.Format("2006-01-02"), "run="+runID)
+}
+
+// NewStaging creates the staging directory of a run. It fails if the run was
+// already published or is being staged, so two runs never share a directory.
+func NewStaging(root string, date time.Time, runID string) (*Staging, error) {
+	if runID == "" || strings.ContainsAny(runID, `/\.`) {
+		return nil, fmt.Errorf("run id %q: want a non-empty name without '/', '\\' or '.'", runID)
+	}
+	s := &Staging{Dir: filepath.Join(root, ".staging-"+runID), final: RunDir(root, date, runID)}
+	if _, err := os.Stat(s.final); err == nil {
+		return nil, fmt.Errorf("run %s is already published at %s; choose another -run-id", runID, s.final)
+	}
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.Mkdir(s.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create staging directory: %w", err)
+	}
+	return s, nil
+}
+
+// Path returns the path of a file in the staging directory.
+func (s *Staging) Path(name string) string { return filepath.Join(s.Dir, name) }
+
+// Abort removes the staging directory and everything in it.
+func (s *Staging) Abort() error { return os.RemoveAll(s.Dir) }
+
+// Describe checksums the named files in the staging directory; rows gives
+// each file's row count.
+func (s *Staging) Describe(rows map[string]int64) ([]FileEntry, error) {
+	var out []FileEntry
+	for _, name := range slices.Sorted(maps.Keys(rows)) {
+		f, err := os.Open(s.Path(name))
+		if err != nil {
+			return nil, err
+		}
+		h := sha256.New()
+		n, err := io.Copy(h, f)
+		err = errors.Join(err, f.Close())
+		if err != nil {
+			return nil, fmt.Errorf("checksum %s: %w", name, err)
+		}
+		out = append(out, FileEntry{Name: name, Rows: rows[name], Bytes: n, SHA256: hex.EncodeToString(h.Sum(nil))})
+	}
+	return out, nil
+}
+
+// Publish writes manifest (as indented JSON) last, fsyncs the staging
+// directory, and renames it to the run's final directory in one step. A
+// crash before the rename leaves only the staging directory, which readers
+// ignore; after it, the run is complete. It returns the final directory.
+func (s *Staging) Publish(manifest any) (string, error) {
+	b, err := json.MarshalIndent(manifest, "", "  ")
+	if err != nil {
+		return "", fmt.Errorf("encode manifest: %w", err)
+	}
+	if err := writeSynced(s.Path(ManifestName), append(b, '\n')); err != nil {
+		return "", err
+	}
+	if err := syncDir(s.Dir); err != nil {
+		return "", err
+	}
+	parent := filepath.Dir(s.final)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return "", err
+	}
+	if err := os.Rename(s.Dir, s.final); err != nil {
+		return "", fmt.Errorf("publish run: %w", err)
+	}
+	if err := errors.Join(syncDir(parent), syncDir(filepath.Dir(s.Dir))); err != nil {
+		return "", err
+	}
+	return s.final, nil
+}
+
+func writeSynced(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	return errors.Join(err, f.Close())
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	return errors.Join(d.Sync(), d.Close())
+}

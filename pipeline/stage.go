@@ -1,0 +1,91 @@
+// Package pipeline is the run machinery with no domain knowledge: timed and
+// logged stages, progress on a terminal, bounded fan-out over index ranges,
+// and atomic publishing of a run directory with a manifest. It imports only
+// the standard library and errgroup.
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// StageTiming is how long one stage took.
+type StageTiming struct {
+	Stage   string  `json:"stage"`
+	Seconds float64 `json:"seconds"`
+}
+
+// Runner runs named stages in order, logging their start and end and
+// recording their durations. Progress, when not nil, receives in-stage
+// progress (a terminal line); logs go to Logger either way.
+type Runner struct {
+	Logger   *slog.Logger
+	Progress *Progress
+	Timings  []StageTiming
+}
+
+// Stage runs fn as the named stage. It returns fn's error unchanged.
+func (r *Runner) Stage(ctx context.Context, name string, fn func(ctx context.Context) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	r.Logger.Info("stage started", "stage", name)
+	start := time.Now()
+	err := fn(ctx)
+	dur := time.Since(start)
+	r.Progress.Done()
+	r.Timings = append(r.Timings, StageTiming{Stage: name, Seconds: dur.Seconds()})
+	if err != nil {
+		return err
+	}
+	r.Logger.Info("stage finished", "stage", name, "dur", dur.Round(time.Millisecond).String())
+	return nil
+}
+
+// Progress draws a one-line progress indicator on a terminal. A nil
+// *Progress ignores every call, so callers need not check. Safe for
+// concurrent use.
+type Progress struct {
+	mu   sync.Mutex
+	w    io.Writer
+	last time.Time
+	line bool
+}
+
+// NewProgress returns a Progress writing to w (a terminal).
+func NewProgress(w io.Writer) *Progress { return &Progress{w: w} }
+
+// Update shows "what: done/total"; it redraws at most ten times a second.
+func (p *Progress) Update(what string, done, total int) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if now := time.Now(); now.Sub(p.last) >= 100*time.Millisecond || done == total {
+		p.last = now
+		pct := 100.0
+		if total > 0 {
+			pct = 100 * float64(done) / float64(total)
+		}
+		fmt.Fprintf(p.w, "\r\033[K%s: %d/%d (%.0f%%)", what, done, total, pct)
+		p.line = true
+	}
+}
+
+// Done ends the current progress line, if any.
+func (p *Progress) Done() {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.line {
+		fmt.Fprint(p.w, "\r\033[K")
+		p.line = false
+	}
+}
