@@ -2,6 +2,7 @@ package data
 
 import (
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/parquet-go/parquet-go"
@@ -53,6 +54,13 @@ type Batch[T any] struct {
 	RowNums []int64
 	Stats   TableStats
 	Rejects []Reject
+}
+
+// reserve grows the batch's slices for n more rows at once.
+func (b *Batch[T]) reserve(n int) {
+	b.Rows = slices.Grow(b.Rows, n)
+	b.IDs = slices.Grow(b.IDs, n)
+	b.RowNums = slices.Grow(b.RowNums, n)
 }
 
 // Merge concatenates per-file batches in the given order and drops rows
@@ -121,6 +129,7 @@ func ScanTransactions(path string, d *Dims, w Window) (*Batch[Txn], error) {
 	parsePayee := func(b []byte) (int32, bool) { k, ok := ParsePayeeType(b); return int32(k), ok }
 	err := scanRowGroups(path, specs, func(p *parquetFile, rg parquet.RowGroup, base int64, c []*column) error {
 		n := int(rg.NumRows())
+		b.reserve(n)
 		buf := make([]parquet.Value, valueBufSize)
 		ids, idOK := make([]int64, n), make([]bool, n)
 		ts, tsOK := make([]int64, n), make([]bool, n)
@@ -214,6 +223,7 @@ func ScanInteractions(path string, d *Dims, w Window) (*Batch[Event], error) {
 	targets := [numTargetKinds]*Index{TargetContent: &d.Contents, TargetGroup: &d.Groups, TargetActivity: &d.Activities, TargetUser: &d.Users, TargetMerchant: &d.Merchants}
 	err := scanRowGroups(path, specs, func(p *parquetFile, rg parquet.RowGroup, base int64, c []*column) error {
 		n := int(rg.NumRows())
+		b.reserve(n)
 		buf := make([]parquet.Value, valueBufSize)
 		ids, idOK := make([]int64, n), make([]bool, n)
 		ts, tsOK := make([]int64, n), make([]bool, n)

@@ -76,17 +76,19 @@ func (d *Dict) Len() int { return len(d.names) }
 // IDs. It is several times smaller and faster than a map[int64]struct{} at
 // the hundred-million-row scale of the event tables.
 type idSet struct {
-	slots []int64 // 0 marks an empty slot; the ID 0 is tracked by hasZero
+	slots []int64 // 0 marks an empty slot; the ID 0 is tracked by zero
+	shift uint    // 64 − log2(len(slots))
 	n     int
 	zero  bool
 }
 
 func newIDSet(capacity int) *idSet {
-	size := 16
+	size, shift := 16, uint(60)
 	for size < capacity*2 {
 		size <<= 1
+		shift--
 	}
-	return &idSet{slots: make([]int64, size)}
+	return &idSet{slots: make([]int64, size), shift: shift}
 }
 
 // add inserts id and reports whether it was absent.
@@ -101,9 +103,10 @@ func (s *idSet) add(id int64) bool {
 	if (s.n+1)*2 > len(s.slots) {
 		s.grow()
 	}
+	// Fibonacci hashing: the top bits of id·2⁶⁴/φ spread IDs that differ
+	// only in their high bits (a day prefix) as well as in their low ones.
 	mask := uint64(len(s.slots) - 1)
-	h := uint64(id) * 0x9E3779B97F4A7C15
-	for i := h >> 7 & mask; ; i = (i + 1) & mask {
+	for i := uint64(id) * 0x9E3779B97F4A7C15 >> s.shift; ; i = (i + 1) & mask {
 		switch s.slots[i] {
 		case id:
 			return false
@@ -118,6 +121,7 @@ func (s *idSet) add(id int64) bool {
 func (s *idSet) grow() {
 	old := s.slots
 	s.slots = make([]int64, len(old)*2)
+	s.shift--
 	s.n = 0
 	for _, id := range old {
 		if id != 0 {

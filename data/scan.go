@@ -184,6 +184,9 @@ func (p *parquetFile) int64s(rg parquet.RowGroup, c *column, buf []parquet.Value
 		clear(valid)
 		return nil
 	}
+	if c.maxDef == 0 && c.physical == parquet.Int64 {
+		return p.requiredInt64s(rg, c, vals, valid)
+	}
 	return p.forEachValue(rg, c, buf, func(i int, v parquet.Value) {
 		if v.IsNull() {
 			vals[i], valid[i] = 0, false
@@ -200,6 +203,53 @@ func (p *parquetFile) int64s(rg parquet.RowGroup, c *column, buf []parquet.Value
 		}
 		vals[i], valid[i] = x, true
 	})
+}
+
+// requiredInt64s is the fast path of int64s for a column that cannot hold
+// nulls: pages decode straight into vals through parquet.Int64Reader, with
+// no per-value boxing.
+func (p *parquetFile) requiredInt64s(rg parquet.RowGroup, c *column, vals []int64, valid []bool) error {
+	pages := rg.ColumnChunks()[c.index].Pages()
+	defer pages.Close()
+	row := 0
+	for {
+		page, err := pages.ReadPage()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return &FileError{File: p.path, Column: c.name, Err: err}
+		}
+		r, ok := page.Values().(parquet.Int64Reader)
+		if !ok {
+			parquet.Release(page)
+			return &FileError{File: p.path, Column: c.name, Err: fmt.Errorf("page of type %s has no int64 reader", page.Type())}
+		}
+		for row < len(vals) {
+			n, err := r.ReadInt64s(vals[row:])
+			row += n
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				parquet.Release(page)
+				return &FileError{File: p.path, Column: c.name, Err: err}
+			}
+		}
+		parquet.Release(page)
+	}
+	if row != len(vals) {
+		return &FileError{File: p.path, Column: c.name, Err: fmt.Errorf("has %d values for %d rows", row, len(vals))}
+	}
+	for i := range valid {
+		valid[i] = true
+	}
+	if c.timeDiv != 1 {
+		for i := range vals {
+			vals[i] /= c.timeDiv
+		}
+	}
+	return nil
 }
 
 // codes reads a string column of a row group, mapping each value through

@@ -111,9 +111,14 @@ func RankFriends(ctx context.Context, in Inputs, p FriendParams, workers int) ([
 	nu := d.Users.Len()
 	degree := func(u int32) int { return int(f.Friends.Start[u+1] - f.Friends.Start[u]) }
 	per := make([][]data.FriendSuggestion, nu)
-	err := pipeline.ForRange(ctx, nu, workers, 256, func(lo, hi int) {
-		s := newScratch(nu)
-		top := NewTopK(p.MaxPerUser)
+	type state struct {
+		s   *scratch
+		top *TopK
+	}
+	err := pipeline.ForChunks(ctx, nu, workers, 256, func() state {
+		return state{newScratch(nu), NewTopK(p.MaxPerUser)}
+	}, func(st state, lo, hi int) {
+		s, top := st.s, st.top
 		for u := int32(lo); u < int32(hi); u++ {
 			if !f.Eligible[u] {
 				continue
@@ -217,19 +222,28 @@ func friendReasons(in Inputs, s *scratch, u, c int32) []data.Reason {
 	if a := s.activity[c]; a >= 0 {
 		rs = append(rs, data.Reason{Code: data.ReasonSameActivity, RefID: d.Activities.ID(a)})
 	}
-	if t := sharedTopic(f.UserTopicRow(u), f.UserTopicRow(c)); t >= 0 {
+	if t := sharedGroupTopic(in, u, c); t >= 0 {
 		rs = append(rs, data.Reason{Code: data.ReasonSimilarInterest, Topic: f.Topics[t]})
 	}
 	return rs
 }
 
-// sharedTopic is the topic maximising min(a[t], b[t]) when that is at least
-// 0.15, else -1.
-func sharedTopic(a, b []float32) int {
-	best, bestW := -1, float32(0.15)
-	for t := range a {
-		if w := min(a[t], b[t]); w >= bestW {
-			best, bestW = t, w
+// sharedGroupTopic is the lowest topic code that both u and c have through
+// groups they joined, or -1. Interest similarity also counts spending and
+// views, but a reason must not hint at a third party's purchases, so the
+// words name only what group membership, visible inside a group, shows.
+func sharedGroupTopic(in Inputs, u, c int32) int32 {
+	d, f := in.Dims, in.Features
+	best := int32(-1)
+	for _, gu := range colsOf(&f.Members, u) {
+		for _, gc := range colsOf(&f.Members, c) {
+			for _, tu := range d.GroupTopics[gu] {
+				for _, tc := range d.GroupTopics[gc] {
+					if tu == tc && (best < 0 || tu < best) {
+						best = tu
+					}
+				}
+			}
 		}
 	}
 	return best

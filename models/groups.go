@@ -31,11 +31,12 @@ type GroupParams struct {
 	DensityBonus   float64 `json:"density_bonus"`   // extra social proof when those friends know each other, 0..4
 	HealthWeight   float64 `json:"health_weight"`   // size and recent activity of the group
 	HorizonDays    int     `json:"horizon_days"`    // activities starting within this many days after the run date, 1..90
+	MinScore       float64 `json:"min_score"`       // suggestions scoring lower are dropped, 0..10
 }
 
 // DefaultGroupParams returns production defaults.
 func DefaultGroupParams() GroupParams {
-	return GroupParams{MaxPerUser: 10, InterestWeight: 1, TopicWeight: 0.6, SocialWeight: 1, SocialScale: 2, DensityBonus: 0.5, HealthWeight: 0.2, HorizonDays: 14}
+	return GroupParams{MaxPerUser: 10, InterestWeight: 1, TopicWeight: 0.6, SocialWeight: 1, SocialScale: 2, DensityBonus: 0.5, HealthWeight: 0.2, HorizonDays: 14, MinScore: 0.05}
 }
 
 // Validate checks every field and names the first bad one.
@@ -49,6 +50,8 @@ func (p GroupParams) Validate() error {
 		return fmt.Errorf("groups.density_bonus = %v: want 0..4", p.DensityBonus)
 	case p.HorizonDays < 1 || p.HorizonDays > 90:
 		return fmt.Errorf("groups.horizon_days = %d: want 1..90", p.HorizonDays)
+	case !(p.MinScore >= 0 && p.MinScore <= 10):
+		return fmt.Errorf("groups.min_score = %v: want 0..10", p.MinScore)
 	}
 	for name, w := range map[string]float64{"interest_weight": p.InterestWeight, "topic_weight": p.TopicWeight, "social_weight": p.SocialWeight, "health_weight": p.HealthWeight} {
 		if !(w >= 0 && w <= 100) {
@@ -78,9 +81,44 @@ func UsersByID(d *data.Dims) []int32 {
 	return order
 }
 
-// socialProof counts u's eligible friends among members (ascending user
-// indices) and the share of pairs of them that are friends themselves.
-func socialProof(f *features.Features, u int32, members []int32) (friends int, density float64) {
+// rankState is one worker's scratch space for group and activity ranking.
+type rankState struct {
+	top     *TopK
+	counts  []int32 // friends per group or activity
+	touched []int32
+}
+
+func newRankState(k, n int) *rankState { return &rankState{top: NewTopK(k), counts: make([]int32, n)} }
+
+// friendCounts counts, for every column of rows reachable from u's eligible
+// friends (their groups or activities), how many of those friends have it.
+// It reuses counts (indexed by column, all zero on entry) and returns the
+// columns it touched; the caller zeroes them with resetCounts.
+func friendCounts(f *features.Features, rows *features.CSR, u int32, counts []int32, touched []int32) []int32 {
+	touched = touched[:0]
+	for _, fr := range colsOf(&f.Friends, u) {
+		if !f.Eligible[fr] {
+			continue
+		}
+		for _, c := range colsOf(rows, fr) {
+			if counts[c] == 0 {
+				touched = append(touched, c)
+			}
+			counts[c]++
+		}
+	}
+	return touched
+}
+
+func resetCounts(counts []int32, touched []int32) {
+	for _, c := range touched {
+		counts[c] = 0
+	}
+}
+
+// friendDensity is the share of pairs of u's eligible friends among members
+// (ascending user indices) who are friends themselves.
+func friendDensity(f *features.Features, u int32, members []int32) float64 {
 	fr, _ := f.Friends.Row(u)
 	var in []int32
 	i, j := 0, 0
@@ -99,7 +137,7 @@ func socialProof(f *features.Features, u int32, members []int32) (friends int, d
 		}
 	}
 	if len(in) < 2 {
-		return len(in), 0
+		return 0
 	}
 	links := 0
 	for x := range in {
@@ -109,7 +147,7 @@ func socialProof(f *features.Features, u int32, members []int32) (friends int, d
 			}
 		}
 	}
-	return len(in), float64(links) / float64(len(in)*(len(in)-1)/2)
+	return float64(links) / float64(len(in)*(len(in)-1)/2)
 }
 
 // bestTopic returns the topic of topics on which u's weight is largest, and
@@ -185,12 +223,15 @@ func RankGroups(ctx context.Context, in Inputs, p GroupParams, workers int) ([]d
 	}
 	nu := d.Users.Len()
 	per := make([][]data.GroupSuggestion, nu)
-	err := pipeline.ForRange(ctx, nu, workers, 256, func(lo, hi int) {
-		top := NewTopK(p.MaxPerUser)
+	err := pipeline.ForChunks(ctx, nu, workers, 256, func() *rankState {
+		return newRankState(p.MaxPerUser, d.Groups.Len())
+	}, func(st *rankState, lo, hi int) {
+		top, counts := st.top, st.counts
 		for u := int32(lo); u < int32(hi); u++ {
 			if !f.Eligible[u] {
 				continue
 			}
+			st.touched = friendCounts(f, &f.Members, u, counts, st.touched)
 			x := in.ALS.Users.RawRowView(int(u))
 			for _, g := range byCity[d.UserCity[u]] {
 				item := f.Items.Group(g)
@@ -198,19 +239,24 @@ func RankGroups(ctx context.Context, in Inputs, p GroupParams, workers int) ([]d
 					continue
 				}
 				_, topic := bestTopic(f, u, d.GroupTopics[g])
-				nf, dens := socialProof(f, u, colsOf(&f.GroupMembers, g))
+				nf, dens := counts[g], 0.0
+				if nf >= 2 {
+					dens = friendDensity(f, u, colsOf(&f.GroupMembers, g))
+				}
 				s := p.InterestWeight*clip01(floats.Dot(x, in.ALS.Items.RawRowView(int(item)))) +
 					p.TopicWeight*clip01(topic) +
 					p.SocialWeight*(1-math.Exp(-float64(nf)/p.SocialScale))*(1+p.DensityBonus*dens) +
 					p.HealthWeight*health[g]
-				top.Push(Scored{ID: d.Groups.ID(g), Index: g, Score: s})
+				if s >= p.MinScore {
+					top.Push(Scored{ID: d.Groups.ID(g), Index: g, Score: s})
+				}
 			}
 			for rank, s := range top.Sorted() {
 				g := s.Index
-				nf, _ := socialProof(f, u, colsOf(&f.GroupMembers, g))
+				nf := counts[g]
 				var reasons []data.Reason
 				if nf > 0 {
-					reasons = append(reasons, data.Reason{Code: data.ReasonFriendsInGroup, Count: int32(nf)})
+					reasons = append(reasons, data.Reason{Code: data.ReasonFriendsInGroup, Count: nf})
 				}
 				if t, w := bestTopic(f, u, d.GroupTopics[g]); t >= 0 && w >= 0.05 {
 					reasons = append(reasons, data.Reason{Code: data.ReasonMatchesInterest, Topic: f.Topics[t]})
@@ -220,6 +266,7 @@ func RankGroups(ctx context.Context, in Inputs, p GroupParams, workers int) ([]d
 				}
 				per[u] = append(per[u], data.GroupSuggestion{UserID: d.Users.ID(u), GroupID: s.ID, Rank: int32(rank + 1), Score: float32(s.Score), Reasons: reasons})
 			}
+			resetCounts(counts, st.touched)
 		}
 	})
 	if err != nil {
@@ -257,19 +304,22 @@ func RankActivities(ctx context.Context, in Inputs, p GroupParams, workers int) 
 	}
 	nu := d.Users.Len()
 	per := make([][]data.ActivitySuggestion, nu)
-	err := pipeline.ForRange(ctx, nu, workers, 256, func(lo, hi int) {
-		top := NewTopK(p.MaxPerUser)
+	err := pipeline.ForChunks(ctx, nu, workers, 256, func() *rankState {
+		return newRankState(p.MaxPerUser, d.Activities.Len())
+	}, func(st *rankState, lo, hi int) {
+		top, counts := st.top, st.counts
 		for u := int32(lo); u < int32(hi); u++ {
 			if !f.Eligible[u] {
 				continue
 			}
+			st.touched = friendCounts(f, &f.Signups, u, counts, st.touched)
 			x := in.ALS.Users.RawRowView(int(u))
 			for _, a := range byCity[d.UserCity[u]] {
 				g := d.ActivityGroup[a]
 				if f.Signups.Has(u, a) || f.HiddenItems.Has(u, f.Items.Activity(a)) || f.HiddenItems.Has(u, f.Items.Group(g)) {
 					continue
 				}
-				going, _ := socialProof(f, u, colsOf(&f.ActSignups, a))
+				going := counts[a]
 				_, topic := bestTopic(f, u, d.GroupTopics[g])
 				interest := math.Max(floats.Dot(x, in.ALS.Items.RawRowView(int(f.Items.Activity(a)))), floats.Dot(x, in.ALS.Items.RawRowView(int(f.Items.Group(g)))))
 				popularity := math.Min(1, math.Log1p(float64(len(colsOf(&f.ActSignups, a))))/math.Log1p(50))
@@ -278,15 +328,17 @@ func RankActivities(ctx context.Context, in Inputs, p GroupParams, workers int) 
 				if f.Members.Has(u, g) {
 					s += p.SocialWeight * 0.5 // your own group's activity
 				}
-				top.Push(Scored{ID: d.Activities.ID(a), Index: a, Score: s})
+				if s >= p.MinScore {
+					top.Push(Scored{ID: d.Activities.ID(a), Index: a, Score: s})
+				}
 			}
 			for rank, s := range top.Sorted() {
 				a := s.Index
 				g := d.ActivityGroup[a]
-				going, _ := socialProof(f, u, colsOf(&f.ActSignups, a))
+				going := counts[a]
 				var reasons []data.Reason
 				if going > 0 {
-					reasons = append(reasons, data.Reason{Code: data.ReasonFriendsInGroup, Count: int32(going)})
+					reasons = append(reasons, data.Reason{Code: data.ReasonFriendsInGroup, Count: going})
 				}
 				if t, w := bestTopic(f, u, d.GroupTopics[g]); t >= 0 && w >= 0.05 {
 					reasons = append(reasons, data.Reason{Code: data.ReasonMatchesInterest, Topic: f.Topics[t]})
@@ -298,6 +350,7 @@ func RankActivities(ctx context.Context, in Inputs, p GroupParams, workers int) 
 				reasons = append(reasons, data.Reason{Code: data.ReasonStartsSoon, Count: int32(days)})
 				per[u] = append(per[u], data.ActivitySuggestion{UserID: d.Users.ID(u), ActivityID: s.ID, Rank: int32(rank + 1), Score: float32(s.Score), Reasons: reasons})
 			}
+			resetCounts(counts, st.touched)
 		}
 	})
 	if err != nil {

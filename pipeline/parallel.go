@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"runtime"
+	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
 )
@@ -50,4 +51,38 @@ func ForRange(ctx context.Context, n, workers, chunk int, fn func(lo, hi int)) e
 		fn(c*chunk, min(n, (c+1)*chunk))
 		return nil
 	})
+}
+
+// ForChunks is ForRange with per-worker state: it starts at most workers
+// goroutines, each calling init once and then fn(state, lo, hi) for the
+// chunks it claims. Use it when a chunk needs scratch space as large as the
+// whole problem (a dense accumulator over all users), which must be
+// allocated once per worker, not once per chunk.
+func ForChunks[S any](ctx context.Context, n, workers, chunk int, init func() S, fn func(s S, lo, hi int)) error {
+	if chunk <= 0 {
+		chunk = 1
+	}
+	chunks := (n + chunk - 1) / chunk
+	w := min(Workers(workers), max(chunks, 1))
+	var next atomic.Int64
+	g, gctx := errgroup.WithContext(ctx)
+	for range w {
+		g.Go(func() error {
+			s := init()
+			for {
+				c := int(next.Add(1) - 1)
+				if c >= chunks {
+					return nil
+				}
+				if err := gctx.Err(); err != nil {
+					return err
+				}
+				fn(s, c*chunk, min(n, (c+1)*chunk))
+			}
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	return ctx.Err()
 }

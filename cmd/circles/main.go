@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"circles/data"
@@ -164,8 +165,23 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.IntVar(&p.Features.DismissTTLDays, "dismiss-ttl-days", p.Features.DismissTTLDays, "days a dismissal holds; interactions are read this far back (1..3650)")
 	fs.IntVar(&p.ALS.Factors, "factors", p.ALS.Factors, "interest model dimension (2..512)")
 	fs.IntVar(&p.ALS.Iterations, "iterations", p.ALS.Iterations, "interest model sweeps (1..100)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("%w: -cpuprofile: %v", jobs.ErrUsage, err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return err
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}()
 	}
 	cfg.Params = p
 	log, progress, err := lf.setup(stderr)
