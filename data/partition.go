@@ -92,17 +92,19 @@ func PartitionFiles(dir string) ([]string, error) {
 }
 
 // WindowFiles lists the files of the event table's daily partitions from
-// date-days+1 through date, oldest first. Every day must be present.
+// date-days+1 through date, oldest first. Every day must be present; the
+// newest day is checked first, so a run whose own day has not landed says
+// so rather than naming an older gap.
 func WindowFiles(root, table string, date time.Time, days int) ([]string, error) {
-	var all []string
-	for i := days - 1; i >= 0; i-- {
+	perDay := make([][]string, days)
+	for i := range days {
 		files, err := PartitionFiles(PartitionDir(root, table, date.AddDate(0, 0, -i)))
 		if err != nil {
 			return nil, err
 		}
-		all = append(all, files...)
+		perDay[days-1-i] = files
 	}
-	return all, nil
+	return slices.Concat(perDay...), nil
 }
 
 // SnapshotDir finds the newest partition of a snapshot table dated on or

@@ -29,7 +29,11 @@ func Demo(ctx context.Context, cfg DemoConfig, w io.Writer, log *slog.Logger, pr
 	if err != nil {
 		return err
 	}
-	rc := RunConfig{Input: world, Output: filepath.Join(cfg.Dir, "out"), Date: cfg.World.End.Format(data.DateLayout), RunID: "demo", Workers: cfg.Workers, Params: DefaultParams()}
+	p := DefaultParams()
+	// A world shorter than the default windows is run on the days it has.
+	p.WindowDays = min(p.WindowDays, cfg.World.Days)
+	p.Features.DismissTTLDays = min(p.Features.DismissTTLDays, cfg.World.Days)
+	rc := RunConfig{Input: world, Output: filepath.Join(cfg.Dir, "out"), Date: cfg.World.End.Format(data.DateLayout), RunID: "demo", Workers: cfg.Workers, Params: p}
 	res, err := Run(ctx, rc, log, progress)
 	if err != nil {
 		return err
