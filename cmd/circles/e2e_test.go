@@ -479,7 +479,9 @@ func checkGroups(t *testing.T, dir string, w *world) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ranked(t, "groups", rows, func(s data.GroupSuggestion) (int64, int64, int32, float32) { return s.UserID, s.GroupID, s.Rank, s.Score })
+	ranked(t, "groups", rows, func(s data.GroupSuggestion) (int64, int64, int32, float32) {
+		return s.UserID, s.GroupID, s.Rank, s.Score
+	})
 	for _, s := range rows {
 		g, ok := w.groups[s.GroupID]
 		switch {
