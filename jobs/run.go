@@ -23,6 +23,11 @@ const (
 	FileActivities = "activity_suggestions.parquet"
 	FileFriends    = "friend_suggestions.parquet"
 	FileRejects    = "rejects.parquet"
+
+	// The feed export: the same suggestions as Arrow IPC files.
+	FileGroupsArrow     = "group_suggestions.arrow"
+	FileActivitiesArrow = "activity_suggestions.arrow"
+	FileFriendsArrow    = "friend_suggestions.arrow"
 )
 
 // ManifestVersion is the version of the manifest and output layout.
@@ -173,6 +178,23 @@ func Run(ctx context.Context, cfg RunConfig, log *slog.Logger, progress *pipelin
 			}
 			rows[FileFriends] = int64(len(friends))
 			return data.WriteParquet(st.Path(FileFriends), friends)
+		}},
+		{"export", func(ctx context.Context) error {
+			rows[FileGroupsArrow], rows[FileActivitiesArrow], rows[FileFriendsArrow] = int64(len(groups)), int64(len(acts)), int64(len(friends))
+			return errors.Join(
+				data.WriteSuggestionsArrow(st.Path(FileGroupsArrow), "group_id", len(groups), func(i int) data.SuggestionRow {
+					s := groups[i]
+					return data.SuggestionRow{UserID: s.UserID, TargetID: s.GroupID, Rank: s.Rank, Score: s.Score, Reasons: s.Reasons}
+				}),
+				data.WriteSuggestionsArrow(st.Path(FileActivitiesArrow), "activity_id", len(acts), func(i int) data.SuggestionRow {
+					s := acts[i]
+					return data.SuggestionRow{UserID: s.UserID, TargetID: s.ActivityID, Rank: s.Rank, Score: s.Score, Reasons: s.Reasons}
+				}),
+				data.WriteSuggestionsArrow(st.Path(FileFriendsArrow), "candidate_id", len(friends), func(i int) data.SuggestionRow {
+					s := friends[i]
+					return data.SuggestionRow{UserID: s.UserID, TargetID: s.CandidateID, Rank: s.Rank, Score: s.Score, Reasons: s.Reasons}
+				}),
+			)
 		}},
 	}
 	for _, s := range stages {

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/parquet-go/parquet-go"
 
 	"circles/data"
@@ -167,7 +168,7 @@ func checkManifest(t *testing.T, dir string, m jobs.Manifest) {
 	if int64(len(rejects)) != quarantined || quarantined == 0 {
 		t.Errorf("rejects.parquet has %d rows, manifest counts %d quarantined (the generator plants bad rows)", len(rejects), quarantined)
 	}
-	want := []string{jobs.FileActivities, jobs.FileFriends, jobs.FileGroups, jobs.FileRejects, jobs.FileInterests}
+	want := []string{jobs.FileActivitiesArrow, jobs.FileActivities, jobs.FileFriendsArrow, jobs.FileFriends, jobs.FileGroupsArrow, jobs.FileGroups, jobs.FileRejects, jobs.FileInterests}
 	var got []string
 	for _, o := range m.Outputs {
 		got = append(got, o.Name)
@@ -178,6 +179,12 @@ func checkManifest(t *testing.T, dir string, m jobs.Manifest) {
 		sum := sha256.Sum256(b)
 		if hex.EncodeToString(sum[:]) != o.SHA256 || int64(len(b)) != o.Bytes {
 			t.Errorf("%s: checksum or size differs from the manifest", o.Name)
+		}
+		if strings.HasSuffix(o.Name, ".arrow") {
+			if n := arrowRows(t, b); n != o.Rows {
+				t.Errorf("%s: %d rows through Arrow's IPC reader, manifest says %d", o.Name, n, o.Rows)
+			}
+			continue
 		}
 		f, err := parquet.OpenFile(bytes.NewReader(b), int64(len(b)))
 		if err != nil {
@@ -195,7 +202,7 @@ func checkManifest(t *testing.T, dir string, m jobs.Manifest) {
 		stages = append(stages, st.Stage)
 	}
 	// publish writes the manifest, so the manifest times the stages before it
-	if want := []string{"ingest", "features", "interests", "groups", "friends"}; !slices.Equal(stages, want) {
+	if want := []string{"ingest", "features", "interests", "groups", "friends", "export"}; !slices.Equal(stages, want) {
 		t.Errorf("timed stages = %v, want %v", stages, want)
 	}
 	if len(m.Model.Loss) == 0 || m.CodeVersion == "" {
@@ -615,4 +622,23 @@ func TestDemoRuns(t *testing.T) {
 			t.Errorf("demo output lacks %q:\n%s", want, stdout)
 		}
 	}
+}
+
+// arrowRows counts the rows of an Arrow IPC file with Arrow's own reader.
+func arrowRows(t *testing.T, b []byte) int64 {
+	t.Helper()
+	r, err := ipc.NewFileReader(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var n int64
+	for i := range r.NumRecords() {
+		rec, err := r.RecordBatch(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += rec.NumRows()
+	}
+	return n
 }

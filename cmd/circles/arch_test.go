@@ -1,0 +1,57 @@
+package main
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestImportDirection enforces the layering in docs/architecture.md: each
+// package may import only the module packages and third-party modules
+// listed for it. Test files are not checked.
+func TestImportDirection(t *testing.T) {
+	allowed := map[string]struct{ module, thirdParty []string }{
+		"circles/data":          {nil, []string{"github.com/parquet-go/parquet-go", "github.com/apache/arrow-go"}},
+		"circles/data/datatest": {[]string{"circles/data"}, nil},
+		"circles/features":      {[]string{"circles/data"}, []string{"gonum.org/v1/gonum"}},
+		"circles/models":        {[]string{"circles/data", "circles/features", "circles/pipeline"}, []string{"gonum.org/v1/gonum"}},
+		"circles/pipeline":      {nil, []string{"golang.org/x/sync/errgroup"}},
+		"circles/synth":         {[]string{"circles/data", "circles/pipeline"}, nil},
+		"circles/jobs":          {[]string{"circles/data", "circles/features", "circles/models", "circles/pipeline", "circles/synth"}, nil},
+		"circles/cmd/circles":   {[]string{"circles/data", "circles/jobs", "circles/pipeline", "circles/synth"}, nil},
+	}
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, "circles/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		fields := strings.Fields(line)
+		pkg, imports := fields[0], fields[1:]
+		rule, ok := allowed[pkg]
+		if !ok {
+			t.Errorf("package %s has no place in the layering; add it to docs/architecture.md and this test", pkg)
+			continue
+		}
+		for _, imp := range imports {
+			if !strings.Contains(strings.Split(imp, "/")[0], ".") && !strings.HasPrefix(imp, "circles") {
+				continue // standard library
+			}
+			list := rule.thirdParty
+			if strings.HasPrefix(imp, "circles") {
+				list = rule.module
+			}
+			if !hasPrefixIn(imp, list) {
+				t.Errorf("%s imports %s, which the layering forbids", pkg, imp)
+			}
+		}
+	}
+}
+
+func hasPrefixIn(s string, prefixes []string) bool {
+	for _, p := range prefixes {
+		if s == p || strings.HasPrefix(s, p+"/") {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,130 @@
+package data
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+// The feed export: suggestions as Arrow IPC files (the random-access "file"
+// format), which a ranking service can memory-map and use without
+// decoding. Each file holds record batches of at most ArrowBatchRows rows
+// with the schema below; the schema's metadata carries ExportSchemaVersion.
+
+// ExportSchemaVersion is the version of the Arrow export schemas. Bump it
+// on any change a loader must know about.
+const ExportSchemaVersion = "1"
+
+// ArrowBatchRows bounds one record batch.
+const ArrowBatchRows = 1 << 16
+
+var reasonType = arrow.ListOf(arrow.StructOf(
+	arrow.Field{Name: "code", Type: arrow.BinaryTypes.String},
+	arrow.Field{Name: "count", Type: arrow.PrimitiveTypes.Int32},
+	arrow.Field{Name: "ref_id", Type: arrow.PrimitiveTypes.Int64},
+	arrow.Field{Name: "topic", Type: arrow.BinaryTypes.String},
+))
+
+// SuggestionSchema is the Arrow schema of a suggestions export whose target
+// column is named target (group_id, activity_id or candidate_id).
+func SuggestionSchema(target string) *arrow.Schema {
+	md := arrow.NewMetadata([]string{"circles.schema_version"}, []string{ExportSchemaVersion})
+	return arrow.NewSchema([]arrow.Field{
+		{Name: "user_id", Type: arrow.PrimitiveTypes.Int64},
+		{Name: target, Type: arrow.PrimitiveTypes.Int64},
+		{Name: "rank", Type: arrow.PrimitiveTypes.Int32},
+		{Name: "score", Type: arrow.PrimitiveTypes.Float32},
+		{Name: "reasons", Type: reasonType},
+	}, &md)
+}
+
+// SuggestionRow is the common shape of the three suggestion outputs.
+type SuggestionRow struct {
+	UserID, TargetID int64
+	Rank             int32
+	Score            float32
+	Reasons          []Reason
+}
+
+// WriteSuggestionsArrow writes n suggestions, row(i) giving the i-th, as an
+// Arrow IPC file at path. The file is fsynced; on error it is removed.
+func WriteSuggestionsArrow(path, target string, n int, row func(i int) SuggestionRow) (err error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			os.Remove(path)
+		}
+	}()
+	schema := SuggestionSchema(target)
+	bw := bufio.NewWriterSize(f, 1<<20)
+	mem := memory.NewGoAllocator()
+	w, err := ipc.NewFileWriter(bw, ipc.WithSchema(schema), ipc.WithAllocator(mem))
+	if err != nil {
+		return errors.Join(fmt.Errorf("write %s: %w", path, err), f.Close())
+	}
+	b := array.NewRecordBuilder(mem, schema)
+	defer b.Release()
+	users := b.Field(0).(*array.Int64Builder)
+	targets := b.Field(1).(*array.Int64Builder)
+	ranks := b.Field(2).(*array.Int32Builder)
+	scores := b.Field(3).(*array.Float32Builder)
+	reasons := b.Field(4).(*array.ListBuilder)
+	rs := reasons.ValueBuilder().(*array.StructBuilder)
+	code := rs.FieldBuilder(0).(*array.StringBuilder)
+	count := rs.FieldBuilder(1).(*array.Int32Builder)
+	ref := rs.FieldBuilder(2).(*array.Int64Builder)
+	topic := rs.FieldBuilder(3).(*array.StringBuilder)
+	flush := func() error {
+		rec := b.NewRecordBatch()
+		defer rec.Release()
+		return w.Write(rec)
+	}
+	for i := range n {
+		r := row(i)
+		users.Append(r.UserID)
+		targets.Append(r.TargetID)
+		ranks.Append(r.Rank)
+		scores.Append(r.Score)
+		reasons.Append(true)
+		for _, x := range r.Reasons {
+			rs.Append(true)
+			code.Append(x.Code)
+			count.Append(x.Count)
+			ref.Append(x.RefID)
+			topic.Append(x.Topic)
+		}
+		if (i+1)%ArrowBatchRows == 0 {
+			if err := flush(); err != nil {
+				return errors.Join(fmt.Errorf("write %s: %w", path, err), f.Close())
+			}
+		}
+	}
+	if n%ArrowBatchRows != 0 || n == 0 {
+		if err := flush(); err != nil {
+			return errors.Join(fmt.Errorf("write %s: %w", path, err), f.Close())
+		}
+	}
+	err = w.Close()
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,128 @@
+package models
+
+import (
+	"cmp"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"circles/data"
+	"circles/features"
+)
+
+func TestTopKMatchesFullSort(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(9, 9))
+	for trial := range 200 {
+		n, k := r.IntN(60), r.IntN(12)
+		all := make([]Scored, n)
+		for i := range all {
+			// few distinct scores, so the ID tie-break is exercised
+			all[i] = Scored{ID: int64(r.IntN(1000)), Index: int32(i), Score: float64(r.IntN(5))}
+		}
+		top := NewTopK(k)
+		for _, s := range all {
+			top.Push(s)
+		}
+		got := top.Sorted()
+		slices.SortStableFunc(all, func(a, b Scored) int {
+			return cmp.Or(cmp.Compare(b.Score, a.Score), cmp.Compare(a.ID, b.ID), cmp.Compare(a.Index, b.Index))
+		})
+		want := all[:min(k, n)]
+		for i := range want {
+			if got[i].Score != want[i].Score || got[i].ID != want[i].ID {
+				t.Fatalf("trial %d: top-%d of %d differs at %d: got %+v, want %+v", trial, k, n, i, got[i], want[i])
+			}
+		}
+		if len(got) != len(want) {
+			t.Fatalf("trial %d: kept %d, want %d", trial, len(got), len(want))
+		}
+	}
+}
+
+// randomFeatures builds features over n users with random eligibility,
+// ages, friendships, blocks, dismissals and money ties, through the real
+// feature builder.
+func randomFeatures(r *rand.Rand, n int) (*features.Features, []bool) {
+	d := &data.Dims{}
+	for u := range n {
+		d.Users.Add(int64(1000 + u))
+		d.UserCity = append(d.UserCity, 0)
+		d.UserMinor = append(d.UserMinor, r.Float64() < 0.3)
+		d.UserOptOut = append(d.UserOptOut, r.Float64() < 0.1)
+		st := data.StatusActive
+		if r.Float64() < 0.1 {
+			st = data.StatusSuspended
+		}
+		d.UserStatus = append(d.UserStatus, st)
+	}
+	d.Date = runDay
+	now := runDay.AddDate(0, 0, 1).UnixMilli()
+	pick := func() (int32, int32) {
+		a, b := int32(r.IntN(n)), int32(r.IntN(n))
+		for a == b {
+			b = int32(r.IntN(n))
+		}
+		return a, b
+	}
+	for range n * 2 {
+		a, b := pick()
+		kind := []data.RelationKind{data.RelFriend, data.RelFriend, data.RelFriend, data.RelBlock, data.RelFamily}[r.IntN(5)]
+		d.Relations = append(d.Relations, data.Relation{User: a, Other: b, Kind: kind})
+	}
+	var events []data.Event
+	for range n {
+		a, b := pick()
+		act := []data.Action{data.ActDismiss, data.ActHide, data.ActReport, data.ActBlock, data.ActLike}[r.IntN(5)]
+		events = append(events, data.Event{TimeMillis: now - r.Int64N(20*86_400_000), User: a, Target: b, TargetKind: data.TargetUser, Action: act})
+	}
+	var txns []data.Txn
+	for range n {
+		a, b := pick()
+		txns = append(txns, data.Txn{TimeMillis: now - r.Int64N(10*86_400_000), AmountCents: 100, Payer: a, Payee: b, Kind: data.TxTransfer, PayeeType: data.PayeeUser})
+	}
+	p := features.DefaultParams()
+	p.DismissTTLDays = 10
+	return features.Build(d, txns, events, now-30*86_400_000, p), d.UserMinor
+}
+
+// TestAllowedProperties checks the policy's defining properties on random
+// worlds: it is symmetric, and it never allows a pair that breaks one of
+// its rules, each checked against the feature fields it reads.
+func TestAllowedProperties(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(11, 12))
+	for range 20 {
+		f, minor := randomFeatures(r, 60)
+		for u := range int32(60) {
+			for c := range int32(60) {
+				ok := Allowed(f, minor, u, c)
+				if ok != Allowed(f, minor, c, u) {
+					t.Fatalf("Allowed(%d,%d) = %v but Allowed(%d,%d) differs", u, c, ok, c, u)
+				}
+				if !ok {
+					continue
+				}
+				_, info := f.Tie(u, c)
+				moneyOrFamily := info.Family || info.Transfers+info.Splits+info.RedPackets+info.Funds > 0
+				switch {
+				case u == c:
+					t.Fatalf("self allowed")
+				case !f.Eligible[u] || !f.Eligible[c]:
+					t.Fatalf("ineligible pair %d,%d allowed", u, c)
+				case f.Friends.Has(u, c) || f.Friends.Has(c, u):
+					t.Fatalf("friends %d,%d allowed", u, c)
+				case f.Blocked.Has(u, c):
+					t.Fatalf("blocked pair %d,%d allowed", u, c)
+				case f.DismissedUsers.Has(u, c):
+					t.Fatalf("dismissed pair %d,%d allowed", u, c)
+				case minor[u] != minor[c] && !moneyOrFamily:
+					t.Fatalf("minor–adult strangers %d,%d allowed", u, c)
+				}
+			}
+		}
+	}
+}
+
+var runDay = time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)

@@ -1,0 +1,113 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestForChunksVisitsEveryIndexOnce(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ n, workers, chunk int }{{0, 2, 3}, {1, 4, 10}, {100, 3, 7}, {1000, 2, 1}} {
+		seen := make([]int32, tc.n)
+		var inits atomic.Int32
+		err := ForChunks(t.Context(), tc.n, tc.workers, tc.chunk, func() *int { inits.Add(1); return new(int) }, func(s *int, lo, hi int) {
+			for i := lo; i < hi; i++ {
+				atomic.AddInt32(&seen[i], 1)
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, c := range seen {
+			if c != 1 {
+				t.Fatalf("n=%d: index %d visited %d times", tc.n, i, c)
+			}
+		}
+		if int(inits.Load()) > tc.workers {
+			t.Errorf("n=%d: %d states for %d workers", tc.n, inits.Load(), tc.workers)
+		}
+	}
+}
+
+func TestForEachReturnsFirstErrorAndCancels(t *testing.T) {
+	t.Parallel()
+	boom := errors.New("boom")
+	err := ForEach(t.Context(), 100, 2, func(ctx context.Context, i int) error {
+		if i == 3 {
+			return boom
+		}
+		<-time.After(time.Millisecond)
+		return ctx.Err()
+	})
+	if !errors.Is(err, boom) {
+		t.Errorf("err = %v, want boom", err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := ForRange(ctx, 10, 2, 1, func(lo, hi int) {}); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled ForRange err = %v", err)
+	}
+}
+
+func TestPublishIsAllOrNothing(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	date := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
+	st, err := NewStaging(root, date, "r1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(st.Path("a.parquet"), []byte("rows"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	final := RunDir(root, date, "r1")
+	if _, err := os.Stat(final); err == nil {
+		t.Fatalf("run visible before Publish")
+	}
+	files, err := st.Describe(map[string]int64{"a.parquet": 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// the sha256 of "rows", as printed by `printf rows | sha256sum`
+	want := FileEntry{Name: "a.parquet", Rows: 1, Bytes: 4, SHA256: "bc51e9e65d79e1c90ba544ab2eae1044ccdf8c1af7a559ba375cba4276f7d99e"}
+	if files[0] != want {
+		t.Errorf("described %+v, want %+v", files[0], want)
+	}
+	dir, err := st.Publish(map[string]any{"files": files})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dir != final {
+		t.Errorf("published to %s, want %s", dir, final)
+	}
+	for _, name := range []string{"a.parquet", ManifestName} {
+		if _, err := os.Stat(filepath.Join(final, name)); err != nil {
+			t.Errorf("published run lacks %s", name)
+		}
+	}
+	if _, err := os.Stat(st.Dir); err == nil {
+		t.Errorf("staging directory still exists after publish")
+	}
+	if _, err := NewStaging(root, date, "r1"); err == nil {
+		t.Errorf("staging a published run id again succeeded")
+	}
+	st2, err := NewStaging(root, date, "r2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st2.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(root)
+	if len(entries) != 1 {
+		t.Errorf("root holds %d entries after an abort, want only the date directory", len(entries))
+	}
+	if _, err := NewStaging(root, date, "../evil"); err == nil {
+		t.Errorf("a run id with a path separator was accepted")
+	}
+}
