@@ -117,8 +117,9 @@ func TestScanQuarantinesEveryBadRowWithAReason(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, st, rejects := data.Merge(data.TableInteractions, []*data.Batch[data.Event]{b})
-	if len(got) != 1 || st.Used != 1 || st.Read != int64(len(cases)) || int64(len(rejects)) != st.QuarantinedRows() {
+	chunks, st, rejects := data.Merge(data.TableInteractions, []*data.Batch[data.Event]{b})
+	got := chunks[0]
+	if len(chunks) != 1 || len(got) != 1 || st.Used != 1 || st.Read != int64(len(cases)) || int64(len(rejects)) != st.QuarantinedRows() {
 		t.Fatalf("used %d (stats %+v), %d rejects; want 1 used of %d", len(got), st, len(rejects), len(cases))
 	}
 	byRow := map[int64]data.Reject{}

@@ -2,6 +2,7 @@ package features
 
 import (
 	"cmp"
+	"iter"
 	"math"
 	"slices"
 
@@ -93,11 +94,12 @@ func (f *Features) UserTopicRow(u int32) []float32 {
 	return f.UserTopics[int(u)*t : int(u+1)*t]
 }
 
-// Build turns validated inputs into features. featureStart (millis) is the
-// start of the window whose events shape interests and ties; older events
-// (read for dismissal expiry) count only as negatives. Build does no I/O and
-// is deterministic.
-func Build(d *data.Dims, txns []data.Txn, events []data.Event, featureStart int64, p Params) *Features {
+// Build turns validated inputs into features. Transactions and events come
+// in chunks (one per input file, as data.Merge returns them), read in
+// order. featureStart (millis) is the start of the window whose events
+// shape interests and ties; older events (read for dismissal expiry) count
+// only as negatives. Build does no I/O and is deterministic.
+func Build(d *data.Dims, txns [][]data.Txn, events [][]data.Event, featureStart int64, p Params) *Features {
 	now := d.Date.AddDate(0, 0, 1).UnixMilli()
 	nu := d.Users.Len()
 	f := &Features{NowMillis: now, Items: newItems(d), Eligible: make([]bool, nu)}
@@ -109,72 +111,26 @@ func Build(d *data.Dims, txns []data.Txn, events []data.Event, featureStart int6
 		}
 	}
 	f.Summary.Users, f.Summary.Items = nu, int(it.N)
-	ttlStart := now - int64(p.DismissTTLDays)*86_400_000
-
-	var sig, hidden, signups []Triple
-	var blocks, dismissed [][2]int32
-	var ties []tieEvent
-	for _, e := range events {
-		if e.TargetKind == data.TargetUser {
-			switch {
-			case e.Action == data.ActBlock || e.Action == data.ActReport:
-				blocks = append(blocks, [2]int32{e.User, e.Target})
-			case (e.Action == data.ActDismiss || e.Action == data.ActHide) && e.TimeMillis >= ttlStart:
-				dismissed = append(dismissed, [2]int32{e.User, e.Target})
-			case e.TimeMillis >= featureStart && !e.Action.Negative() && f.Eligible[e.User] && f.Eligible[e.Target]:
-				ties = append(ties, tieEvent{from: e.User, to: e.Target, kind: tieInteraction, w: float32(p.Ties.Interaction * decay(now, e.TimeMillis, p.HalfLifeDays))})
-			}
-			continue
-		}
-		var item int32
-		switch e.TargetKind {
-		case data.TargetGroup:
-			item = it.Group(e.Target)
-		case data.TargetActivity:
-			item = it.Activity(e.Target)
-		case data.TargetContent:
-			item = it.Content(e.Target)
-		case data.TargetMerchant:
-			item = it.Merchant(e.Target)
-		}
-		switch e.Action {
-		case data.ActReport:
-			hidden = append(hidden, Triple{e.User, item, 1})
-		case data.ActDismiss, data.ActHide:
-			if e.TimeMillis >= ttlStart {
-				hidden = append(hidden, Triple{e.User, item, 1})
-			}
-		case data.ActSignup, data.ActAttend:
-			if e.TimeMillis >= featureStart && f.Eligible[e.User] {
-				signups = append(signups, Triple{e.User, e.Target, 1})
-			}
-		}
-		if e.TimeMillis < featureStart {
-			f.Summary.NegativeOnlyEvents++
-			continue
-		}
-		if !f.Eligible[e.User] {
-			f.Summary.ExcludedEvents++
-			continue
-		}
-		if w := p.Weights.action(e.Action) * decay(now, e.TimeMillis, p.HalfLifeDays); w != 0 {
-			sig = append(sig, Triple{e.User, item, float32(w)})
-		}
+	acc := &accumulator{f: f, p: p, now: now, featureStart: featureStart, ttlStart: now - int64(p.DismissTTLDays)*86_400_000}
+	for e := range allRows(events) {
+		acc.event(e)
 	}
 	for _, m := range d.Members {
 		if f.Eligible[m.User] {
-			sig = append(sig, Triple{m.User, it.Group(m.Group), float32(p.Weights.Member)})
+			acc.sig = append(acc.sig, Triple{m.User, it.Group(m.Group), float32(p.Weights.Member)})
 		}
 	}
-	ties = append(ties, f.moneySignals(d, txns, p, now, &sig)...)
+	acc.ties = append(acc.ties, f.moneySignals(txns, p, now, &acc.sig)...)
 	for _, r := range d.Relations {
 		if r.Kind == data.RelBlock {
-			blocks = append(blocks, [2]int32{r.User, r.Other})
+			acc.blocks = append(acc.blocks, [2]int32{r.User, r.Other})
 		}
 		if r.Kind == data.RelFamily && f.Eligible[r.User] && f.Eligible[r.Other] {
-			ties = append(ties, tieEvent{from: r.User, to: r.Other, kind: tieFamily, w: float32(p.Ties.Family)})
+			acc.ties = append(acc.ties, tieEvent{from: r.User, to: r.Other, kind: tieFamily, w: float32(p.Ties.Family)})
 		}
 	}
+	sig, hidden, signups, blocks, dismissed, ties := acc.sig, acc.hidden, acc.signups, acc.blocks, acc.dismissed, acc.ties
+	acc = nil
 
 	f.Signals = BuildCSR(nu, sig)
 	f.Summary.SignalEntries = f.Signals.NNZ()
@@ -190,18 +146,94 @@ func Build(d *data.Dims, txns []data.Txn, events []data.Event, featureStart int6
 	return f
 }
 
+// allRows iterates over the rows of chunks in order.
+func allRows[T any](chunks [][]T) iter.Seq[T] {
+	return func(yield func(T) bool) {
+		for _, c := range chunks {
+			for _, r := range c {
+				if !yield(r) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// accumulator collects what Build derives from events before the sparse
+// structures are built.
+type accumulator struct {
+	f                           *Features
+	p                           Params
+	now, featureStart, ttlStart int64
+	sig, hidden, signups        []Triple
+	blocks, dismissed           [][2]int32
+	ties                        []tieEvent
+}
+
+// event adds one validated interaction.
+func (a *accumulator) event(e data.Event) {
+	f, p, it := a.f, a.p, a.f.Items
+	if e.TargetKind == data.TargetUser {
+		switch {
+		case e.Action == data.ActBlock || e.Action == data.ActReport:
+			a.blocks = append(a.blocks, [2]int32{e.User, e.Target})
+		case (e.Action == data.ActDismiss || e.Action == data.ActHide) && e.TimeMillis >= a.ttlStart:
+			a.dismissed = append(a.dismissed, [2]int32{e.User, e.Target})
+		case e.TimeMillis >= a.featureStart && !e.Action.Negative() && f.Eligible[e.User] && f.Eligible[e.Target]:
+			a.ties = append(a.ties, tieEvent{from: e.User, to: e.Target, kind: tieInteraction, w: float32(p.Ties.Interaction * decay(a.now, e.TimeMillis, p.HalfLifeDays))})
+		}
+		return
+	}
+	var item int32
+	switch e.TargetKind {
+	case data.TargetGroup:
+		item = it.Group(e.Target)
+	case data.TargetActivity:
+		item = it.Activity(e.Target)
+	case data.TargetContent:
+		item = it.Content(e.Target)
+	case data.TargetMerchant:
+		item = it.Merchant(e.Target)
+	}
+	switch e.Action {
+	case data.ActReport:
+		a.hidden = append(a.hidden, Triple{e.User, item, 1})
+	case data.ActDismiss, data.ActHide:
+		if e.TimeMillis >= a.ttlStart {
+			a.hidden = append(a.hidden, Triple{e.User, item, 1})
+		}
+	case data.ActSignup, data.ActAttend:
+		if e.TimeMillis >= a.featureStart && f.Eligible[e.User] {
+			a.signups = append(a.signups, Triple{e.User, e.Target, 1})
+		}
+	}
+	switch {
+	case e.TimeMillis < a.featureStart:
+		f.Summary.NegativeOnlyEvents++
+	case !f.Eligible[e.User]:
+		f.Summary.ExcludedEvents++
+	default:
+		if w := p.Weights.action(e.Action) * decay(a.now, e.TimeMillis, p.HalfLifeDays); w != 0 {
+			a.sig = append(a.sig, Triple{e.User, item, float32(w)})
+		}
+	}
+}
+
 // moneySignals adds merchant payments to the interest signals and returns
 // the tie events of money moving between users. Transactions involving an
 // ineligible user are left out of both.
-func (f *Features) moneySignals(d *data.Dims, txns []data.Txn, p Params, now int64, sig *[]Triple) []tieEvent {
+func (f *Features) moneySignals(txns [][]data.Txn, p Params, now int64, sig *[]Triple) []tieEvent {
 	var ties []tieEvent
 	type leg struct {
 		kind data.TxKind
 		ref  int64
-		i    int
+		i    int // order of appearance, for a stable grouping
+		t    data.Txn
 	}
 	var legs []leg
-	for i, t := range txns {
+	i := -1
+	for t := range allRows(txns) {
+		i++
 		dec := decay(now, t.TimeMillis, p.HalfLifeDays)
 		if t.PayeeType == data.PayeeMerchant {
 			if !f.Eligible[t.Payer] {
@@ -226,10 +258,10 @@ func (f *Features) moneySignals(d *data.Dims, txns []data.Txn, p Params, now int
 			ties = append(ties, tieEvent{from: t.Payer, to: t.Payee, kind: tieRedPacket, w: float32(p.Ties.RedPacket * dec)})
 		case data.TxAASplit:
 			ties = append(ties, tieEvent{from: t.Payer, to: t.Payee, kind: tieSplit, w: float32(p.Ties.AASplit * dec)})
-			legs = append(legs, leg{t.Kind, t.Ref, i})
+			legs = append(legs, leg{t.Kind, t.Ref, i, t})
 		case data.TxFundGroup:
 			ties = append(ties, tieEvent{from: t.Payer, to: t.Payee, kind: tieFund, w: float32(p.Ties.FundGroup * dec)})
-			legs = append(legs, leg{t.Kind, t.Ref, i})
+			legs = append(legs, leg{t.Kind, t.Ref, i, t})
 		}
 	}
 	// Payers of the same split or fund took part in one event together: tie
@@ -251,7 +283,7 @@ func (f *Features) moneySignals(d *data.Dims, txns []data.Txn, p Params, now int
 		}
 		for x := range group {
 			for y := x + 1; y < len(group); y++ {
-				a, b := txns[group[x].i], txns[group[y].i]
+				a, b := group[x].t, group[y].t
 				if a.Payer != b.Payer {
 					dec := decay(now, max(a.TimeMillis, b.TimeMillis), p.HalfLifeDays)
 					ties = append(ties, tieEvent{from: a.Payer, to: b.Payer, kind: kind, w: float32(w * dec)})

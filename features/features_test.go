@@ -65,7 +65,7 @@ func TestTieReciprocityAndDecay(t *testing.T) {
 	txns := []data.Txn{transfer(0, 1, now), transfer(0, 1, now), transfer(2, 3, now), transfer(3, 2, now),
 		transfer(4, 5, now-42*86_400_000), transfer(4, 5, now-42*86_400_000)}
 	p := DefaultParams()
-	f := Build(dims(6), txns, nil, now-60*86_400_000, p)
+	f := Build(dims(6), [][]data.Txn{txns}, nil, now-60*86_400_000, p)
 	oneWay, info := f.Tie(0, 1)
 	twoWay, _ := f.Tie(2, 3)
 	old, _ := f.Tie(4, 5)
@@ -95,7 +95,7 @@ func TestCoSplitTiesPayersOfOneBill(t *testing.T) {
 	leg := func(payer int32) data.Txn {
 		return data.Txn{TimeMillis: now - 1000, AmountCents: 500, Ref: 9, Payer: payer, Payee: 0, Kind: data.TxAASplit, PayeeType: data.PayeeUser}
 	}
-	f := Build(dims(4), []data.Txn{leg(1), leg(2), leg(3)}, nil, now-86_400_000, DefaultParams())
+	f := Build(dims(4), [][]data.Txn{{leg(1), leg(2)}, {leg(3)}}, nil, now-86_400_000, DefaultParams())
 	for _, pr := range [][2]int32{{0, 1}, {1, 2}, {2, 3}, {1, 3}} {
 		if _, info := f.Tie(pr[0], pr[1]); info.Splits != 1 {
 			t.Errorf("pair %v: %d splits, want 1 (they took part in one bill)", pr, info.Splits)
@@ -117,7 +117,7 @@ func TestPolicyInputs(t *testing.T) {
 		{TimeMillis: now - 86_400_000, User: 4, Target: 0, TargetKind: data.TargetUser, Action: data.ActLike},       // opted out: no tie
 	}
 	txns := []data.Txn{transfer(4, 0, now-1000), transfer(0, 3, now-1000)}
-	f := Build(d, txns, events, now-20*86_400_000, p)
+	f := Build(d, [][]data.Txn{txns}, [][]data.Event{events}, now-20*86_400_000, p)
 	if !f.DismissedUsers.Has(1, 0) {
 		t.Errorf("dismissal within the TTL missing (checked in the other direction)")
 	}
@@ -157,7 +157,7 @@ func TestUserTopicsSumToOne(t *testing.T) {
 		{TimeMillis: now - 1000, User: 1, Target: 0, TargetKind: data.TargetContent, Action: data.ActLike},
 		{TimeMillis: now - 1000, User: 2, Target: 0, TargetKind: data.TargetContent, Action: data.ActLike},
 	}
-	f := Build(d, nil, events, now-86_400_000, DefaultParams())
+	f := Build(d, nil, [][]data.Event{events}, now-86_400_000, DefaultParams())
 	row := f.UserTopicRow(0)
 	if sum := row[hiking] + row[food]; math.Abs(float64(sum)-1) > 1e-6 {
 		t.Errorf("topic weights sum to %v", sum)

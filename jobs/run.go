@@ -2,10 +2,12 @@ package jobs
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
+	"os"
 	"runtime/debug"
 	"slices"
 	"time"
@@ -230,8 +232,8 @@ func Run(ctx context.Context, cfg RunConfig, log *slog.Logger, progress *pipelin
 // ingested is the output of the ingest stage.
 type ingested struct {
 	dims    *data.Dims
-	txns    []data.Txn
-	events  []data.Event
+	txns    [][]data.Txn   // one chunk per file
+	events  [][]data.Event // one chunk per file
 	stats   []data.TableStats
 	rejects []data.Reject
 }
@@ -368,4 +370,17 @@ func codeVersion() string {
 		}
 	}
 	return v
+}
+
+// readManifestFile reads a published run's manifest.
+func readManifestFile(path string) (Manifest, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Manifest{}, fmt.Errorf("read manifest: %w (is it a published run directory?)", err)
+	}
+	var m Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return Manifest{}, fmt.Errorf("read manifest %s: %w", path, err)
+	}
+	return m, nil
 }

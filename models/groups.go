@@ -32,11 +32,22 @@ type GroupParams struct {
 	HealthWeight   float64 `json:"health_weight"`   // size and recent activity of the group
 	HorizonDays    int     `json:"horizon_days"`    // activities starting within this many days after the run date, 1..90
 	MinScore       float64 `json:"min_score"`       // suggestions scoring lower are dropped, 0..10
+
+	// Candidate generation: besides groups a friend is in, each user's
+	// groups to score are the PerTopicCandidates healthiest groups on each of
+	// the user's TopicsForCandidates strongest topics and the
+	// PopularCandidates healthiest groups of the city. Activities come from
+	// those groups, the user's own groups, friends' sign-ups and the
+	// PopularCandidates most signed-up activities of the city.
+	TopicsForCandidates int `json:"topics_for_candidates"` // 1..32
+	PerTopicCandidates  int `json:"per_topic_candidates"`  // 1..100000
+	PopularCandidates   int `json:"popular_candidates"`    // 1..100000
 }
 
 // DefaultGroupParams returns production defaults.
 func DefaultGroupParams() GroupParams {
-	return GroupParams{MaxPerUser: 10, InterestWeight: 1, TopicWeight: 0.6, SocialWeight: 1, SocialScale: 2, DensityBonus: 0.5, HealthWeight: 0.2, HorizonDays: 14, MinScore: 0.05}
+	return GroupParams{MaxPerUser: 10, InterestWeight: 1, TopicWeight: 0.6, SocialWeight: 1, SocialScale: 2, DensityBonus: 0.5, HealthWeight: 0.2, HorizonDays: 14, MinScore: 0.05,
+		TopicsForCandidates: 3, PerTopicCandidates: 200, PopularCandidates: 100}
 }
 
 // Validate checks every field and names the first bad one.
@@ -52,6 +63,12 @@ func (p GroupParams) Validate() error {
 		return fmt.Errorf("groups.horizon_days = %d: want 1..90", p.HorizonDays)
 	case !(p.MinScore >= 0 && p.MinScore <= 10):
 		return fmt.Errorf("groups.min_score = %v: want 0..10", p.MinScore)
+	case p.TopicsForCandidates < 1 || p.TopicsForCandidates > 32:
+		return fmt.Errorf("groups.topics_for_candidates = %d: want 1..32", p.TopicsForCandidates)
+	case p.PerTopicCandidates < 1 || p.PerTopicCandidates > 100000:
+		return fmt.Errorf("groups.per_topic_candidates = %d: want 1..100000", p.PerTopicCandidates)
+	case p.PopularCandidates < 1 || p.PopularCandidates > 100000:
+		return fmt.Errorf("groups.popular_candidates = %d: want 1..100000", p.PopularCandidates)
 	}
 	for name, w := range map[string]float64{"interest_weight": p.InterestWeight, "topic_weight": p.TopicWeight, "social_weight": p.SocialWeight, "health_weight": p.HealthWeight} {
 		if !(w >= 0 && w <= 100) {
@@ -86,9 +103,115 @@ type rankState struct {
 	top     *TopK
 	counts  []int32 // friends per group or activity
 	touched []int32
+	marked  []bool // candidates already collected
+	cands   []int32
 }
 
-func newRankState(k, n int) *rankState { return &rankState{top: NewTopK(k), counts: make([]int32, n)} }
+func newRankState(k, n int) *rankState {
+	return &rankState{top: NewTopK(k), counts: make([]int32, n), marked: make([]bool, n)}
+}
+
+// collect adds candidate i once.
+func (st *rankState) collect(i int32) {
+	if !st.marked[i] {
+		st.marked[i] = true
+		st.cands = append(st.cands, i)
+	}
+}
+
+// resetCandidates empties the candidate list.
+func (st *rankState) resetCandidates() {
+	for _, i := range st.cands {
+		st.marked[i] = false
+	}
+	st.cands = st.cands[:0]
+}
+
+// groupCandidates indexes, per city, the active groups a user with no other
+// link to them may still be shown: the healthiest overall and the healthiest
+// on each topic.
+type groupCandidates struct {
+	topics  int
+	popular [][]int32 // [city] → groups, healthiest first
+	byTopic [][]int32 // [city·topics + topic] → groups, healthiest first
+}
+
+func newGroupCandidates(d *data.Dims, f *features.Features, health []float64, p GroupParams) *groupCandidates {
+	nt := len(f.Topics)
+	gc := &groupCandidates{topics: nt, popular: make([][]int32, d.Cities.Len()), byTopic: make([][]int32, d.Cities.Len()*nt)}
+	for g := range int32(d.Groups.Len()) {
+		if d.GroupStatus[g] != data.StatusActive {
+			continue
+		}
+		c := int(d.GroupCity[g])
+		gc.popular[c] = append(gc.popular[c], g)
+		for _, t := range d.GroupTopics[g] {
+			gc.byTopic[c*nt+int(t)] = append(gc.byTopic[c*nt+int(t)], g)
+		}
+	}
+	healthiest := func(gs []int32, n int) []int32 {
+		slices.SortStableFunc(gs, func(a, b int32) int { return cmpDesc(health[a], health[b], d.Groups.ID(a), d.Groups.ID(b)) })
+		return gs[:min(n, len(gs))]
+	}
+	for c := range gc.popular {
+		gc.popular[c] = healthiest(gc.popular[c], p.PopularCandidates)
+	}
+	for i := range gc.byTopic {
+		gc.byTopic[i] = healthiest(gc.byTopic[i], p.PerTopicCandidates)
+	}
+	return gc
+}
+
+// cmpDesc orders by score descending, then ID ascending.
+func cmpDesc(sa, sb float64, ia, ib int64) int {
+	switch {
+	case sa > sb:
+		return -1
+	case sa < sb:
+		return 1
+	case ia < ib:
+		return -1
+	case ia > ib:
+		return 1
+	}
+	return 0
+}
+
+// topTopics returns up to n of u's topics with positive weight, strongest
+// first.
+func topTopics(f *features.Features, u int32, n int, buf []int32) []int32 {
+	buf = buf[:0]
+	row := f.UserTopicRow(u)
+	for t, w := range row {
+		if w > 0 {
+			buf = append(buf, int32(t))
+		}
+	}
+	slices.SortStableFunc(buf, func(a, b int32) int { return cmpDesc(float64(row[a]), float64(row[b]), int64(a), int64(b)) })
+	return buf[:min(n, len(buf))]
+}
+
+// collectGroups gathers u's candidate groups into st: groups a friend is in
+// (st.touched, from friendCounts), then per-topic and popular groups of u's
+// city.
+func collectGroups(d *data.Dims, f *features.Features, gc *groupCandidates, p GroupParams, u int32, st *rankState, topicBuf []int32) []int32 {
+	c := d.UserCity[u]
+	for _, g := range st.touched {
+		if d.GroupCity[g] == c && d.GroupStatus[g] == data.StatusActive {
+			st.collect(g)
+		}
+	}
+	topicBuf = topTopics(f, u, p.TopicsForCandidates, topicBuf)
+	for _, t := range topicBuf {
+		for _, g := range gc.byTopic[int(c)*gc.topics+int(t)] {
+			st.collect(g)
+		}
+	}
+	for _, g := range gc.popular[c] {
+		st.collect(g)
+	}
+	return topicBuf
+}
 
 // friendCounts counts, for every column of rows reachable from u's eligible
 // friends (their groups or activities), how many of those friends have it.
@@ -215,25 +338,22 @@ func colsOf(m *features.CSR, r int32) []int32 {
 func RankGroups(ctx context.Context, in Inputs, p GroupParams, workers int) ([]data.GroupSuggestion, error) {
 	d, f := in.Dims, in.Features
 	health, recent := groupHealth(in, p.HorizonDays)
-	byCity := make([][]int32, d.Cities.Len())
-	for g := range int32(d.Groups.Len()) {
-		if d.GroupStatus[g] == data.StatusActive {
-			byCity[d.GroupCity[g]] = append(byCity[d.GroupCity[g]], g)
-		}
-	}
+	gc := newGroupCandidates(d, f, health, p)
 	nu := d.Users.Len()
 	per := make([][]data.GroupSuggestion, nu)
 	err := pipeline.ForChunks(ctx, nu, workers, 256, func() *rankState {
 		return newRankState(p.MaxPerUser, d.Groups.Len())
 	}, func(st *rankState, lo, hi int) {
 		top, counts := st.top, st.counts
+		var topicBuf []int32
 		for u := int32(lo); u < int32(hi); u++ {
 			if !f.Eligible[u] {
 				continue
 			}
 			st.touched = friendCounts(f, &f.Members, u, counts, st.touched)
+			topicBuf = collectGroups(d, f, gc, p, u, st, topicBuf)
 			x := in.ALS.Users.RawRowView(int(u))
-			for _, g := range byCity[d.UserCity[u]] {
+			for _, g := range st.cands {
 				item := f.Items.Group(g)
 				if f.Members.Has(u, g) || f.HiddenItems.Has(u, item) {
 					continue
@@ -267,6 +387,7 @@ func RankGroups(ctx context.Context, in Inputs, p GroupParams, workers int) ([]d
 				per[u] = append(per[u], data.GroupSuggestion{UserID: d.Users.ID(u), GroupID: s.ID, Rank: int32(rank + 1), Score: float32(s.Score), Reasons: reasons})
 			}
 			resetCounts(counts, st.touched)
+			st.resetCandidates()
 		}
 	})
 	if err != nil {
@@ -294,27 +415,67 @@ func flatten[T any](d *data.Dims, per [][]T) []T {
 // hid or reported.
 func RankActivities(ctx context.Context, in Inputs, p GroupParams, workers int) ([]data.ActivitySuggestion, error) {
 	d, f := in.Dims, in.Features
-	byCity := make([][]int32, d.Cities.Len())
-	hi := f.NowMillis + int64(p.HorizonDays)*86_400_000
+	health, _ := groupHealth(in, p.HorizonDays)
+	gc := newGroupCandidates(d, f, health, p)
+	// upcoming: active activities of active groups starting within the horizon
+	upcoming := make([]bool, d.Activities.Len())
+	ofGroup := make([][]int32, d.Groups.Len())
+	popular := make([][]int32, d.Cities.Len())
+	end := f.NowMillis + int64(p.HorizonDays)*86_400_000
 	for a := range int32(d.Activities.Len()) {
 		g := d.ActivityGroup[a]
-		if s := d.ActivityStart[a]; d.ActivityStatus[a] == data.StatusActive && d.GroupStatus[g] == data.StatusActive && s >= f.NowMillis && s < hi {
-			byCity[d.ActivityCity[a]] = append(byCity[d.ActivityCity[a]], a)
+		if s := d.ActivityStart[a]; d.ActivityStatus[a] == data.StatusActive && d.GroupStatus[g] == data.StatusActive && s >= f.NowMillis && s < end {
+			upcoming[a] = true
+			ofGroup[g] = append(ofGroup[g], a)
+			popular[d.ActivityCity[a]] = append(popular[d.ActivityCity[a]], a)
 		}
 	}
+	signups := func(a int32) int { return len(colsOf(&f.ActSignups, a)) }
+	for c, as := range popular {
+		slices.SortStableFunc(as, func(a, b int32) int {
+			return cmpDesc(float64(signups(a)), float64(signups(b)), d.Activities.ID(a), d.Activities.ID(b))
+		})
+		popular[c] = as[:min(len(as), p.PopularCandidates)]
+	}
+	type state struct{ acts, groups *rankState }
 	nu := d.Users.Len()
 	per := make([][]data.ActivitySuggestion, nu)
-	err := pipeline.ForChunks(ctx, nu, workers, 256, func() *rankState {
-		return newRankState(p.MaxPerUser, d.Activities.Len())
-	}, func(st *rankState, lo, hi int) {
+	err := pipeline.ForChunks(ctx, nu, workers, 256, func() state {
+		return state{newRankState(p.MaxPerUser, d.Activities.Len()), newRankState(1, d.Groups.Len())}
+	}, func(s2 state, lo, hi int) {
+		st, gst := s2.acts, s2.groups
 		top, counts := st.top, st.counts
+		var topicBuf []int32
 		for u := int32(lo); u < int32(hi); u++ {
 			if !f.Eligible[u] {
 				continue
 			}
+			c := d.UserCity[u]
 			st.touched = friendCounts(f, &f.Signups, u, counts, st.touched)
+			for _, a := range st.touched {
+				if upcoming[a] && d.ActivityCity[a] == c {
+					st.collect(a)
+				}
+			}
+			gst.touched = friendCounts(f, &f.Members, u, gst.counts, gst.touched)
+			topicBuf = collectGroups(d, f, gc, p, u, gst, topicBuf)
+			for _, g := range colsOf(&f.Members, u) {
+				gst.collect(g)
+			}
+			for _, g := range gst.cands {
+				for _, a := range ofGroup[g] {
+					if d.ActivityCity[a] == c {
+						st.collect(a)
+					}
+				}
+			}
+			resetCounts(gst.counts, gst.touched)
+			gst.resetCandidates()
+			for _, a := range popular[c] {
+				st.collect(a)
+			}
 			x := in.ALS.Users.RawRowView(int(u))
-			for _, a := range byCity[d.UserCity[u]] {
+			for _, a := range st.cands {
 				g := d.ActivityGroup[a]
 				if f.Signups.Has(u, a) || f.HiddenItems.Has(u, f.Items.Activity(a)) || f.HiddenItems.Has(u, f.Items.Group(g)) {
 					continue
@@ -351,6 +512,7 @@ func RankActivities(ctx context.Context, in Inputs, p GroupParams, workers int) 
 				per[u] = append(per[u], data.ActivitySuggestion{UserID: d.Users.ID(u), ActivityID: s.ID, Rank: int32(rank + 1), Score: float32(s.Score), Reasons: reasons})
 			}
 			resetCounts(counts, st.touched)
+			st.resetCandidates()
 		}
 	})
 	if err != nil {

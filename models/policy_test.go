@@ -84,7 +84,7 @@ func randomFeatures(r *rand.Rand, n int) (*features.Features, []bool) {
 	}
 	p := features.DefaultParams()
 	p.DismissTTLDays = 10
-	return features.Build(d, txns, events, now-30*86_400_000, p), d.UserMinor
+	return features.Build(d, [][]data.Txn{txns}, [][]data.Event{events}, now-30*86_400_000, p), d.UserMinor
 }
 
 // TestAllowedProperties checks the policy's defining properties on random

@@ -43,6 +43,7 @@ commands:
   demo       generate a small world, run the pipeline on it, print a summary
   run        run every stage for one date and publish the outputs
   generate   write a synthetic world (inputs plus planted ground truth)
+  eval-planted  score a run of a generated world against its planted truth, next to baselines
   list       list the commands
 
 Run 'circles <command> -h' for a command's flags.
@@ -63,6 +64,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runRun(ctx, args, stdout, stderr)
 	case "generate":
 		err = runGenerate(ctx, args, stdout, stderr)
+	case "eval-planted":
+		err = runEvalPlanted(ctx, args, stdout, stderr)
 	case "list", "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
@@ -165,6 +168,8 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.IntVar(&p.Features.DismissTTLDays, "dismiss-ttl-days", p.Features.DismissTTLDays, "days a dismissal holds; interactions are read this far back (1..3650)")
 	fs.IntVar(&p.ALS.Factors, "factors", p.ALS.Factors, "interest model dimension (2..512)")
 	fs.IntVar(&p.ALS.Iterations, "iterations", p.ALS.Iterations, "interest model sweeps (1..100)")
+	fs.IntVar(&p.Groups.MaxPerUser, "groups-per-user", p.Groups.MaxPerUser, "group and activity suggestions kept per user (1..200)")
+	fs.IntVar(&p.Friends.MaxPerUser, "friends-per-user", p.Friends.MaxPerUser, "friend suggestions kept per user (1..200)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -269,4 +274,27 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	return jobs.Demo(ctx, cfg, stdout, log, progress)
+}
+
+func runEvalPlanted(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("eval-planted", stderr)
+	cfg := jobs.EvalPlantedConfig{K: 20}
+	var lf logFlags
+	lf.register(fs)
+	fs.StringVar(&cfg.World, "world", "", "the generated world the run read (required)")
+	fs.StringVar(&cfg.Run, "run", "", "the published run directory to score (required)")
+	fs.IntVar(&cfg.K, "k", cfg.K, "cut-off K of recall@K (1..200)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	log, _, err := lf.setup(stderr)
+	if err != nil {
+		return err
+	}
+	ms, err := jobs.EvalPlanted(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	jobs.PrintMetrics(stdout, ms)
+	return nil
 }

@@ -1,0 +1,224 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"path/filepath"
+	"slices"
+	"text/tabwriter"
+
+	"circles/data"
+	"circles/features"
+	"circles/models"
+	"circles/pipeline"
+	"circles/synth"
+)
+
+// EvalPlantedConfig configures the evaluation of a published run against
+// the ground truth planted by the generator.
+type EvalPlantedConfig struct {
+	World string // a generated world (with truth/)
+	Run   string // a published run directory of that world
+	K     int    // cut-off, 1..200
+}
+
+// Metric is a recall@K with its standard error over the evaluated users.
+type Metric struct {
+	Method string  `json:"method"`
+	Task   string  `json:"task"`
+	K      int     `json:"k"`
+	Users  int     `json:"users"`
+	Recall float64 `json:"recall"`
+	StdErr float64 `json:"stderr"`
+}
+
+// EvalPlanted scores the run's friend and group suggestions, and two simple
+// baselines computed from the same inputs and under the same policy
+// filters (most mutual friends; most popular group in the user's city),
+// against the planted future friendships and group joins. A user counts
+// when they are eligible and have at least one planted event the policy
+// allows; recall@K = hits in the top K / planted events.
+func EvalPlanted(ctx context.Context, cfg EvalPlantedConfig, log *slog.Logger) ([]Metric, error) {
+	if cfg.K < 1 || cfg.K > 200 {
+		return nil, usageError("-k = %d: want 1..200", cfg.K)
+	}
+	if cfg.World == "" || cfg.Run == "" {
+		return nil, usageError("-world and -run are required")
+	}
+	m, err := readManifestFile(filepath.Join(cfg.Run, pipeline.ManifestName))
+	if err != nil {
+		return nil, err
+	}
+	rc := RunConfig{Input: cfg.World, Output: "unused", Date: m.Date, Params: m.Config}
+	date, err := data.ParseDate(m.Date)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("stage started", "stage", "eval-features")
+	in, err := ingest(ctx, rc, date, nil)
+	if err != nil {
+		return nil, err
+	}
+	f := features.Build(in.dims, in.txns, in.events, data.NewWindow(date, m.Config.WindowDays).StartMillis, m.Config.Features)
+	d := in.dims
+
+	friendsTruth, err := data.ReadParquet[synth.FutureFriendship](filepath.Join(cfg.World, synth.TruthDir, "friendships.parquet"))
+	if err != nil {
+		return nil, err
+	}
+	joinsTruth, err := data.ReadParquet[synth.FutureJoin](filepath.Join(cfg.World, synth.TruthDir, "group_joins.parquet"))
+	if err != nil {
+		return nil, err
+	}
+	// planted friendships, both directions, kept where the policy would allow
+	// suggesting them at all
+	wantFriends := map[int32][]int32{}
+	for _, t := range friendsTruth {
+		a, b := d.Users.Lookup(t.UserID), d.Users.Lookup(t.FriendID)
+		if a < 0 || b < 0 || !models.Allowed(f, d.UserMinor, a, b) {
+			continue
+		}
+		wantFriends[a] = append(wantFriends[a], b)
+		wantFriends[b] = append(wantFriends[b], a)
+	}
+	wantGroups := map[int32][]int32{}
+	for _, t := range joinsTruth {
+		u, g := d.Users.Lookup(t.UserID), d.Groups.Lookup(t.GroupID)
+		if u < 0 || g < 0 || !f.Eligible[u] || d.GroupStatus[g] != data.StatusActive || f.Members.Has(u, g) || f.HiddenItems.Has(u, f.Items.Group(g)) {
+			continue
+		}
+		wantGroups[u] = append(wantGroups[u], g)
+	}
+
+	ourFriends, err := data.ReadParquet[data.FriendSuggestion](filepath.Join(cfg.Run, FileFriends))
+	if err != nil {
+		return nil, err
+	}
+	ourGroups, err := data.ReadParquet[data.GroupSuggestion](filepath.Join(cfg.Run, FileGroups))
+	if err != nil {
+		return nil, err
+	}
+	gotFriends := map[int32][]int32{}
+	for _, s := range ourFriends {
+		u := d.Users.Lookup(s.UserID)
+		gotFriends[u] = append(gotFriends[u], d.Users.Lookup(s.CandidateID))
+	}
+	gotGroups := map[int32][]int32{}
+	for _, s := range ourGroups {
+		u := d.Users.Lookup(s.UserID)
+		gotGroups[u] = append(gotGroups[u], d.Groups.Lookup(s.GroupID))
+	}
+	out := []Metric{
+		recallAt("circles", "friends", cfg.K, wantFriends, func(u int32) []int32 { return gotFriends[u] }),
+		recallAt("most-mutual-friends", "friends", cfg.K, wantFriends, func(u int32) []int32 { return mostMutual(d, f, u, cfg.K) }),
+		recallAt("circles", "groups", cfg.K, wantGroups, func(u int32) []int32 { return gotGroups[u] }),
+		recallAt("most-popular-in-city", "groups", cfg.K, wantGroups, popularInCity(d, f, cfg.K)),
+	}
+	return out, nil
+}
+
+// recallAt averages hits@K / |want| over the users in want, in user order.
+func recallAt(method, task string, k int, want map[int32][]int32, got func(u int32) []int32) Metric {
+	users := make([]int32, 0, len(want))
+	for u := range want {
+		users = append(users, u)
+	}
+	slices.Sort(users)
+	var sum, sumSq float64
+	for _, u := range users {
+		list := got(u)
+		list = list[:min(k, len(list))]
+		hits := 0
+		for _, c := range want[u] {
+			if slices.Contains(list, c) {
+				hits++
+			}
+		}
+		r := float64(hits) / float64(len(want[u]))
+		sum += r
+		sumSq += r * r
+	}
+	n := float64(len(users))
+	m := Metric{Method: method, Task: task, K: k, Users: len(users)}
+	if n > 0 {
+		m.Recall = sum / n
+		if n > 1 {
+			m.StdErr = math.Sqrt((sumSq/n - m.Recall*m.Recall) / (n - 1))
+		}
+	}
+	return m
+}
+
+// mostMutual ranks the users sharing the most friends with u, under the
+// same policy as the real ranker; ties by user ID.
+func mostMutual(d *data.Dims, f *features.Features, u int32, k int) []int32 {
+	counts := map[int32]int{}
+	fr, _ := f.Friends.Row(u)
+	for _, x := range fr {
+		if !f.Eligible[x] {
+			continue
+		}
+		xs, _ := f.Friends.Row(x)
+		for _, c := range xs {
+			counts[c]++
+		}
+	}
+	top := models.NewTopK(k)
+	for c, n := range counts {
+		if models.Allowed(f, d.UserMinor, u, c) {
+			top.Push(models.Scored{ID: d.Users.ID(c), Index: c, Score: float64(n)})
+		}
+	}
+	var out []int32
+	for _, s := range top.Sorted() {
+		out = append(out, s.Index)
+	}
+	return out
+}
+
+// popularInCity returns a ranker of the active groups in the user's city by
+// eligible members, skipping groups the user is in or hid.
+func popularInCity(d *data.Dims, f *features.Features, k int) func(u int32) []int32 {
+	byCity := make([][]int32, d.Cities.Len())
+	size := make([]int, d.Groups.Len())
+	for g := range int32(d.Groups.Len()) {
+		if d.GroupStatus[g] != data.StatusActive {
+			continue
+		}
+		ms, _ := f.GroupMembers.Row(g)
+		for _, m := range ms {
+			if f.Eligible[m] {
+				size[g]++
+			}
+		}
+		byCity[d.GroupCity[g]] = append(byCity[d.GroupCity[g]], g)
+	}
+	for _, gs := range byCity {
+		slices.SortStableFunc(gs, func(a, b int32) int { return size[b] - size[a] })
+	}
+	return func(u int32) []int32 {
+		var out []int32
+		for _, g := range byCity[d.UserCity[u]] {
+			if len(out) == k {
+				break
+			}
+			if !f.Members.Has(u, g) && !f.HiddenItems.Has(u, f.Items.Group(g)) {
+				out = append(out, g)
+			}
+		}
+		return out
+	}
+}
+
+// PrintMetrics writes metrics as an aligned table.
+func PrintMetrics(w io.Writer, ms []Metric) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "task\tmethod\tusers\trecall@K\t± s.e.")
+	for _, m := range ms {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%.4f (K=%d)\t%.4f\n", m.Task, m.Method, m.Users, m.Recall, m.K, m.StdErr)
+	}
+	tw.Flush()
+}
