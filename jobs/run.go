@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime/debug"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"circles/data"
@@ -260,28 +261,28 @@ func ingest(ctx context.Context, cfg RunConfig, date time.Time, progress *pipeli
 		return ingested{}, err
 	}
 	total := len(txnFiles) + len(intFiles)
-	var done int
+	var done atomic.Int64
+	tick := func() { progress.Update("ingest: files", int(done.Add(1)), total) }
 	tb := make([]*data.Batch[data.Txn], len(txnFiles))
 	tw := data.NewWindow(date, p.WindowDays)
 	if err := pipeline.ForEach(ctx, len(txnFiles), cfg.Workers, func(ctx context.Context, i int) error {
 		b, err := data.ScanTransactions(txnFiles[i], d, tw)
 		tb[i] = b
+		tick()
 		return err
 	}); err != nil {
 		return ingested{}, err
 	}
-	done += len(txnFiles)
-	progress.Update("ingest: files", done, total)
 	ib := make([]*data.Batch[data.Event], len(intFiles))
 	iw := data.NewWindow(date, intDays)
 	if err := pipeline.ForEach(ctx, len(intFiles), cfg.Workers, func(ctx context.Context, i int) error {
 		b, err := data.ScanInteractions(intFiles[i], d, iw)
 		ib[i] = b
+		tick()
 		return err
 	}); err != nil {
 		return ingested{}, err
 	}
-	progress.Update("ingest: files", total, total)
 	var ts, is data.TableStats
 	var tr, ir []data.Reject
 	out.txns, ts, tr = data.Merge(data.TableTransactions, tb)

@@ -77,6 +77,22 @@ func (p *Progress) Update(what string, done, total int) {
 	}
 }
 
+// Writer returns a writer to the same terminal that clears the progress
+// line before each write, so that log lines never run into it.
+func (p *Progress) Writer() io.Writer { return progressWriter{p} }
+
+type progressWriter struct{ p *Progress }
+
+func (w progressWriter) Write(b []byte) (int, error) {
+	w.p.mu.Lock()
+	defer w.p.mu.Unlock()
+	if w.p.line {
+		fmt.Fprint(w.p.w, "\r\033[K")
+		w.p.line = false
+	}
+	return w.p.w.Write(b)
+}
+
 // Done ends the current progress line, if any.
 func (p *Progress) Done() {
 	if p == nil {

@@ -117,7 +117,8 @@ func (l *logFlags) setup(stderr io.Writer) (*slog.Logger, *pipeline.Progress, er
 	}
 	opts := &slog.HandlerOptions{Level: level}
 	if isTerminal(stderr) {
-		return slog.New(slog.NewTextHandler(stderr, opts)), pipeline.NewProgress(stderr), nil
+		progress := pipeline.NewProgress(stderr)
+		return slog.New(slog.NewTextHandler(progress.Writer(), opts)), progress, nil
 	}
 	return slog.New(slog.NewJSONHandler(stderr, opts)), nil, nil
 }

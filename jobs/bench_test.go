@@ -1,0 +1,142 @@
+package jobs
+
+import (
+	"context"
+	"os"
+	"sync"
+	"testing"
+
+	"circles/data"
+	"circles/features"
+	"circles/models"
+	"circles/synth"
+)
+
+// Stage benchmarks on one generated world of 20,000 users and 30 days
+// (about 700,000 events), shared by all of them. Each reports its own
+// throughput metric.
+
+type benchState struct {
+	cfg RunConfig
+	in  ingested
+	f   *features.Features
+	als *models.ALS
+}
+
+var (
+	benchOnce sync.Once
+	bench     benchState
+	benchErr  error
+)
+
+func benchWorld(b *testing.B) *benchState {
+	b.Helper()
+	benchOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "circles-jobs-bench-")
+		if err != nil {
+			benchErr = err
+			return
+		}
+		w := synth.DefaultConfig()
+		w.Users, w.Days = 20000, 30
+		if _, benchErr = synth.Generate(context.Background(), dir, w, nil); benchErr != nil {
+			return
+		}
+		p := DefaultParams()
+		p.WindowDays, p.Features.DismissTTLDays = 30, 30
+		bench.cfg = RunConfig{Input: dir, Output: "unused", Date: "2026-11-20", Params: p}
+		date, _ := data.ParseDate(bench.cfg.Date)
+		if bench.in, benchErr = ingest(context.Background(), bench.cfg, date, nil); benchErr != nil {
+			return
+		}
+		bench.f = features.Build(bench.in.dims, bench.in.txns, bench.in.events, data.NewWindow(date, 30).StartMillis, p.Features)
+		rt := bench.f.Signals.Transpose(int(bench.f.Items.N))
+		bench.als, benchErr = models.TrainALS(context.Background(), &bench.f.Signals, &rt, p.ALS, nil)
+	})
+	if benchErr != nil {
+		b.Fatal(benchErr)
+	}
+	return &bench
+}
+
+func events(in ingested) int {
+	n := 0
+	for _, c := range in.events {
+		n += len(c)
+	}
+	for _, c := range in.txns {
+		n += len(c)
+	}
+	return n
+}
+
+func BenchmarkIngest(b *testing.B) {
+	s := benchWorld(b)
+	date, _ := data.ParseDate(s.cfg.Date)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ingest(b.Context(), s.cfg, date, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(events(s.in))*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+func BenchmarkFeatures(b *testing.B) {
+	s := benchWorld(b)
+	date, _ := data.ParseDate(s.cfg.Date)
+	start := data.NewWindow(date, s.cfg.Params.WindowDays).StartMillis
+	b.ReportAllocs()
+	for b.Loop() {
+		features.Build(s.in.dims, s.in.txns, s.in.events, start, s.cfg.Params.Features)
+	}
+	b.ReportMetric(float64(events(s.in))*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkALSIteration times one full sweep (users, then items).
+func BenchmarkALSIteration(b *testing.B) {
+	s := benchWorld(b)
+	p := s.cfg.Params.ALS
+	p.Iterations = 1
+	rt := s.f.Signals.Transpose(int(s.f.Items.N))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := models.TrainALS(b.Context(), &s.f.Signals, &rt, p, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(s.f.Signals.NNZ())*float64(b.N)/b.Elapsed().Seconds(), "observations/s")
+}
+
+func benchRank[T any](b *testing.B, rank func(context.Context, models.Inputs) ([]T, error)) {
+	s := benchWorld(b)
+	in := models.Inputs{Dims: s.in.dims, Features: s.f, ALS: s.als}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := rank(b.Context(), in); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(s.in.dims.Users.Len())*float64(b.N)/b.Elapsed().Seconds(), "users/s")
+}
+
+func BenchmarkRankGroups(b *testing.B) {
+	p := DefaultParams().Groups
+	benchRank(b, func(ctx context.Context, in models.Inputs) ([]data.GroupSuggestion, error) {
+		return models.RankGroups(ctx, in, p, 0)
+	})
+}
+
+func BenchmarkRankActivities(b *testing.B) {
+	p := DefaultParams().Groups
+	benchRank(b, func(ctx context.Context, in models.Inputs) ([]data.ActivitySuggestion, error) {
+		return models.RankActivities(ctx, in, p, 0)
+	})
+}
+
+func BenchmarkRankFriends(b *testing.B) {
+	p := DefaultParams().Friends
+	benchRank(b, func(ctx context.Context, in models.Inputs) ([]data.FriendSuggestion, error) {
+		return models.RankFriends(ctx, in, p, 0)
+	})
+}
