@@ -1,10 +1,7 @@
 package data
 
 import (
-	"bufio"
-	"errors"
-	"fmt"
-	"os"
+	"io"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -54,77 +51,56 @@ type SuggestionRow struct {
 
 // WriteSuggestionsArrow writes n suggestions, row(i) giving the i-th, as an
 // Arrow IPC file at path. The file is fsynced; on error it is removed.
-func WriteSuggestionsArrow(path, target string, n int, row func(i int) SuggestionRow) (err error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	defer func() {
+func WriteSuggestionsArrow(path, target string, n int, row func(i int) SuggestionRow) error {
+	return createSynced(path, func(out io.Writer) error {
+		schema := SuggestionSchema(target)
+		mem := memory.NewGoAllocator()
+		w, err := ipc.NewFileWriter(out, ipc.WithSchema(schema), ipc.WithAllocator(mem))
 		if err != nil {
-			os.Remove(path)
+			return err
 		}
-	}()
-	schema := SuggestionSchema(target)
-	bw := bufio.NewWriterSize(f, 1<<20)
-	mem := memory.NewGoAllocator()
-	w, err := ipc.NewFileWriter(bw, ipc.WithSchema(schema), ipc.WithAllocator(mem))
-	if err != nil {
-		return errors.Join(fmt.Errorf("write %s: %w", path, err), f.Close())
-	}
-	b := array.NewRecordBuilder(mem, schema)
-	defer b.Release()
-	users := b.Field(0).(*array.Int64Builder)
-	targets := b.Field(1).(*array.Int64Builder)
-	ranks := b.Field(2).(*array.Int32Builder)
-	scores := b.Field(3).(*array.Float32Builder)
-	reasons := b.Field(4).(*array.ListBuilder)
-	rs := reasons.ValueBuilder().(*array.StructBuilder)
-	code := rs.FieldBuilder(0).(*array.StringBuilder)
-	count := rs.FieldBuilder(1).(*array.Int32Builder)
-	ref := rs.FieldBuilder(2).(*array.Int64Builder)
-	topic := rs.FieldBuilder(3).(*array.StringBuilder)
-	flush := func() error {
-		rec := b.NewRecordBatch()
-		defer rec.Release()
-		return w.Write(rec)
-	}
-	for i := range n {
-		r := row(i)
-		users.Append(r.UserID)
-		targets.Append(r.TargetID)
-		ranks.Append(r.Rank)
-		scores.Append(r.Score)
-		reasons.Append(true)
-		for _, x := range r.Reasons {
-			rs.Append(true)
-			code.Append(x.Code)
-			count.Append(x.Count)
-			ref.Append(x.RefID)
-			topic.Append(x.Topic)
+		b := array.NewRecordBuilder(mem, schema)
+		defer b.Release()
+		users := b.Field(0).(*array.Int64Builder)
+		targets := b.Field(1).(*array.Int64Builder)
+		ranks := b.Field(2).(*array.Int32Builder)
+		scores := b.Field(3).(*array.Float32Builder)
+		reasons := b.Field(4).(*array.ListBuilder)
+		rs := reasons.ValueBuilder().(*array.StructBuilder)
+		code := rs.FieldBuilder(0).(*array.StringBuilder)
+		count := rs.FieldBuilder(1).(*array.Int32Builder)
+		ref := rs.FieldBuilder(2).(*array.Int64Builder)
+		topic := rs.FieldBuilder(3).(*array.StringBuilder)
+		flush := func() error {
+			rec := b.NewRecordBatch()
+			defer rec.Release()
+			return w.Write(rec)
 		}
-		if (i+1)%ArrowBatchRows == 0 {
-			if err := flush(); err != nil {
-				return errors.Join(fmt.Errorf("write %s: %w", path, err), f.Close())
+		for i := range n {
+			r := row(i)
+			users.Append(r.UserID)
+			targets.Append(r.TargetID)
+			ranks.Append(r.Rank)
+			scores.Append(r.Score)
+			reasons.Append(true)
+			for _, x := range r.Reasons {
+				rs.Append(true)
+				code.Append(x.Code)
+				count.Append(x.Count)
+				ref.Append(x.RefID)
+				topic.Append(x.Topic)
+			}
+			if (i+1)%ArrowBatchRows == 0 {
+				if err := flush(); err != nil {
+					return err
+				}
 			}
 		}
-	}
-	if n%ArrowBatchRows != 0 || n == 0 {
-		if err := flush(); err != nil {
-			return errors.Join(fmt.Errorf("write %s: %w", path, err), f.Close())
+		if n%ArrowBatchRows != 0 || n == 0 {
+			if err := flush(); err != nil {
+				return err
+			}
 		}
-	}
-	err = w.Close()
-	if err == nil {
-		err = bw.Flush()
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+		return w.Close()
+	})
 }

@@ -143,12 +143,11 @@ func (p *parquetFile) resolve(name string, kind colKind, required bool) (*column
 // valueBufSize is how many values one ReadValues call decodes.
 const valueBufSize = 4096
 
-// forEachValue calls fn for every value of a non-repeated column in one row
-// group, in row order.
-func (p *parquetFile) forEachValue(rg parquet.RowGroup, c *column, buf []parquet.Value, fn func(row int, v parquet.Value)) error {
+// eachValue calls fn for every value of a column in one row group, in
+// order, page by page.
+func (p *parquetFile) eachValue(rg parquet.RowGroup, c *column, buf []parquet.Value, fn func(v parquet.Value)) error {
 	pages := rg.ColumnChunks()[c.index].Pages()
 	defer pages.Close()
-	row := 0
 	for {
 		page, err := pages.ReadPage()
 		if err == io.EOF {
@@ -161,8 +160,7 @@ func (p *parquetFile) forEachValue(rg parquet.RowGroup, c *column, buf []parquet
 		for {
 			n, err := vr.ReadValues(buf)
 			for _, v := range buf[:n] {
-				fn(row, v)
-				row++
+				fn(v)
 			}
 			if err == io.EOF {
 				break
@@ -174,6 +172,16 @@ func (p *parquetFile) forEachValue(rg parquet.RowGroup, c *column, buf []parquet
 		}
 		parquet.Release(page)
 	}
+}
+
+// forEachValue calls fn for every value of a non-repeated column in one row
+// group, with its row number.
+func (p *parquetFile) forEachValue(rg parquet.RowGroup, c *column, buf []parquet.Value, fn func(row int, v parquet.Value)) error {
+	row := 0
+	return p.eachValue(rg, c, buf, func(v parquet.Value) {
+		fn(row, v)
+		row++
+	})
 }
 
 // int64s reads an integer or timestamp column of a row group. valid[i] is
@@ -295,36 +303,13 @@ func (p *parquetFile) stringLists(rg parquet.RowGroup, c *column, buf []parquet.
 	if c == nil {
 		return nil
 	}
-	pages := rg.ColumnChunks()[c.index].Pages()
-	defer pages.Close()
 	row := -1
-	for {
-		page, err := pages.ReadPage()
-		if err == io.EOF {
-			return nil
+	return p.eachValue(rg, c, buf, func(v parquet.Value) {
+		if v.RepetitionLevel() == 0 {
+			row++
 		}
-		if err != nil {
-			return &FileError{File: p.path, Column: c.name, Err: err}
+		if row >= 0 && row < len(out) && v.DefinitionLevel() == c.maxDef && !v.IsNull() {
+			out[row] = append(out[row], intern(v.ByteArray()))
 		}
-		vr := page.Values()
-		for {
-			n, err := vr.ReadValues(buf)
-			for _, v := range buf[:n] {
-				if v.RepetitionLevel() == 0 {
-					row++
-				}
-				if row >= 0 && row < len(out) && v.DefinitionLevel() == c.maxDef && !v.IsNull() {
-					out[row] = append(out[row], intern(v.ByteArray()))
-				}
-			}
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				parquet.Release(page)
-				return &FileError{File: p.path, Column: c.name, Err: err}
-			}
-		}
-		parquet.Release(page)
-	}
+	})
 }

@@ -2,8 +2,8 @@ package data
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/parquet-go/parquet-go"
@@ -17,26 +17,30 @@ const RowsPerRowGroup = 1 << 20
 // WriteParquet writes rows to a new file at path with zstd compression,
 // fsyncs it, and closes it. Writing is deterministic: the same rows give the
 // same bytes. On error the partial file is removed.
-func WriteParquet[T any](path string, rows []T) (err error) {
+func WriteParquet[T any](path string, rows []T) error {
+	return createSynced(path, func(out io.Writer) error {
+		w := parquet.NewGenericWriter[T](out, parquet.Compression(&zstd.Codec{Level: zstd.SpeedDefault}), parquet.MaxRowsPerRowGroup(RowsPerRowGroup))
+		for len(rows) > 0 {
+			n := min(len(rows), 64<<10)
+			if _, err := w.Write(rows[:n]); err != nil {
+				return err
+			}
+			rows = rows[n:]
+		}
+		return w.Close()
+	})
+}
+
+// createSynced creates path (which must not exist), lets write fill it
+// through a buffer, then flushes, fsyncs and closes it. On any error the
+// file is removed and the error names the path.
+func createSynced(path string, write func(w io.Writer) error) (err error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err != nil {
-			os.Remove(path)
-		}
-	}()
 	bw := bufio.NewWriterSize(f, 1<<20)
-	w := parquet.NewGenericWriter[T](bw, parquet.Compression(&zstd.Codec{Level: zstd.SpeedDefault}), parquet.MaxRowsPerRowGroup(RowsPerRowGroup))
-	for len(rows) > 0 {
-		n := min(len(rows), 64<<10)
-		if _, err := w.Write(rows[:n]); err != nil {
-			return errors.Join(fmt.Errorf("write %s: %w", path, err), f.Close())
-		}
-		rows = rows[n:]
-	}
-	err = w.Close()
+	err = write(bw)
 	if err == nil {
 		err = bw.Flush()
 	}
@@ -47,6 +51,7 @@ func WriteParquet[T any](path string, rows []T) (err error) {
 		err = cerr
 	}
 	if err != nil {
+		os.Remove(path)
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
