@@ -36,9 +36,10 @@ type GroupParams struct {
 	// Candidate generation: besides groups a friend is in, each user's
 	// groups to score are the PerTopicCandidates healthiest groups on each of
 	// the user's TopicsForCandidates strongest topics and the
-	// PopularCandidates healthiest groups of the city. Activities come from
-	// those groups, the user's own groups, friends' sign-ups and the
-	// PopularCandidates most signed-up activities of the city.
+	// PopularCandidates healthiest groups of the city. Activities likewise:
+	// the PerTopicCandidates most signed-up upcoming activities on each of
+	// those topics, the PopularCandidates most signed-up of the city, and
+	// those of the user's own groups and those friends signed up for.
 	TopicsForCandidates int `json:"topics_for_candidates"` // 1..32
 	PerTopicCandidates  int `json:"per_topic_candidates"`  // 1..100000
 	PopularCandidates   int `json:"popular_candidates"`    // 1..100000
@@ -47,7 +48,7 @@ type GroupParams struct {
 // DefaultGroupParams returns production defaults.
 func DefaultGroupParams() GroupParams {
 	return GroupParams{MaxPerUser: 10, InterestWeight: 1, TopicWeight: 0.6, SocialWeight: 1, SocialScale: 2, DensityBonus: 0.5, HealthWeight: 0.2, HorizonDays: 14, MinScore: 0.05,
-		TopicsForCandidates: 3, PerTopicCandidates: 200, PopularCandidates: 100}
+		TopicsForCandidates: 3, PerTopicCandidates: 100, PopularCandidates: 100}
 }
 
 // Validate checks every field and names the first bad one.
@@ -415,35 +416,43 @@ func flatten[T any](d *data.Dims, per [][]T) []T {
 // hid or reported.
 func RankActivities(ctx context.Context, in Inputs, p GroupParams, workers int) ([]data.ActivitySuggestion, error) {
 	d, f := in.Dims, in.Features
-	health, _ := groupHealth(in, p.HorizonDays)
-	gc := newGroupCandidates(d, f, health, p)
 	// upcoming: active activities of active groups starting within the horizon
+	nt := len(f.Topics)
 	upcoming := make([]bool, d.Activities.Len())
 	ofGroup := make([][]int32, d.Groups.Len())
 	popular := make([][]int32, d.Cities.Len())
+	byTopic := make([][]int32, d.Cities.Len()*nt)
 	end := f.NowMillis + int64(p.HorizonDays)*86_400_000
 	for a := range int32(d.Activities.Len()) {
 		g := d.ActivityGroup[a]
 		if s := d.ActivityStart[a]; d.ActivityStatus[a] == data.StatusActive && d.GroupStatus[g] == data.StatusActive && s >= f.NowMillis && s < end {
+			c := int(d.ActivityCity[a])
 			upcoming[a] = true
 			ofGroup[g] = append(ofGroup[g], a)
-			popular[d.ActivityCity[a]] = append(popular[d.ActivityCity[a]], a)
+			popular[c] = append(popular[c], a)
+			for _, t := range d.GroupTopics[g] {
+				byTopic[c*nt+int(t)] = append(byTopic[c*nt+int(t)], a)
+			}
 		}
 	}
 	signups := func(a int32) int { return len(colsOf(&f.ActSignups, a)) }
-	for c, as := range popular {
+	mostSignedUp := func(as []int32, n int) []int32 {
 		slices.SortStableFunc(as, func(a, b int32) int {
 			return cmpDesc(float64(signups(a)), float64(signups(b)), d.Activities.ID(a), d.Activities.ID(b))
 		})
-		popular[c] = as[:min(len(as), p.PopularCandidates)]
+		return as[:min(len(as), n)]
 	}
-	type state struct{ acts, groups *rankState }
+	for c := range popular {
+		popular[c] = mostSignedUp(popular[c], p.PopularCandidates)
+	}
+	for i := range byTopic {
+		byTopic[i] = mostSignedUp(byTopic[i], p.PerTopicCandidates)
+	}
 	nu := d.Users.Len()
 	per := make([][]data.ActivitySuggestion, nu)
-	err := pipeline.ForChunks(ctx, nu, workers, 256, func() state {
-		return state{newRankState(p.MaxPerUser, d.Activities.Len()), newRankState(1, d.Groups.Len())}
-	}, func(s2 state, lo, hi int) {
-		st, gst := s2.acts, s2.groups
+	err := pipeline.ForChunks(ctx, nu, workers, 256, func() *rankState {
+		return newRankState(p.MaxPerUser, d.Activities.Len())
+	}, func(st *rankState, lo, hi int) {
 		top, counts := st.top, st.counts
 		var topicBuf []int32
 		for u := int32(lo); u < int32(hi); u++ {
@@ -457,20 +466,19 @@ func RankActivities(ctx context.Context, in Inputs, p GroupParams, workers int) 
 					st.collect(a)
 				}
 			}
-			gst.touched = friendCounts(f, &f.Members, u, gst.counts, gst.touched)
-			topicBuf = collectGroups(d, f, gc, p, u, gst, topicBuf)
 			for _, g := range colsOf(&f.Members, u) {
-				gst.collect(g)
-			}
-			for _, g := range gst.cands {
 				for _, a := range ofGroup[g] {
 					if d.ActivityCity[a] == c {
 						st.collect(a)
 					}
 				}
 			}
-			resetCounts(gst.counts, gst.touched)
-			gst.resetCandidates()
+			topicBuf = topTopics(f, u, p.TopicsForCandidates, topicBuf)
+			for _, t := range topicBuf {
+				for _, a := range byTopic[int(c)*nt+int(t)] {
+					st.collect(a)
+				}
+			}
 			for _, a := range popular[c] {
 				st.collect(a)
 			}
