@@ -108,12 +108,9 @@ func Run(ctx context.Context, cfg RunConfig, log *slog.Logger, progress *pipelin
 
 	m := Manifest{Version: ManifestVersion, RunID: cfg.RunID, Date: cfg.Date, CodeVersion: codeVersion(), ConfigDigest: p.Digest(), Config: p}
 	var (
-		in      ingested
-		f       *features.Features
-		als     *models.ALS
-		groups  []data.GroupSuggestion
-		acts    []data.ActivitySuggestion
-		friends []data.FriendSuggestion
+		in  ingested
+		f   *features.Features
+		als *models.ALS
 	)
 	rows := map[string]int64{}
 	stages := []struct {
@@ -163,41 +160,37 @@ func Run(ctx context.Context, cfg RunConfig, log *slog.Logger, progress *pipelin
 			return data.WriteParquet(st.Path(FileInterests), ui)
 		}},
 		{"groups", func(ctx context.Context) error {
-			var err error
 			mi := models.Inputs{Dims: in.dims, Features: f, ALS: als}
-			if groups, err = models.RankGroups(ctx, mi, p.Groups, cfg.Workers); err != nil {
+			groups, err := models.RankGroups(ctx, mi, p.Groups, cfg.Workers)
+			if err != nil {
 				return err
 			}
-			if acts, err = models.RankActivities(ctx, mi, p.Groups, cfg.Workers); err != nil {
+			m.Suggestions.UsersWithGroups, m.Suggestions.GroupsPerUser = coverage(groups, f.Summary.EligibleUsers, func(s data.GroupSuggestion) int64 { return s.UserID })
+			// Each table is written as soon as it is ranked and is then
+			// unreachable, so only one table of suggestions is live at a time.
+			if err := writeSuggestions(st, rows, FileGroups, FileGroupsArrow, "group_id", groups, func(s data.GroupSuggestion) data.SuggestionRow {
+				return data.SuggestionRow{UserID: s.UserID, TargetID: s.GroupID, Rank: s.Rank, Score: s.Score, Reasons: s.Reasons}
+			}); err != nil {
 				return err
 			}
-			rows[FileGroups], rows[FileActivities] = int64(len(groups)), int64(len(acts))
-			return errors.Join(data.WriteParquet(st.Path(FileGroups), groups), data.WriteParquet(st.Path(FileActivities), acts))
+			acts, err := models.RankActivities(ctx, mi, p.Groups, cfg.Workers)
+			if err != nil {
+				return err
+			}
+			m.Suggestions.UsersWithActivity, m.Suggestions.ActivitiesPerUser = coverage(acts, f.Summary.EligibleUsers, func(s data.ActivitySuggestion) int64 { return s.UserID })
+			return writeSuggestions(st, rows, FileActivities, FileActivitiesArrow, "activity_id", acts, func(s data.ActivitySuggestion) data.SuggestionRow {
+				return data.SuggestionRow{UserID: s.UserID, TargetID: s.ActivityID, Rank: s.Rank, Score: s.Score, Reasons: s.Reasons}
+			})
 		}},
 		{"friends", func(ctx context.Context) error {
-			var err error
-			if friends, err = models.RankFriends(ctx, models.Inputs{Dims: in.dims, Features: f, ALS: als}, p.Friends, cfg.Workers); err != nil {
+			friends, err := models.RankFriends(ctx, models.Inputs{Dims: in.dims, Features: f, ALS: als}, p.Friends, cfg.Workers)
+			if err != nil {
 				return err
 			}
-			rows[FileFriends] = int64(len(friends))
-			return data.WriteParquet(st.Path(FileFriends), friends)
-		}},
-		{"export", func(ctx context.Context) error {
-			rows[FileGroupsArrow], rows[FileActivitiesArrow], rows[FileFriendsArrow] = int64(len(groups)), int64(len(acts)), int64(len(friends))
-			return errors.Join(
-				data.WriteSuggestionsArrow(st.Path(FileGroupsArrow), "group_id", len(groups), func(i int) data.SuggestionRow {
-					s := groups[i]
-					return data.SuggestionRow{UserID: s.UserID, TargetID: s.GroupID, Rank: s.Rank, Score: s.Score, Reasons: s.Reasons}
-				}),
-				data.WriteSuggestionsArrow(st.Path(FileActivitiesArrow), "activity_id", len(acts), func(i int) data.SuggestionRow {
-					s := acts[i]
-					return data.SuggestionRow{UserID: s.UserID, TargetID: s.ActivityID, Rank: s.Rank, Score: s.Score, Reasons: s.Reasons}
-				}),
-				data.WriteSuggestionsArrow(st.Path(FileFriendsArrow), "candidate_id", len(friends), func(i int) data.SuggestionRow {
-					s := friends[i]
-					return data.SuggestionRow{UserID: s.UserID, TargetID: s.CandidateID, Rank: s.Rank, Score: s.Score, Reasons: s.Reasons}
-				}),
-			)
+			m.Suggestions.UsersWithFriends, m.Suggestions.FriendsPerUser = coverage(friends, f.Summary.EligibleUsers, func(s data.FriendSuggestion) int64 { return s.UserID })
+			return writeSuggestions(st, rows, FileFriends, FileFriendsArrow, "candidate_id", friends, func(s data.FriendSuggestion) data.SuggestionRow {
+				return data.SuggestionRow{UserID: s.UserID, TargetID: s.CandidateID, Rank: s.Rank, Score: s.Score, Reasons: s.Reasons}
+			})
 		}},
 	}
 	for _, s := range stages {
@@ -210,7 +203,7 @@ func Run(ctx context.Context, cfg RunConfig, log *slog.Logger, progress *pipelin
 			return nil, fmt.Errorf("stage %s: %w", s.name, err)
 		}
 	}
-	m.Suggestions = suggestionStats(f.Summary.EligibleUsers, groups, acts, friends)
+	m.Suggestions.EligibleUsers = f.Summary.EligibleUsers
 	var dir string
 	err = r.Stage(ctx, "publish", func(ctx context.Context) error {
 		outs, err := st.Describe(rows)
@@ -330,31 +323,29 @@ func userInterests(d *data.Dims, f *features.Features, als *models.ALS, topN int
 	return out
 }
 
-func suggestionStats(eligible int, g []data.GroupSuggestion, a []data.ActivitySuggestion, f []data.FriendSuggestion) SuggestionStats {
-	users := func(n int, id func(int) int64) int {
-		c := 0
-		for i := range n {
-			if i == 0 || id(i) != id(i-1) {
-				c++
-			}
+// writeSuggestions writes one suggestions table as Parquet and as the
+// Arrow feed export, and records both row counts.
+func writeSuggestions[T any](st *pipeline.Staging, rows map[string]int64, parquetName, arrowName, target string, ss []T, row func(T) data.SuggestionRow) error {
+	rows[parquetName], rows[arrowName] = int64(len(ss)), int64(len(ss))
+	return errors.Join(
+		data.WriteParquet(st.Path(parquetName), ss),
+		data.WriteSuggestionsArrow(st.Path(arrowName), target, len(ss), func(i int) data.SuggestionRow { return row(ss[i]) }),
+	)
+}
+
+// coverage counts the users with at least one row (rows are grouped by
+// user) and the rows per eligible user, rounded to 3 decimals.
+func coverage[T any](rows []T, eligible int, user func(T) int64) (int, float64) {
+	users := 0
+	for i := range rows {
+		if i == 0 || user(rows[i]) != user(rows[i-1]) {
+			users++
 		}
-		return c
 	}
-	per := func(n int) float64 {
-		if eligible == 0 {
-			return 0
-		}
-		return math.Round(1000*float64(n)/float64(eligible)) / 1000
+	if eligible == 0 {
+		return users, 0
 	}
-	return SuggestionStats{
-		EligibleUsers:     eligible,
-		UsersWithGroups:   users(len(g), func(i int) int64 { return g[i].UserID }),
-		UsersWithActivity: users(len(a), func(i int) int64 { return a[i].UserID }),
-		UsersWithFriends:  users(len(f), func(i int) int64 { return f[i].UserID }),
-		GroupsPerUser:     per(len(g)),
-		ActivitiesPerUser: per(len(a)),
-		FriendsPerUser:    per(len(f)),
-	}
+	return users, math.Round(1000*float64(len(rows))/float64(eligible)) / 1000
 }
 
 // codeVersion names the build: the module version and VCS revision when the

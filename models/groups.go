@@ -342,12 +342,13 @@ func RankGroups(ctx context.Context, in Inputs, p GroupParams, workers int) ([]d
 	gc := newGroupCandidates(d, f, health, p)
 	nu := d.Users.Len()
 	per := make([][]data.GroupSuggestion, nu)
+	order := usersByCity(d)
 	err := pipeline.ForChunks(ctx, nu, workers, 256, func() *rankState {
 		return newRankState(p.MaxPerUser, d.Groups.Len())
 	}, func(st *rankState, lo, hi int) {
 		top, counts := st.top, st.counts
 		var topicBuf []int32
-		for u := int32(lo); u < int32(hi); u++ {
+		for _, u := range order[lo:hi] {
 			if !f.Eligible[u] {
 				continue
 			}
@@ -395,6 +396,19 @@ func RankGroups(ctx context.Context, in Inputs, p GroupParams, workers int) ([]d
 		return nil, err
 	}
 	return flatten(d, per), nil
+}
+
+// usersByCity returns the dense user indices grouped by city (in index
+// order within a city). Ranking users city by city keeps the city's
+// candidate groups and activities, and their factor rows, in cache; results
+// are stored by user index, so the order never shows in the output.
+func usersByCity(d *data.Dims) []int32 {
+	order := make([]int32, d.Users.Len())
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortStableFunc(order, func(a, b int32) int { return int(d.UserCity[a]) - int(d.UserCity[b]) })
+	return order
 }
 
 // flatten concatenates per-user rows in user ID order.
@@ -450,12 +464,13 @@ func RankActivities(ctx context.Context, in Inputs, p GroupParams, workers int) 
 	}
 	nu := d.Users.Len()
 	per := make([][]data.ActivitySuggestion, nu)
+	order := usersByCity(d)
 	err := pipeline.ForChunks(ctx, nu, workers, 256, func() *rankState {
 		return newRankState(p.MaxPerUser, d.Activities.Len())
 	}, func(st *rankState, lo, hi int) {
 		top, counts := st.top, st.counts
 		var topicBuf []int32
-		for u := int32(lo); u < int32(hi); u++ {
+		for _, u := range order[lo:hi] {
 			if !f.Eligible[u] {
 				continue
 			}

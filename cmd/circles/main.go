@@ -11,7 +11,9 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"runtime/pprof"
+	"strings"
 	"syscall"
 
 	"circles/data"
@@ -31,6 +33,7 @@ const (
 )
 
 func main() {
+	setMemoryLimit()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
@@ -298,4 +301,27 @@ func runEvalPlanted(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	jobs.PrintMetrics(stdout, ms)
 	return nil
+}
+
+// setMemoryLimit gives the garbage collector a soft limit of 75% of the
+// machine's memory unless GOMEMLIMIT is set. A run's live heap is large
+// (every event of the window, then a table of suggestions), and with the
+// default GOGC alone the heap may grow to twice that before a collection.
+func setMemoryLimit() {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return // not Linux: keep the runtime default
+	}
+	var kb int64
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+			fmt.Sscan(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), &kb)
+		}
+	}
+	if kb > 0 {
+		debug.SetMemoryLimit(kb * 1024 * 3 / 4)
+	}
 }
