@@ -38,20 +38,11 @@ type Triple struct {
 // does not depend on the order of ts up to floating-point summation order,
 // which is fixed by a stable sort.
 func BuildCSR(rows int, ts []Triple) CSR {
-	start := make([]int64, rows+1)
-	for _, t := range ts {
-		start[t.Row+1]++
-	}
-	for r := range rows {
-		start[r+1] += start[r]
-	}
-	fill := slices.Clone(start[:rows])
 	col := make([]int32, len(ts))
 	val := make([]float32, len(ts))
-	for _, t := range ts {
-		col[fill[t.Row]], val[fill[t.Row]] = t.Col, t.Val
-		fill[t.Row]++
-	}
+	start := bucketByRow(rows, len(ts), func(i int) int32 { return ts[i].Row }, func(i int, j int64) {
+		col[j], val[j] = ts[i].Col, ts[i].Val
+	})
 	// sort each row by column and merge duplicates in place
 	out := CSR{Start: make([]int64, rows+1)}
 	w := int64(0)
@@ -79,6 +70,26 @@ func BuildCSR(rows int, ts []Triple) CSR {
 	}
 	out.Col, out.Val = col[:w:w], val[:w:w]
 	return out
+}
+
+// bucketByRow is a stable counting sort of n entries by row: it calls
+// place(i, j) to put entry i at position j, so that row r's entries occupy
+// [start[r], start[r+1]) in their original order. It returns start.
+func bucketByRow(rows, n int, row func(i int) int32, place func(i int, j int64)) []int64 {
+	start := make([]int64, rows+1)
+	for i := range n {
+		start[row(i)+1]++
+	}
+	for r := range rows {
+		start[r+1] += start[r]
+	}
+	fill := slices.Clone(start[:rows])
+	for i := range n {
+		r := row(i)
+		place(i, fill[r])
+		fill[r]++
+	}
+	return start
 }
 
 // Transpose returns the transpose of m with cols columns.

@@ -70,27 +70,14 @@ func (f *Features) buildTies(events []tieEvent, p Params) {
 		}
 		lo = hi
 	}
-	// BuildCSR would lose the pairing with infos; build the CSR here with
-	// the same counting sort, keeping infos aligned.
-	n := len(f.Eligible)
-	start := make([]int64, n+1)
-	for _, t := range ts {
-		start[t.Row+1]++
-	}
-	for r := range n {
-		start[r+1] += start[r]
-	}
-	fill := slices.Clone(start[:n])
+	// ts is in ascending (min, max) pair order, so bucketing by row keeps
+	// each row's columns ascending; infos are placed alongside.
 	col := make([]int32, len(ts))
 	val := make([]float32, len(ts))
 	info := make([]TieInfo, len(ts))
-	// ts is in ascending (min, max) pair order, so each row receives its
-	// columns in ascending order already.
-	for i, t := range ts {
-		j := fill[t.Row]
-		col[j], val[j], info[j] = t.Col, t.Val, infos[i]
-		fill[t.Row]++
-	}
+	start := bucketByRow(len(f.Eligible), len(ts), func(i int) int32 { return ts[i].Row }, func(i int, j int64) {
+		col[j], val[j], info[j] = ts[i].Col, ts[i].Val, infos[i]
+	})
 	f.Ties = CSR{Start: start, Col: col, Val: val}
 	f.TieInfo = info
 	f.Summary.TieEdges = len(ts) / 2

@@ -7,7 +7,6 @@ import (
 
 	"circles/data"
 	"circles/features"
-	"circles/pipeline"
 )
 
 // FriendParams tunes friend suggestions. The score is a weighted sum of
@@ -110,90 +109,81 @@ func RankFriends(ctx context.Context, in Inputs, p FriendParams, workers int) ([
 	d, f := in.Dims, in.Features
 	nu := d.Users.Len()
 	degree := func(u int32) int { return int(f.Friends.Start[u+1] - f.Friends.Start[u]) }
-	per := make([][]data.FriendSuggestion, nu)
 	type state struct {
 		s   *scratch
 		top *TopK
 	}
-	err := pipeline.ForChunks(ctx, nu, workers, 256, func() state {
+	return rankEligible(ctx, d, f, workers, func() state {
 		return state{newScratch(nu), NewTopK(p.MaxPerUser)}
-	}, func(st state, lo, hi int) {
+	}, func(st state, u int32) (out []data.FriendSuggestion) {
 		s, top := st.s, st.top
-		for u := int32(lo); u < int32(hi); u++ {
-			if !f.Eligible[u] {
+		// friends of friends, through eligible friends only: an opted-out
+		// user's friend list must not shape others' suggestions
+		for _, fr := range colsOf(&f.Friends, u) {
+			if !f.Eligible[fr] {
 				continue
 			}
-			// friends of friends, through eligible friends only: an opted-out
-			// user's friend list must not shape others' suggestions
-			for _, fr := range colsOf(&f.Friends, u) {
-				if !f.Eligible[fr] {
-					continue
+			w := float32(1 / math.Log(math.Max(2, float64(degree(fr)))))
+			for i, c := range colsOf(&f.Friends, fr) {
+				if i >= p.MaxFanout {
+					break
 				}
-				w := float32(1 / math.Log(math.Max(2, float64(degree(fr)))))
-				for i, c := range colsOf(&f.Friends, fr) {
-					if i >= p.MaxFanout {
-						break
-					}
-					s.touch(c)
-					s.mutual[c]++
-					s.aa[c] += w
-				}
-			}
-			// money ties
-			for _, c := range colsOf(&f.Ties, u) {
 				s.touch(c)
+				s.mutual[c]++
+				s.aa[c] += w
 			}
-			// small groups and activities in common
-			for _, g := range colsOf(&f.Members, u) {
-				ms := colsOf(&f.GroupMembers, g)
-				if len(ms) > p.SmallGroupSize || d.GroupStatus[g] != data.StatusActive {
-					continue
-				}
-				for _, c := range ms {
-					s.touch(c)
-					s.comember[c] = min(s.comember[c]+1, 3)
-					if s.group[c] < 0 {
-						s.group[c] = g
-					}
-				}
-			}
-			for _, a := range colsOf(&f.Signups, u) {
-				ms := colsOf(&f.ActSignups, a)
-				if len(ms) > p.SmallGroupSize {
-					continue
-				}
-				for _, c := range ms {
-					s.touch(c)
-					s.comember[c] = min(s.comember[c]+1, 3)
-					if s.activity[c] < 0 {
-						s.activity[c] = a
-					}
-				}
-			}
-			ut := f.UserTopicRow(u)
-			for _, c := range s.touched {
-				tie, _ := f.Tie(u, c)
-				if tie == 0 && s.comember[c] == 0 && int(s.mutual[c]) < p.MinMutualForFoF {
-					continue
-				}
-				if !Allowed(f, d.UserMinor, u, c) {
-					continue
-				}
-				score := p.MutualWeight*math.Log1p(float64(s.mutual[c])) + p.AdamicAdar*float64(s.aa[c]) +
-					p.TieWeight*math.Log1p(float64(tie)) + p.CoMemberWeight*float64(s.comember[c]) +
-					p.InterestWeight*cosine(ut, f.UserTopicRow(c))
-				top.Push(Scored{ID: d.Users.ID(c), Index: c, Score: score})
-			}
-			for rank, sc := range top.Sorted() {
-				per[u] = append(per[u], data.FriendSuggestion{UserID: d.Users.ID(u), CandidateID: sc.ID, Rank: int32(rank + 1), Score: float32(sc.Score), Reasons: friendReasons(in, s, u, sc.Index)})
-			}
-			s.reset()
 		}
+		// money ties
+		for _, c := range colsOf(&f.Ties, u) {
+			s.touch(c)
+		}
+		// small groups and activities in common
+		for _, g := range colsOf(&f.Members, u) {
+			ms := colsOf(&f.GroupMembers, g)
+			if len(ms) > p.SmallGroupSize || d.GroupStatus[g] != data.StatusActive {
+				continue
+			}
+			for _, c := range ms {
+				s.touch(c)
+				s.comember[c] = min(s.comember[c]+1, 3)
+				if s.group[c] < 0 {
+					s.group[c] = g
+				}
+			}
+		}
+		for _, a := range colsOf(&f.Signups, u) {
+			ms := colsOf(&f.ActSignups, a)
+			if len(ms) > p.SmallGroupSize {
+				continue
+			}
+			for _, c := range ms {
+				s.touch(c)
+				s.comember[c] = min(s.comember[c]+1, 3)
+				if s.activity[c] < 0 {
+					s.activity[c] = a
+				}
+			}
+		}
+		ut := f.UserTopicRow(u)
+		for _, c := range s.touched {
+			tie, _ := f.Tie(u, c)
+			if tie == 0 && s.comember[c] == 0 && int(s.mutual[c]) < p.MinMutualForFoF {
+				continue
+			}
+			if !Allowed(f, d.UserMinor, u, c) {
+				continue
+			}
+			score := p.MutualWeight*math.Log1p(float64(s.mutual[c])) + p.AdamicAdar*float64(s.aa[c]) +
+				p.TieWeight*math.Log1p(float64(tie)) + p.CoMemberWeight*float64(s.comember[c]) +
+				p.InterestWeight*cosine(ut, f.UserTopicRow(c))
+			top.Push(Scored{ID: d.Users.ID(c), Index: c, Score: score})
+		}
+		for rank, sc := range top.Sorted() {
+			out = append(out, data.FriendSuggestion{UserID: d.Users.ID(u), CandidateID: sc.ID, Rank: int32(rank + 1), Score: float32(sc.Score), Reasons: friendReasons(in, s, u, sc.Index)})
+		}
+		s.reset()
+		return out
 	})
-	if err != nil {
-		return nil, err
-	}
-	return flatten(d, per), nil
 }
 
 // friendReasons explains a friend suggestion using only what u took part in

@@ -106,6 +106,7 @@ type rankState struct {
 	touched []int32
 	marked  []bool // candidates already collected
 	cands   []int32
+	topics  []int32 // the user's strongest topics
 }
 
 func newRankState(k, n int) *rankState {
@@ -340,56 +341,63 @@ func RankGroups(ctx context.Context, in Inputs, p GroupParams, workers int) ([]d
 	d, f := in.Dims, in.Features
 	health, recent := groupHealth(in, p.HorizonDays)
 	gc := newGroupCandidates(d, f, health, p)
-	nu := d.Users.Len()
-	per := make([][]data.GroupSuggestion, nu)
-	order := usersByCity(d)
-	err := pipeline.ForChunks(ctx, nu, workers, 256, func() *rankState {
+	return rankEligible(ctx, d, f, workers, func() *rankState {
 		return newRankState(p.MaxPerUser, d.Groups.Len())
-	}, func(st *rankState, lo, hi int) {
+	}, func(st *rankState, u int32) (out []data.GroupSuggestion) {
 		top, counts := st.top, st.counts
-		var topicBuf []int32
-		for _, u := range order[lo:hi] {
-			if !f.Eligible[u] {
+		st.touched = friendCounts(f, &f.Members, u, counts, st.touched)
+		st.topics = collectGroups(d, f, gc, p, u, st, st.topics)
+		x := in.ALS.Users.RawRowView(int(u))
+		for _, g := range st.cands {
+			item := f.Items.Group(g)
+			if f.Members.Has(u, g) || f.HiddenItems.Has(u, item) {
 				continue
 			}
-			st.touched = friendCounts(f, &f.Members, u, counts, st.touched)
-			topicBuf = collectGroups(d, f, gc, p, u, st, topicBuf)
-			x := in.ALS.Users.RawRowView(int(u))
-			for _, g := range st.cands {
-				item := f.Items.Group(g)
-				if f.Members.Has(u, g) || f.HiddenItems.Has(u, item) {
-					continue
-				}
-				_, topic := bestTopic(f, u, d.GroupTopics[g])
-				nf, dens := counts[g], 0.0
-				if nf >= 2 {
-					dens = friendDensity(f, u, colsOf(&f.GroupMembers, g))
-				}
-				s := p.InterestWeight*clip01(floats.Dot(x, in.ALS.Items.RawRowView(int(item)))) +
-					p.TopicWeight*clip01(topic) +
-					p.SocialWeight*(1-math.Exp(-float64(nf)/p.SocialScale))*(1+p.DensityBonus*dens) +
-					p.HealthWeight*health[g]
-				if s >= p.MinScore {
-					top.Push(Scored{ID: d.Groups.ID(g), Index: g, Score: s})
-				}
+			_, topic := bestTopic(f, u, d.GroupTopics[g])
+			nf, dens := counts[g], 0.0
+			if nf >= 2 {
+				dens = friendDensity(f, u, colsOf(&f.GroupMembers, g))
 			}
-			for rank, s := range top.Sorted() {
-				g := s.Index
-				nf := counts[g]
-				var reasons []data.Reason
-				if nf > 0 {
-					reasons = append(reasons, data.Reason{Code: data.ReasonFriendsInGroup, Count: nf})
-				}
-				if t, w := bestTopic(f, u, d.GroupTopics[g]); t >= 0 && w >= 0.05 {
-					reasons = append(reasons, data.Reason{Code: data.ReasonMatchesInterest, Topic: f.Topics[t]})
-				}
-				if recent[g] > 0 {
-					reasons = append(reasons, data.Reason{Code: data.ReasonActiveGroup, Count: int32(recent[g])})
-				}
-				per[u] = append(per[u], data.GroupSuggestion{UserID: d.Users.ID(u), GroupID: s.ID, Rank: int32(rank + 1), Score: float32(s.Score), Reasons: reasons})
+			s := p.InterestWeight*clip01(floats.Dot(x, in.ALS.Items.RawRowView(int(item)))) +
+				p.TopicWeight*clip01(topic) +
+				p.SocialWeight*(1-math.Exp(-float64(nf)/p.SocialScale))*(1+p.DensityBonus*dens) +
+				p.HealthWeight*health[g]
+			if s >= p.MinScore {
+				top.Push(Scored{ID: d.Groups.ID(g), Index: g, Score: s})
 			}
-			resetCounts(counts, st.touched)
-			st.resetCandidates()
+		}
+		for rank, s := range top.Sorted() {
+			g := s.Index
+			nf := counts[g]
+			var reasons []data.Reason
+			if nf > 0 {
+				reasons = append(reasons, data.Reason{Code: data.ReasonFriendsInGroup, Count: nf})
+			}
+			if t, w := bestTopic(f, u, d.GroupTopics[g]); t >= 0 && w >= 0.05 {
+				reasons = append(reasons, data.Reason{Code: data.ReasonMatchesInterest, Topic: f.Topics[t]})
+			}
+			if recent[g] > 0 {
+				reasons = append(reasons, data.Reason{Code: data.ReasonActiveGroup, Count: int32(recent[g])})
+			}
+			out = append(out, data.GroupSuggestion{UserID: d.Users.ID(u), GroupID: s.ID, Rank: int32(rank + 1), Score: float32(s.Score), Reasons: reasons})
+		}
+		resetCounts(counts, st.touched)
+		st.resetCandidates()
+		return out
+	})
+}
+
+// rankEligible calls rank for every eligible user, city by city, with
+// per-worker state from init, and returns the rows in user ID order.
+func rankEligible[S, T any](ctx context.Context, d *data.Dims, f *features.Features, workers int, init func() S, rank func(s S, u int32) []T) ([]T, error) {
+	nu := d.Users.Len()
+	per := make([][]T, nu)
+	order := usersByCity(d)
+	err := pipeline.ForChunks(ctx, nu, workers, 256, init, func(s S, lo, hi int) {
+		for _, u := range order[lo:hi] {
+			if f.Eligible[u] {
+				per[u] = rank(s, u)
+			}
 		}
 	})
 	if err != nil {
@@ -462,84 +470,72 @@ func RankActivities(ctx context.Context, in Inputs, p GroupParams, workers int) 
 	for i := range byTopic {
 		byTopic[i] = mostSignedUp(byTopic[i], p.PerTopicCandidates)
 	}
-	nu := d.Users.Len()
-	per := make([][]data.ActivitySuggestion, nu)
-	order := usersByCity(d)
-	err := pipeline.ForChunks(ctx, nu, workers, 256, func() *rankState {
+	return rankEligible(ctx, d, f, workers, func() *rankState {
 		return newRankState(p.MaxPerUser, d.Activities.Len())
-	}, func(st *rankState, lo, hi int) {
+	}, func(st *rankState, u int32) (out []data.ActivitySuggestion) {
 		top, counts := st.top, st.counts
-		var topicBuf []int32
-		for _, u := range order[lo:hi] {
-			if !f.Eligible[u] {
-				continue
-			}
-			c := d.UserCity[u]
-			st.touched = friendCounts(f, &f.Signups, u, counts, st.touched)
-			for _, a := range st.touched {
-				if upcoming[a] && d.ActivityCity[a] == c {
-					st.collect(a)
-				}
-			}
-			for _, g := range colsOf(&f.Members, u) {
-				for _, a := range ofGroup[g] {
-					if d.ActivityCity[a] == c {
-						st.collect(a)
-					}
-				}
-			}
-			topicBuf = topTopics(f, u, p.TopicsForCandidates, topicBuf)
-			for _, t := range topicBuf {
-				for _, a := range byTopic[int(c)*nt+int(t)] {
-					st.collect(a)
-				}
-			}
-			for _, a := range popular[c] {
+		c := d.UserCity[u]
+		st.touched = friendCounts(f, &f.Signups, u, counts, st.touched)
+		for _, a := range st.touched {
+			if upcoming[a] && d.ActivityCity[a] == c {
 				st.collect(a)
 			}
-			x := in.ALS.Users.RawRowView(int(u))
-			for _, a := range st.cands {
-				g := d.ActivityGroup[a]
-				if f.Signups.Has(u, a) || f.HiddenItems.Has(u, f.Items.Activity(a)) || f.HiddenItems.Has(u, f.Items.Group(g)) {
-					continue
-				}
-				going := counts[a]
-				_, topic := bestTopic(f, u, d.GroupTopics[g])
-				interest := math.Max(floats.Dot(x, in.ALS.Items.RawRowView(int(f.Items.Activity(a)))), floats.Dot(x, in.ALS.Items.RawRowView(int(f.Items.Group(g)))))
-				popularity := math.Min(1, math.Log1p(float64(len(colsOf(&f.ActSignups, a))))/math.Log1p(50))
-				s := p.InterestWeight*clip01(interest) + p.TopicWeight*clip01(topic) +
-					p.SocialWeight*(1-math.Exp(-float64(going)/p.SocialScale)) + p.HealthWeight*popularity
-				if f.Members.Has(u, g) {
-					s += p.SocialWeight * 0.5 // your own group's activity
-				}
-				if s >= p.MinScore {
-					top.Push(Scored{ID: d.Activities.ID(a), Index: a, Score: s})
-				}
-			}
-			for rank, s := range top.Sorted() {
-				a := s.Index
-				g := d.ActivityGroup[a]
-				going := counts[a]
-				var reasons []data.Reason
-				if going > 0 {
-					reasons = append(reasons, data.Reason{Code: data.ReasonFriendsInGroup, Count: going})
-				}
-				if t, w := bestTopic(f, u, d.GroupTopics[g]); t >= 0 && w >= 0.05 {
-					reasons = append(reasons, data.Reason{Code: data.ReasonMatchesInterest, Topic: f.Topics[t]})
-				}
-				if n := len(colsOf(&f.ActSignups, a)); n > 0 {
-					reasons = append(reasons, data.Reason{Code: data.ReasonPopularNearby, Count: int32(n)})
-				}
-				days := (d.ActivityStart[a] - f.NowMillis) / 86_400_000
-				reasons = append(reasons, data.Reason{Code: data.ReasonStartsSoon, Count: int32(days)})
-				per[u] = append(per[u], data.ActivitySuggestion{UserID: d.Users.ID(u), ActivityID: s.ID, Rank: int32(rank + 1), Score: float32(s.Score), Reasons: reasons})
-			}
-			resetCounts(counts, st.touched)
-			st.resetCandidates()
 		}
+		for _, g := range colsOf(&f.Members, u) {
+			for _, a := range ofGroup[g] {
+				if d.ActivityCity[a] == c {
+					st.collect(a)
+				}
+			}
+		}
+		st.topics = topTopics(f, u, p.TopicsForCandidates, st.topics)
+		for _, t := range st.topics {
+			for _, a := range byTopic[int(c)*nt+int(t)] {
+				st.collect(a)
+			}
+		}
+		for _, a := range popular[c] {
+			st.collect(a)
+		}
+		x := in.ALS.Users.RawRowView(int(u))
+		for _, a := range st.cands {
+			g := d.ActivityGroup[a]
+			if f.Signups.Has(u, a) || f.HiddenItems.Has(u, f.Items.Activity(a)) || f.HiddenItems.Has(u, f.Items.Group(g)) {
+				continue
+			}
+			going := counts[a]
+			_, topic := bestTopic(f, u, d.GroupTopics[g])
+			interest := math.Max(floats.Dot(x, in.ALS.Items.RawRowView(int(f.Items.Activity(a)))), floats.Dot(x, in.ALS.Items.RawRowView(int(f.Items.Group(g)))))
+			popularity := math.Min(1, math.Log1p(float64(len(colsOf(&f.ActSignups, a))))/math.Log1p(50))
+			s := p.InterestWeight*clip01(interest) + p.TopicWeight*clip01(topic) +
+				p.SocialWeight*(1-math.Exp(-float64(going)/p.SocialScale)) + p.HealthWeight*popularity
+			if f.Members.Has(u, g) {
+				s += p.SocialWeight * 0.5 // your own group's activity
+			}
+			if s >= p.MinScore {
+				top.Push(Scored{ID: d.Activities.ID(a), Index: a, Score: s})
+			}
+		}
+		for rank, s := range top.Sorted() {
+			a := s.Index
+			g := d.ActivityGroup[a]
+			going := counts[a]
+			var reasons []data.Reason
+			if going > 0 {
+				reasons = append(reasons, data.Reason{Code: data.ReasonFriendsInGroup, Count: going})
+			}
+			if t, w := bestTopic(f, u, d.GroupTopics[g]); t >= 0 && w >= 0.05 {
+				reasons = append(reasons, data.Reason{Code: data.ReasonMatchesInterest, Topic: f.Topics[t]})
+			}
+			if n := len(colsOf(&f.ActSignups, a)); n > 0 {
+				reasons = append(reasons, data.Reason{Code: data.ReasonPopularNearby, Count: int32(n)})
+			}
+			days := (d.ActivityStart[a] - f.NowMillis) / 86_400_000
+			reasons = append(reasons, data.Reason{Code: data.ReasonStartsSoon, Count: int32(days)})
+			out = append(out, data.ActivitySuggestion{UserID: d.Users.ID(u), ActivityID: s.ID, Rank: int32(rank + 1), Score: float32(s.Score), Reasons: reasons})
+		}
+		resetCounts(counts, st.touched)
+		st.resetCandidates()
+		return out
 	})
-	if err != nil {
-		return nil, err
-	}
-	return flatten(d, per), nil
 }
