@@ -79,13 +79,17 @@ type TieInfo struct {
 
 // Summary counts what the feature build used and left out.
 type Summary struct {
-	Users, EligibleUsers, Items int
-	SignalEntries               int
-	TieEdges, FriendEdges       int
-	// ExcludedEvents are valid events left out by policy: by or about users
-	// who opted out or whose accounts are not active.
-	ExcludedEvents, ExcludedTxns int64
-	NegativeOnlyEvents           int64 // events older than the feature window used only as negatives
+	Users         int `json:"users"`
+	EligibleUsers int `json:"eligible_users"`
+	Items         int `json:"items"`
+	SignalEntries int `json:"signal_entries"`
+	TieEdges      int `json:"tie_edges"`
+	FriendEdges   int `json:"friend_edges"`
+	// ExcludedEvents and ExcludedTxns are valid rows left out by policy: by
+	// or about users who opted out or whose accounts are not active.
+	ExcludedEvents     int64 `json:"excluded_events"`
+	ExcludedTxns       int64 `json:"excluded_transactions"`
+	NegativeOnlyEvents int64 `json:"negative_only_events"` // older than the feature window: used only as negatives
 }
 
 // UserTopicRow returns user u's topic weights.
