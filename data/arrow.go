@@ -1,6 +1,7 @@
 package data
 
 import (
+	"errors"
 	"io"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -16,17 +17,40 @@ import (
 
 // ExportSchemaVersion is the version of the Arrow export schemas. Bump it
 // on any change a loader must know about.
-const ExportSchemaVersion = "1"
+const ExportSchemaVersion = "2"
 
 // ArrowBatchRows bounds one record batch.
 const ArrowBatchRows = 1 << 16
 
+// Reason codes and topics are dictionary-encoded: a handful of distinct
+// strings repeated tens of millions of times. The IPC file format needs one
+// dictionary per column for the whole file, so the dictionaries are fixed
+// up front: every reason code, and the run's topics. An empty topic is
+// null.
 var reasonType = arrow.ListOf(arrow.StructOf(
-	arrow.Field{Name: "code", Type: arrow.BinaryTypes.String},
+	arrow.Field{Name: "code", Type: &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int8, ValueType: arrow.BinaryTypes.String}},
 	arrow.Field{Name: "count", Type: arrow.PrimitiveTypes.Int32},
 	arrow.Field{Name: "ref_id", Type: arrow.PrimitiveTypes.Int64},
-	arrow.Field{Name: "topic", Type: arrow.BinaryTypes.String},
+	arrow.Field{Name: "topic", Type: &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int16, ValueType: arrow.BinaryTypes.String}, Nullable: true},
 ))
+
+// ReasonCodes lists every reason code, in the order of the export's code
+// dictionary.
+func ReasonCodes() []string {
+	return []string{ReasonMutualFriends, ReasonSplitBill, ReasonTransfer, ReasonRedPacket, ReasonFundGroup, ReasonFamily,
+		ReasonSameGroup, ReasonSameActivity, ReasonSimilarInterest, ReasonFriendsInGroup, ReasonMatchesInterest,
+		ReasonActiveGroup, ReasonPopularNearby, ReasonStartsSoon}
+}
+
+// fixDictionary seeds a dictionary builder with values.
+func fixDictionary(mem memory.Allocator, b array.Builder, values []string) error {
+	sb := array.NewStringBuilder(mem)
+	defer sb.Release()
+	sb.AppendValues(values, nil)
+	arr := sb.NewStringArray()
+	defer arr.Release()
+	return b.(*array.BinaryDictionaryBuilder).InsertStringDictValues(arr)
+}
 
 // SuggestionSchema is the Arrow schema of a suggestions export whose target
 // column is named target (group_id, activity_id or candidate_id).
@@ -50,8 +74,9 @@ type SuggestionRow struct {
 }
 
 // WriteSuggestionsArrow writes n suggestions, row(i) giving the i-th, as an
-// Arrow IPC file at path. The file is fsynced; on error it is removed.
-func WriteSuggestionsArrow(path, target string, n int, row func(i int) SuggestionRow) error {
+// Arrow IPC file at path. topics must hold every topic the reasons name.
+// The file is fsynced; on error it is removed.
+func WriteSuggestionsArrow(path, target string, topics []string, n int, row func(i int) SuggestionRow) error {
 	return createSynced(path, func(out io.Writer) error {
 		schema := SuggestionSchema(target)
 		mem := memory.NewGoAllocator()
@@ -67,10 +92,13 @@ func WriteSuggestionsArrow(path, target string, n int, row func(i int) Suggestio
 		scores := b.Field(3).(*array.Float32Builder)
 		reasons := b.Field(4).(*array.ListBuilder)
 		rs := reasons.ValueBuilder().(*array.StructBuilder)
-		code := rs.FieldBuilder(0).(*array.StringBuilder)
+		code := rs.FieldBuilder(0).(*array.BinaryDictionaryBuilder)
 		count := rs.FieldBuilder(1).(*array.Int32Builder)
 		ref := rs.FieldBuilder(2).(*array.Int64Builder)
-		topic := rs.FieldBuilder(3).(*array.StringBuilder)
+		topic := rs.FieldBuilder(3).(*array.BinaryDictionaryBuilder)
+		if err := errors.Join(fixDictionary(mem, code, ReasonCodes()), fixDictionary(mem, topic, topics)); err != nil {
+			return err
+		}
 		flush := func() error {
 			rec := b.NewRecordBatch()
 			defer rec.Release()
@@ -85,10 +113,16 @@ func WriteSuggestionsArrow(path, target string, n int, row func(i int) Suggestio
 			reasons.Append(true)
 			for _, x := range r.Reasons {
 				rs.Append(true)
-				code.Append(x.Code)
+				if err := code.AppendString(x.Code); err != nil {
+					return err
+				}
 				count.Append(x.Count)
 				ref.Append(x.RefID)
-				topic.Append(x.Topic)
+				if x.Topic == "" {
+					topic.AppendNull()
+				} else if err := topic.AppendString(x.Topic); err != nil {
+					return err
+				}
 			}
 			if (i+1)%ArrowBatchRows == 0 {
 				if err := flush(); err != nil {

@@ -24,9 +24,12 @@ func TestSuggestionsArrowRoundTrip(t *testing.T) {
 		if i%3 == 0 {
 			want[i].Reasons = []data.Reason{{Code: data.ReasonMutualFriends, Count: int32(i % 7)}, {Code: data.ReasonSameGroup, RefID: int64(i)}}
 		}
+		if i%5 == 0 {
+			want[i].Reasons = append(want[i].Reasons, data.Reason{Code: data.ReasonMatchesInterest, Topic: []string{"hiking", "board_games"}[i%2]})
+		}
 	}
 	path := filepath.Join(t.TempDir(), "s.arrow")
-	if err := data.WriteSuggestionsArrow(path, "candidate_id", n, func(i int) data.SuggestionRow { return want[i] }); err != nil {
+	if err := data.WriteSuggestionsArrow(path, "candidate_id", []string{"hiking", "food", "board_games"}, n, func(i int) data.SuggestionRow { return want[i] }); err != nil {
 		t.Fatal(err)
 	}
 	f, err := os.Open(path)
@@ -65,14 +68,21 @@ func readBatch(rec arrow.RecordBatch) []data.SuggestionRow {
 	scores := rec.Column(3).(*array.Float32)
 	reasons := rec.Column(4).(*array.List)
 	rs := reasons.ListValues().(*array.Struct)
-	codes, counts := rs.Field(0).(*array.String), rs.Field(1).(*array.Int32)
-	refs, topics := rs.Field(2).(*array.Int64), rs.Field(3).(*array.String)
+	codes, counts := rs.Field(0).(*array.Dictionary), rs.Field(1).(*array.Int32)
+	refs, topics := rs.Field(2).(*array.Int64), rs.Field(3).(*array.Dictionary)
+	codeDict, topicDict := codes.Dictionary().(*array.String), topics.Dictionary().(*array.String)
+	topicOf := func(j int) string {
+		if topics.IsNull(j) {
+			return ""
+		}
+		return topicDict.Value(topics.GetValueIndex(j))
+	}
 	out := make([]data.SuggestionRow, rec.NumRows())
 	for i := range out {
 		out[i] = data.SuggestionRow{UserID: users.Value(i), TargetID: targets.Value(i), Rank: ranks.Value(i), Score: scores.Value(i)}
 		lo, hi := reasons.ValueOffsets(i)
 		for j := int(lo); j < int(hi); j++ {
-			out[i].Reasons = append(out[i].Reasons, data.Reason{Code: codes.Value(j), Count: counts.Value(j), RefID: refs.Value(j), Topic: topics.Value(j)})
+			out[i].Reasons = append(out[i].Reasons, data.Reason{Code: codeDict.Value(codes.GetValueIndex(j)), Count: counts.Value(j), RefID: refs.Value(j), Topic: topicOf(j)})
 		}
 	}
 	return out
