@@ -168,7 +168,7 @@ func Run(ctx context.Context, cfg RunConfig, log *slog.Logger, progress *pipelin
 			m.Suggestions.UsersWithGroups, m.Suggestions.GroupsPerUser = coverage(groups, f.Summary.EligibleUsers, func(s data.GroupSuggestion) int64 { return s.UserID })
 			// Each table is written as soon as it is ranked and is then
 			// unreachable, so only one table of suggestions is live at a time.
-			if err := writeSuggestions(st, rows, FileGroups, FileGroupsArrow, "group_id", f.Topics, groups, func(s data.GroupSuggestion) data.SuggestionRow {
+			if err := writeSuggestions(ctx, st, rows, FileGroups, FileGroupsArrow, "group_id", f.Topics, groups, func(s data.GroupSuggestion) data.SuggestionRow {
 				return data.SuggestionRow{UserID: s.UserID, TargetID: s.GroupID, Rank: s.Rank, Score: s.Score, Reasons: s.Reasons}
 			}); err != nil {
 				return err
@@ -178,7 +178,7 @@ func Run(ctx context.Context, cfg RunConfig, log *slog.Logger, progress *pipelin
 				return err
 			}
 			m.Suggestions.UsersWithActivity, m.Suggestions.ActivitiesPerUser = coverage(acts, f.Summary.EligibleUsers, func(s data.ActivitySuggestion) int64 { return s.UserID })
-			return writeSuggestions(st, rows, FileActivities, FileActivitiesArrow, "activity_id", f.Topics, acts, func(s data.ActivitySuggestion) data.SuggestionRow {
+			return writeSuggestions(ctx, st, rows, FileActivities, FileActivitiesArrow, "activity_id", f.Topics, acts, func(s data.ActivitySuggestion) data.SuggestionRow {
 				return data.SuggestionRow{UserID: s.UserID, TargetID: s.ActivityID, Rank: s.Rank, Score: s.Score, Reasons: s.Reasons}
 			})
 		}},
@@ -188,7 +188,7 @@ func Run(ctx context.Context, cfg RunConfig, log *slog.Logger, progress *pipelin
 				return err
 			}
 			m.Suggestions.UsersWithFriends, m.Suggestions.FriendsPerUser = coverage(friends, f.Summary.EligibleUsers, func(s data.FriendSuggestion) int64 { return s.UserID })
-			return writeSuggestions(st, rows, FileFriends, FileFriendsArrow, "candidate_id", f.Topics, friends, func(s data.FriendSuggestion) data.SuggestionRow {
+			return writeSuggestions(ctx, st, rows, FileFriends, FileFriendsArrow, "candidate_id", f.Topics, friends, func(s data.FriendSuggestion) data.SuggestionRow {
 				return data.SuggestionRow{UserID: s.UserID, TargetID: s.CandidateID, Rank: s.Rank, Score: s.Score, Reasons: s.Reasons}
 			})
 		}},
@@ -324,13 +324,16 @@ func userInterests(d *data.Dims, f *features.Features, als *models.ALS, topN int
 }
 
 // writeSuggestions writes one suggestions table as Parquet and as the
-// Arrow feed export, and records both row counts.
-func writeSuggestions[T any](st *pipeline.Staging, rows map[string]int64, parquetName, arrowName, target string, topics []string, ss []T, row func(T) data.SuggestionRow) error {
+// Arrow feed export, both at once (each writer is single-threaded), and
+// records both row counts.
+func writeSuggestions[T any](ctx context.Context, st *pipeline.Staging, rows map[string]int64, parquetName, arrowName, target string, topics []string, ss []T, row func(T) data.SuggestionRow) error {
 	rows[parquetName], rows[arrowName] = int64(len(ss)), int64(len(ss))
-	return errors.Join(
-		data.WriteParquet(st.Path(parquetName), ss),
-		data.WriteSuggestionsArrow(st.Path(arrowName), target, topics, len(ss), func(i int) data.SuggestionRow { return row(ss[i]) }),
-	)
+	return pipeline.ForEach(ctx, 2, 2, func(ctx context.Context, i int) error {
+		if i == 0 {
+			return data.WriteParquet(st.Path(parquetName), ss)
+		}
+		return data.WriteSuggestionsArrow(st.Path(arrowName), target, topics, len(ss), func(i int) data.SuggestionRow { return row(ss[i]) })
+	})
 }
 
 // coverage counts the users with at least one row (rows are grouped by
