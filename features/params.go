@@ -2,7 +2,9 @@ package features
 
 import (
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 
 	"circles/data"
 )
@@ -84,8 +86,20 @@ func (p Params) Validate() error {
 	case p.Ties.Reciprocity < 0 || p.Ties.Reciprocity > 4:
 		return fmt.Errorf("features.ties.reciprocity = %v: want 0..4", p.Ties.Reciprocity)
 	}
-	for name, v := range map[string]float64{"transfer": p.Ties.Transfer, "aa_split": p.Ties.AASplit, "co_split": p.Ties.CoSplit,
-		"red_packet": p.Ties.RedPacket, "fund_group": p.Ties.FundGroup, "family": p.Ties.Family, "interaction": p.Ties.Interaction} {
+	w := p.Weights
+	weights := map[string]float64{"view": w.View, "like": w.Like, "comment": w.Comment, "favorite": w.Favorite, "share": w.Share,
+		"join": w.Join, "leave": w.Leave, "post": w.Post, "signup": w.Signup, "attend": w.Attend, "dismiss": w.Dismiss, "hide": w.Hide,
+		"report": w.Report, "payment": w.Payment, "refund": w.Refund, "member": w.Member}
+	for _, name := range slices.Sorted(maps.Keys(weights)) {
+		v := weights[name]
+		if !(v >= -100 && v <= 100) {
+			return fmt.Errorf("features.weights.%s = %v: want -100..100", name, v)
+		}
+	}
+	ties := map[string]float64{"transfer": p.Ties.Transfer, "aa_split": p.Ties.AASplit, "co_split": p.Ties.CoSplit,
+		"red_packet": p.Ties.RedPacket, "fund_group": p.Ties.FundGroup, "family": p.Ties.Family, "interaction": p.Ties.Interaction}
+	for _, name := range slices.Sorted(maps.Keys(ties)) {
+		v := ties[name]
 		if v < 0 || v > 100 || math.IsNaN(v) {
 			return fmt.Errorf("features.ties.%s = %v: want 0..100", name, v)
 		}

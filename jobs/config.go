@@ -9,6 +9,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 
 	"circles/data"
 	"circles/features"
@@ -100,4 +102,36 @@ func (c RunConfig) Validate() error {
 		return usageError("-workers = %d: want ≥ 0 (0 = all cores)", c.Workers)
 	}
 	return c.Params.Validate()
+}
+
+// LoadParams reads params from a JSON file on top of base: fields the file
+// omits keep base's values. Unknown fields are errors (a misspelt field
+// would otherwise be ignored silently), and so is trailing data.
+func LoadParams(path string, base Params) (Params, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Params{}, usageError("-config: %v", err)
+	}
+	defer f.Close()
+	dec := json.NewDecoder(f)
+	dec.DisallowUnknownFields()
+	p := base
+	if err := dec.Decode(&p); err != nil {
+		return Params{}, usageError("-config %s: %v (see 'circles config defaults' for every field)", path, err)
+	}
+	if dec.More() {
+		return Params{}, usageError("-config %s: more than one JSON value", path)
+	}
+	return p, nil
+}
+
+// WriteDefaults writes the default params as indented JSON: a complete
+// config file to start from.
+func WriteDefaults(w io.Writer) error {
+	b, err := json.MarshalIndent(DefaultParams(), "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
 }

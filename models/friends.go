@@ -3,7 +3,9 @@ package models
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 
 	"circles/data"
 	"circles/features"
@@ -43,7 +45,9 @@ func (p FriendParams) Validate() error {
 	case p.MinMutualForFoF < 1:
 		return fmt.Errorf("friends.min_mutual_for_fof = %d: want ≥ 1", p.MinMutualForFoF)
 	}
-	for name, w := range map[string]float64{"mutual_weight": p.MutualWeight, "adamic_adar": p.AdamicAdar, "tie_weight": p.TieWeight, "co_member_weight": p.CoMemberWeight, "interest_weight": p.InterestWeight} {
+	ranges := map[string]float64{"mutual_weight": p.MutualWeight, "adamic_adar": p.AdamicAdar, "tie_weight": p.TieWeight, "co_member_weight": p.CoMemberWeight, "interest_weight": p.InterestWeight}
+	for _, name := range slices.Sorted(maps.Keys(ranges)) {
+		w := ranges[name]
 		if !(w >= 0 && w <= 100) {
 			return fmt.Errorf("friends.%s = %v: want 0..100", name, w)
 		}

@@ -3,6 +3,7 @@ package models
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 
@@ -71,7 +72,9 @@ func (p GroupParams) Validate() error {
 	case p.PopularCandidates < 1 || p.PopularCandidates > 100000:
 		return fmt.Errorf("groups.popular_candidates = %d: want 1..100000", p.PopularCandidates)
 	}
-	for name, w := range map[string]float64{"interest_weight": p.InterestWeight, "topic_weight": p.TopicWeight, "social_weight": p.SocialWeight, "health_weight": p.HealthWeight} {
+	ranges := map[string]float64{"interest_weight": p.InterestWeight, "topic_weight": p.TopicWeight, "social_weight": p.SocialWeight, "health_weight": p.HealthWeight}
+	for _, name := range slices.Sorted(maps.Keys(ranges)) {
+		w := ranges[name]
 		if !(w >= 0 && w <= 100) {
 			return fmt.Errorf("groups.%s = %v: want 0..100", name, w)
 		}

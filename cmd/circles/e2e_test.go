@@ -642,3 +642,46 @@ func arrowRows(t *testing.T, b []byte) int64 {
 	}
 	return n
 }
+
+// TestConfigFile checks that 'config defaults' is a complete config file,
+// that a file's values apply, that flags given on the command line win over
+// the file, and that a misspelt field is refused by name.
+func TestConfigFile(t *testing.T) {
+	world := generated(t)
+	dir := t.TempDir()
+	code, defaults, stderr := circles(t, "config", "defaults")
+	if code != 0 {
+		t.Fatalf("config defaults exited %d: %s", code, stderr)
+	}
+	var p jobs.Params
+	if err := json.Unmarshal([]byte(defaults), &p); err != nil {
+		t.Fatal(err)
+	}
+	if p.Digest() != jobs.DefaultParams().Digest() {
+		t.Fatalf("config defaults does not round-trip to the defaults")
+	}
+	p.ALS.Factors, p.Friends.MaxPerUser = 8, 3
+	b, _ := json.Marshal(p)
+	conf := filepath.Join(dir, "circles.json")
+	if err := os.WriteFile(conf, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	args := append(runArgs(world, out), "-config", conf, "-factors", "6")
+	if code, _, stderr := circles(t, args...); code != 0 {
+		t.Fatalf("run with -config exited %d: %s", code, stderr)
+	}
+	m := readManifest(t, filepath.Join(out, "date="+e2eDate, "run=e2e"))
+	if m.Config.ALS.Factors != 6 || m.Config.Friends.MaxPerUser != 3 || m.Config.WindowDays != e2eDays {
+		t.Errorf("resolved config: factors %d (want 6, the flag), friends per user %d (want 3, the file), window %d (want %d, the flag)",
+			m.Config.ALS.Factors, m.Config.Friends.MaxPerUser, m.Config.WindowDays, e2eDays)
+	}
+	typo := filepath.Join(dir, "typo.json")
+	if err := os.WriteFile(typo, []byte(`{"als": {"factorz": 8}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = circles(t, append(runArgs(world, filepath.Join(dir, "out2")), "-config", typo)...)
+	if code != exitUsage || !strings.Contains(stderr, `"factorz"`) {
+		t.Errorf("misspelt field: exit %d, stderr %q; want %d naming the field", code, stderr, exitUsage)
+	}
+}

@@ -47,6 +47,7 @@ commands:
   run        run every stage for one date and publish the outputs
   generate   write a synthetic world (inputs plus planted ground truth)
   eval-planted  score a run of a generated world against its planted truth, next to baselines
+  config     'config defaults' prints every setting with its default, as a config file
   list       list the commands
 
 Run 'circles <command> -h' for a command's flags.
@@ -69,6 +70,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runGenerate(ctx, args, stdout, stderr)
 	case "eval-planted":
 		err = runEvalPlanted(ctx, args, stdout, stderr)
+	case "config":
+		if len(args) != 1 || args[0] != "defaults" {
+			fmt.Fprintln(stderr, "usage: circles config defaults")
+			return exitUsage
+		}
+		err = jobs.WriteDefaults(stdout)
 	case "list", "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
@@ -166,6 +173,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.StringVar(&cfg.Output, "output", "", "output root; the run is published under date=YYYY-MM-DD/run=ID (required)")
 	fs.StringVar(&cfg.Date, "date", "", "run date, YYYY-MM-DD (required)")
 	fs.StringVar(&cfg.RunID, "run-id", "", "run directory name (default: the UTC start time, like 20261121T020000Z)")
+	configFile := fs.String("config", "", "JSON file of settings (see 'circles config defaults'); flags given on the command line override it")
 	fs.IntVar(&cfg.Workers, "workers", 0, "parallel workers, 0 = all cores; never changes results")
 	fs.IntVar(&p.WindowDays, "window-days", p.WindowDays, "days of events that shape interests and ties (1..365)")
 	fs.Float64Var(&p.MaxBadRowFraction, "max-bad-row-fraction", p.MaxBadRowFraction, "fail when a table has a larger share of bad rows (0..1)")
@@ -177,6 +185,19 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *configFile != "" {
+		// Precedence: defaults < config file < flags given on the command
+		// line. The flags point into p, so parsing them again over the
+		// file's values re-applies exactly the ones that were given.
+		fromFile, err := jobs.LoadParams(*configFile, jobs.DefaultParams())
+		if err != nil {
+			return err
+		}
+		p = fromFile
+		if err := parse(fs, args); err != nil {
+			return err
+		}
 	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
