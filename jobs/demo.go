@@ -61,69 +61,23 @@ func Demo(ctx context.Context, cfg DemoConfig, w io.Writer, log *slog.Logger, pr
 }
 
 // showSamples prints the top suggestions of the first n users (by ID) that
-// have group, activity and friend suggestions, read back from the published
-// files.
+// have group, activity and friend suggestions, read back from the
+// published files.
 func showSamples(w io.Writer, dir string, n int) error {
-	interests, err := data.ReadParquet[data.UserInterest](filepath.Join(dir, FileInterests))
+	o, err := readOutputs(dir)
 	if err != nil {
 		return err
 	}
-	groups, err := data.ReadParquet[data.GroupSuggestion](filepath.Join(dir, FileGroups))
-	if err != nil {
-		return err
-	}
-	acts, err := data.ReadParquet[data.ActivitySuggestion](filepath.Join(dir, FileActivities))
-	if err != nil {
-		return err
-	}
-	friends, err := data.ReadParquet[data.FriendSuggestion](filepath.Join(dir, FileFriends))
-	if err != nil {
-		return err
-	}
-	byUser := func(ids []int64) map[int64][]int {
-		m := map[int64][]int{}
-		for i, id := range ids {
-			m[id] = append(m[id], i)
-		}
-		return m
-	}
-	gi := byUser(collect(groups, func(s data.GroupSuggestion) int64 { return s.UserID }))
-	ai := byUser(collect(acts, func(s data.ActivitySuggestion) int64 { return s.UserID }))
-	fi := byUser(collect(friends, func(s data.FriendSuggestion) int64 { return s.UserID }))
 	shown := 0
-	for _, ui := range interests {
+	for _, ui := range o.interests {
 		u := ui.UserID
-		if len(gi[u]) == 0 || len(ai[u]) == 0 || len(fi[u]) == 0 {
+		if len(o.groups[u]) == 0 || len(o.acts[u]) == 0 || len(o.friends[u]) == 0 {
 			continue
 		}
-		fmt.Fprintf(w, "\nuser %d — interests:", u)
-		for _, t := range ui.TopTopics {
-			fmt.Fprintf(w, " %s %.0f%%", t.Topic, 100*t.Weight)
-		}
-		fmt.Fprintln(w)
-		for _, i := range gi[u][:min(3, len(gi[u]))] {
-			s := groups[i]
-			fmt.Fprintf(w, "  group %d (score %.2f): %s\n", s.GroupID, s.Score, ReasonWords(s.Reasons))
-		}
-		for _, i := range ai[u][:min(2, len(ai[u]))] {
-			s := acts[i]
-			fmt.Fprintf(w, "  activity %d (score %.2f): %s\n", s.ActivityID, s.Score, ReasonWords(s.Reasons))
-		}
-		for _, i := range fi[u][:min(3, len(fi[u]))] {
-			s := friends[i]
-			fmt.Fprintf(w, "  person %d (score %.2f): %s\n", s.CandidateID, s.Score, ReasonWords(s.Reasons))
-		}
+		o.show(w, u, 3)
 		if shown++; shown == n {
 			break
 		}
 	}
 	return nil
-}
-
-func collect[T any](rows []T, key func(T) int64) []int64 {
-	out := make([]int64, len(rows))
-	for i, r := range rows {
-		out[i] = key(r)
-	}
-	return out
 }

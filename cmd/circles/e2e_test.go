@@ -686,3 +686,34 @@ func TestConfigFile(t *testing.T) {
 		t.Errorf("misspelt field: exit %d, stderr %q; want %d naming the field", code, stderr, exitUsage)
 	}
 }
+
+// TestRunsAndShow lists published runs, skipping an incomplete directory,
+// and shows one user's suggestions in words.
+func TestRunsAndShow(t *testing.T) {
+	world := generated(t)
+	out := filepath.Join(t.TempDir(), "out")
+	if code, _, stderr := circles(t, runArgs(world, out)...); code != 0 {
+		t.Fatalf("run exited %d: %s", code, stderr)
+	}
+	if err := os.MkdirAll(filepath.Join(out, "date=2026-11-21", "run=crashed"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := circles(t, "runs", "-output", out)
+	if code != 0 || !strings.Contains(stdout, "2026-11-20  e2e") || strings.Contains(stdout, "crashed") {
+		t.Errorf("runs: exit %d, stdout:\n%s\nstderr: %s", code, stdout, stderr)
+	}
+	dir := filepath.Join(out, "date="+e2eDate, "run=e2e")
+	friends, err := data.ReadParquet[data.FriendSuggestion](filepath.Join(dir, jobs.FileFriends))
+	if err != nil || len(friends) == 0 {
+		t.Fatalf("no friend suggestions to show: %v", err)
+	}
+	u := friends[0]
+	code, stdout, stderr = circles(t, "show", "-run", dir, "-user", fmt.Sprint(u.UserID), "-n", "3")
+	want := fmt.Sprintf("person %d (score %.2f): %s", u.CandidateID, u.Score, jobs.ReasonWords(u.Reasons))
+	if code != 0 || !strings.Contains(stdout, want) || !strings.Contains(stdout, "interests:") {
+		t.Errorf("show: exit %d, stdout lacks %q:\n%s\nstderr: %s", code, want, stdout, stderr)
+	}
+	if code, _, _ := circles(t, "show", "-run", out, "-user", "1"); code != exitUsage {
+		t.Errorf("show on a directory that is not a run: exit %d, want %d", code, exitUsage)
+	}
+}

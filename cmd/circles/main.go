@@ -48,6 +48,8 @@ commands:
   generate   write a synthetic world (inputs plus planted ground truth)
   eval-planted  score a run of a generated world against its planted truth, next to baselines
   config     'config defaults' prints every setting with its default, as a config file
+  runs       list the published runs under an output root
+  show       print one user's interests and suggestions, with reasons in words
   list       list the commands
 
 Run 'circles <command> -h' for a command's flags.
@@ -70,6 +72,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runGenerate(ctx, args, stdout, stderr)
 	case "eval-planted":
 		err = runEvalPlanted(ctx, args, stdout, stderr)
+	case "runs":
+		err = runRuns(args, stdout, stderr)
+	case "show":
+		err = runShow(args, stdout, stderr)
 	case "config":
 		if len(args) != 1 || args[0] != "defaults" {
 			fmt.Fprintln(stderr, "usage: circles config defaults")
@@ -345,4 +351,35 @@ func setMemoryLimit() {
 	if kb > 0 {
 		debug.SetMemoryLimit(kb * 1024 * 3 / 4)
 	}
+}
+
+func runRuns(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("runs", stderr)
+	out := fs.String("output", "", "output root the runs were published under (required)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *out == "" {
+		return fmt.Errorf("%w: -output is required", jobs.ErrUsage)
+	}
+	runs, err := jobs.ListRuns(*out)
+	if err != nil {
+		return err
+	}
+	jobs.PrintRuns(stdout, runs)
+	return nil
+}
+
+func runShow(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("show", stderr)
+	dir := fs.String("run", "", "a published run directory (required; see 'circles runs')")
+	user := fs.Int64("user", 0, "the user ID (required)")
+	n := fs.Int("n", 10, "suggestions of each kind to show")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *dir == "" || *user == 0 {
+		return fmt.Errorf("%w: -run and -user are required", jobs.ErrUsage)
+	}
+	return jobs.ShowUser(stdout, *dir, *user, *n)
 }

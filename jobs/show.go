@@ -1,0 +1,154 @@
+package jobs
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"text/tabwriter"
+
+	"circles/data"
+	"circles/pipeline"
+)
+
+// RunInfo is one published run.
+type RunInfo struct {
+	Dir      string
+	Manifest Manifest
+}
+
+// ListRuns returns the published runs under root, by date and then run ID,
+// read from their manifests. Directories without a manifest are incomplete
+// and skipped.
+func ListRuns(root string) ([]RunInfo, error) {
+	dates, err := os.ReadDir(root)
+	if err != nil {
+		return nil, usageError("-output: %v", err)
+	}
+	var runs []RunInfo
+	for _, d := range dates {
+		if !d.IsDir() || !strings.HasPrefix(d.Name(), "date=") {
+			continue
+		}
+		entries, err := os.ReadDir(filepath.Join(root, d.Name()))
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range entries {
+			dir := filepath.Join(root, d.Name(), e.Name())
+			m, err := readManifestFile(filepath.Join(dir, pipeline.ManifestName))
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			runs = append(runs, RunInfo{Dir: dir, Manifest: m})
+		}
+	}
+	slices.SortFunc(runs, func(a, b RunInfo) int {
+		return strings.Compare(a.Manifest.Date+"/"+a.Manifest.RunID, b.Manifest.Date+"/"+b.Manifest.RunID)
+	})
+	return runs, nil
+}
+
+// PrintRuns writes one line per run.
+func PrintRuns(w io.Writer, runs []RunInfo) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "date\trun\tconfig\teligible users\tgroups/user\tfriends/user\tquarantined rows\tdir")
+	for _, r := range runs {
+		m := r.Manifest
+		var q int64
+		for _, s := range m.Inputs {
+			q += s.QuarantinedRows()
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%.12s\t%d\t%.1f\t%.1f\t%d\t%s\n", m.Date, m.RunID, m.ConfigDigest,
+			m.Suggestions.EligibleUsers, m.Suggestions.GroupsPerUser, m.Suggestions.FriendsPerUser, q, r.Dir)
+	}
+	tw.Flush()
+}
+
+// outputs is a published run's suggestions, indexed by user.
+type outputs struct {
+	interests []data.UserInterest
+	groups    map[int64][]data.GroupSuggestion
+	acts      map[int64][]data.ActivitySuggestion
+	friends   map[int64][]data.FriendSuggestion
+}
+
+func byUser[T any](rows []T, user func(T) int64) map[int64][]T {
+	m := map[int64][]T{}
+	for _, r := range rows {
+		m[user(r)] = append(m[user(r)], r)
+	}
+	return m
+}
+
+// readOutputs reads a run's interests and suggestions. It reads whole
+// files: fine for a person's ad hoc look, not for serving.
+func readOutputs(dir string) (*outputs, error) {
+	interests, err := data.ReadParquet[data.UserInterest](filepath.Join(dir, FileInterests))
+	if err != nil {
+		return nil, err
+	}
+	groups, err := data.ReadParquet[data.GroupSuggestion](filepath.Join(dir, FileGroups))
+	if err != nil {
+		return nil, err
+	}
+	acts, err := data.ReadParquet[data.ActivitySuggestion](filepath.Join(dir, FileActivities))
+	if err != nil {
+		return nil, err
+	}
+	friends, err := data.ReadParquet[data.FriendSuggestion](filepath.Join(dir, FileFriends))
+	if err != nil {
+		return nil, err
+	}
+	return &outputs{
+		interests: interests,
+		groups:    byUser(groups, func(s data.GroupSuggestion) int64 { return s.UserID }),
+		acts:      byUser(acts, func(s data.ActivitySuggestion) int64 { return s.UserID }),
+		friends:   byUser(friends, func(s data.FriendSuggestion) int64 { return s.UserID }),
+	}, nil
+}
+
+// show writes user u's interests and top n suggestions of each kind, with
+// reasons in words.
+func (o *outputs) show(w io.Writer, u int64, n int) {
+	fmt.Fprintf(w, "\nuser %d — interests:", u)
+	if i, ok := slices.BinarySearchFunc(o.interests, u, func(x data.UserInterest, id int64) int { return cmp.Compare(x.UserID, id) }); ok {
+		for _, t := range o.interests[i].TopTopics {
+			fmt.Fprintf(w, " %s %.0f%%", t.Topic, 100*t.Weight)
+		}
+	} else {
+		fmt.Fprint(w, " none (not eligible, or no data)")
+	}
+	fmt.Fprintln(w)
+	for _, s := range o.groups[u][:min(n, len(o.groups[u]))] {
+		fmt.Fprintf(w, "  group %d (score %.2f): %s\n", s.GroupID, s.Score, ReasonWords(s.Reasons))
+	}
+	for _, s := range o.acts[u][:min(n, len(o.acts[u]))] {
+		fmt.Fprintf(w, "  activity %d (score %.2f): %s\n", s.ActivityID, s.Score, ReasonWords(s.Reasons))
+	}
+	for _, s := range o.friends[u][:min(n, len(o.friends[u]))] {
+		fmt.Fprintf(w, "  person %d (score %.2f): %s\n", s.CandidateID, s.Score, ReasonWords(s.Reasons))
+	}
+}
+
+// ShowUser writes one user's interests and suggestions (up to n of each
+// kind) from the published run in dir.
+func ShowUser(w io.Writer, dir string, user int64, n int) error {
+	if _, err := os.Stat(filepath.Join(dir, pipeline.ManifestName)); err != nil {
+		return usageError("-run %s is not a published run directory (no %s)", dir, pipeline.ManifestName)
+	}
+	o, err := readOutputs(dir)
+	if err != nil {
+		return err
+	}
+	o.show(w, user, n)
+	return nil
+}
