@@ -38,7 +38,7 @@ var reasonType = arrow.ListOf(arrow.StructOf(
 // dictionary.
 func ReasonCodes() []string {
 	return []string{ReasonMutualFriends, ReasonSplitBill, ReasonTransfer, ReasonRedPacket, ReasonFundGroup, ReasonFamily,
-		ReasonSameGroup, ReasonSameActivity, ReasonSimilarInterest, ReasonFriendsInGroup, ReasonMatchesInterest,
+		ReasonSameGroup, ReasonSameActivity, ReasonSimilarInterest, ReasonFriendsInGroup, ReasonFriendsGoing, ReasonMatchesInterest,
 		ReasonActiveGroup, ReasonPopularNearby, ReasonStartsSoon}
 }
 

@@ -164,7 +164,8 @@ const (
 	ReasonSameGroup       = "same_group"        // RefID: a group you are both in
 	ReasonSameActivity    = "same_activity"     // RefID: an activity you both signed up for
 	ReasonSimilarInterest = "similar_interests" // Topic: an interest you share
-	ReasonFriendsInGroup  = "friends_in_group"  // Count: your friends in the group or activity
+	ReasonFriendsInGroup  = "friends_in_group"  // Count: your friends in the group
+	ReasonFriendsGoing    = "friends_going"     // Count: your friends signed up for the activity
 	ReasonMatchesInterest = "matches_interest"  // Topic: your interest it matches
 	ReasonActiveGroup     = "active_group"      // Count: activities in the last 30 days
 	ReasonPopularNearby   = "popular_nearby"    // Count: sign-ups so far

@@ -37,6 +37,8 @@ func Words(r data.Reason) string {
 		return "you both like " + strings.ReplaceAll(r.Topic, "_", " ")
 	case data.ReasonFriendsInGroup:
 		return plural(r.Count, "of your friends is in it", "of your friends are in it")
+	case data.ReasonFriendsGoing:
+		return plural(r.Count, "of your friends is going", "of your friends are going")
 	case data.ReasonMatchesInterest:
 		return "matches your interest in " + strings.ReplaceAll(r.Topic, "_", " ")
 	case data.ReasonActiveGroup:

@@ -525,7 +525,7 @@ func RankActivities(ctx context.Context, in Inputs, p GroupParams, workers int) 
 			going := counts[a]
 			var reasons []data.Reason
 			if going > 0 {
-				reasons = append(reasons, data.Reason{Code: data.ReasonFriendsInGroup, Count: going})
+				reasons = append(reasons, data.Reason{Code: data.ReasonFriendsGoing, Count: going})
 			}
 			if t, w := bestTopic(f, u, d.GroupTopics[g]); t >= 0 && w >= 0.05 {
 				reasons = append(reasons, data.Reason{Code: data.ReasonMatchesInterest, Topic: f.Topics[t]})

@@ -516,6 +516,7 @@ func checkActivities(t *testing.T, dir string, w *world) {
 		return s.UserID, s.ActivityID, s.Rank, s.Score
 	})
 	for _, s := range rows {
+		checkCodes(t, "activity", s.Reasons, data.ReasonFriendsGoing, data.ReasonMatchesInterest, data.ReasonPopularNearby, data.ReasonStartsSoon)
 		a, ok := w.activities[s.ActivityID]
 		g := w.groups[a.GroupID]
 		switch {
@@ -715,5 +716,15 @@ func TestRunsAndShow(t *testing.T) {
 	}
 	if code, _, _ := circles(t, "show", "-run", out, "-user", "1"); code != exitUsage {
 		t.Errorf("show on a directory that is not a run: exit %d, want %d", code, exitUsage)
+	}
+}
+
+// checkCodes fails when a reason's code is not one of allowed.
+func checkCodes(t *testing.T, what string, rs []data.Reason, allowed ...string) {
+	t.Helper()
+	for _, r := range rs {
+		if !slices.Contains(allowed, r.Code) {
+			t.Errorf("%s suggestion has reason %q; allowed: %v", what, r.Code, allowed)
+		}
 	}
 }
