@@ -84,7 +84,11 @@ type RunConfig struct {
 	Date    string // run date, YYYY-MM-DD
 	RunID   string // name of the run directory; default: derived from the date and params digest
 	Workers int    // parallelism, 0 = all cores; never changes results
-	Params  Params
+	// KeepRuns is how many published runs to keep under Output, newest by
+	// date and run ID; older ones are removed after a successful run, never
+	// the one latest points to. 0 keeps every run.
+	KeepRuns int
+	Params   Params
 }
 
 // Validate checks the configuration before any I/O.
@@ -100,6 +104,9 @@ func (c RunConfig) Validate() error {
 	}
 	if c.Workers < 0 {
 		return usageError("-workers = %d: want ≥ 0 (0 = all cores)", c.Workers)
+	}
+	if c.KeepRuns < 0 {
+		return usageError("-keep-runs = %d: want ≥ 0 (0 = keep every run)", c.KeepRuns)
 	}
 	return c.Params.Validate()
 }

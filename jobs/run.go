@@ -220,6 +220,9 @@ func Run(ctx context.Context, cfg RunConfig, log *slog.Logger, progress *pipelin
 	}
 	published = true
 	log.Info("run published", "path", dir, "rows", rows[FileFriends]+rows[FileGroups]+rows[FileActivities])
+	if err := r.Stage(ctx, "latest", func(ctx context.Context) error { return pointLatest(cfg, dir, m.Outputs, log) }); err != nil {
+		return nil, fmt.Errorf("stage latest: %w", err)
+	}
 	return &Result{Dir: dir, Manifest: m, Inputs: &models.Inputs{Dims: in.dims, Features: f, ALS: als}}, nil
 }
 
@@ -365,6 +368,30 @@ func codeVersion() string {
 		}
 	}
 	return v
+}
+
+// pointLatest verifies the published run against its manifest, points
+// <output>/latest at it unless latest already points at a newer run (a
+// backfill of an older date never moves it back), and prunes old runs.
+func pointLatest(cfg RunConfig, dir string, files []pipeline.FileEntry, log *slog.Logger) error {
+	if err := pipeline.Verify(dir, files); err != nil {
+		return err
+	}
+	cur, err := pipeline.Latest(cfg.Output)
+	if err != nil {
+		return err
+	}
+	if cur == "" || dir >= cur { // date=YYYY-MM-DD/run=ID: string order is date order
+		if err := pipeline.PointLatest(cfg.Output, dir); err != nil {
+			return err
+		}
+		log.Info("latest switched", "path", dir)
+	}
+	removed, err := pipeline.Prune(cfg.Output, cfg.KeepRuns)
+	if len(removed) > 0 {
+		log.Info("old runs removed", "rows", len(removed))
+	}
+	return err
 }
 
 // readManifestFile reads a published run's manifest.

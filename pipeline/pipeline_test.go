@@ -111,3 +111,74 @@ func TestPublishIsAllOrNothing(t *testing.T) {
 		t.Errorf("a run id with a path separator was accepted")
 	}
 }
+
+// publishRun publishes a run with one file and returns its directory and
+// manifest entries.
+func publishRun(t *testing.T, root, date, id string) (string, []FileEntry) {
+	t.Helper()
+	day, _ := time.Parse("2006-01-02", date)
+	st, err := NewStaging(root, day, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(st.Path("a.parquet"), []byte(id), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	files, err := st.Describe(map[string]int64{"a.parquet": 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := st.Publish(map[string]any{"files": files})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, files
+}
+
+func TestVerifyLatestAndPrune(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	old, _ := publishRun(t, root, "2026-11-18", "a")
+	mid, _ := publishRun(t, root, "2026-11-19", "a")
+	dir, files := publishRun(t, root, "2026-11-20", "a")
+	if err := Verify(dir, files); err != nil {
+		t.Fatalf("verify an intact run: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "a.parquet"), []byte("b"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := Verify(dir, files); err == nil {
+		t.Errorf("verify accepted a file that differs from the manifest")
+	}
+	if got, _ := Latest(root); got != "" {
+		t.Errorf("latest = %q before any switch", got)
+	}
+	for _, d := range []string{mid, old} { // the last switch wins, whatever it is
+		if err := PointLatest(root, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := Latest(root); got != old || err != nil {
+		t.Errorf("latest = %q, %v; want %q", got, err, old)
+	}
+	if err := os.MkdirAll(filepath.Join(root, "date=2026-11-10", "run=incomplete"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// keep 1: only the newest stays, plus the one latest points to (old),
+	// plus the incomplete directory, which prune must not touch.
+	removed, err := Prune(root, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(removed) != 1 || removed[0] != mid {
+		t.Errorf("removed %v, want [%s]", removed, mid)
+	}
+	for _, d := range []string{old, dir, filepath.Join(root, "date=2026-11-10", "run=incomplete")} {
+		if _, err := os.Stat(d); err != nil {
+			t.Errorf("%s was removed", d)
+		}
+	}
+	if _, err := os.Stat(filepath.Dir(mid)); err == nil {
+		t.Errorf("empty date directory %s left behind", filepath.Dir(mid))
+	}
+}

@@ -15,7 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/parquet-go/parquet-go"
 
 	"circles/data"
@@ -107,9 +110,19 @@ func TestEndToEnd(t *testing.T) {
 	checkFriends(t, dir, w)
 	checkGroups(t, dir, w)
 	checkActivities(t, dir, w)
-	if entries, _ := os.ReadDir(out); len(entries) != 1 {
-		t.Errorf("output root holds %d entries, want only the date directory (no staging left behind)", len(entries))
+	var names []string
+	if entries, _ := os.ReadDir(out); true {
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
 	}
+	if want := []string{"date=" + e2eDate, "latest"}; !slices.Equal(names, want) {
+		t.Errorf("output root holds %v, want %v (no staging left behind)", names, want)
+	}
+	if target, err := filepath.EvalSymlinks(filepath.Join(out, "latest")); err != nil || target != dir {
+		t.Errorf("latest resolves to %q (%v), want %q", target, err, dir)
+	}
+	checkArrowReadsParquet(t, dir)
 
 	// Same inputs and config, on one worker instead of all cores:
 	// byte-identical outputs.
@@ -726,5 +739,46 @@ func checkCodes(t *testing.T, what string, rs []data.Reason, allowed ...string) 
 		if !slices.Contains(allowed, r.Code) {
 			t.Errorf("%s suggestion has reason %q; allowed: %v", what, r.Code, allowed)
 		}
+	}
+}
+
+// checkArrowReadsParquet loads the Parquet outputs, which parquet-go wrote,
+// with Arrow's own Parquet reader (an independent implementation, as a
+// ranking service in another stack would use), and compares row counts and
+// the user_id column with what parquet-go reads.
+func checkArrowReadsParquet(t *testing.T, dir string) {
+	t.Helper()
+	for _, name := range []string{jobs.FileInterests, jobs.FileGroups, jobs.FileActivities, jobs.FileFriends} {
+		f, err := os.Open(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tbl, err := pqarrow.ReadTable(t.Context(), f, nil, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
+		f.Close()
+		if err != nil {
+			t.Fatalf("%s: Arrow's Parquet reader: %v", name, err)
+		}
+		var sum int64
+		col := tbl.Column(0)
+		for _, chunk := range col.Data().Chunks() {
+			for _, v := range chunk.(*array.Int64).Int64Values() {
+				sum += v
+			}
+		}
+		var want int64
+		rows, err := data.ReadParquet[struct {
+			UserID int64 `parquet:"user_id"`
+		}](filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows {
+			want += r.UserID
+		}
+		if tbl.NumRows() != int64(len(rows)) || col.Name() != "user_id" || sum != want {
+			t.Errorf("%s through Arrow: %d rows, first column %q summing to %d; parquet-go: %d rows summing to %d",
+				name, tbl.NumRows(), col.Name(), sum, len(rows), want)
+		}
+		tbl.Release()
 	}
 }

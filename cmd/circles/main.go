@@ -181,6 +181,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.StringVar(&cfg.RunID, "run-id", "", "run directory name (default: the UTC start time, like 20261121T020000Z)")
 	configFile := fs.String("config", "", "JSON file of settings (see 'circles config defaults'); flags given on the command line override it")
 	fs.IntVar(&cfg.Workers, "workers", 0, "parallel workers, 0 = all cores; never changes results")
+	fs.IntVar(&cfg.KeepRuns, "keep-runs", 0, "keep this many newest published runs and remove older ones (never the one 'latest' points to); 0 keeps all")
 	fs.IntVar(&p.WindowDays, "window-days", p.WindowDays, "days of events that shape interests and ties (1..365)")
 	fs.Float64Var(&p.MaxBadRowFraction, "max-bad-row-fraction", p.MaxBadRowFraction, "fail when a table has a larger share of bad rows (0..1)")
 	fs.IntVar(&p.Features.DismissTTLDays, "dismiss-ttl-days", p.Features.DismissTTLDays, "days a dismissal holds; interactions are read this far back (1..3650)")
