@@ -95,6 +95,11 @@ func Run(ctx context.Context, cfg RunConfig, log *slog.Logger, progress *pipelin
 	p := cfg.Params
 	log = log.With("job", "run", "run_id", cfg.RunID, "date", cfg.Date)
 	r := &pipeline.Runner{Logger: log, Progress: progress}
+	unlock, err := pipeline.Lock(cfg.Output)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	st, err := pipeline.NewStaging(cfg.Output, date, cfg.RunID)
 	if err != nil {
 		return nil, err

@@ -23,6 +23,7 @@ import (
 
 	"circles/data"
 	"circles/jobs"
+	"circles/pipeline"
 )
 
 // The end-to-end tests build the real binary once and run it as a
@@ -116,7 +117,7 @@ func TestEndToEnd(t *testing.T) {
 			names = append(names, e.Name())
 		}
 	}
-	if want := []string{"date=" + e2eDate, "latest"}; !slices.Equal(names, want) {
+	if want := []string{pipeline.LockName, "date=" + e2eDate, "latest"}; !slices.Equal(names, want) {
 		t.Errorf("output root holds %v, want %v (no staging left behind)", names, want)
 	}
 	if target, err := filepath.EvalSymlinks(filepath.Join(out, "latest")); err != nil || target != dir {
@@ -780,5 +781,30 @@ func checkArrowReadsParquet(t *testing.T, dir string) {
 				name, tbl.NumRows(), col.Name(), sum, len(rows), want)
 		}
 		tbl.Release()
+	}
+}
+
+// TestLockRefusesASecondWriter holds the output root's lock, as a running
+// nightly job would, and checks that a manual run is refused with its own
+// exit code and writes nothing.
+func TestLockRefusesASecondWriter(t *testing.T) {
+	world := generated(t)
+	out := filepath.Join(t.TempDir(), "out")
+	unlock, err := pipeline.Lock(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := circles(t, runArgs(world, out)...)
+	if code != exitLocked || !strings.Contains(stderr, "another run holds the lock") {
+		t.Errorf("run while locked: exit %d, stderr %q; want %d", code, stderr, exitLocked)
+	}
+	if _, err := os.Stat(filepath.Join(out, "date="+e2eDate)); err == nil {
+		t.Errorf("a refused run published something")
+	}
+	if err := unlock(); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := circles(t, runArgs(world, out)...); code != 0 {
+		t.Errorf("run after unlock: exit %d: %s", code, stderr)
 	}
 }

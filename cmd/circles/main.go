@@ -29,6 +29,7 @@ const (
 	exitUsage       = 2   // bad flag, bad config value, unknown command
 	exitNotReady    = 3   // an input partition has not landed (no _SUCCESS): retry later
 	exitBadInput    = 4   // an input file is unreadable or breaks the contract, or too many bad rows
+	exitLocked      = 5   // another run holds the output root's lock
 	exitInterrupted = 130 // SIGINT or SIGTERM
 )
 
@@ -111,6 +112,8 @@ func exitCode(err error, stderr io.Writer) int {
 		return exitNotReady
 	case errors.Is(err, data.ErrBadInput):
 		return exitBadInput
+	case errors.Is(err, pipeline.ErrLocked):
+		return exitLocked
 	}
 	return exitFailure
 }
