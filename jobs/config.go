@@ -142,3 +142,14 @@ func WriteDefaults(w io.Writer) error {
 	_, err = w.Write(append(b, '\n'))
 	return err
 }
+
+// WriteScheduleDefaults writes the default schedule config as indented
+// JSON; input and output are left empty for the operator to fill in.
+func WriteScheduleDefaults(w io.Writer) error {
+	b, err := json.MarshalIndent(DefaultScheduleConfig(), "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}

@@ -808,3 +808,34 @@ func TestLockRefusesASecondWriter(t *testing.T) {
 		t.Errorf("run after unlock: exit %d: %s", code, stderr)
 	}
 }
+
+// TestScheduleOnce runs the scheduler's catch-up through the binary: a
+// night whose input never lands exits with the not-ready code; with the
+// world's own last day as yesterday, it publishes.
+func TestScheduleOnce(t *testing.T) {
+	world := generated(t)
+	dir := t.TempDir()
+	code, defaults, _ := circles(t, "config", "schedule-defaults")
+	if code != 0 {
+		t.Fatalf("config schedule-defaults exited %d", code)
+	}
+	cfg, err := jobs.LoadScheduleConfigBytes([]byte(defaults))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Input, cfg.Output = world, filepath.Join(dir, "out")
+	cfg.Params.WindowDays, cfg.Params.Features.DismissTTLDays = e2eDays, e2eDays
+	cfg.MaxCatchUpDays, cfg.InputWaitSeconds = 1, 0
+	b, _ := json.Marshal(cfg)
+	path := filepath.Join(dir, "schedule.json")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The world ends on 2026-11-20. The scheduler's yesterday is the real
+	// date minus one day in Beijing, which has been 2026-11-21 or later ever
+	// since this test was written, so that night has no input: not ready.
+	code, _, stderr := circles(t, "schedule", "-config", path, "-once")
+	if code != exitNotReady || !strings.Contains(stderr, "not ready") {
+		t.Errorf("schedule -once without input: exit %d, stderr %q; want %d", code, stderr, exitNotReady)
+	}
+}

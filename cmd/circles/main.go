@@ -49,6 +49,7 @@ commands:
   generate   write a synthetic world (inputs plus planted ground truth)
   eval-planted  score a run of a generated world against its planted truth, next to baselines
   config     'config defaults' prints every setting with its default, as a config file
+  schedule   run the nightly job on a cron spec (long-running), or catch up once with -once
   runs       list the published runs under an output root
   show       print one user's interests and suggestions, with reasons in words
   list       list the commands
@@ -73,16 +74,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runGenerate(ctx, args, stdout, stderr)
 	case "eval-planted":
 		err = runEvalPlanted(ctx, args, stdout, stderr)
+	case "schedule":
+		err = runSchedule(ctx, args, stderr)
 	case "runs":
 		err = runRuns(args, stdout, stderr)
 	case "show":
 		err = runShow(args, stdout, stderr)
 	case "config":
-		if len(args) != 1 || args[0] != "defaults" {
-			fmt.Fprintln(stderr, "usage: circles config defaults")
+		switch {
+		case len(args) == 1 && args[0] == "defaults":
+			err = jobs.WriteDefaults(stdout)
+		case len(args) == 1 && args[0] == "schedule-defaults":
+			err = jobs.WriteScheduleDefaults(stdout)
+		default:
+			fmt.Fprintln(stderr, "usage: circles config defaults | circles config schedule-defaults")
 			return exitUsage
 		}
-		err = jobs.WriteDefaults(stdout)
 	case "list", "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
@@ -386,4 +393,34 @@ func runShow(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%w: -run and -user are required", jobs.ErrUsage)
 	}
 	return jobs.ShowUser(stdout, *dir, *user, *n)
+}
+
+func runSchedule(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := newFlagSet("schedule", stderr)
+	var lf logFlags
+	lf.register(fs)
+	path := fs.String("config", "", "schedule config file (required; see 'circles config schedule-defaults')")
+	once := fs.Bool("once", false, "catch up the missed nights through yesterday, then exit with the first failure's code")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *path == "" {
+		return fmt.Errorf("%w: -config is required", jobs.ErrUsage)
+	}
+	cfg, err := jobs.LoadScheduleConfig(*path)
+	if err != nil {
+		return err
+	}
+	log, _, err := lf.setup(stderr)
+	if err != nil {
+		return err
+	}
+	s, err := jobs.NewScheduler(cfg, log)
+	if err != nil {
+		return err
+	}
+	if *once {
+		return s.CatchUp(ctx)
+	}
+	return s.Serve(ctx) // returns nil on SIGTERM: a clean stop exits 0
 }

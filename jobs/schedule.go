@@ -1,0 +1,284 @@
+package jobs
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"circles/data"
+	"circles/pipeline"
+)
+
+// ScheduleConfig configures the long-running scheduler. Every field is
+// documented in docs/config.md.
+type ScheduleConfig struct {
+	Input             string `json:"input"`               // input root (required)
+	Output            string `json:"output"`              // output root (required)
+	Spec              string `json:"spec"`                // cron spec; a leading seconds field is allowed
+	TimeZone          string `json:"time_zone"`           // IANA zone of the spec and of "yesterday"
+	MaxCatchUpDays    int    `json:"max_catch_up_days"`   // missed nights run on start, 0..31
+	InputWaitSeconds  int    `json:"input_wait_seconds"`  // how long a night waits for its partitions, 0..86400
+	InputRetrySeconds int    `json:"input_retry_seconds"` // first retry delay, doubling up to 15 minutes, 1..3600
+	KeepRuns          int    `json:"keep_runs"`           // published runs kept, 0 = all
+	MetricsAddr       string `json:"metrics_addr"`        // host:port for /metrics and /healthz; empty: no server
+	MetricsTextfile   string `json:"metrics_textfile"`    // file rewritten after every run for a textfile collector; empty: none
+	Workers           int    `json:"workers"`             // 0 = all cores
+	Params            Params `json:"params"`
+}
+
+// DefaultScheduleConfig returns the defaults: every night at 02:00 Beijing
+// time, for the day before.
+func DefaultScheduleConfig() ScheduleConfig {
+	return ScheduleConfig{Spec: "0 2 * * *", TimeZone: "Asia/Shanghai", MaxCatchUpDays: 3, InputWaitSeconds: 3 * 3600,
+		InputRetrySeconds: 60, KeepRuns: 30, Params: DefaultParams()}
+}
+
+var cronParser = cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// Validate checks the configuration, naming the first bad field.
+func (c ScheduleConfig) Validate() error {
+	switch {
+	case c.Input == "" || c.Output == "":
+		return usageError("schedule config: input and output are required")
+	case c.MaxCatchUpDays < 0 || c.MaxCatchUpDays > 31:
+		return usageError("max_catch_up_days = %d: want 0..31", c.MaxCatchUpDays)
+	case c.InputWaitSeconds < 0 || c.InputWaitSeconds > 86400:
+		return usageError("input_wait_seconds = %d: want 0..86400", c.InputWaitSeconds)
+	case c.InputRetrySeconds < 1 || c.InputRetrySeconds > 3600:
+		return usageError("input_retry_seconds = %d: want 1..3600", c.InputRetrySeconds)
+	case c.KeepRuns < 0:
+		return usageError("keep_runs = %d: want ≥ 0", c.KeepRuns)
+	case c.Workers < 0:
+		return usageError("workers = %d: want ≥ 0", c.Workers)
+	}
+	if _, err := cronParser.Parse(c.Spec); err != nil {
+		return usageError("spec %q: %v", c.Spec, err)
+	}
+	if _, err := time.LoadLocation(c.TimeZone); err != nil {
+		return usageError("time_zone %q: %v", c.TimeZone, err)
+	}
+	return c.Params.Validate()
+}
+
+// LoadScheduleConfig reads a schedule config file over the defaults.
+func LoadScheduleConfig(path string) (ScheduleConfig, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ScheduleConfig{}, usageError("-config: %v", err)
+	}
+	c, err := LoadScheduleConfigBytes(b)
+	if err != nil {
+		return ScheduleConfig{}, fmt.Errorf("-config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// LoadScheduleConfigBytes decodes a schedule config over the defaults,
+// refusing unknown fields.
+func LoadScheduleConfigBytes(b []byte) (ScheduleConfig, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	c := DefaultScheduleConfig()
+	if err := dec.Decode(&c); err != nil {
+		return ScheduleConfig{}, usageError("%v (see 'circles config schedule-defaults')", err)
+	}
+	return c, nil
+}
+
+// Scheduler runs the nightly job. now and run are replaceable in tests.
+type Scheduler struct {
+	cfg     ScheduleConfig
+	loc     *time.Location
+	log     *slog.Logger
+	now     func() time.Time
+	run     func(ctx context.Context, date string) (*Result, error)
+	metrics *metrics
+}
+
+// NewScheduler validates cfg and returns a scheduler.
+func NewScheduler(cfg ScheduleConfig, log *slog.Logger) (*Scheduler, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	loc, _ := time.LoadLocation(cfg.TimeZone)
+	s := &Scheduler{cfg: cfg, loc: loc, log: log.With("job", "schedule"), now: time.Now, metrics: newMetrics()}
+	s.run = s.runDate
+	return s, nil
+}
+
+// yesterday is the date a night's run computes: the day before now, in
+// the schedule's time zone, as a UTC midnight.
+func (s *Scheduler) yesterday() time.Time {
+	y, m, d := s.now().In(s.loc).AddDate(0, 0, -1).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+// CatchUp runs the nights from the day after the newest published run (at
+// most MaxCatchUpDays back) through yesterday, oldest first, and returns
+// the first error. A night already published is not run again, so CatchUp
+// is safe to repeat.
+func (s *Scheduler) CatchUp(ctx context.Context) error {
+	if s.cfg.MaxCatchUpDays == 0 {
+		return nil
+	}
+	last := time.Time{}
+	if runs, err := ListRuns(s.cfg.Output); err == nil {
+		for _, r := range runs {
+			if d, err := data.ParseDate(r.Manifest.Date); err == nil && d.After(last) {
+				last = d
+			}
+		}
+	}
+	end := s.yesterday()
+	from := end.AddDate(0, 0, 1-s.cfg.MaxCatchUpDays)
+	if next := last.AddDate(0, 0, 1); next.After(from) {
+		from = next
+	}
+	for d := from; !d.After(end); d = d.AddDate(0, 0, 1) {
+		if _, err := s.run(ctx, d.Format(data.DateLayout)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// runDate waits for the date's inputs, runs the pipeline and records
+// metrics.
+func (s *Scheduler) runDate(ctx context.Context, date string) (*Result, error) {
+	cfg := RunConfig{Input: s.cfg.Input, Output: s.cfg.Output, Date: date, Workers: s.cfg.Workers, KeepRuns: s.cfg.KeepRuns, Params: s.cfg.Params}
+	log := s.log.With("date", date)
+	err := s.waitForInputs(ctx, cfg, log)
+	var res *Result
+	if err == nil {
+		res, err = Run(ctx, cfg, log, nil)
+	}
+	s.metrics.record(date, res, err, s.now())
+	if s.cfg.MetricsTextfile != "" {
+		if werr := s.metrics.writeTextfile(s.cfg.MetricsTextfile); werr != nil {
+			log.Warn("metrics textfile not written", "path", s.cfg.MetricsTextfile, "err", werr)
+		}
+	}
+	if err != nil {
+		log.Warn("night failed", "result", Outcome(err), "err", err)
+	}
+	return res, err
+}
+
+// waitForInputs polls until every partition the run needs is complete,
+// backing off from InputRetrySeconds up to 15 minutes, for at most
+// InputWaitSeconds; then it returns the not-ready error.
+func (s *Scheduler) waitForInputs(ctx context.Context, cfg RunConfig, log *slog.Logger) error {
+	deadline := s.now().Add(time.Duration(s.cfg.InputWaitSeconds) * time.Second)
+	delay := time.Duration(s.cfg.InputRetrySeconds) * time.Second
+	for {
+		err := inputsReady(cfg)
+		if err == nil || !errors.Is(err, data.ErrNoPartition) {
+			return err
+		}
+		if !s.now().Add(delay).Before(deadline) {
+			return fmt.Errorf("gave up after %ds: %w", s.cfg.InputWaitSeconds, err)
+		}
+		log.Info("input not ready, waiting", "err", err, "dur", delay.String())
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 15*time.Minute)
+	}
+}
+
+// inputsReady checks, without reading any data, that every partition a
+// run of cfg reads is complete.
+func inputsReady(cfg RunConfig) error {
+	date, err := data.ParseDate(cfg.Date)
+	if err != nil {
+		return err
+	}
+	for _, t := range data.SnapshotTables {
+		if _, err := data.SnapshotDir(cfg.Input, t, date); err != nil {
+			return err
+		}
+	}
+	p := cfg.Params
+	if _, err := data.WindowFiles(cfg.Input, data.TableTransactions, date, p.WindowDays); err != nil {
+		return err
+	}
+	_, err = data.WindowFiles(cfg.Input, data.TableInteractions, date, max(p.WindowDays, p.Features.DismissTTLDays))
+	return err
+}
+
+// Serve catches up, then runs the nightly job on the cron spec until ctx
+// ends. Overlapping triggers are skipped, not queued. On cancellation
+// (SIGTERM) it stops the cron, lets a running night abort (nothing is
+// published from an aborted run), stops the metrics server and returns nil.
+func (s *Scheduler) Serve(ctx context.Context) error {
+	if s.cfg.MetricsAddr != "" {
+		ln, err := net.Listen("tcp", s.cfg.MetricsAddr)
+		if err != nil {
+			return usageError("metrics_addr %q: %v", s.cfg.MetricsAddr, err)
+		}
+		srv := &http.Server{Handler: s.metrics.handler(), ReadHeaderTimeout: 5 * time.Second}
+		go srv.Serve(ln)
+		defer srv.Close()
+		s.log.Info("metrics listening", "path", ln.Addr().String())
+	}
+	if err := s.CatchUp(ctx); err != nil && ctx.Err() == nil {
+		s.log.Warn("catch-up stopped", "err", err)
+	}
+	c := newCron(s.loc, s.log, s.cfg.Spec, func() { s.run(ctx, s.yesterday().Format(data.DateLayout)) })
+	c.Start()
+	s.log.Info("scheduler started", "spec", s.cfg.Spec, "time_zone", s.cfg.TimeZone)
+	<-ctx.Done()
+	<-c.Stop().Done()
+	s.log.Info("scheduler stopped")
+	return nil
+}
+
+// newCron builds a cron that runs fn on spec in loc, skipping a trigger
+// while the previous run is still going.
+func newCron(loc *time.Location, log *slog.Logger, spec string, fn func()) *cron.Cron {
+	cl := cronLogger{log}
+	c := cron.New(cron.WithLocation(loc), cron.WithParser(cronParser), cron.WithLogger(cl), cron.WithChain(cron.SkipIfStillRunning(cl)))
+	if _, err := c.AddFunc(spec, fn); err != nil {
+		panic(fmt.Sprintf("spec %q passed validation but not AddFunc: %v", spec, err)) // a programmer error
+	}
+	return c
+}
+
+// cronLogger adapts slog to cron's logger.
+type cronLogger struct{ log *slog.Logger }
+
+func (l cronLogger) Info(msg string, kv ...any) { l.log.Debug("cron "+msg, kv...) }
+func (l cronLogger) Error(err error, msg string, kv ...any) {
+	l.log.Warn("cron "+msg, append(kv, "err", err)...)
+}
+
+// Outcome names the class of a run's error, as the metrics and logs report
+// it: ok, usage, not_ready, bad_input, locked, interrupted or failure.
+func Outcome(err error) string {
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.Is(err, context.Canceled):
+		return "interrupted"
+	case errors.Is(err, ErrUsage):
+		return "usage"
+	case errors.Is(err, data.ErrNoPartition):
+		return "not_ready"
+	case errors.Is(err, data.ErrBadInput):
+		return "bad_input"
+	case errors.Is(err, pipeline.ErrLocked):
+		return "locked"
+	}
+	return "failure"
+}

@@ -1,0 +1,181 @@
+package jobs
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"circles/data"
+	"circles/pipeline"
+	"circles/synth"
+)
+
+// TestCronSkipsOverlappingTriggers runs the real cron on a per-second spec
+// with a job that takes over two seconds: triggers during a run are
+// skipped, never run alongside it.
+func TestCronSkipsOverlappingTriggers(t *testing.T) {
+	t.Parallel()
+	var running, most, runs atomic.Int32
+	c := newCron(time.UTC, slog.New(slog.DiscardHandler), "* * * * * *", func() {
+		n := running.Add(1)
+		for {
+			m := most.Load()
+			if n <= m || most.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		runs.Add(1)
+		time.Sleep(2200 * time.Millisecond)
+		running.Add(-1)
+	})
+	c.Start()
+	time.Sleep(5500 * time.Millisecond)
+	<-c.Stop().Done()
+	if most.Load() != 1 {
+		t.Errorf("%d runs overlapped", most.Load())
+	}
+	if r := runs.Load(); r < 2 || r > 3 {
+		t.Errorf("%d runs in 5.5 s of a 1 s spec with 2.2 s runs; want 2 or 3 (the rest skipped)", r)
+	}
+}
+
+// scheduleWorld generates a small world whose snapshots are also dated the
+// day before its end, so that two nights can run.
+func scheduleWorld(t *testing.T) (string, ScheduleConfig) {
+	t.Helper()
+	root := filepath.Join(t.TempDir(), "world")
+	w := synth.DefaultConfig()
+	w.Users, w.Days = 300, 10
+	if _, err := synth.Generate(t.Context(), root, w, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range data.SnapshotTables {
+		src := data.PartitionDir(root, table, w.End)
+		if err := os.CopyFS(data.PartitionDir(root, table, w.End.AddDate(0, 0, -1)), os.DirFS(src)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := DefaultScheduleConfig()
+	cfg.Input, cfg.Output = root, filepath.Join(t.TempDir(), "out")
+	cfg.Params.WindowDays, cfg.Params.Features.DismissTTLDays = 7, 7
+	cfg.Params.ALS.Iterations = 2
+	cfg.MaxCatchUpDays = 2
+	cfg.InputWaitSeconds, cfg.InputRetrySeconds = 0, 1
+	return root, cfg
+}
+
+func TestCatchUpRunsMissedNightsOnce(t *testing.T) {
+	t.Parallel()
+	_, cfg := scheduleWorld(t)
+	cfg.MetricsTextfile = filepath.Join(t.TempDir(), "circles.prom")
+	s, err := NewScheduler(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 10:00 on the 21st in Beijing: yesterday is the 20th
+	s.now = func() time.Time { return time.Date(2026, 11, 21, 2, 0, 0, 0, time.UTC) }
+	if err := s.CatchUp(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	runs, err := ListRuns(cfg.Output)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 2 || runs[0].Manifest.Date != "2026-11-19" || runs[1].Manifest.Date != "2026-11-20" {
+		t.Fatalf("runs after catch-up: %d (%v)", len(runs), runs)
+	}
+	if latest, _ := pipeline.Latest(cfg.Output); latest != runs[1].Dir {
+		t.Errorf("latest = %s, want the 20th's run", latest)
+	}
+	if err := s.CatchUp(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := ListRuns(cfg.Output); len(again) != 2 {
+		t.Errorf("a second catch-up ran published nights again: %d runs", len(again))
+	}
+	text, err := os.ReadFile(cfg.MetricsTextfile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	s.metrics.handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	for _, body := range []string{string(text), rec.Body.String()} {
+		for _, want := range []string{`circles_runs_total{outcome="ok"} 2`, `circles_last_success_date_info{date="2026-11-20"`,
+			`circles_stage_duration_seconds{stage="ingest"}`, `circles_rows_quarantined{table="interactions",reason="duplicate_id"}`,
+			`circles_suggestions_per_user{kind="friend"}`, "# TYPE circles_last_success_timestamp_seconds gauge"} {
+			if !strings.Contains(body, want) {
+				t.Errorf("metrics lack %q:\n%s", want, body)
+			}
+		}
+	}
+}
+
+func TestNightGivesUpWhenInputNeverLands(t *testing.T) {
+	t.Parallel()
+	_, cfg := scheduleWorld(t)
+	cfg.InputWaitSeconds, cfg.InputRetrySeconds = 2, 1
+	s, err := NewScheduler(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = s.run(t.Context(), "2026-11-22") // two days past the world's end
+	if !errors.Is(err, data.ErrNoPartition) || Outcome(err) != "not_ready" {
+		t.Fatalf("err = %v, want input not ready", err)
+	}
+	if waited := time.Since(start); waited < time.Second || waited > 10*time.Second {
+		t.Errorf("waited %v; want one retry (1 s) within the 2 s bound", waited)
+	}
+	var b bytes.Buffer
+	s.metrics.write(&b)
+	if !strings.Contains(b.String(), `circles_runs_total{outcome="not_ready"} 1`) {
+		t.Errorf("metrics do not count the not-ready night:\n%s", b.String())
+	}
+	if _, err := os.Stat(filepath.Join(cfg.Output, "date=2026-11-22")); err == nil {
+		t.Errorf("a not-ready night published something")
+	}
+}
+
+// TestServeStopsCleanly starts the scheduler and cancels it, as SIGTERM
+// does, while a night is waiting for its input: Serve returns promptly and
+// nothing is published.
+func TestServeStopsCleanly(t *testing.T) {
+	t.Parallel()
+	_, cfg := scheduleWorld(t)
+	cfg.InputWaitSeconds, cfg.InputRetrySeconds = 3600, 30
+	cfg.MaxCatchUpDays = 1
+	s, err := NewScheduler(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.now = func() time.Time { return time.Date(2026, 11, 24, 2, 0, 0, 0, time.UTC) } // yesterday has no input
+	ctx, cancel := context.WithCancel(t.Context())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	var serveErr error
+	go func() { defer wg.Done(); serveErr = s.Serve(ctx) }()
+	time.Sleep(300 * time.Millisecond)
+	cancel()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve did not stop within 5 s of cancellation")
+	}
+	if serveErr != nil {
+		t.Errorf("Serve = %v, want a clean stop", serveErr)
+	}
+	if entries, _ := os.ReadDir(cfg.Output); len(entries) > 1 {
+		t.Errorf("output holds %d entries after a cancelled night, want at most the lock file", len(entries))
+	}
+}
