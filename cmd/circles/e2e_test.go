@@ -7,11 +7,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -837,5 +839,62 @@ func TestScheduleOnce(t *testing.T) {
 	code, _, stderr := circles(t, "schedule", "-config", path, "-once")
 	if code != exitNotReady || !strings.Contains(stderr, "not ready") {
 		t.Errorf("schedule -once without input: exit %d, stderr %q; want %d", code, stderr, exitNotReady)
+	}
+}
+
+// TestSIGTERMMidRunKeepsLatest publishes one run, starts a second on the
+// same output root, sends SIGTERM once it is past ingest, and checks that
+// the process exits as interrupted, latest still points at the first run,
+// and no staging directory is left.
+func TestSIGTERMMidRunKeepsLatest(t *testing.T) {
+	dir := t.TempDir()
+	world := filepath.Join(dir, "world")
+	if code, _, stderr := circles(t, "generate", "-out", world, "-users", "20000", "-days", "30", "-end", e2eDate); code != 0 {
+		t.Fatalf("generate exited %d: %s", code, stderr)
+	}
+	out := filepath.Join(dir, "out")
+	args := []string{"run", "-input", world, "-output", out, "-date", e2eDate, "-window-days", "30", "-dismiss-ttl-days", "30", "-iterations", "30"}
+	if code, _, stderr := circles(t, append(args, "-run-id", "first")...); code != 0 {
+		t.Fatalf("first run exited %d: %s", code, stderr)
+	}
+	first, _ := pipeline.Latest(out)
+
+	cmd := exec.CommandContext(t.Context(), binary, append(args, "-run-id", "second", "-log-level", "info")...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 1<<16)
+	var log strings.Builder
+	for !strings.Contains(log.String(), `"stage":"interests"`) { // 30 ALS sweeps: seconds to go
+		n, err := stderr.Read(buf)
+		log.Write(buf[:n])
+		if err != nil {
+			t.Fatalf("run ended before the interests stage: %v\n%s", err, log.String())
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, stderr)
+	err = cmd.Wait()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != exitInterrupted {
+		t.Errorf("SIGTERM mid-run: %v, want exit %d", err, exitInterrupted)
+	}
+	if latest, _ := pipeline.Latest(out); latest != first || first == "" {
+		t.Errorf("latest = %q after an interrupted run, want the first run %q", latest, first)
+	}
+	entries, _ := os.ReadDir(out)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".staging-") {
+			t.Errorf("staging directory %s left behind", e.Name())
+		}
+	}
+	if _, err := os.Stat(filepath.Join(out, "date="+e2eDate, "run=second")); err == nil {
+		t.Errorf("the interrupted run was published")
 	}
 }
