@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"slices"
 	"sync/atomic"
@@ -100,6 +101,11 @@ func Run(ctx context.Context, cfg RunConfig, log *slog.Logger, progress *pipelin
 		return nil, err
 	}
 	defer unlock()
+	// Holding the lock, a staging directory of this run ID can only be
+	// left over from a crash: clear it so the run can be retried.
+	if err := os.RemoveAll(filepath.Join(cfg.Output, ".staging-"+cfg.RunID)); err != nil {
+		return nil, err
+	}
 	st, err := pipeline.NewStaging(cfg.Output, date, cfg.RunID)
 	if err != nil {
 		return nil, err

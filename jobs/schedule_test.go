@@ -179,3 +179,43 @@ func TestServeStopsCleanly(t *testing.T) {
 		t.Errorf("output holds %d entries after a cancelled night, want at most the lock file", len(entries))
 	}
 }
+
+// TestBackfillResumes backfills two nights, then resumes after losing one
+// (as after a crash, with its staging directory left behind): only the
+// missing night runs again, and latest stays on the newest date.
+func TestBackfillResumes(t *testing.T) {
+	t.Parallel()
+	_, sc := scheduleWorld(t)
+	cfg := BackfillConfig{Run: RunConfig{Input: sc.Input, Output: sc.Output, Params: sc.Params}, From: "2026-11-19", To: "2026-11-20"}
+	log := slog.New(slog.DiscardHandler)
+	if ran, skipped, err := Backfill(t.Context(), cfg, log, nil); err != nil || ran != 2 || skipped != 0 {
+		t.Fatalf("first backfill: ran %d skipped %d, %v", ran, skipped, err)
+	}
+	id := BackfillRunID(sc.Params)
+	day19, _ := data.ParseDate("2026-11-19")
+	day20, _ := data.ParseDate("2026-11-20")
+	newest := pipeline.RunDir(sc.Output, day20, id)
+	if latest, _ := pipeline.Latest(sc.Output); latest != newest {
+		t.Errorf("latest = %s, want %s", latest, newest)
+	}
+	want, err := os.ReadFile(filepath.Join(pipeline.RunDir(sc.Output, day19, id), FileFriends))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(pipeline.RunDir(sc.Output, day19, id)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(sc.Output, ".staging-"+id), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if ran, skipped, err := Backfill(t.Context(), cfg, log, nil); err != nil || ran != 1 || skipped != 1 {
+		t.Fatalf("resumed backfill: ran %d skipped %d, %v; want 1 and 1", ran, skipped, err)
+	}
+	got, err := os.ReadFile(filepath.Join(pipeline.RunDir(sc.Output, day19, id), FileFriends))
+	if err != nil || !bytes.Equal(got, want) {
+		t.Errorf("the rerun night's friend suggestions differ from the first time (%v)", err)
+	}
+	if latest, _ := pipeline.Latest(sc.Output); latest != newest {
+		t.Errorf("backfilling an older date moved latest to %s", latest)
+	}
+}

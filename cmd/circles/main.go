@@ -49,6 +49,7 @@ commands:
   generate   write a synthetic world (inputs plus planted ground truth)
   eval-planted  score a run of a generated world against its planted truth, next to baselines
   config     'config defaults' prints every setting with its default, as a config file
+  backfill   run every date of a range (-from, -to); resumable
   schedule   run the nightly job on a cron spec (long-running), or catch up once with -once
   runs       list the published runs under an output root
   show       print one user's interests and suggestions, with reasons in words
@@ -76,6 +77,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runEvalPlanted(ctx, args, stdout, stderr)
 	case "schedule":
 		err = runSchedule(ctx, args, stderr)
+	case "backfill":
+		err = runBackfill(ctx, args, stdout, stderr)
 	case "runs":
 		err = runRuns(args, stdout, stderr)
 	case "show":
@@ -179,19 +182,31 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("run", stderr)
-	p := jobs.DefaultParams()
-	cfg := jobs.RunConfig{}
-	var lf logFlags
-	lf.register(fs)
-	fs.StringVar(&cfg.Input, "input", "", "input root holding <table>/dt=YYYY-MM-DD partitions (required)")
-	fs.StringVar(&cfg.Output, "output", "", "output root; the run is published under date=YYYY-MM-DD/run=ID (required)")
-	fs.StringVar(&cfg.Date, "date", "", "run date, YYYY-MM-DD (required)")
-	fs.StringVar(&cfg.RunID, "run-id", "", "run directory name (default: the UTC start time, like 20261121T020000Z)")
-	configFile := fs.String("config", "", "JSON file of settings (see 'circles config defaults'); flags given on the command line override it")
-	fs.IntVar(&cfg.Workers, "workers", 0, "parallel workers, 0 = all cores; never changes results")
-	fs.IntVar(&cfg.KeepRuns, "keep-runs", 0, "keep this many newest published runs and remove older ones (never the one 'latest' points to); 0 keeps all")
+// runFlags are the flags of run and backfill: the run configuration and
+// the settings.
+type runFlags struct {
+	cfg        jobs.RunConfig
+	p          jobs.Params
+	lf         logFlags
+	configFile string
+	cpuProfile string
+}
+
+// register adds the flags to fs; withDate adds -date and -run-id, which a
+// backfill sets per date.
+func (r *runFlags) register(fs *flag.FlagSet, withDate bool) {
+	r.p = jobs.DefaultParams()
+	p := &r.p
+	r.lf.register(fs)
+	fs.StringVar(&r.cfg.Input, "input", "", "input root holding <table>/dt=YYYY-MM-DD partitions (required)")
+	fs.StringVar(&r.cfg.Output, "output", "", "output root; runs are published under date=YYYY-MM-DD/run=ID (required)")
+	if withDate {
+		fs.StringVar(&r.cfg.Date, "date", "", "run date, YYYY-MM-DD (required)")
+		fs.StringVar(&r.cfg.RunID, "run-id", "", "run directory name (default: the UTC start time, like 20261121T020000Z)")
+	}
+	fs.StringVar(&r.configFile, "config", "", "JSON file of settings (see 'circles config defaults'); flags given on the command line override it")
+	fs.IntVar(&r.cfg.Workers, "workers", 0, "parallel workers, 0 = all cores; never changes results")
+	fs.IntVar(&r.cfg.KeepRuns, "keep-runs", 0, "keep this many newest published runs and remove older ones (never the one 'latest' points to); 0 keeps all")
 	fs.IntVar(&p.WindowDays, "window-days", p.WindowDays, "days of events that shape interests and ties (1..365)")
 	fs.Float64Var(&p.MaxBadRowFraction, "max-bad-row-fraction", p.MaxBadRowFraction, "fail when a table has a larger share of bad rows (0..1)")
 	fs.IntVar(&p.Features.DismissTTLDays, "dismiss-ttl-days", p.Features.DismissTTLDays, "days a dismissal holds; interactions are read this far back (1..3650)")
@@ -199,48 +214,88 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.IntVar(&p.ALS.Iterations, "iterations", p.ALS.Iterations, "interest model sweeps (1..100)")
 	fs.IntVar(&p.Groups.MaxPerUser, "groups-per-user", p.Groups.MaxPerUser, "group and activity suggestions kept per user (1..200)")
 	fs.IntVar(&p.Friends.MaxPerUser, "friends-per-user", p.Friends.MaxPerUser, "friend suggestions kept per user (1..200)")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	fs.StringVar(&r.cpuProfile, "cpuprofile", "", "write a CPU profile to this file")
+}
+
+// parse parses args, applies the config file under the flags given on the
+// command line, and starts the CPU profile if asked; call the returned
+// function when done.
+func (r *runFlags) parse(fs *flag.FlagSet, args []string) (stop func(), err error) {
 	if err := parse(fs, args); err != nil {
-		return err
+		return nil, err
 	}
-	if *configFile != "" {
+	if r.configFile != "" {
 		// Precedence: defaults < config file < flags given on the command
-		// line. The flags point into p, so parsing them again over the
+		// line. The flags point into r.p, so parsing them again over the
 		// file's values re-applies exactly the ones that were given.
-		fromFile, err := jobs.LoadParams(*configFile, jobs.DefaultParams())
+		fromFile, err := jobs.LoadParams(r.configFile, jobs.DefaultParams())
 		if err != nil {
-			return err
+			return nil, err
 		}
-		p = fromFile
+		r.p = fromFile
 		if err := parse(fs, args); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			return fmt.Errorf("%w: -cpuprofile: %v", jobs.ErrUsage, err)
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			f.Close()
-			return err
-		}
-		defer func() {
-			pprof.StopCPUProfile()
-			f.Close()
-		}()
+	r.cfg.Params = r.p
+	if r.cpuProfile == "" {
+		return func() {}, nil
 	}
-	cfg.Params = p
-	log, progress, err := lf.setup(stderr)
+	f, err := os.Create(r.cpuProfile)
+	if err != nil {
+		return nil, fmt.Errorf("%w: -cpuprofile: %v", jobs.ErrUsage, err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
+}
+
+func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("run", stderr)
+	var r runFlags
+	r.register(fs, true)
+	stop, err := r.parse(fs, args)
 	if err != nil {
 		return err
 	}
-	res, err := jobs.Run(ctx, cfg, log, progress)
+	defer stop()
+	log, progress, err := r.lf.setup(stderr)
+	if err != nil {
+		return err
+	}
+	res, err := jobs.Run(ctx, r.cfg, log, progress)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, res.Dir)
 	return nil
+}
+
+func runBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("backfill", stderr)
+	var r runFlags
+	r.register(fs, false)
+	var cfg jobs.BackfillConfig
+	fs.StringVar(&cfg.From, "from", "", "first date, YYYY-MM-DD (required)")
+	fs.StringVar(&cfg.To, "to", "", "last date, YYYY-MM-DD, inclusive (required)")
+	stop, err := r.parse(fs, args)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	log, progress, err := r.lf.setup(stderr)
+	if err != nil {
+		return err
+	}
+	cfg.Run = r.cfg
+	ran, skipped, err := jobs.Backfill(ctx, cfg, log, progress)
+	fmt.Fprintf(stdout, "backfill %s..%s: %d dates run, %d already published\n", cfg.From, cfg.To, ran, skipped)
+	return err
 }
 
 // worldFlags registers the generator's flags on fs.
