@@ -2,14 +2,11 @@ package jobs
 
 import (
 	"cmp"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"text/tabwriter"
 
 	"circles/data"
@@ -26,34 +23,18 @@ type RunInfo struct {
 // read from their manifests. Directories without a manifest are incomplete
 // and skipped.
 func ListRuns(root string) ([]RunInfo, error) {
-	dates, err := os.ReadDir(root)
+	dirs, err := pipeline.PublishedRuns(root)
 	if err != nil {
 		return nil, usageError("-output: %v", err)
 	}
-	var runs []RunInfo
-	for _, d := range dates {
-		if !d.IsDir() || !strings.HasPrefix(d.Name(), "date=") {
-			continue
-		}
-		entries, err := os.ReadDir(filepath.Join(root, d.Name()))
+	runs := make([]RunInfo, 0, len(dirs))
+	for _, dir := range dirs {
+		m, err := readManifestFile(filepath.Join(dir, pipeline.ManifestName))
 		if err != nil {
 			return nil, err
 		}
-		for _, e := range entries {
-			dir := filepath.Join(root, d.Name(), e.Name())
-			m, err := readManifestFile(filepath.Join(dir, pipeline.ManifestName))
-			if errors.Is(err, fs.ErrNotExist) {
-				continue
-			}
-			if err != nil {
-				return nil, err
-			}
-			runs = append(runs, RunInfo{Dir: dir, Manifest: m})
-		}
+		runs = append(runs, RunInfo{Dir: dir, Manifest: m})
 	}
-	slices.SortFunc(runs, func(a, b RunInfo) int {
-		return strings.Compare(a.Manifest.Date+"/"+a.Manifest.RunID, b.Manifest.Date+"/"+b.Manifest.RunID)
-	})
 	return runs, nil
 }
 

@@ -72,25 +72,16 @@ func Latest(root string) (string, error) {
 	return filepath.Join(root, rel), nil
 }
 
-// Prune removes all but the keep newest published runs under root (by date,
-// then run ID), never the one latest points to, and removes date
-// directories left empty. Directories without a manifest are left alone:
-// they may belong to a run being published. keep ≤ 0 keeps everything.
-// Each run is first renamed out of its date directory, so no reader ever
-// sees a half-deleted run. It returns the directories removed.
-func Prune(root string, keep int) ([]string, error) {
-	if keep <= 0 {
-		return nil, nil
-	}
-	latest, err := Latest(root)
-	if err != nil {
-		return nil, err
-	}
-	var runs []string
+// PublishedRuns lists the run directories under root that hold a
+// manifest, sorted by date and then run ID (the order of their paths,
+// date=YYYY-MM-DD/run=ID). Directories without a manifest are incomplete
+// and left out.
+func PublishedRuns(root string) ([]string, error) {
 	dates, err := os.ReadDir(root)
 	if err != nil {
 		return nil, err
 	}
+	var runs []string
 	for _, d := range dates {
 		if !d.IsDir() || !strings.HasPrefix(d.Name(), "date=") {
 			continue
@@ -106,7 +97,28 @@ func Prune(root string, keep int) ([]string, error) {
 			}
 		}
 	}
-	slices.Sort(runs) // date=YYYY-MM-DD/run=ID sorts by date, then run ID
+	slices.Sort(runs)
+	return runs, nil
+}
+
+// Prune removes all but the keep newest published runs under root (by date,
+// then run ID), never the one latest points to, and removes date
+// directories left empty. Directories without a manifest are left alone:
+// they may belong to a run being published. keep ≤ 0 keeps everything.
+// Each run is first renamed out of its date directory, so no reader ever
+// sees a half-deleted run. It returns the directories removed.
+func Prune(root string, keep int) ([]string, error) {
+	if keep <= 0 {
+		return nil, nil
+	}
+	latest, err := Latest(root)
+	if err != nil {
+		return nil, err
+	}
+	runs, err := PublishedRuns(root)
+	if err != nil {
+		return nil, err
+	}
 	var removed []string
 	for _, dir := range runs[:max(0, len(runs)-keep)] {
 		if dir == latest {
