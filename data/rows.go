@@ -104,6 +104,15 @@ type UserInterest struct {
 	TopTopics []TopicWeight `parquet:"top_topics,list"`
 }
 
+// ItemFactor is a row of item_factors.parquet: the interest model's latent
+// vector of one item. Kind is the item's table: group, activity, content
+// or merchant.
+type ItemFactor struct {
+	Kind   string    `parquet:"kind,dict"`
+	ItemID int64     `parquet:"item_id"`
+	Vector []float32 `parquet:"vector,list"`
+}
+
 // Reason is one machine-readable reason for a suggestion. Code names the
 // reason (see the Reason* constants); Count, RefID and Topic carry its
 // parameters, zero or empty when the code takes none. Reasons never name a

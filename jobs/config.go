@@ -88,7 +88,14 @@ type RunConfig struct {
 	// date and run ID; older ones are removed after a successful run, never
 	// the one latest points to. 0 keeps every run.
 	KeepRuns int
-	Params   Params
+	// Base is a published run of the same date to build on. With Stages,
+	// only the named stages (interests, groups, friends) are recomputed and
+	// the other outputs are copied from Base; with Users, only those users
+	// are recomputed, in Base's interest model, and merged over Base's rows.
+	Base   string
+	Stages []string
+	Users  []int64
+	Params Params
 }
 
 // Validate checks the configuration before any I/O.
@@ -107,6 +114,14 @@ func (c RunConfig) Validate() error {
 	}
 	if c.KeepRuns < 0 {
 		return usageError("-keep-runs = %d: want ≥ 0 (0 = keep every run)", c.KeepRuns)
+	}
+	for _, s := range c.Stages {
+		if s != StageInterests && s != StageGroups && s != StageFriends {
+			return usageError("-stages: unknown stage %q; want interests, groups or friends", s)
+		}
+	}
+	if (len(c.Stages) > 0 || c.Users != nil) && c.Base == "" {
+		return usageError("-stages and -users build on a published run: name it with -base")
 	}
 	return c.Params.Validate()
 }

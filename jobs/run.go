@@ -27,6 +27,9 @@ const (
 	FileActivities = "activity_suggestions.parquet"
 	FileFriends    = "friend_suggestions.parquet"
 	FileRejects    = "rejects.parquet"
+	// FileItemFactors holds the interest model's item vectors, so that a
+	// later run can rank, or re-solve some users, in the same latent space.
+	FileItemFactors = "item_factors.parquet"
 
 	// The feed export: the same suggestions as Arrow IPC files.
 	FileGroupsArrow     = "group_suggestions.arrow"
@@ -40,18 +43,24 @@ const ManifestVersion = 1
 // Manifest describes one published run. It is written last; a run
 // directory without it is incomplete and must be ignored.
 type Manifest struct {
-	Version      int                    `json:"manifest_version"`
-	RunID        string                 `json:"run_id"`
-	Date         string                 `json:"date"`
-	CodeVersion  string                 `json:"code_version"`
-	ConfigDigest string                 `json:"config_digest"`
-	Config       Params                 `json:"config"`
-	Inputs       []data.TableStats      `json:"inputs"`
-	Features     features.Summary       `json:"features"`
-	Model        ModelMetrics           `json:"model"`
-	Suggestions  SuggestionStats        `json:"suggestions"`
-	Outputs      []pipeline.FileEntry   `json:"outputs"`
-	Timings      []pipeline.StageTiming `json:"timings"`
+	Version      int                  `json:"manifest_version"`
+	RunID        string               `json:"run_id"`
+	Date         string               `json:"date"`
+	CodeVersion  string               `json:"code_version"`
+	ConfigDigest string               `json:"config_digest"`
+	Config       Params               `json:"config"`
+	Inputs       []data.TableStats    `json:"inputs"`
+	Features     features.Summary     `json:"features"`
+	Model        ModelMetrics         `json:"model"`
+	Suggestions  SuggestionStats      `json:"suggestions"`
+	Outputs      []pipeline.FileEntry `json:"outputs"`
+	// Base, Stages and UsersRecomputed describe a run built on another
+	// published run: the stages recomputed (all when empty) and the number
+	// of users a subset run recomputed (0: every user).
+	Base            string                 `json:"base,omitempty"`
+	Stages          []string               `json:"stages,omitempty"`
+	UsersRecomputed int                    `json:"users_recomputed,omitempty"`
+	Timings         []pipeline.StageTiming `json:"timings"`
 }
 
 // ModelMetrics summarises the interest model.
@@ -117,7 +126,30 @@ func Run(ctx context.Context, cfg RunConfig, log *slog.Logger, progress *pipelin
 		}
 	}()
 
-	m := Manifest{Version: ManifestVersion, RunID: cfg.RunID, Date: cfg.Date, CodeVersion: codeVersion(), ConfigDigest: p.Digest(), Config: p}
+	m := Manifest{Version: ManifestVersion, RunID: cfg.RunID, Date: cfg.Date, CodeVersion: codeVersion(), ConfigDigest: p.Digest(), Config: p,
+		Base: cfg.Base, Stages: cfg.Stages, UsersRecomputed: len(cfg.Users)}
+	var (
+		base   *Manifest      // the run this one builds on, when cfg.Base is set
+		listed map[int64]bool // the users a subset run recomputes (external IDs)
+		only   []bool         // the same, by dense index
+	)
+	if cfg.Base != "" {
+		bm, err := readManifestFile(filepath.Join(cfg.Base, pipeline.ManifestName))
+		if err != nil {
+			return nil, usageError("-base: %v", err)
+		}
+		if bm.Date != cfg.Date {
+			return nil, usageError("-base %s is a run of %s, not of -date %s", cfg.Base, bm.Date, cfg.Date)
+		}
+		base = &bm
+	}
+	if cfg.Users != nil {
+		listed = make(map[int64]bool, len(cfg.Users))
+		for _, id := range cfg.Users {
+			listed[id] = true
+		}
+	}
+	want := func(stage string) bool { return len(cfg.Stages) == 0 || slices.Contains(cfg.Stages, stage) }
 	var (
 		in  ingested
 		f   *features.Features
@@ -151,28 +183,68 @@ func Run(ctx context.Context, cfg RunConfig, log *slog.Logger, progress *pipelin
 			f = features.Build(in.dims, in.txns, in.events, start, p.Features)
 			m.Features = f.Summary
 			in.txns, in.events = nil, nil // no later stage reads raw events
+			if listed != nil {
+				only = make([]bool, in.dims.Users.Len())
+				for id := range listed {
+					if u := in.dims.Users.Lookup(id); u >= 0 {
+						only[u] = true
+					}
+				}
+			}
 			return nil
 		}},
 		{"interests", func(ctx context.Context) error {
 			ap := p.ALS
 			ap.Workers = cfg.Workers
-			rt := f.Signals.Transpose(int(f.Items.N))
 			var err error
-			als, err = models.TrainALS(ctx, &f.Signals, &rt, ap, func(it int, loss float64) {
-				r.Progress.Update("interests: ALS sweep", it, ap.Iterations)
-				log.Debug("als sweep", "stage", "interests", "iter", it, "loss", loss)
-			})
-			if err != nil {
-				return err
+			switch {
+			case base == nil || (want(StageInterests) && listed == nil):
+				rt := f.Signals.Transpose(int(f.Items.N))
+				als, err = models.TrainALS(ctx, &f.Signals, &rt, ap, func(it int, loss float64) {
+					r.Progress.Update("interests: ALS sweep", it, ap.Iterations)
+					log.Debug("als sweep", "stage", "interests", "iter", it, "loss", loss)
+				})
+				if err != nil {
+					return err
+				}
+				m.Model = ModelMetrics{Users: f.Signals.Rows(), Items: int(f.Items.N), Observations: f.Signals.NNZ(), Factors: ap.Factors, Loss: als.Loss}
+			case listed == nil: // interests reused as published
+				if als, err = baseFactors(cfg.Base, in.dims, f, ap.Factors); err != nil {
+					return err
+				}
+				m.Model = base.Model
+				return copyFromBase(st, rows, base, cfg.Base, FileInterests, FileItemFactors)
+			default: // re-solve the listed users in the base model's latent space
+				if als, err = baseFactors(cfg.Base, in.dims, f, ap.Factors); err != nil {
+					return err
+				}
+				if err := models.SolveUsers(ctx, &f.Signals, als, only, ap); err != nil {
+					return err
+				}
+				m.Model = base.Model
 			}
-			m.Model = ModelMetrics{Users: f.Signals.Rows(), Items: int(f.Items.N), Observations: f.Signals.NNZ(), Factors: ap.Factors, Loss: als.Loss}
 			ui := userInterests(in.dims, f, als, p.Features.TopTopics)
-			rows[FileInterests] = int64(len(ui))
-			return data.WriteParquet(st.Path(FileInterests), ui)
+			if listed != nil {
+				if ui, err = mergeWithBase(cfg.Base, FileInterests, ui, func(r data.UserInterest) int64 { return r.UserID }, listed); err != nil {
+					return err
+				}
+			}
+			items := itemFactors(in.dims, f, als)
+			rows[FileInterests], rows[FileItemFactors] = int64(len(ui)), int64(len(items))
+			return errors.Join(data.WriteParquet(st.Path(FileInterests), ui), data.WriteParquet(st.Path(FileItemFactors), items))
 		}},
 		{"groups", func(ctx context.Context) error {
-			mi := models.Inputs{Dims: in.dims, Features: f, ALS: als}
+			if !want(StageGroups) {
+				s := base.Suggestions
+				m.Suggestions.UsersWithGroups, m.Suggestions.GroupsPerUser = s.UsersWithGroups, s.GroupsPerUser
+				m.Suggestions.UsersWithActivity, m.Suggestions.ActivitiesPerUser = s.UsersWithActivity, s.ActivitiesPerUser
+				return copyFromBase(st, rows, base, cfg.Base, FileGroups, FileGroupsArrow, FileActivities, FileActivitiesArrow)
+			}
+			mi := models.Inputs{Dims: in.dims, Features: f, ALS: als, Only: only}
 			groups, err := models.RankGroups(ctx, mi, p.Groups, cfg.Workers)
+			if err == nil && listed != nil {
+				groups, err = mergeWithBase(cfg.Base, FileGroups, groups, func(s data.GroupSuggestion) int64 { return s.UserID }, listed)
+			}
 			if err != nil {
 				return err
 			}
@@ -185,6 +257,9 @@ func Run(ctx context.Context, cfg RunConfig, log *slog.Logger, progress *pipelin
 				return err
 			}
 			acts, err := models.RankActivities(ctx, mi, p.Groups, cfg.Workers)
+			if err == nil && listed != nil {
+				acts, err = mergeWithBase(cfg.Base, FileActivities, acts, func(s data.ActivitySuggestion) int64 { return s.UserID }, listed)
+			}
 			if err != nil {
 				return err
 			}
@@ -194,7 +269,14 @@ func Run(ctx context.Context, cfg RunConfig, log *slog.Logger, progress *pipelin
 			})
 		}},
 		{"friends", func(ctx context.Context) error {
-			friends, err := models.RankFriends(ctx, models.Inputs{Dims: in.dims, Features: f, ALS: als}, p.Friends, cfg.Workers)
+			if !want(StageFriends) {
+				m.Suggestions.UsersWithFriends, m.Suggestions.FriendsPerUser = base.Suggestions.UsersWithFriends, base.Suggestions.FriendsPerUser
+				return copyFromBase(st, rows, base, cfg.Base, FileFriends, FileFriendsArrow)
+			}
+			friends, err := models.RankFriends(ctx, models.Inputs{Dims: in.dims, Features: f, ALS: als, Only: only}, p.Friends, cfg.Workers)
+			if err == nil && listed != nil {
+				friends, err = mergeWithBase(cfg.Base, FileFriends, friends, func(s data.FriendSuggestion) int64 { return s.UserID }, listed)
+			}
 			if err != nil {
 				return err
 			}

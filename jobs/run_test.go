@@ -1,12 +1,14 @@
 package jobs
 
 import (
+	"bytes"
 	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -264,4 +266,117 @@ func TestRunFailsOnTooManyBadRows(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(root, "out", "date=2026-11-20")); err == nil {
 		t.Errorf("a failed run published a date directory")
 	}
+}
+
+func runInto(t *testing.T, w *datatest.World, out string, cfg RunConfig) *Result {
+	t.Helper()
+	in := filepath.Join(t.TempDir(), "in")
+	w.Write(t, in)
+	cfg.Input, cfg.Output, cfg.Date = in, out, "2026-11-20"
+	res, err := Run(t.Context(), cfg, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func friendRows(t *testing.T, dir string) map[int64][]data.FriendSuggestion {
+	t.Helper()
+	rows, err := data.ReadParquet[data.FriendSuggestion](filepath.Join(dir, FileFriends))
+	if err != nil {
+		t.Fatal(err)
+	}
+	by := map[int64][]data.FriendSuggestion{}
+	for _, r := range rows {
+		by[r.UserID] = append(by[r.UserID], r)
+	}
+	return by
+}
+
+// TestSubsetChangesOnlyListedUsers changes the inputs of two users, 2 and
+// 3 (each now sent money by a stranger), and recomputes only user 2: 2's
+// suggestions change, 3's and everybody else's stay exactly as published.
+func TestSubsetChangesOnlyListedUsers(t *testing.T) {
+	out := t.TempDir()
+	base := runInto(t, handWorld(), out, RunConfig{RunID: "base", Params: testParams()})
+	w := handWorld()
+	w.Pay(10, 2, "user", "transfer", 5000, 0, w.At(1, 10))
+	w.Pay(9, 3, "user", "transfer", 5000, 0, w.At(1, 11))
+	sub := runInto(t, w, out, RunConfig{RunID: "subset", Base: base.Dir, Users: []int64{2}, Params: testParams()})
+	before, after := friendRows(t, base.Dir), friendRows(t, sub.Dir)
+	if cmp.Equal(before[2], after[2]) {
+		t.Errorf("user 2 was listed and its inputs changed, but its suggestions did not: %v", after[2])
+	}
+	if !slices.ContainsFunc(after[2], func(s data.FriendSuggestion) bool {
+		return s.CandidateID == 10 && hasReason(s.Reasons, data.ReasonTransfer)
+	}) {
+		t.Errorf("user 2's new suggestions lack 10 (who sent it money): %v", after[2])
+	}
+	// The control: recomputing everybody on the changed inputs does change
+	// user 3, so 3 staying as published is the subset run's doing.
+	full := friendRows(t, runInto(t, w, t.TempDir(), RunConfig{RunID: "full", Params: testParams()}).Dir)
+	if cmp.Equal(full[3], before[3]) {
+		t.Fatalf("control failed: a full recompute leaves user 3 unchanged, so the test proves nothing")
+	}
+	for u, rows := range before {
+		if u != 2 && !cmp.Equal(rows, after[u]) {
+			t.Errorf("user %d was not listed but its suggestions changed:\n%v\n%v", u, rows, after[u])
+		}
+	}
+	if len(after) != len(before) || sub.Manifest.UsersRecomputed != 1 || sub.Manifest.Base != base.Dir {
+		t.Errorf("subset run: %d users with suggestions (base %d), manifest %+v", len(after), len(before), sub.Manifest)
+	}
+}
+
+// TestStagesReuseTheBaseRun recomputes only friends on unchanged inputs:
+// the other outputs are the base's bytes, and friends, ranked with the
+// base's interest model, come out identical too.
+func TestStagesReuseTheBaseRun(t *testing.T) {
+	out := t.TempDir()
+	base := runInto(t, handWorld(), out, RunConfig{RunID: "base", Params: testParams()})
+	re := runInto(t, handWorld(), out, RunConfig{RunID: "friends", Base: base.Dir, Stages: []string{StageFriends}, Params: testParams()})
+	for _, name := range []string{FileInterests, FileItemFactors, FileGroups, FileGroupsArrow, FileActivities, FileActivitiesArrow, FileFriends, FileFriendsArrow} {
+		x, err := os.ReadFile(filepath.Join(base.Dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		y, err := os.ReadFile(filepath.Join(re.Dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(x, y) {
+			t.Errorf("%s differs from the base run", name)
+		}
+	}
+	if len(re.Manifest.Timings) == 0 || re.Manifest.Stages[0] != StageFriends {
+		t.Errorf("manifest does not record the stages: %+v", re.Manifest.Stages)
+	}
+	_, err := Run(t.Context(), RunConfig{Input: "x", Output: out, Date: "2026-11-20", Stages: []string{"friends"}, Params: testParams()}, slog.New(slog.DiscardHandler), nil)
+	if !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), "-base") {
+		t.Errorf("-stages without -base: %v", err)
+	}
+}
+
+func FuzzParseUserList(f *testing.F) {
+	f.Add("1\n2\n# a comment\n\n 3 \n")
+	f.Add("12x\n")
+	f.Add("-9223372036854775808\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		ids, err := ParseUserList(strings.NewReader(s))
+		if err != nil {
+			if !strings.Contains(err.Error(), "line ") {
+				t.Errorf("error %q does not name the line", err)
+			}
+			return
+		}
+		lines := 0
+		for _, l := range strings.Split(s, "\n") {
+			if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+				lines++
+			}
+		}
+		if len(ids) != lines {
+			t.Errorf("%d IDs from %d ID lines in %q", len(ids), lines, s)
+		}
+	})
 }

@@ -64,6 +64,12 @@ type ALS struct {
 	Loss []float64
 }
 
+// NewALS returns a model of zero vectors for users and items with k
+// factors, for factors loaded from elsewhere (a published run).
+func NewALS(users, items, k int) *ALS {
+	return &ALS{Users: mat.NewDense(max(users, 1), k, nil), Items: mat.NewDense(max(items, 1), k, nil)}
+}
+
 // TrainALS factorises the users × items signal matrix R (with Rt its
 // transpose) by implicit ALS (Hu, Koren, Volinsky 2008): preference 1 for
 // positive signal and 0 for negative, confidence 1 + α|s|, every unobserved
@@ -113,8 +119,21 @@ func gram(Y *mat.Dense) []float64 {
 	return out
 }
 
+// SolveUsers re-solves the rows of users marked in only (all rows when
+// only is nil) against fixed item factors, warm-started from their current
+// values in m.Users. It is how a subset of users is recomputed in the same
+// latent space as a published model.
+func SolveUsers(ctx context.Context, R *features.CSR, m *ALS, only []bool, p ALSParams) error {
+	return sweepRows(ctx, R, m.Items, m.Users, only, p)
+}
+
 // sweep solves every row of X given the fixed other side Y.
 func sweep(ctx context.Context, R *features.CSR, Y, X *mat.Dense, p ALSParams) error {
+	return sweepRows(ctx, R, Y, X, nil, p)
+}
+
+// sweepRows solves the rows of X marked in only (all when nil).
+func sweepRows(ctx context.Context, R *features.CSR, Y, X *mat.Dense, only []bool, p ALSParams) error {
 	k := p.Factors
 	G := gram(Y)
 	Yraw := Y.RawMatrix()
@@ -123,6 +142,9 @@ func sweep(ctx context.Context, R *features.CSR, Y, X *mat.Dense, p ALSParams) e
 	return pipeline.ForRange(ctx, n, p.Workers, 1024, func(lo, hi int) {
 		s := newSolver(k)
 		for u := lo; u < hi; u++ {
+			if only != nil && !only[u] {
+				continue
+			}
 			cols, vals := R.Row(int32(u))
 			x := Xraw.Data[u*Xraw.Stride : u*Xraw.Stride+k]
 			if len(cols) == 0 {

@@ -117,7 +117,7 @@ func RankFriends(ctx context.Context, in Inputs, p FriendParams, workers int) ([
 		s   *scratch
 		top *TopK
 	}
-	return rankEligible(ctx, d, f, workers, func() state {
+	return rankEligible(ctx, in, workers, func() state {
 		return state{newScratch(nu), NewTopK(p.MaxPerUser)}
 	}, func(st state, u int32) (out []data.FriendSuggestion) {
 		s, top := st.s, st.top

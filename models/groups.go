@@ -19,6 +19,9 @@ type Inputs struct {
 	Dims     *data.Dims
 	Features *features.Features
 	ALS      *ALS
+	// Only, when not nil, restricts ranking to the users marked in it
+	// (dense indices): a subset recomputation.
+	Only []bool
 }
 
 // GroupParams tunes group and activity suggestions. Scores are sums of
@@ -344,7 +347,7 @@ func RankGroups(ctx context.Context, in Inputs, p GroupParams, workers int) ([]d
 	d, f := in.Dims, in.Features
 	health, recent := groupHealth(in, p.HorizonDays)
 	gc := newGroupCandidates(d, f, health, p)
-	return rankEligible(ctx, d, f, workers, func() *rankState {
+	return rankEligible(ctx, in, workers, func() *rankState {
 		return newRankState(p.MaxPerUser, d.Groups.Len())
 	}, func(st *rankState, u int32) (out []data.GroupSuggestion) {
 		top, counts := st.top, st.counts
@@ -390,15 +393,17 @@ func RankGroups(ctx context.Context, in Inputs, p GroupParams, workers int) ([]d
 	})
 }
 
-// rankEligible calls rank for every eligible user, city by city, with
-// per-worker state from init, and returns the rows in user ID order.
-func rankEligible[S, T any](ctx context.Context, d *data.Dims, f *features.Features, workers int, init func() S, rank func(s S, u int32) []T) ([]T, error) {
+// rankEligible calls rank for every eligible user (of in.Only, when set),
+// city by city, with per-worker state from init, and returns the rows in
+// user ID order.
+func rankEligible[S, T any](ctx context.Context, in Inputs, workers int, init func() S, rank func(s S, u int32) []T) ([]T, error) {
+	d, f := in.Dims, in.Features
 	nu := d.Users.Len()
 	per := make([][]T, nu)
 	order := usersByCity(d)
 	err := pipeline.ForChunks(ctx, nu, workers, 256, init, func(s S, lo, hi int) {
 		for _, u := range order[lo:hi] {
-			if f.Eligible[u] {
+			if f.Eligible[u] && (in.Only == nil || in.Only[u]) {
 				per[u] = rank(s, u)
 			}
 		}
@@ -473,7 +478,7 @@ func RankActivities(ctx context.Context, in Inputs, p GroupParams, workers int) 
 	for i := range byTopic {
 		byTopic[i] = mostSignedUp(byTopic[i], p.PerTopicCandidates)
 	}
-	return rankEligible(ctx, d, f, workers, func() *rankState {
+	return rankEligible(ctx, in, workers, func() *rankState {
 		return newRankState(p.MaxPerUser, d.Activities.Len())
 	}, func(st *rankState, u int32) (out []data.ActivitySuggestion) {
 		top, counts := st.top, st.counts

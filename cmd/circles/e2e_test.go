@@ -185,7 +185,7 @@ func checkManifest(t *testing.T, dir string, m jobs.Manifest) {
 	if int64(len(rejects)) != quarantined || quarantined == 0 {
 		t.Errorf("rejects.parquet has %d rows, manifest counts %d quarantined (the generator plants bad rows)", len(rejects), quarantined)
 	}
-	want := []string{jobs.FileActivitiesArrow, jobs.FileActivities, jobs.FileFriendsArrow, jobs.FileFriends, jobs.FileGroupsArrow, jobs.FileGroups, jobs.FileRejects, jobs.FileInterests}
+	want := []string{jobs.FileActivitiesArrow, jobs.FileActivities, jobs.FileFriendsArrow, jobs.FileFriends, jobs.FileGroupsArrow, jobs.FileGroups, jobs.FileItemFactors, jobs.FileRejects, jobs.FileInterests}
 	var got []string
 	for _, o := range m.Outputs {
 		got = append(got, o.Name)

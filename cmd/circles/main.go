@@ -190,6 +190,7 @@ type runFlags struct {
 	lf         logFlags
 	configFile string
 	cpuProfile string
+	usersFile  string
 }
 
 // register adds the flags to fs; withDate adds -date and -run-id, which a
@@ -203,6 +204,12 @@ func (r *runFlags) register(fs *flag.FlagSet, withDate bool) {
 	if withDate {
 		fs.StringVar(&r.cfg.Date, "date", "", "run date, YYYY-MM-DD (required)")
 		fs.StringVar(&r.cfg.RunID, "run-id", "", "run directory name (default: the UTC start time, like 20261121T020000Z)")
+		fs.StringVar(&r.cfg.Base, "base", "", "a published run of the same date to build on, for -stages and -users")
+		fs.Func("stages", "recompute only these stages (comma-separated: interests, groups, friends), copying the rest from -base", func(v string) error {
+			r.cfg.Stages = strings.Split(v, ",")
+			return nil
+		})
+		fs.StringVar(&r.usersFile, "users", "", "file of user IDs, one per line: recompute only them, in -base's interest model, and merge over -base")
 	}
 	fs.StringVar(&r.configFile, "config", "", "JSON file of settings (see 'circles config defaults'); flags given on the command line override it")
 	fs.IntVar(&r.cfg.Workers, "workers", 0, "parallel workers, 0 = all cores; never changes results")
@@ -238,6 +245,13 @@ func (r *runFlags) parse(fs *flag.FlagSet, args []string) (stop func(), err erro
 		}
 	}
 	r.cfg.Params = r.p
+	if r.usersFile != "" {
+		ids, err := jobs.ReadUserList(r.usersFile)
+		if err != nil {
+			return nil, err
+		}
+		r.cfg.Users = ids
+	}
 	if r.cpuProfile == "" {
 		return func() {}, nil
 	}
