@@ -127,41 +127,45 @@ func (c RunConfig) Validate() error {
 }
 
 // LoadParams reads params from a JSON file on top of base: fields the file
-// omits keep base's values. Unknown fields are errors (a misspelt field
-// would otherwise be ignored silently), and so is trailing data.
+// omits keep base's values.
 func LoadParams(path string, base Params) (Params, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return Params{}, usageError("-config: %v", err)
 	}
 	defer f.Close()
-	dec := json.NewDecoder(f)
-	dec.DisallowUnknownFields()
 	p := base
-	if err := dec.Decode(&p); err != nil {
+	if err := decodeStrict(f, &p); err != nil {
 		return Params{}, usageError("-config %s: %v (see 'circles config defaults' for every field)", path, err)
-	}
-	if dec.More() {
-		return Params{}, usageError("-config %s: more than one JSON value", path)
 	}
 	return p, nil
 }
 
-// WriteDefaults writes the default params as indented JSON: a complete
-// config file to start from.
-func WriteDefaults(w io.Writer) error {
-	b, err := json.MarshalIndent(DefaultParams(), "", "  ")
-	if err != nil {
+// decodeStrict decodes one JSON value into v. Unknown fields are errors (a
+// misspelt field would otherwise be ignored silently), and so is trailing
+// data.
+func decodeStrict(r io.Reader, v any) error {
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
 		return err
 	}
-	_, err = w.Write(append(b, '\n'))
-	return err
+	if dec.More() {
+		return errors.New("more than one JSON value")
+	}
+	return nil
 }
+
+// WriteDefaults writes the default params as indented JSON: a complete
+// config file to start from.
+func WriteDefaults(w io.Writer) error { return writeJSON(w, DefaultParams()) }
 
 // WriteScheduleDefaults writes the default schedule config as indented
 // JSON; input and output are left empty for the operator to fill in.
-func WriteScheduleDefaults(w io.Writer) error {
-	b, err := json.MarshalIndent(DefaultScheduleConfig(), "", "  ")
+func WriteScheduleDefaults(w io.Writer) error { return writeJSON(w, DefaultScheduleConfig()) }
+
+func writeJSON(w io.Writer, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}

@@ -3,7 +3,6 @@ package jobs
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -85,10 +84,8 @@ func LoadScheduleConfig(path string) (ScheduleConfig, error) {
 // LoadScheduleConfigBytes decodes a schedule config over the defaults,
 // refusing unknown fields.
 func LoadScheduleConfigBytes(b []byte) (ScheduleConfig, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
 	c := DefaultScheduleConfig()
-	if err := dec.Decode(&c); err != nil {
+	if err := decodeStrict(bytes.NewReader(b), &c); err != nil {
 		return ScheduleConfig{}, usageError("%v (see 'circles config schedule-defaults')", err)
 	}
 	return c, nil
