@@ -77,7 +77,7 @@ type SuggestionRow struct {
 // Arrow IPC file at path. topics must hold every topic the reasons name.
 // The file is fsynced; on error it is removed.
 func WriteSuggestionsArrow(path, target string, topics []string, n int, row func(i int) SuggestionRow) error {
-	return createSynced(path, func(out io.Writer) error {
+	return CreateSynced(path, func(out io.Writer) error {
 		schema := SuggestionSchema(target)
 		mem := memory.NewGoAllocator()
 		w, err := ipc.NewFileWriter(out, ipc.WithSchema(schema), ipc.WithAllocator(mem))

@@ -18,7 +18,7 @@ const RowsPerRowGroup = 1 << 20
 // fsyncs it, and closes it. Writing is deterministic: the same rows give the
 // same bytes. On error the partial file is removed.
 func WriteParquet[T any](path string, rows []T) error {
-	return createSynced(path, func(out io.Writer) error {
+	return CreateSynced(path, func(out io.Writer) error {
 		w := parquet.NewGenericWriter[T](out, parquet.Compression(&zstd.Codec{Level: zstd.SpeedDefault}), parquet.MaxRowsPerRowGroup(RowsPerRowGroup))
 		for len(rows) > 0 {
 			n := min(len(rows), 64<<10)
@@ -34,7 +34,7 @@ func WriteParquet[T any](path string, rows []T) error {
 // createSynced creates path (which must not exist), lets write fill it
 // through a buffer, then flushes, fsyncs and closes it. On any error the
 // file is removed and the error names the path.
-func createSynced(path string, write func(w io.Writer) error) (err error) {
+func CreateSynced(path string, write func(w io.Writer) error) (err error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 	if err != nil {
 		return err

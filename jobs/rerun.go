@@ -194,19 +194,11 @@ func copyFromBase(st *pipeline.Staging, rows map[string]int64, base *Manifest, b
 		if err != nil {
 			return err
 		}
-		dst, err := os.OpenFile(st.Path(name), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
-		if err != nil {
-			src.Close()
+		err = data.CreateSynced(st.Path(name), func(w io.Writer) error {
+			_, err := io.Copy(w, src)
 			return err
-		}
-		_, err = io.Copy(dst, src)
+		})
 		src.Close()
-		if err == nil {
-			err = dst.Sync()
-		}
-		if cerr := dst.Close(); err == nil {
-			err = cerr
-		}
 		if err != nil {
 			return fmt.Errorf("copy %s from base: %w", name, err)
 		}

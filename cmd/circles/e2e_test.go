@@ -114,10 +114,9 @@ func TestEndToEnd(t *testing.T) {
 	checkGroups(t, dir, w)
 	checkActivities(t, dir, w)
 	var names []string
-	if entries, _ := os.ReadDir(out); true {
-		for _, e := range entries {
-			names = append(names, e.Name())
-		}
+	entries, _ := os.ReadDir(out)
+	for _, e := range entries {
+		names = append(names, e.Name())
 	}
 	if want := []string{pipeline.LockName, "date=" + e2eDate, "latest"}; !slices.Equal(names, want) {
 		t.Errorf("output root holds %v, want %v (no staging left behind)", names, want)
