@@ -30,6 +30,9 @@ type Event struct {
 	Target     int32
 	TargetKind TargetKind
 	Action     Action
+	// Weight scales the action: a play count or a rating. It is 1 when the
+	// row has none.
+	Weight float32
 }
 
 // Window is the half-open time range [StartMillis, EndMillis) of events a
@@ -224,7 +227,8 @@ func ScanInteractions(path string, d *Dims, w Window) (*Batch[Event], error) {
 	b.Stats.Files = []string{path}
 	q := &quarantine{table: TableInteractions, file: path, stats: &b.Stats}
 	specs := []spec{{"event_id", colInt64, true}, {"time", colTime, true}, {"user_id", colInt64, true},
-		{"target_kind", colString, true}, {"target_id", colInt64, true}, {"action", colString, true}}
+		{"target_kind", colString, true}, {"target_id", colInt64, true}, {"action", colString, true},
+		{"weight", colFloat, false}}
 	parseTarget := func(b []byte) (int32, bool) { k, ok := ParseTargetKind(b); return int32(k), ok }
 	parseAction := func(b []byte) (int32, bool) { k, ok := ParseAction(b); return int32(k), ok }
 	targets := [numTargetKinds]*Index{TargetContent: &d.Contents, TargetGroup: &d.Groups, TargetActivity: &d.Activities, TargetUser: &d.Users, TargetMerchant: &d.Merchants}
@@ -237,6 +241,7 @@ func ScanInteractions(path string, d *Dims, w Window) (*Batch[Event], error) {
 		user, userOK := make([]int64, n), make([]bool, n)
 		tkind, action := make([]int32, n), make([]int32, n)
 		target, targetOK := make([]int64, n), make([]bool, n)
+		weight, weightOK := make([]float64, n), make([]bool, n)
 		if err := errors.Join(
 			p.int64s(rg, c[0], buf, ids, idOK),
 			p.int64s(rg, c[1], buf, ts, tsOK),
@@ -244,6 +249,7 @@ func ScanInteractions(path string, d *Dims, w Window) (*Batch[Event], error) {
 			p.codes(rg, c[3], buf, tkind, parseTarget),
 			p.int64s(rg, c[4], buf, target, targetOK),
 			p.codes(rg, c[5], buf, action, parseAction),
+			p.floats(rg, c[6], buf, weight, weightOK),
 		); err != nil {
 			return err
 		}
@@ -264,6 +270,10 @@ func ScanInteractions(path string, d *Dims, w Window) (*Batch[Event], error) {
 				continue
 			}
 			tk, act := TargetKind(tkind[i]), Action(action[i])
+			wt := float32(1)
+			if weightOK[i] {
+				wt = float32(weight[i])
+			}
 			u := d.Users.Lookup(user[i])
 			t := targets[tk].Lookup(target[i])
 			switch {
@@ -277,9 +287,11 @@ func ScanInteractions(path string, d *Dims, w Window) (*Batch[Event], error) {
 				q.reject(row, "action", QKindMismatch)
 			case tk == TargetUser && t == u:
 				q.reject(row, "target_id", QSelf)
+			case !(wt > 0 && wt <= MaxWeight):
+				q.reject(row, "weight", QBadWeight)
 			default:
 				b.Stats.Used++
-				b.Rows = append(b.Rows, Event{TimeMillis: ts[i], User: u, Target: t, TargetKind: tk, Action: act})
+				b.Rows = append(b.Rows, Event{TimeMillis: ts[i], User: u, Target: t, TargetKind: tk, Action: act, Weight: wt})
 				b.IDs = append(b.IDs, ids[i])
 				b.RowNums = append(b.RowNums, row)
 			}

@@ -30,6 +30,9 @@ type Interaction struct {
 	TargetKind string `parquet:"target_kind,dict"`
 	TargetID   int64  `parquet:"target_id"`
 	Action     string `parquet:"action,dict"`
+	// Weight scales the action (a play count, a rating); nil means 1. The
+	// generator leaves it nil; importers of public datasets set it.
+	Weight *float32 `parquet:"weight,optional"`
 }
 
 // UserRow is a row of the users snapshot.

@@ -48,10 +48,11 @@ const (
 	colBool                  // BOOLEAN
 	colInt32                 // INT32 or INT64 that fits
 	colStringList
+	colFloat // FLOAT or DOUBLE
 )
 
 func (k colKind) String() string {
-	return [...]string{"int64", "timestamp", "string", "boolean", "int32", "list<string>"}[k]
+	return [...]string{"int64", "timestamp", "string", "boolean", "int32", "list<string>", "float"}[k]
 }
 
 // parquetFile is an open input file.
@@ -129,6 +130,8 @@ func (p *parquetFile) resolve(name string, kind colKind, required bool) (*column
 		ok = !repeated && c.physical == parquet.Boolean
 	case colStringList:
 		ok = repeated && c.physical == parquet.ByteArray
+	case colFloat:
+		ok = !repeated && (c.physical == parquet.Float || c.physical == parquet.Double)
 	}
 	if !ok {
 		got := c.physical.String()
@@ -279,6 +282,25 @@ func (p *parquetFile) codes(rg parquet.RowGroup, c *column, buf []parquet.Value,
 				code = -2
 			}
 			out[i] = code
+		}
+	})
+}
+
+// floats reads a FLOAT or DOUBLE column; valid[i] is false for nulls, and
+// for every row when the column is absent (nil).
+func (p *parquetFile) floats(rg parquet.RowGroup, c *column, buf []parquet.Value, vals []float64, valid []bool) error {
+	if c == nil {
+		clear(valid)
+		return nil
+	}
+	return p.forEachValue(rg, c, buf, func(i int, v parquet.Value) {
+		switch {
+		case v.IsNull():
+			vals[i], valid[i] = 0, false
+		case c.physical == parquet.Float:
+			vals[i], valid[i] = float64(v.Float()), true
+		default:
+			vals[i], valid[i] = v.Double(), true
 		}
 	})
 }

@@ -2,6 +2,7 @@ package data_test
 
 import (
 	"errors"
+	"math"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -55,7 +56,7 @@ func TestScanToleratesSchemaDrift(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := data.Event{TimeMillis: at.UnixMilli(), User: d.Users.Lookup(2), Target: d.Contents.Lookup(20), TargetKind: data.TargetContent, Action: data.ActLike}
+	want := data.Event{TimeMillis: at.UnixMilli(), User: d.Users.Lookup(2), Target: d.Contents.Lookup(20), TargetKind: data.TargetContent, Action: data.ActLike, Weight: 1}
 	if len(b.Rows) != 1 || b.Rows[0] != want {
 		t.Errorf("rows = %+v, want [%+v]", b.Rows, want)
 	}
@@ -63,12 +64,13 @@ func TestScanToleratesSchemaDrift(t *testing.T) {
 
 // nullableInteraction can hold nulls in columns the contract requires.
 type nullableInteraction struct {
-	EventID    *int64  `parquet:"event_id,optional"`
-	TimeMillis *int64  `parquet:"time,optional,timestamp(millisecond)"`
-	UserID     *int64  `parquet:"user_id,optional"`
-	TargetKind *string `parquet:"target_kind,optional"`
-	TargetID   *int64  `parquet:"target_id,optional"`
-	Action     *string `parquet:"action,optional"`
+	EventID    *int64   `parquet:"event_id,optional"`
+	TimeMillis *int64   `parquet:"time,optional,timestamp(millisecond)"`
+	UserID     *int64   `parquet:"user_id,optional"`
+	TargetKind *string  `parquet:"target_kind,optional"`
+	TargetID   *int64   `parquet:"target_id,optional"`
+	Action     *string  `parquet:"action,optional"`
+	Weight     *float64 `parquet:"weight,optional"`
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -78,7 +80,7 @@ func TestScanQuarantinesEveryBadRowWithAReason(t *testing.T) {
 	root, d := smallWorld(t)
 	at := date.Add(time.Hour).UnixMilli()
 	good := func() nullableInteraction {
-		return nullableInteraction{ptr(int64(1)), ptr(at), ptr(int64(1)), ptr("content"), ptr(int64(20)), ptr("view")}
+		return nullableInteraction{ptr(int64(1)), ptr(at), ptr(int64(1)), ptr("content"), ptr(int64(20)), ptr("view"), nil}
 	}
 	type tc struct {
 		mutate func(*nullableInteraction)
@@ -98,6 +100,9 @@ func TestScanQuarantinesEveryBadRowWithAReason(t *testing.T) {
 		{func(r *nullableInteraction) { r.TimeMillis = ptr(date.AddDate(0, 0, -5).UnixMilli()) }, "time", data.QOutsideWindow},
 		{func(r *nullableInteraction) { r.Action = ptr("join") }, "action", data.QKindMismatch},
 		{func(r *nullableInteraction) { r.TargetKind, r.TargetID = ptr("user"), ptr(int64(1)) }, "target_id", data.QSelf},
+		{func(r *nullableInteraction) { r.Weight = ptr(-1.0) }, "weight", data.QBadWeight},
+		{func(r *nullableInteraction) { r.Weight = ptr(0.0) }, "weight", data.QBadWeight},
+		{func(r *nullableInteraction) { r.Weight = ptr(math.NaN()) }, "weight", data.QBadWeight},
 		{func(r *nullableInteraction) {}, "event_id", data.QDuplicate}, // same event_id as the first row
 	}
 	var rows []nullableInteraction
@@ -131,6 +136,35 @@ func TestScanQuarantinesEveryBadRowWithAReason(t *testing.T) {
 		if !ok || r.Column != c.column || r.Reason != c.reason || r.File != path || r.Table != data.TableInteractions {
 			t.Errorf("row %d: reject = %+v (found %v), want column %s reason %s", i+1, r, ok, c.column, c.reason)
 		}
+	}
+}
+
+// TestScanReadsWeights checks the optional weight column: FLOAT or DOUBLE,
+// null read as 1.
+func TestScanReadsWeights(t *testing.T) {
+	t.Parallel()
+	root, d := smallWorld(t)
+	at := date.Add(time.Hour).UnixMilli()
+	type floatWeight struct {
+		EventID    int64    `parquet:"event_id"`
+		TimeMillis int64    `parquet:"time,timestamp(millisecond)"`
+		UserID     int64    `parquet:"user_id"`
+		TargetKind string   `parquet:"target_kind"`
+		TargetID   int64    `parquet:"target_id"`
+		Action     string   `parquet:"action"`
+		Weight     *float32 `parquet:"weight,optional"`
+	}
+	rows := []floatWeight{{1, at, 1, "content", 20, "view", ptr(float32(250))}, {2, at, 1, "content", 20, "view", nil}}
+	path := filepath.Join(root, "weights.parquet")
+	if err := data.WriteParquet(path, rows); err != nil {
+		t.Fatal(err)
+	}
+	b, err := data.ScanInteractions(path, d, data.NewWindow(date, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Rows) != 2 || b.Rows[0].Weight != 250 || b.Rows[1].Weight != 1 {
+		t.Errorf("rows = %+v, want weights 250 and 1", b.Rows)
 	}
 }
 

@@ -22,7 +22,12 @@ const (
 	QSelf          = "self_reference" // a row that links an id to itself
 	QKindMismatch  = "kind_mismatch"  // the kind does not fit the payee or target type
 	QBadBirthYear  = "bad_birth_year" // birth_year outside 1900..run year
+	QBadWeight     = "bad_weight"     // an interaction weight that is not in (0, MaxWeight]
 )
+
+// MaxWeight bounds an interaction's weight: larger values are not a count
+// any product emits and would swamp every other signal.
+const MaxWeight = 1e9
 
 // TableStats counts what happened to one input table's rows.
 type TableStats struct {

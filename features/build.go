@@ -217,7 +217,7 @@ func (a *accumulator) event(e data.Event) {
 	case !f.Eligible[e.User]:
 		f.Summary.ExcludedEvents++
 	default:
-		if w := p.Weights.action(e.Action) * decay(a.now, e.TimeMillis, p.HalfLifeDays); w != 0 {
+		if w := p.Weights.action(e.Action) * strength(e.Weight) * decay(a.now, e.TimeMillis, p.HalfLifeDays); w != 0 {
 			a.sig = append(a.sig, Triple{e.User, item, float32(w)})
 		}
 	}

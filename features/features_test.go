@@ -152,10 +152,10 @@ func TestUserTopicsSumToOne(t *testing.T) {
 	d.ContentTopics = [][]int32{{food}}
 	now := day.AddDate(0, 0, 1).UnixMilli()
 	events := []data.Event{
-		{TimeMillis: now - 1000, User: 0, Target: 0, TargetKind: data.TargetGroup, Action: data.ActView},
-		{TimeMillis: now - 1000, User: 0, Target: 0, TargetKind: data.TargetContent, Action: data.ActLike},
-		{TimeMillis: now - 1000, User: 1, Target: 0, TargetKind: data.TargetContent, Action: data.ActLike},
-		{TimeMillis: now - 1000, User: 2, Target: 0, TargetKind: data.TargetContent, Action: data.ActLike},
+		{TimeMillis: now - 1000, User: 0, Target: 0, TargetKind: data.TargetGroup, Action: data.ActView, Weight: 1},
+		{TimeMillis: now - 1000, User: 0, Target: 0, TargetKind: data.TargetContent, Action: data.ActLike, Weight: 1},
+		{TimeMillis: now - 1000, User: 1, Target: 0, TargetKind: data.TargetContent, Action: data.ActLike, Weight: 1},
+		{TimeMillis: now - 1000, User: 2, Target: 0, TargetKind: data.TargetContent, Action: data.ActLike, Weight: 1},
 	}
 	f := Build(d, nil, [][]data.Event{events}, now-86_400_000, DefaultParams())
 	row := f.UserTopicRow(0)
@@ -166,5 +166,32 @@ func TestUserTopicsSumToOne(t *testing.T) {
 	// though the raw food signal (like = 2) beats the hiking view (1).
 	if row[hiking] <= row[food] {
 		t.Errorf("hiking %v ≤ food %v; IDF should favour the distinctive topic", row[hiking], row[food])
+	}
+}
+
+// TestWeightScalesLogarithmically checks that an interaction's weight scales
+// its signal by log2(1 + weight): weight 1 as is, weight 1023 ten times.
+func TestWeightScalesLogarithmically(t *testing.T) {
+	t.Parallel()
+	d := dims(2)
+	d.Contents.Add(20)
+	d.ContentTopics = [][]int32{nil}
+	now := day.AddDate(0, 0, 1).UnixMilli()
+	events := []data.Event{
+		{TimeMillis: now, User: 0, Target: 0, TargetKind: data.TargetContent, Action: data.ActView, Weight: 1},
+		{TimeMillis: now, User: 1, Target: 0, TargetKind: data.TargetContent, Action: data.ActView, Weight: 1023},
+	}
+	f := Build(d, nil, [][]data.Event{events}, now-86_400_000, DefaultParams())
+	item := f.Items.Content(0)
+	at := func(u int32) float32 {
+		cols, vals := f.Signals.Row(u)
+		if len(cols) != 1 || cols[0] != item {
+			t.Fatalf("user %d signals on %v, want only item %d", u, cols, item)
+		}
+		return vals[0]
+	}
+	one, many := at(0), at(1)
+	if math.Abs(float64(one)-DefaultParams().Weights.View) > 1e-6 || math.Abs(float64(many/one)-10) > 1e-5 {
+		t.Errorf("signals = %v and %v, want view weight and 10× it", one, many)
 	}
 }

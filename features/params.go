@@ -140,6 +140,13 @@ func (w *Weights) action(a data.Action) float64 {
 	return 0
 }
 
+// strength scales an action by its row weight w (a play count, a rating):
+// log2(1 + w), so that the default weight 1 leaves the action as it is and
+// a play count of 1023 counts ten times, not a thousand.
+func strength(w float32) float64 {
+	return math.Log2(1 + float64(w))
+}
+
 // decay is 2^(-age/halfLife) for an event at t (millis), measured from now;
 // events in the future of now (impossible after ingest) count fully.
 func decay(now, t int64, halfLifeDays float64) float64 {
