@@ -3,30 +3,19 @@
 package datatest
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"circles/data"
 )
 
-// World is an input world under construction. Add rows to its slices and
+// World is an input world under construction. Add rows to its tables and
 // call Write. Snapshots are written at Date; events into the daily
-// partition of their time (days with no events get empty partitions, so
-// that every day of a window is present).
+// partition of their time (see [data.Tables.Write]).
 type World struct {
-	Date         time.Time // the run date
-	Days         int       // event partitions written, ending at Date
-	Users        []data.UserRow
-	Groups       []data.GroupRow
-	Memberships  []data.MembershipRow
-	Activities   []data.ActivityRow
-	Merchants    []data.MerchantRow
-	Content      []data.ContentRow
-	Relations    []data.RelationRow
-	Transactions []data.Transaction
-	Interactions []data.Interaction
+	Date time.Time // the run date
+	Days int       // event partitions written, ending at Date
+	data.Tables
 }
 
 // New returns an empty world for the run date, with days of partitions.
@@ -76,54 +65,7 @@ func (w *World) Pay(payer, payee int64, payeeType, kind string, cents int64, ref
 // Write writes the world under root as partitions with success markers.
 func (w *World) Write(t testing.TB, root string) {
 	t.Helper()
-	snap := func(table string, write func(path string) error) {
-		dir := data.PartitionDir(root, table, w.Date)
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := write(filepath.Join(dir, "part-00000.parquet")); err != nil {
-			t.Fatal(err)
-		}
-		if err := data.MarkSuccess(dir); err != nil {
-			t.Fatal(err)
-		}
-	}
-	snap(data.TableUsers, func(p string) error { return data.WriteParquet(p, w.Users) })
-	snap(data.TableGroups, func(p string) error { return data.WriteParquet(p, w.Groups) })
-	snap(data.TableMemberships, func(p string) error { return data.WriteParquet(p, w.Memberships) })
-	snap(data.TableActivities, func(p string) error { return data.WriteParquet(p, w.Activities) })
-	snap(data.TableMerchants, func(p string) error { return data.WriteParquet(p, w.Merchants) })
-	snap(data.TableContent, func(p string) error { return data.WriteParquet(p, w.Content) })
-	snap(data.TableRelations, func(p string) error { return data.WriteParquet(p, w.Relations) })
-	dayOf := func(ms int64) time.Time { return time.UnixMilli(ms).UTC().Truncate(24 * time.Hour) }
-	for i := range w.Days {
-		day := w.Date.AddDate(0, 0, -i)
-		var txns []data.Transaction
-		for _, r := range w.Transactions {
-			if dayOf(r.TimeMillis).Equal(day) || (i == w.Days-1 && dayOf(r.TimeMillis).Before(day)) {
-				txns = append(txns, r)
-			}
-		}
-		var ints []data.Interaction
-		for _, r := range w.Interactions {
-			if dayOf(r.TimeMillis).Equal(day) || (i == w.Days-1 && dayOf(r.TimeMillis).Before(day)) {
-				ints = append(ints, r)
-			}
-		}
-		for table, write := range map[string]func(string) error{
-			data.TableTransactions: func(p string) error { return data.WriteParquet(p, txns) },
-			data.TableInteractions: func(p string) error { return data.WriteParquet(p, ints) },
-		} {
-			dir := data.PartitionDir(root, table, day)
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := write(filepath.Join(dir, "part-00000.parquet")); err != nil {
-				t.Fatal(err)
-			}
-			if err := data.MarkSuccess(dir); err != nil {
-				t.Fatal(err)
-			}
-		}
+	if err := w.Tables.Write(root, w.Date, w.Days); err != nil {
+		t.Fatal(err)
 	}
 }
