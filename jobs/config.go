@@ -30,7 +30,7 @@ func usageError(format string, args ...any) error {
 // them with their SHA-256 digest, so a consumer can tell which settings
 // produced a file.
 type Params struct {
-	WindowDays        int                 `json:"window_days"`          // days of events that shape interests and ties, 1..365
+	WindowDays        int                 `json:"window_days"`          // days of events that shape interests and ties, 1..36500 (imported public datasets span years)
 	MaxBadRowFraction float64             `json:"max_bad_row_fraction"` // a table with more bad (non-duplicate) rows fails the run, 0..1
 	Features          features.Params     `json:"features"`
 	ALS               models.ALSParams    `json:"als"`
@@ -52,8 +52,8 @@ func DefaultParams() Params {
 
 // Validate checks every field, naming the first bad one and its range.
 func (p Params) Validate() error {
-	if p.WindowDays < 1 || p.WindowDays > 365 {
-		return usageError("window_days = %d: want 1..365", p.WindowDays)
+	if p.WindowDays < 1 || p.WindowDays > 36500 {
+		return usageError("window_days = %d: want 1..36500", p.WindowDays)
 	}
 	if !(p.MaxBadRowFraction >= 0 && p.MaxBadRowFraction <= 1) {
 		return usageError("max_bad_row_fraction = %v: want 0..1", p.MaxBadRowFraction)

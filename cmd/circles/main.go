@@ -17,6 +17,7 @@ import (
 	"syscall"
 
 	"circles/data"
+	"circles/datasets"
 	"circles/jobs"
 	"circles/pipeline"
 	"circles/synth"
@@ -47,6 +48,7 @@ commands:
   demo       generate a small world, run the pipeline on it, print a summary
   run        run every stage for one date and publish the outputs
   generate   write a synthetic world (inputs plus planted ground truth)
+  import     convert a public dataset into input tables: import FORMAT SRC DST
   eval-planted  score a run of a generated world against its planted truth, next to baselines
   config     'config defaults' prints every setting with its default, as a config file
   backfill   run every date of a range (-from, -to); resumable
@@ -73,6 +75,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runRun(ctx, args, stdout, stderr)
 	case "generate":
 		err = runGenerate(ctx, args, stdout, stderr)
+	case "import":
+		err = runImport(ctx, args, stdout, stderr)
 	case "eval-planted":
 		err = runEvalPlanted(ctx, args, stdout, stderr)
 	case "schedule":
@@ -355,6 +359,47 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	fmt.Fprintf(stdout, "wrote %s: %d users, %d groups, %d activities, %d transactions, %d interactions, %d planted friendships, %d planted joins\n",
 		cfg.Out, s.Users, s.Groups, s.Activities, s.Transactions, s.Interactions, s.FutureFriendships, s.FutureJoins)
+	return nil
+}
+
+func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("import", stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: circles import [flags] FORMAT SRC DST\n\nFORMAT is one of %s. DST must not exist.\n\nflags:\n", strings.Join(datasets.Formats(), ", "))
+		fs.PrintDefaults()
+	}
+	var lf logFlags
+	lf.register(fs)
+	date := fs.String("date", "2011-12-31", "stated date (YYYY-MM-DD) of rows the dataset does not date")
+	cfg := jobs.ImportConfig{}
+	fs.Float64Var(&cfg.MaxBadLineFraction, "max-bad-lines", 0.05, "share of a file's lines that may be skipped before the import fails")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %v", jobs.ErrUsage, err)
+	}
+	if fs.NArg() != 3 {
+		return fmt.Errorf("%w: import wants FORMAT SRC DST after its flags, got %d arguments", jobs.ErrUsage, fs.NArg())
+	}
+	cfg.Format, cfg.Src, cfg.Dst = fs.Arg(0), fs.Arg(1), fs.Arg(2)
+	d, err := data.ParseDate(*date)
+	if err != nil {
+		return fmt.Errorf("%w: -date: %v", jobs.ErrUsage, err)
+	}
+	cfg.Date = d
+	log, _, err := lf.setup(stderr)
+	if err != nil {
+		return err
+	}
+	sum, err := jobs.Import(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "imported %s into %s: run date %s, events over %d days; rows %v; tasks %v\n", cfg.Format, cfg.Dst, sum.Date, sum.WindowDays, sum.Rows, sum.Tasks)
+	for _, n := range sum.Notes {
+		fmt.Fprintf(stdout, "  - %s\n", n)
+	}
 	return nil
 }
 

@@ -1,0 +1,43 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"os"
+	"slices"
+	"time"
+
+	"circles/datasets"
+)
+
+// ImportConfig configures an import of a public dataset.
+type ImportConfig struct {
+	Format, Src, Dst   string
+	Date               time.Time // stated date of undated rows
+	MaxBadLineFraction float64
+}
+
+// Import converts a public dataset into an input tree (see package
+// datasets) and logs its summary.
+func Import(ctx context.Context, cfg ImportConfig, log *slog.Logger) (*datasets.Summary, error) {
+	switch {
+	case !slices.Contains(datasets.Formats(), cfg.Format):
+		return nil, usageError("unknown format %q; want one of %v", cfg.Format, datasets.Formats())
+	case cfg.Src == "" || cfg.Dst == "":
+		return nil, usageError("want FORMAT SRC DST")
+	case !(cfg.MaxBadLineFraction > 0 && cfg.MaxBadLineFraction <= 1):
+		return nil, usageError("-max-bad-lines = %v: want a fraction in (0, 1]", cfg.MaxBadLineFraction)
+	}
+	if _, err := os.Stat(cfg.Dst); !errors.Is(err, fs.ErrNotExist) {
+		return nil, usageError("destination %s exists; choose a new directory", cfg.Dst)
+	}
+	start := time.Now()
+	sum, err := datasets.Import(ctx, cfg.Format, cfg.Src, cfg.Dst, datasets.Options{Date: cfg.Date, MaxBadLineFraction: cfg.MaxBadLineFraction})
+	if err != nil {
+		return nil, err
+	}
+	log.Info("imported", "job", "import", "format", cfg.Format, "dst", cfg.Dst, "date", sum.Date, "days", sum.Days, "rows", sum.Rows, "seconds", time.Since(start).Seconds())
+	return sum, nil
+}
