@@ -3,28 +3,50 @@ package models
 import (
 	"context"
 	"fmt"
-	"maps"
 	"math"
 	"slices"
 
+	"gonum.org/v1/gonum/floats"
+
 	"circles/data"
 	"circles/features"
+	"circles/pipeline"
 )
 
-// FriendParams tunes friend suggestions. The score is a weighted sum of
-// candidate features: log(1+mutual friends), Adamic–Adar over the friend
-// graph, log(1+tie strength), shared small groups and activities, and
-// cosine similarity of topic weights.
+// FriendParams tunes friend suggestions. The score is a linear model over
+// the candidate features of [FriendFeatureNames]: the weights are set by
+// hand in the defaults and can be learned (see [FitLogistic] and circles
+// eval -tune). Only their ratios matter to the ranking.
 type FriendParams struct {
-	MaxPerUser      int     `json:"max_per_user"`       // suggestions kept per user, 1..200
-	MutualWeight    float64 `json:"mutual_weight"`      // on log(1 + mutual friends)
-	AdamicAdar      float64 `json:"adamic_adar"`        // on Σ 1/log(deg(mutual friend))
-	TieWeight       float64 `json:"tie_weight"`         // on log(1 + tie strength)
-	CoMemberWeight  float64 `json:"co_member_weight"`   // per shared small group or activity, up to 3
-	InterestWeight  float64 `json:"interest_weight"`    // on cosine of topic weights
-	MaxFanout       int     `json:"max_fanout"`         // friends of a friend visited per friend, 10..100000
-	SmallGroupSize  int     `json:"small_group_size"`   // groups and activities at most this large are candidate sources, 2..1000
-	MinMutualForFoF int     `json:"min_mutual_for_fof"` // mutual friends needed to keep a candidate with no other source, ≥ 1
+	MaxPerUser         int     `json:"max_per_user"`        // suggestions kept per user, 1..200
+	MutualWeight       float64 `json:"mutual_weight"`       // on log(1 + mutual friends)
+	AdamicAdar         float64 `json:"adamic_adar"`         // on Σ 1/log(deg(mutual friend))
+	ResourceAllocation float64 `json:"resource_allocation"` // on Σ 1/deg(mutual friend)
+	TieWeight          float64 `json:"tie_weight"`          // on log(1 + tie strength)
+	CoMemberWeight     float64 `json:"co_member_weight"`    // per shared small group or activity, up to 3
+	InterestWeight     float64 `json:"interest_weight"`     // on cosine of topic weights
+	DegreeWeight       float64 `json:"degree_weight"`       // on log(1 + the candidate's friend count)
+	LatentWeight       float64 `json:"latent_weight"`       // on cosine of the interest model's user vectors
+	MaxFanout          int     `json:"max_fanout"`          // friends of a friend visited per friend, 10..100000
+	SmallGroupSize     int     `json:"small_group_size"`    // groups and activities at most this large are candidate sources, 2..1000
+	MinMutualForFoF    int     `json:"min_mutual_for_fof"`  // mutual friends needed to keep a candidate with no other source, ≥ 1
+}
+
+// FriendFeatureNames names the candidate features, in the order of
+// [FriendParams.Weights] and of the vectors [FriendCandidates] returns.
+var FriendFeatureNames = [NumFriendFeatures]string{"mutual_weight", "adamic_adar", "resource_allocation", "tie_weight", "co_member_weight", "interest_weight", "degree_weight", "latent_weight"}
+
+// NumFriendFeatures is the length of a friend candidate's feature vector.
+const NumFriendFeatures = 8
+
+// Weights returns the score's weights in feature order.
+func (p *FriendParams) Weights() [NumFriendFeatures]float64 {
+	return [NumFriendFeatures]float64{p.MutualWeight, p.AdamicAdar, p.ResourceAllocation, p.TieWeight, p.CoMemberWeight, p.InterestWeight, p.DegreeWeight, p.LatentWeight}
+}
+
+// SetWeights sets the score's weights from a vector in feature order.
+func (p *FriendParams) SetWeights(w [NumFriendFeatures]float64) {
+	p.MutualWeight, p.AdamicAdar, p.ResourceAllocation, p.TieWeight, p.CoMemberWeight, p.InterestWeight, p.DegreeWeight, p.LatentWeight = w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]
 }
 
 // DefaultFriendParams returns production defaults.
@@ -45,11 +67,9 @@ func (p FriendParams) Validate() error {
 	case p.MinMutualForFoF < 1:
 		return fmt.Errorf("friends.min_mutual_for_fof = %d: want ≥ 1", p.MinMutualForFoF)
 	}
-	ranges := map[string]float64{"mutual_weight": p.MutualWeight, "adamic_adar": p.AdamicAdar, "tie_weight": p.TieWeight, "co_member_weight": p.CoMemberWeight, "interest_weight": p.InterestWeight}
-	for _, name := range slices.Sorted(maps.Keys(ranges)) {
-		w := ranges[name]
-		if !(w >= 0 && w <= 100) {
-			return fmt.Errorf("friends.%s = %v: want 0..100", name, w)
+	for i, w := range p.Weights() {
+		if !(w >= -100 && w <= 100) {
+			return fmt.Errorf("friends.%s = %v: want -100..100", FriendFeatureNames[i], w)
 		}
 	}
 	return nil
@@ -76,6 +96,7 @@ func Allowed(f *features.Features, minor []bool, u, c int32) bool {
 type scratch struct {
 	mutual   []int32
 	aa       []float32
+	ra       []float32
 	comember []uint8
 	group    []int32 // a shared group (or -1), for the reason
 	activity []int32 // a shared activity (or -1)
@@ -84,7 +105,7 @@ type scratch struct {
 }
 
 func newScratch(n int) *scratch {
-	s := &scratch{mutual: make([]int32, n), aa: make([]float32, n), comember: make([]uint8, n), group: make([]int32, n), activity: make([]int32, n), seen: make([]bool, n)}
+	s := &scratch{mutual: make([]int32, n), aa: make([]float32, n), ra: make([]float32, n), comember: make([]uint8, n), group: make([]int32, n), activity: make([]int32, n), seen: make([]bool, n)}
 	for i := range n {
 		s.group[i], s.activity[i] = -1, -1
 	}
@@ -100,7 +121,7 @@ func (s *scratch) touch(c int32) {
 
 func (s *scratch) reset() {
 	for _, c := range s.touched {
-		s.mutual[c], s.aa[c], s.comember[c], s.group[c], s.activity[c], s.seen[c] = 0, 0, 0, -1, -1, false
+		s.mutual[c], s.aa[c], s.ra[c], s.comember[c], s.group[c], s.activity[c], s.seen[c] = 0, 0, 0, 0, -1, -1, false
 	}
 	s.touched = s.touched[:0]
 }
@@ -110,9 +131,9 @@ func (s *scratch) reset() {
 // groups and activities. Every suggestion passes [Allowed]. Rows come out
 // ordered by user ID, then rank.
 func RankFriends(ctx context.Context, in Inputs, p FriendParams, workers int) ([]data.FriendSuggestion, error) {
-	d, f := in.Dims, in.Features
+	d := in.Dims
 	nu := d.Users.Len()
-	degree := func(u int32) int { return int(f.Friends.Start[u+1] - f.Friends.Start[u]) }
+	cf := newFriendFeaturizer(in, p)
 	type state struct {
 		s   *scratch
 		top *TopK
@@ -121,66 +142,16 @@ func RankFriends(ctx context.Context, in Inputs, p FriendParams, workers int) ([
 		return state{newScratch(nu), NewTopK(p.MaxPerUser)}
 	}, func(st state, u int32) (out []data.FriendSuggestion) {
 		s, top := st.s, st.top
-		// friends of friends, through eligible friends only: an opted-out
-		// user's friend list must not shape others' suggestions
-		for _, fr := range colsOf(&f.Friends, u) {
-			if !f.Eligible[fr] {
-				continue
-			}
-			w := float32(1 / math.Log(math.Max(2, float64(degree(fr)))))
-			for i, c := range colsOf(&f.Friends, fr) {
-				if i >= p.MaxFanout {
-					break
-				}
-				s.touch(c)
-				s.mutual[c]++
-				s.aa[c] += w
-			}
-		}
-		// money ties
-		for _, c := range colsOf(&f.Ties, u) {
-			s.touch(c)
-		}
-		// small groups and activities in common
-		for _, g := range colsOf(&f.Members, u) {
-			ms := colsOf(&f.GroupMembers, g)
-			if len(ms) > p.SmallGroupSize || d.GroupStatus[g] != data.StatusActive {
-				continue
-			}
-			for _, c := range ms {
-				s.touch(c)
-				s.comember[c] = min(s.comember[c]+1, 3)
-				if s.group[c] < 0 {
-					s.group[c] = g
-				}
-			}
-		}
-		for _, a := range colsOf(&f.Signups, u) {
-			ms := colsOf(&f.ActSignups, a)
-			if len(ms) > p.SmallGroupSize {
-				continue
-			}
-			for _, c := range ms {
-				s.touch(c)
-				s.comember[c] = min(s.comember[c]+1, 3)
-				if s.activity[c] < 0 {
-					s.activity[c] = a
-				}
-			}
-		}
-		ut := f.UserTopicRow(u)
+		cf.gather(s, u)
+		w := p.Weights()
 		for _, c := range s.touched {
-			tie, _ := f.Tie(u, c)
-			if tie == 0 && s.comember[c] == 0 && int(s.mutual[c]) < p.MinMutualForFoF {
-				continue
+			if x, ok := cf.features(s, u, c); ok {
+				score := 0.0
+				for i, xi := range x {
+					score += w[i] * xi
+				}
+				top.Push(Scored{ID: d.Users.ID(c), Index: c, Score: score})
 			}
-			if !Allowed(f, d.UserMinor, u, c) {
-				continue
-			}
-			score := p.MutualWeight*math.Log1p(float64(s.mutual[c])) + p.AdamicAdar*float64(s.aa[c]) +
-				p.TieWeight*math.Log1p(float64(tie)) + p.CoMemberWeight*float64(s.comember[c]) +
-				p.InterestWeight*cosine(ut, f.UserTopicRow(c))
-			top.Push(Scored{ID: d.Users.ID(c), Index: c, Score: score})
 		}
 		for rank, sc := range top.Sorted() {
 			out = append(out, data.FriendSuggestion{UserID: d.Users.ID(u), CandidateID: sc.ID, Rank: int32(rank + 1), Score: float32(sc.Score), Reasons: friendReasons(in, s, u, sc.Index)})
@@ -188,6 +159,138 @@ func RankFriends(ctx context.Context, in Inputs, p FriendParams, workers int) ([
 		s.reset()
 		return out
 	})
+}
+
+// friendFeaturizer gathers a user's friend candidates and computes their
+// features; RankFriends and FriendCandidates share it, so the features a
+// ranker learns from are the ones it is applied to.
+type friendFeaturizer struct {
+	in        Inputs
+	p         FriendParams
+	userNorms []float64 // norms of the interest model's user vectors
+}
+
+func newFriendFeaturizer(in Inputs, p FriendParams) *friendFeaturizer {
+	cf := &friendFeaturizer{in: in, p: p}
+	if in.ALS != nil {
+		X := in.ALS.Users
+		n, _ := X.Dims()
+		cf.userNorms = make([]float64, n)
+		for u := range n {
+			cf.userNorms[u] = math.Sqrt(floats.Dot(X.RawRowView(u), X.RawRowView(u)))
+		}
+	}
+	return cf
+}
+
+func (cf *friendFeaturizer) degree(u int32) int {
+	f := cf.in.Features
+	return int(f.Friends.Start[u+1] - f.Friends.Start[u])
+}
+
+// gather fills s with u's candidates: friends of friends, money ties that
+// are not friendships yet, and co-members of small groups and activities.
+func (cf *friendFeaturizer) gather(s *scratch, u int32) {
+	d, f, p := cf.in.Dims, cf.in.Features, cf.p
+	// friends of friends, through eligible friends only: an opted-out
+	// user's friend list must not shape others' suggestions
+	for _, fr := range colsOf(&f.Friends, u) {
+		if !f.Eligible[fr] {
+			continue
+		}
+		deg := float64(cf.degree(fr))
+		aa, ra := float32(1/math.Log(math.Max(2, deg))), float32(1/deg)
+		for i, c := range colsOf(&f.Friends, fr) {
+			if i >= p.MaxFanout {
+				break
+			}
+			s.touch(c)
+			s.mutual[c]++
+			s.aa[c] += aa
+			s.ra[c] += ra
+		}
+	}
+	// money ties
+	for _, c := range colsOf(&f.Ties, u) {
+		s.touch(c)
+	}
+	// small groups and activities in common
+	for _, g := range colsOf(&f.Members, u) {
+		ms := colsOf(&f.GroupMembers, g)
+		if len(ms) > p.SmallGroupSize || d.GroupStatus[g] != data.StatusActive {
+			continue
+		}
+		for _, c := range ms {
+			s.touch(c)
+			s.comember[c] = min(s.comember[c]+1, 3)
+			if s.group[c] < 0 {
+				s.group[c] = g
+			}
+		}
+	}
+	for _, a := range colsOf(&f.Signups, u) {
+		ms := colsOf(&f.ActSignups, a)
+		if len(ms) > p.SmallGroupSize {
+			continue
+		}
+		for _, c := range ms {
+			s.touch(c)
+			s.comember[c] = min(s.comember[c]+1, 3)
+			if s.activity[c] < 0 {
+				s.activity[c] = a
+			}
+		}
+	}
+}
+
+// features returns candidate c's features for u, in [FriendFeatureNames]
+// order, or false when c is not a candidate: too weakly connected, or not
+// [Allowed].
+func (cf *friendFeaturizer) features(s *scratch, u, c int32) (x [NumFriendFeatures]float64, ok bool) {
+	d, f := cf.in.Dims, cf.in.Features
+	tie, _ := f.Tie(u, c)
+	if tie == 0 && s.comember[c] == 0 && int(s.mutual[c]) < cf.p.MinMutualForFoF {
+		return x, false
+	}
+	if !Allowed(f, d.UserMinor, u, c) {
+		return x, false
+	}
+	x = [NumFriendFeatures]float64{math.Log1p(float64(s.mutual[c])), float64(s.aa[c]), float64(s.ra[c]), math.Log1p(float64(tie)),
+		float64(s.comember[c]), cosine(f.UserTopicRow(u), f.UserTopicRow(c)), math.Log1p(float64(cf.degree(c))), 0}
+	if cf.userNorms != nil && cf.userNorms[u] > 0 && cf.userNorms[c] > 0 {
+		X := cf.in.ALS.Users
+		x[7] = floats.Dot(X.RawRowView(int(u)), X.RawRowView(int(c))) / (cf.userNorms[u] * cf.userNorms[c])
+	}
+	return x, true
+}
+
+// FriendCandidate is one candidate with its features and whether the
+// caller's label set holds the pair.
+type FriendCandidate struct {
+	User, Candidate int32
+	X               [NumFriendFeatures]float64
+}
+
+// FriendCandidates returns the candidates of each listed user with their
+// features, exactly as [RankFriends] would score them: the training rows of
+// a learned friend ranker.
+func FriendCandidates(ctx context.Context, in Inputs, p FriendParams, users []int32, workers int) ([]FriendCandidate, error) {
+	cf := newFriendFeaturizer(in, p)
+	per := make([][]FriendCandidate, len(users))
+	nu := in.Dims.Users.Len()
+	err := pipeline.ForChunks(ctx, len(users), workers, 64, func() *scratch { return newScratch(nu) }, func(s *scratch, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			u := users[i]
+			cf.gather(s, u)
+			for _, c := range s.touched {
+				if x, ok := cf.features(s, u, c); ok {
+					per[i] = append(per[i], FriendCandidate{User: u, Candidate: c, X: x})
+				}
+			}
+			s.reset()
+		}
+	})
+	return slices.Concat(per...), err
 }
 
 // friendReasons explains a friend suggestion using only what u took part in
