@@ -27,6 +27,7 @@ type FriendParams struct {
 	InterestWeight     float64 `json:"interest_weight"`     // on cosine of topic weights
 	DegreeWeight       float64 `json:"degree_weight"`       // on log(1 + the candidate's friend count)
 	LatentWeight       float64 `json:"latent_weight"`       // on cosine of the interest model's user vectors
+	SharedItemsWeight  float64 `json:"shared_items_weight"` // on cosine of the two users' sets of items engaged with
 	MaxFanout          int     `json:"max_fanout"`          // friends of a friend visited per friend, 10..100000
 	SmallGroupSize     int     `json:"small_group_size"`    // groups and activities at most this large are candidate sources, 2..1000
 	MinMutualForFoF    int     `json:"min_mutual_for_fof"`  // mutual friends needed to keep a candidate with no other source, ≥ 1
@@ -34,19 +35,19 @@ type FriendParams struct {
 
 // FriendFeatureNames names the candidate features, in the order of
 // [FriendParams.Weights] and of the vectors [FriendCandidates] returns.
-var FriendFeatureNames = [NumFriendFeatures]string{"mutual_weight", "adamic_adar", "resource_allocation", "tie_weight", "co_member_weight", "interest_weight", "degree_weight", "latent_weight"}
+var FriendFeatureNames = [NumFriendFeatures]string{"mutual_weight", "adamic_adar", "resource_allocation", "tie_weight", "co_member_weight", "interest_weight", "degree_weight", "latent_weight", "shared_items_weight"}
 
 // NumFriendFeatures is the length of a friend candidate's feature vector.
-const NumFriendFeatures = 8
+const NumFriendFeatures = 9
 
 // Weights returns the score's weights in feature order.
 func (p *FriendParams) Weights() [NumFriendFeatures]float64 {
-	return [NumFriendFeatures]float64{p.MutualWeight, p.AdamicAdar, p.ResourceAllocation, p.TieWeight, p.CoMemberWeight, p.InterestWeight, p.DegreeWeight, p.LatentWeight}
+	return [NumFriendFeatures]float64{p.MutualWeight, p.AdamicAdar, p.ResourceAllocation, p.TieWeight, p.CoMemberWeight, p.InterestWeight, p.DegreeWeight, p.LatentWeight, p.SharedItemsWeight}
 }
 
 // SetWeights sets the score's weights from a vector in feature order.
 func (p *FriendParams) SetWeights(w [NumFriendFeatures]float64) {
-	p.MutualWeight, p.AdamicAdar, p.ResourceAllocation, p.TieWeight, p.CoMemberWeight, p.InterestWeight, p.DegreeWeight, p.LatentWeight = w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]
+	p.MutualWeight, p.AdamicAdar, p.ResourceAllocation, p.TieWeight, p.CoMemberWeight, p.InterestWeight, p.DegreeWeight, p.LatentWeight, p.SharedItemsWeight = w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], w[8]
 }
 
 // DefaultFriendParams returns production defaults.
@@ -256,7 +257,7 @@ func (cf *friendFeaturizer) features(s *scratch, u, c int32) (x [NumFriendFeatur
 		return x, false
 	}
 	x = [NumFriendFeatures]float64{math.Log1p(float64(s.mutual[c])), float64(s.aa[c]), float64(s.ra[c]), math.Log1p(float64(tie)),
-		float64(s.comember[c]), cosine(f.UserTopicRow(u), f.UserTopicRow(c)), math.Log1p(float64(cf.degree(c))), 0}
+		float64(s.comember[c]), cosine(f.UserTopicRow(u), f.UserTopicRow(c)), math.Log1p(float64(cf.degree(c))), 0, sharedItems(&f.Signals, u, c)}
 	if cf.userNorms != nil && cf.userNorms[u] > 0 && cf.userNorms[c] > 0 {
 		X := cf.in.ALS.Users
 		x[7] = floats.Dot(X.RawRowView(int(u)), X.RawRowView(int(c))) / (cf.userNorms[u] * cf.userNorms[c])
@@ -264,8 +265,7 @@ func (cf *friendFeaturizer) features(s *scratch, u, c int32) (x [NumFriendFeatur
 	return x, true
 }
 
-// FriendCandidate is one candidate with its features and whether the
-// caller's label set holds the pair.
+// FriendCandidate is one user's candidate with its features.
 type FriendCandidate struct {
 	User, Candidate int32
 	X               [NumFriendFeatures]float64
@@ -273,8 +273,9 @@ type FriendCandidate struct {
 
 // FriendCandidates returns the candidates of each listed user with their
 // features, exactly as [RankFriends] would score them: the training rows of
-// a learned friend ranker.
-func FriendCandidates(ctx context.Context, in Inputs, p FriendParams, users []int32, workers int) ([]FriendCandidate, error) {
+// a learned friend ranker. keep, called concurrently with one user's
+// candidates at a time, returns the ones to keep (a sample, say).
+func FriendCandidates(ctx context.Context, in Inputs, p FriendParams, users []int32, workers int, keep func([]FriendCandidate) []FriendCandidate) ([]FriendCandidate, error) {
 	cf := newFriendFeaturizer(in, p)
 	per := make([][]FriendCandidate, len(users))
 	nu := in.Dims.Users.Len()
@@ -282,11 +283,13 @@ func FriendCandidates(ctx context.Context, in Inputs, p FriendParams, users []in
 		for i := lo; i < hi; i++ {
 			u := users[i]
 			cf.gather(s, u)
+			var cands []FriendCandidate
 			for _, c := range s.touched {
 				if x, ok := cf.features(s, u, c); ok {
-					per[i] = append(per[i], FriendCandidate{User: u, Candidate: c, X: x})
+					cands = append(cands, FriendCandidate{User: u, Candidate: c, X: x})
 				}
 			}
+			per[i] = slices.Clip(keep(cands))
 			s.reset()
 		}
 	})
@@ -344,6 +347,43 @@ func sharedGroupTopic(in Inputs, u, c int32) int32 {
 		}
 	}
 	return best
+}
+
+// sharedItems is the cosine of two users' sets of items with positive
+// signal: |I_u ∩ I_c| / √(|I_u|·|I_c|).
+func sharedItems(m *features.CSR, u, c int32) float64 {
+	cu, vu := m.Row(u)
+	cc, vc := m.Row(c)
+	var nu, nc, both int
+	i, j := 0, 0
+	for i < len(cu) && j < len(cc) {
+		switch {
+		case cu[i] < cc[j]:
+			i++
+		case cu[i] > cc[j]:
+			j++
+		default:
+			if vu[i] > 0 && vc[j] > 0 {
+				both++
+			}
+			i++
+			j++
+		}
+	}
+	for _, v := range vu {
+		if v > 0 {
+			nu++
+		}
+	}
+	for _, v := range vc {
+		if v > 0 {
+			nc++
+		}
+	}
+	if both == 0 {
+		return 0
+	}
+	return float64(both) / math.Sqrt(float64(nu)*float64(nc))
 }
 
 func cosine(a, b []float32) float64 {

@@ -49,6 +49,8 @@ commands:
   run        run every stage for one date and publish the outputs
   generate   write a synthetic world (inputs plus planted ground truth)
   import     convert a public dataset into input tables: import FORMAT SRC DST
+  eval       split an imported dataset, run the pipeline on the training part, score against baselines
+  quality    regenerate docs/quality.md: import, evaluate and chart every public dataset
   eval-planted  score a run of a generated world against its planted truth, next to baselines
   config     'config defaults' prints every setting with its default, as a config file
   backfill   run every date of a range (-from, -to); resumable
@@ -77,6 +79,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runGenerate(ctx, args, stdout, stderr)
 	case "import":
 		err = runImport(ctx, args, stdout, stderr)
+	case "eval":
+		err = runEval(ctx, args, stdout, stderr)
+	case "quality":
+		err = runQuality(ctx, args, stderr)
 	case "eval-planted":
 		err = runEvalPlanted(ctx, args, stdout, stderr)
 	case "schedule":
@@ -401,6 +407,61 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintf(stdout, "  - %s\n", n)
 	}
 	return nil
+}
+
+func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("eval", stderr)
+	var lf logFlags
+	lf.register(fs)
+	var cfg jobs.EvalConfig
+	var report string
+	fs.StringVar(&cfg.Dataset, "dataset", "", "an imported dataset (written by circles import) (required)")
+	fs.StringVar(&report, "report", "", "directory to write results.json, report.md and the charts into (required)")
+	fs.StringVar(&cfg.Name, "name", "", "the dataset's name in the report (default: the -dataset directory's name)")
+	fs.StringVar(&cfg.Split, "split", jobs.SplitAuto, "auto (by time when the interactions are timed), random or time")
+	fs.Uint64Var(&cfg.Seed, "seed", 1, "seed of the random hold-outs")
+	fs.BoolVar(&cfg.Tune, "tune", true, "tune settings on a validation split carved from the training part")
+	fs.StringVar(&cfg.Work, "work", "", "scratch directory (default: a temporary directory, removed after)")
+	fs.IntVar(&cfg.Workers, "workers", 0, "parallel workers, 0 = all cores")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if report == "" {
+		return fmt.Errorf("%w: -report is required: the directory the report is written into", jobs.ErrUsage)
+	}
+	log, _, err := lf.setup(stderr)
+	if err != nil {
+		return err
+	}
+	rep, err := jobs.Eval(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	if err := jobs.WriteEvalReport(report, rep); err != nil {
+		return err
+	}
+	return jobs.WriteEvalMarkdown(stdout, rep, report)
+}
+
+func runQuality(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := newFlagSet("quality", stderr)
+	var lf logFlags
+	lf.register(fs)
+	var cfg jobs.QualityConfig
+	fs.StringVar(&cfg.Data, "data", "", "directory holding the public datasets, one folder each (required)")
+	fs.StringVar(&cfg.Out, "out", "docs/quality.md", "the Markdown file to write; charts and JSON go into the folder of the same name beside it")
+	fs.StringVar(&cfg.Work, "work", "", "scratch directory (default: a temporary directory, removed after)")
+	fs.Uint64Var(&cfg.Seed, "seed", 1, "seed of the random hold-outs")
+	fs.IntVar(&cfg.PlantedUsers, "planted-users", 20000, "users of the generated world scored against its planted truth")
+	fs.IntVar(&cfg.Workers, "workers", 0, "parallel workers, 0 = all cores")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	log, _, err := lf.setup(stderr)
+	if err != nil {
+		return err
+	}
+	return jobs.QualityDoc(ctx, cfg, log)
 }
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -1,0 +1,569 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"time"
+
+	"gonum.org/v1/gonum/mat"
+
+	"circles/data"
+	"circles/datasets"
+	"circles/models"
+	"circles/quality"
+)
+
+// Split modes of an evaluation.
+const (
+	SplitAuto   = "auto"   // by time when the dataset's interactions are timed, else random
+	SplitRandom = "random" // the reference protocol: a seeded per-user random hold-out
+	SplitTime   = "time"   // each user's latest interactions (friendships and memberships stay random)
+)
+
+// EvalConfig configures an offline evaluation of an imported dataset.
+type EvalConfig struct {
+	Dataset string // an imported tree (circles import)
+	Name    string // the dataset's name in the report; default: Dataset's base name
+	Work    string // scratch directory for the training trees and runs; default: a temporary directory, removed after
+	Split   string // SplitAuto, SplitRandom or SplitTime
+	Seed    uint64
+	Tune    bool // tune on a validation split carved from the training part
+	Workers int
+}
+
+// Method names of our own model in a report.
+const (
+	MethodOurs          = "ours"
+	MethodOursDefaults  = "ours, production defaults"
+	MethodOursNoSocial  = "ours without social signal"
+	MethodOursNoInteret = "ours without interest signal"
+	MethodOursNoDecay   = "ours without time decay"
+)
+
+// EvalReport is what an evaluation measured, in the report's JSON.
+type EvalReport struct {
+	Dataset string             `json:"dataset"`
+	Import  *datasets.Summary  `json:"import"`
+	Seed    uint64             `json:"seed"`
+	Results []quality.Result   `json:"results"`
+	Params  Params             `json:"params"` // the settings of "ours"
+	Tuning  []TuningTrial      `json:"tuning,omitempty"`
+	Targets []Target           `json:"targets"`
+	Timings map[string]float64 `json:"timings_seconds"`
+}
+
+// TuningTrial is one setting tried on the validation split.
+type TuningTrial struct {
+	Task    string  `json:"task"`
+	Setting string  `json:"setting"`
+	Metric  string  `json:"metric"`
+	Value   float64 `json:"value"`
+	Chosen  bool    `json:"chosen"`
+}
+
+// Target is one of the quality bars a dataset is held to.
+type Target struct {
+	Task     string  `json:"task"`
+	Claim    string  `json:"claim"`
+	Ours     float64 `json:"ours"`
+	Baseline string  `json:"baseline"`
+	Bar      float64 `json:"bar"` // what ours has to exceed (or reach, for ratios)
+	Met      bool    `json:"met"`
+}
+
+// evalTasks holds one split's held-out truth per task.
+type evalTasks map[string]quality.Split
+
+// Eval splits an imported dataset, runs the production pipeline on the
+// training part (after tuning on a validation split carved from it, when
+// asked), and scores our suggestions, ablations of our model and the
+// classic baselines on the held-out part of every task the data supports.
+func Eval(ctx context.Context, cfg EvalConfig, log *slog.Logger) (*EvalReport, error) {
+	if cfg.Split == "" {
+		cfg.Split = SplitAuto
+	}
+	if cfg.Split != SplitAuto && cfg.Split != SplitRandom && cfg.Split != SplitTime {
+		return nil, usageError("-split %q: want auto, random or time", cfg.Split)
+	}
+	if cfg.Dataset == "" {
+		return nil, usageError("-dataset is required: a directory written by circles import")
+	}
+	sum, err := datasets.ReadSummary(cfg.Dataset)
+	if err != nil {
+		return nil, usageError("-dataset: %v", err)
+	}
+	if cfg.Name == "" {
+		cfg.Name = filepath.Base(cfg.Dataset)
+	}
+	date, err := data.ParseDate(sum.Date)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", datasets.SummaryFile, err)
+	}
+	if cfg.Work == "" {
+		dir, err := os.MkdirTemp("", "circles-eval-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+		cfg.Work = dir
+	}
+	log = log.With("job", "eval", "dataset", cfg.Name)
+	rep := &EvalReport{Dataset: cfg.Name, Import: sum, Seed: cfg.Seed, Timings: map[string]float64{}}
+	timed := func(name string, fn func() error) error {
+		start := time.Now()
+		err := fn()
+		rep.Timings[name] = math.Round(time.Since(start).Seconds()*10) / 10
+		log.Info("eval step done", "step", name, "seconds", rep.Timings[name])
+		return err
+	}
+	var all *data.Tables
+	if err := timed("read", func() error { all, err = data.ReadTables(cfg.Dataset, date); return err }); err != nil {
+		return nil, err
+	}
+	byTime := cfg.Split == SplitTime || (cfg.Split == SplitAuto && sum.Timed)
+	train, test := splitTables(all, sum.Tasks, byTime, cfg.Seed)
+	e := &evaluator{cfg: cfg, sum: sum, date: date, log: log}
+
+	p := evalParams(sum)
+	if cfg.Tune {
+		if err := timed("tune", func() error {
+			trainVal, val := splitTables(train, sum.Tasks, byTime, cfg.Seed+1)
+			var err error
+			p, rep.Tuning, err = e.tune(ctx, trainVal, val, p)
+			return err
+		}); err != nil {
+			return nil, err
+		}
+	}
+	rep.Params = p
+	trainDir := filepath.Join(cfg.Work, "train")
+	if err := train.Write(trainDir, date, sum.Days); err != nil {
+		return nil, err
+	}
+	variants := []struct {
+		name string
+		p    Params
+	}{{MethodOurs, p}, {MethodOursDefaults, evalParams(sum)}, {MethodOursNoSocial, withoutSocial(p)}, {MethodOursNoInteret, withoutInterest(p)}}
+	if sum.Timed {
+		variants = append(variants, struct {
+			name string
+			p    Params
+		}{MethodOursNoDecay, withoutDecay(p)})
+	}
+	results := map[string]*quality.Result{}
+	for _, task := range sum.Tasks {
+		results[task] = &quality.Result{Dataset: cfg.Name, Task: task, Split: splitName(task, byTime, cfg.Seed), Catalogue: catalogue(all, task)}
+	}
+	for i, v := range variants {
+		err := timed("run "+v.name, func() error {
+			res, err := e.run(ctx, trainDir, filepath.Join(cfg.Work, "out-"+strconv.Itoa(i)), v.p)
+			if err != nil {
+				return err
+			}
+			for _, task := range sum.Tasks {
+				if skipVariant(task, v.name) {
+					continue
+				}
+				lists, err := oursLists(res, task, test[task].Truth)
+				if err != nil {
+					return err
+				}
+				r := results[task]
+				r.Methods = append(r.Methods, quality.Score(v.name, test[task].Truth, lists, r.Catalogue))
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	if err := timed("baselines", func() error {
+		for _, task := range sum.Tasks {
+			bs, err := baselines(ctx, train, all, task, test[task].Truth)
+			if err != nil {
+				return err
+			}
+			r := results[task]
+			for _, name := range bs.order {
+				r.Methods = append(r.Methods, quality.Score(name, test[task].Truth, bs.lists[name], r.Catalogue))
+			}
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	for _, task := range sum.Tasks {
+		r := *results[task]
+		if !sum.Timed {
+			r.Notes = append(r.Notes, "no time-decay ablation: the dataset is undated, so decay is a no-op")
+		}
+		rep.Results = append(rep.Results, r)
+		rep.Targets = append(rep.Targets, targets(r)...)
+	}
+	return rep, nil
+}
+
+// evaluator runs the pipeline for an evaluation.
+type evaluator struct {
+	cfg  EvalConfig
+	sum  *datasets.Summary
+	date time.Time
+	log  *slog.Logger
+	runs int
+}
+
+// run publishes one pipeline run of the tree at input under output.
+func (e *evaluator) run(ctx context.Context, input, output string, p Params) (*Result, error) {
+	e.runs++
+	quiet := slog.New(slog.DiscardHandler)
+	return Run(ctx, RunConfig{Input: input, Output: output, Date: e.sum.Date, RunID: "eval-" + strconv.Itoa(e.runs), Workers: e.cfg.Workers, Params: p}, quiet, nil)
+}
+
+// evalParams are the production defaults with the changes an offline
+// evaluation needs: a window covering the dataset, lists of quality.MaxK,
+// no score floor, and candidate generation wide enough for the full
+// catalogue (no fan-out cap on friends of friends, every group a
+// candidate).
+func evalParams(sum *datasets.Summary) Params {
+	p := DefaultParams()
+	p.WindowDays = sum.WindowDays
+	p.Features.DismissTTLDays = min(p.Features.DismissTTLDays, sum.Days)
+	p.Friends.MaxPerUser, p.Groups.MaxPerUser = quality.MaxK, quality.MaxK
+	p.Friends.MaxFanout = 100000
+	p.Groups.MinScore = 0
+	p.Groups.PopularCandidates, p.Groups.PerTopicCandidates = 100000, 100000
+	return p
+}
+
+func withoutSocial(p Params) Params {
+	w := p.Friends.Weights()
+	for _, i := range []int{0, 1, 2, 3, 4} { // mutual, AA, RA, tie, co-member
+		w[i] = 0
+	}
+	p.Friends.SetWeights(w)
+	p.Groups.SocialWeight, p.Groups.DensityBonus = 0, 0
+	return p
+}
+
+func withoutInterest(p Params) Params {
+	p.Friends.InterestWeight, p.Friends.LatentWeight = 0, 0
+	p.Groups.InterestWeight, p.Groups.TopicWeight = 0, 0
+	return p
+}
+
+// withoutDecay sets the longest half-life the settings allow (ten years).
+func withoutDecay(p Params) Params {
+	p.Features.HalfLifeDays = 3650
+	return p
+}
+
+// skipVariant leaves out ablations that cannot change a task: the
+// interest model never sees social signal, and the interest task is the
+// interest signal.
+func skipVariant(task, variant string) bool {
+	return task == datasets.TaskInterests && (variant == MethodOursNoSocial || variant == MethodOursNoInteret)
+}
+
+func splitName(task string, byTime bool, seed uint64) string {
+	switch {
+	case task == datasets.TaskFriends:
+		return fmt.Sprintf("users with ≥ 5 friendships: 20%% of each user's friendships held out at random (seed %d)", seed)
+	case task == datasets.TaskGroups:
+		return fmt.Sprintf("users in ≥ 2 groups: one membership held out at random (seed %d)", seed)
+	case byTime:
+		return "users with ≥ 5 items: each user's latest 20% of items held out (by first interaction time)"
+	}
+	return fmt.Sprintf("users with ≥ 5 items: 20%% of each user's items held out at random (seed %d)", seed)
+}
+
+// splitTables holds out each task's part of t and returns the rest as a
+// tree of its own. Every row of a held-out pair leaves training: all of a
+// user's interactions with a held-out item, the friendship in either
+// direction, the membership.
+func splitTables(t *data.Tables, tasks []string, byTime bool, seed uint64) (*data.Tables, evalTasks) {
+	out := evalTasks{}
+	train := *t
+	for _, task := range tasks {
+		switch task {
+		case datasets.TaskFriends:
+			s := quality.HoldOutEdges(friendEdges(t), 0.2, 5, seed)
+			out[task] = s
+			train.Relations = slices.DeleteFunc(slices.Clone(train.Relations), func(r data.RelationRow) bool {
+				return r.Kind == "friend" && s.Held[quality.Edge(r.UserID, r.OtherID)]
+			})
+		case datasets.TaskInterests:
+			s := quality.HoldOutItems(contentPairs(t), 0.2, 5, byTime, seed)
+			out[task] = s
+			train.Interactions = slices.DeleteFunc(slices.Clone(train.Interactions), func(r data.Interaction) bool {
+				return r.TargetKind == "content" && s.Held[quality.Pair{A: r.UserID, B: r.TargetID}]
+			})
+		case datasets.TaskGroups:
+			var pairs []quality.Pair
+			for _, m := range t.Memberships {
+				pairs = append(pairs, quality.Pair{A: m.UserID, B: m.GroupID})
+			}
+			s := quality.HoldOutOne(pairs, 2, seed)
+			out[task] = s
+			train.Memberships = slices.DeleteFunc(slices.Clone(train.Memberships), func(m data.MembershipRow) bool {
+				return s.Held[quality.Pair{A: m.UserID, B: m.GroupID}]
+			})
+		}
+	}
+	return &train, out
+}
+
+// friendEdges are the distinct friendships of t.
+func friendEdges(t *data.Tables) []quality.Pair {
+	seen := map[quality.Pair]bool{}
+	var out []quality.Pair
+	for _, r := range t.Relations {
+		if e := quality.Edge(r.UserID, r.OtherID); r.Kind == "friend" && e.A != e.B && !seen[e] {
+			seen[e] = true
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// contentPairs are the distinct user–content pairs of t's positive
+// interactions, with the time of the first.
+func contentPairs(t *data.Tables) []quality.TimedPair {
+	first := map[quality.Pair]int64{}
+	var order []quality.Pair
+	for _, r := range t.Interactions {
+		if r.TargetKind != "content" || negativeAction(r.Action) {
+			continue
+		}
+		p := quality.Pair{A: r.UserID, B: r.TargetID}
+		if ft, ok := first[p]; !ok {
+			first[p] = r.TimeMillis
+			order = append(order, p)
+		} else if r.TimeMillis < ft {
+			first[p] = r.TimeMillis
+		}
+	}
+	out := make([]quality.TimedPair, len(order))
+	for i, p := range order {
+		out[i] = quality.TimedPair{Pair: p, First: first[p]}
+	}
+	return out
+}
+
+func negativeAction(a string) bool {
+	act, ok := data.ParseAction([]byte(a))
+	return !ok || act.Negative()
+}
+
+// catalogue is the number of rankable items of a task: users for friends
+// (anyone may be suggested to someone), content for interests, groups for
+// groups.
+func catalogue(t *data.Tables, task string) int {
+	switch task {
+	case datasets.TaskFriends:
+		return len(t.Users)
+	case datasets.TaskInterests:
+		return len(t.Content)
+	}
+	return len(t.Groups)
+}
+
+// oursLists reads a run's ranked lists for the users in truth: the
+// published friend and group suggestions, and for interests the interest
+// model's scores over every content item the user has not touched.
+func oursLists(res *Result, task string, truth map[int64][]int64) (quality.Lists, error) {
+	users := make([]int64, 0, len(truth))
+	for u := range truth {
+		users = append(users, u)
+	}
+	slices.Sort(users)
+	lists := quality.Lists{}
+	switch task {
+	case datasets.TaskFriends:
+		rows, err := data.ReadParquet[data.FriendSuggestion](filepath.Join(res.Dir, FileFriends))
+		for _, r := range rows {
+			lists[r.UserID] = append(lists[r.UserID], r.CandidateID)
+		}
+		return lists, err
+	case datasets.TaskGroups:
+		rows, err := data.ReadParquet[data.GroupSuggestion](filepath.Join(res.Dir, FileGroups))
+		for _, r := range rows {
+			lists[r.UserID] = append(lists[r.UserID], r.GroupID)
+		}
+		return lists, err
+	}
+	return interestLists(res.Inputs, users), nil
+}
+
+// interestLists ranks every content item by the dot product of the user's
+// and the item's interest vectors, as the feed ranker would with the
+// published vectors, leaving out items the user already touched. Scores
+// come from one matrix product per block of users.
+func interestLists(in *models.Inputs, users []int64) quality.Lists {
+	d, f, als := in.Dims, in.Features, in.ALS
+	lo, hi := int(f.Items.ContentBase), int(f.Items.MerchantBase)
+	lists := quality.Lists{}
+	if hi == lo {
+		return lists
+	}
+	_, k := als.Items.Dims()
+	V := als.Items.Slice(lo, hi, 0, k)
+	const block = 256
+	var idx []int32
+	for _, id := range users {
+		if u := d.Users.Lookup(id); u >= 0 {
+			idx = append(idx, u)
+		}
+	}
+	for b := 0; b < len(idx); b += block {
+		rows := idx[b:min(b+block, len(idx))]
+		U := mat.NewDense(len(rows), k, nil)
+		for i, u := range rows {
+			U.SetRow(i, als.Users.RawRowView(int(u)))
+		}
+		var S mat.Dense
+		S.Mul(U, V.T())
+		for i, u := range rows {
+			top := models.NewTopK(quality.MaxK)
+			seen, _ := f.Signals.Row(u)
+			for j, s := range S.RawRowView(i) {
+				item := int32(lo + j)
+				if _, touched := slices.BinarySearch(seen, item); !touched {
+					top.Push(models.Scored{ID: d.Contents.ID(int32(j)), Score: s})
+				}
+			}
+			for _, sc := range top.Sorted() {
+				lists[d.Users.ID(u)] = append(lists[d.Users.ID(u)], sc.ID)
+			}
+		}
+	}
+	return lists
+}
+
+// baselineSet is a task's baselines in report order.
+type baselineSet struct {
+	order []string
+	lists map[string]quality.Lists
+}
+
+// baselines computes the classic baselines of a task from the training
+// tables, over the full catalogue of all.
+func baselines(ctx context.Context, train, all *data.Tables, task string, truth map[int64][]int64) (baselineSet, error) {
+	users := make([]int64, 0, len(truth))
+	for u := range truth {
+		users = append(users, u)
+	}
+	slices.Sort(users)
+	userIDs := make([]int64, len(all.Users))
+	for i, u := range all.Users {
+		userIDs[i] = u.UserID
+	}
+	bs := baselineSet{lists: map[string]quality.Lists{}}
+	add := func(name string, l quality.Lists, err error) error {
+		bs.order = append(bs.order, name)
+		bs.lists[name] = l
+		return err
+	}
+	friends := quality.Graph(friendEdges(train), userIDs)
+	switch task {
+	case datasets.TaskFriends:
+		idx, err := quality.LinkIndices(ctx, friends, users)
+		if err != nil {
+			return bs, err
+		}
+		for _, name := range []string{quality.CommonNeighbours, quality.Jaccard, quality.AdamicAdar, quality.ResourceAllocation} {
+			add(name, idx[name], nil)
+		}
+		l, err := quality.MostPopular(ctx, friends, users, true)
+		return bs, add(quality.MostPopularFriend, l, err)
+	case datasets.TaskInterests:
+		var pairs []quality.Pair
+		for _, p := range contentPairs(train) {
+			pairs = append(pairs, p.Pair)
+		}
+		items := make([]int64, len(all.Content))
+		for i, c := range all.Content {
+			items[i] = c.ContentID
+		}
+		b := quality.NewBipartite(pairs, userIDs, items)
+		l, err := quality.MostPopular(ctx, b, users, false)
+		if add(quality.MostPopularItem, l, err) != nil {
+			return bs, err
+		}
+		l, err = quality.ItemKNN(ctx, b, users, 100)
+		return bs, add(quality.ItemKNNMethod, l, err)
+	}
+	var pairs []quality.Pair
+	for _, m := range train.Memberships {
+		pairs = append(pairs, quality.Pair{A: m.UserID, B: m.GroupID})
+	}
+	groups := make([]int64, len(all.Groups))
+	for i, g := range all.Groups {
+		groups[i] = g.GroupID
+	}
+	members := quality.NewBipartite(pairs, userIDs, groups)
+	l, err := quality.MostPopular(ctx, members, users, false)
+	if add(quality.MostPopularGroup, l, err) != nil {
+		return bs, err
+	}
+	l, err = quality.MostFriendsIn(ctx, members, friends, users)
+	return bs, add(quality.MostFriendsInGroup, l, err)
+}
+
+// targets checks a task's result against the quality bars of issue-level
+// acceptance: interests NDCG@20 above item-kNN and most-popular; friends
+// recall@20 at least 1.15× the best of common neighbours, Adamic–Adar and
+// resource allocation; groups recall@5 above most friends in group.
+func targets(r quality.Result) []Target {
+	ours, ok := r.Method(MethodOurs)
+	if !ok {
+		return nil
+	}
+	var out []Target
+	switch r.Task {
+	case datasets.TaskInterests:
+		ndcg := func(a quality.AtK) float64 { return a.NDCG }
+		for _, b := range []string{quality.ItemKNNMethod, quality.MostPopularItem} {
+			if s, ok := r.Method(b); ok {
+				out = append(out, Target{Task: r.Task, Claim: "NDCG@20 above " + b, Ours: ours.At(20).NDCG, Baseline: b, Bar: ndcg(s.At(20)), Met: ours.At(20).NDCG > s.At(20).NDCG})
+			}
+		}
+	case datasets.TaskFriends:
+		best, ok := r.Best(20, func(a quality.AtK) float64 { return a.Recall }, quality.CommonNeighbours, quality.AdamicAdar, quality.ResourceAllocation)
+		if ok {
+			bar := 1.15 * best.At(20).Recall
+			out = append(out, Target{Task: r.Task, Claim: "recall@20 ≥ 1.15 × " + best.Method, Ours: ours.At(20).Recall, Baseline: best.Method, Bar: bar, Met: ours.At(20).Recall >= bar})
+		}
+	case datasets.TaskGroups:
+		if s, ok := r.Method(quality.MostFriendsInGroup); ok {
+			out = append(out, Target{Task: r.Task, Claim: "recall@5 above " + quality.MostFriendsInGroup, Ours: ours.At(5).Recall, Baseline: s.Method, Bar: s.At(5).Recall, Met: ours.At(5).Recall > s.At(5).Recall})
+		}
+	}
+	return out
+}
+
+// sampleNegatives keeps every positive candidate and at most n negatives
+// chosen at random (seeded by the user, so the result does not depend on
+// scheduling).
+func sampleNegatives(cands []models.FriendCandidate, positive func(c models.FriendCandidate) bool, n int, seed uint64) []models.FriendCandidate {
+	if len(cands) == 0 {
+		return cands
+	}
+	r := rand.New(rand.NewPCG(seed, uint64(cands[0].User)))
+	var pos, neg []models.FriendCandidate
+	for _, c := range cands {
+		if positive(c) {
+			pos = append(pos, c)
+		} else {
+			neg = append(neg, c)
+		}
+	}
+	r.Shuffle(len(neg), func(i, j int) { neg[i], neg[j] = neg[j], neg[i] })
+	return append(pos, neg[:min(n, len(neg))]...)
+}

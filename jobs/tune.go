@@ -1,0 +1,338 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
+
+	"circles/data"
+	"circles/datasets"
+	"circles/models"
+	"circles/quality"
+)
+
+// tune chooses settings on a validation split: train is the training part
+// with the validation part (val) held out of it, so the test part is never
+// seen. In order, each step keeping the previous steps' choices:
+//
+//  1. the decay half-life (timed datasets only), by a full pipeline run each;
+//  2. the interest model's dimension, confidence scaling and
+//     regularisation, by retraining on the same features;
+//  3. the group score's weights, by re-ranking;
+//  4. the friend ranker's weights, learned by logistic regression on the
+//     candidates of validation users, kept only if they beat the
+//     hand-set weights on validation recall@20, then refined by one pass
+//     of coordinate search on that recall (a pointwise fit is not a
+//     ranking objective), kept only if it improves it again.
+//
+// The objective of steps 1 and 2 is interests NDCG@20 when the dataset has
+// interactions, else groups recall@5, else friends recall@20.
+func (e *evaluator) tune(ctx context.Context, train *data.Tables, val evalTasks, p Params) (Params, []TuningTrial, error) {
+	dir := filepath.Join(e.cfg.Work, "tune")
+	if err := train.Write(filepath.Join(dir, "input"), e.date, e.sum.Days); err != nil {
+		return p, nil, err
+	}
+	var trials []TuningTrial
+	has := func(task string) bool { return slices.Contains(e.sum.Tasks, task) }
+	primary, metric := datasets.TaskFriends, "recall@20"
+	switch {
+	case has(datasets.TaskInterests):
+		primary, metric = datasets.TaskInterests, "NDCG@20"
+	case has(datasets.TaskGroups):
+		primary, metric = datasets.TaskGroups, "recall@5"
+	}
+	// objective scores the primary task of a model on validation.
+	objective := func(in *models.Inputs, fp models.FriendParams, gp models.GroupParams) (float64, error) {
+		truth := val[primary].Truth
+		switch primary {
+		case datasets.TaskInterests:
+			// scoring every item for every user dominates tuning time:
+			// a sample of 2000 users ranks settings as well
+			sub := subsample(truth, 2000, e.cfg.Seed)
+			users := slices.Sorted(maps.Keys(sub))
+			return quality.Score("", sub, interestLists(in, users), 1).At(20).NDCG, nil
+		case datasets.TaskGroups:
+			l, err := rankedGroups(ctx, in, gp, truth, e.cfg.Workers)
+			return quality.Score("", truth, l, 1).At(5).Recall, err
+		}
+		l, err := rankedFriends(ctx, in, fp, truth, e.cfg.Workers)
+		return quality.Score("", truth, l, 1).At(20).Recall, err
+	}
+	record := func(task, setting, metric string, v float64) int {
+		trials = append(trials, TuningTrial{Task: task, Setting: setting, Metric: metric, Value: v})
+		e.log.Info("tuning trial", "task", task, "setting", setting, metric, v)
+		return len(trials) - 1
+	}
+	choose := func(i int) { trials[i].Chosen = true }
+
+	// 1. half-life
+	halfLives := []float64{p.Features.HalfLifeDays}
+	if e.sum.Timed {
+		halfLives = []float64{21, 180, 730, 3650}
+	}
+	var (
+		in       *models.Inputs
+		bestI    = -1
+		bestV    = math.Inf(-1)
+		chosenHL = p.Features.HalfLifeDays
+	)
+	for i, hl := range halfLives {
+		q := p
+		q.Features.HalfLifeDays = hl
+		res, err := e.run(ctx, filepath.Join(dir, "input"), filepath.Join(dir, fmt.Sprintf("out-hl-%d", i)), q)
+		if err != nil {
+			return p, trials, err
+		}
+		v, err := objective(res.Inputs, q.Friends, q.Groups)
+		if err != nil {
+			return p, trials, err
+		}
+		t := record(primary, fmt.Sprintf("half_life_days=%g", hl), metric, v)
+		if v > bestV {
+			bestI, bestV, chosenHL, in = t, v, hl, res.Inputs
+		}
+	}
+	choose(bestI)
+	p.Features.HalfLifeDays = chosenHL
+
+	// 2. interest model
+	f := in.Features
+	rt := f.Signals.Transpose(int(f.Items.N))
+	bestI, bestV = -1, math.Inf(-1)
+	bestALS, bestAP := in.ALS, p.ALS
+	for _, factors := range []int{32, 64, 128, 256} {
+		for _, alpha := range []float64{1, 5, 20} {
+			for _, lambda := range []float64{0.01, 0.1} {
+				ap := p.ALS
+				ap.Factors, ap.Alpha, ap.Lambda, ap.Workers = factors, alpha, lambda, e.cfg.Workers
+				als, err := models.TrainALS(ctx, &f.Signals, &rt, ap, nil)
+				if err != nil {
+					return p, trials, err
+				}
+				cand := &models.Inputs{Dims: in.Dims, Features: f, ALS: als}
+				v, err := objective(cand, p.Friends, p.Groups)
+				if err != nil {
+					return p, trials, err
+				}
+				t := record(primary, fmt.Sprintf("als factors=%d alpha=%g lambda=%g", factors, alpha, lambda), metric, v)
+				if v > bestV {
+					bestI, bestV, bestALS, bestAP = t, v, als, ap
+				}
+			}
+		}
+	}
+	choose(bestI)
+	bestAP.Workers = 0
+	p.ALS = bestAP
+	in = &models.Inputs{Dims: in.Dims, Features: f, ALS: bestALS}
+
+	// 3. group score
+	if has(datasets.TaskGroups) {
+		truth := val[datasets.TaskGroups].Truth
+		bestI, bestV = -1, math.Inf(-1)
+		for _, iw := range []float64{0, 1, 3} {
+			for _, sw := range []float64{0, 1, 3} {
+				for _, scale := range []float64{2, 10} {
+					for _, hw := range []float64{0, 0.2, 1} {
+						gp := p.Groups
+						gp.InterestWeight, gp.SocialWeight, gp.SocialScale, gp.HealthWeight = iw, sw, scale, hw
+						l, err := rankedGroups(ctx, in, gp, truth, e.cfg.Workers)
+						if err != nil {
+							return p, trials, err
+						}
+						v := quality.Score("", truth, l, 1).At(5).Recall
+						t := record(datasets.TaskGroups, fmt.Sprintf("groups interest_weight=%g social_weight=%g social_scale=%g health_weight=%g", iw, sw, scale, hw), "recall@5", v)
+						if v > bestV {
+							bestI, bestV, p.Groups = t, v, gp
+						}
+					}
+				}
+			}
+		}
+		choose(bestI)
+	}
+
+	// 4. friend ranker
+	if has(datasets.TaskFriends) {
+		fp, learned, err := e.learnFriends(ctx, in, p.Friends, val[datasets.TaskFriends])
+		if err != nil {
+			return p, trials, err
+		}
+		truth := val[datasets.TaskFriends].Truth
+		hand, err := rankedFriends(ctx, in, p.Friends, truth, e.cfg.Workers)
+		if err != nil {
+			return p, trials, err
+		}
+		lr, err := rankedFriends(ctx, in, fp, truth, e.cfg.Workers)
+		if err != nil {
+			return p, trials, err
+		}
+		vh, vl := quality.Score("", truth, hand, 1).At(20).Recall, quality.Score("", truth, lr, 1).At(20).Recall
+		th := record(datasets.TaskFriends, "hand-set weights", "recall@20", vh)
+		tl := record(datasets.TaskFriends, "learned weights "+learned, "recall@20", vl)
+		best, bestT, bestV := p.Friends, th, vh
+		if vl > vh {
+			best, bestT, bestV = fp, tl, vl
+		}
+		// refine: one pass of coordinate search on validation recall@20,
+		// since a pointwise fit is not a ranking objective
+		sub := subsample(truth, 2000, e.cfg.Seed)
+		score := func(fp models.FriendParams) (float64, error) {
+			l, err := rankedFriends(ctx, in, fp, sub, e.cfg.Workers)
+			return quality.Score("", sub, l, 1).At(20).Recall, err
+		}
+		cur, err := score(best)
+		if err != nil {
+			return p, trials, err
+		}
+		refined, improved := best, false
+		for i := range models.NumFriendFeatures {
+			w := refined.Weights()
+			step := 0.0
+			for _, v := range w {
+				step = math.Max(step, math.Abs(v))
+			}
+			step /= 4
+			for _, v := range []float64{0, w[i] / 2, 2 * w[i], w[i] + step, w[i] - step} {
+				if v == w[i] || math.Abs(v) > 100 {
+					continue
+				}
+				cand := refined
+				ws := w
+				ws[i] = v
+				cand.SetWeights(ws)
+				got, err := score(cand)
+				if err != nil {
+					return p, trials, err
+				}
+				if got > cur {
+					cur, refined, improved = got, cand, true
+				}
+			}
+		}
+		if improved {
+			full, err := rankedFriends(ctx, in, refined, truth, e.cfg.Workers)
+			if err != nil {
+				return p, trials, err
+			}
+			desc := ""
+			for i, v := range refined.Weights() {
+				desc += fmt.Sprintf(" %s=%g", models.FriendFeatureNames[i], v)
+			}
+			if v := quality.Score("", truth, full, 1).At(20).Recall; v > bestV {
+				best, bestT = refined, record(datasets.TaskFriends, "coordinate search from the best:"+desc, "recall@20", v)
+			}
+		}
+		choose(bestT)
+		p.Friends = best
+	}
+	return p, trials, nil
+}
+
+// subsample keeps at most n users of truth, chosen at random.
+func subsample(truth map[int64][]int64, n int, seed uint64) map[int64][]int64 {
+	users := slices.Sorted(maps.Keys(truth))
+	if len(users) <= n {
+		return truth
+	}
+	r := rand.New(rand.NewPCG(seed, 0x5b))
+	r.Shuffle(len(users), func(i, j int) { users[i], users[j] = users[j], users[i] })
+	out := make(map[int64][]int64, n)
+	for _, u := range users[:n] {
+		out[u] = truth[u]
+	}
+	return out
+}
+
+// learnFriends fits the friend score's weights by logistic regression on
+// the candidates of the validation users: a candidate is positive when the
+// pair is a held-out friendship. Negatives are sampled, 50 per user. The
+// weights are scaled so the largest is 10 in magnitude (ranking depends
+// only on their ratios).
+func (e *evaluator) learnFriends(ctx context.Context, in *models.Inputs, base models.FriendParams, val quality.Split) (models.FriendParams, string, error) {
+	d := in.Dims
+	var users []int32
+	for _, id := range slices.Sorted(maps.Keys(val.Truth)) {
+		if u := d.Users.Lookup(id); u >= 0 {
+			users = append(users, u)
+		}
+	}
+	positive := func(c models.FriendCandidate) bool {
+		return val.Held[quality.Edge(d.Users.ID(c.User), d.Users.ID(c.Candidate))]
+	}
+	cands, err := models.FriendCandidates(ctx, *in, base, users, e.cfg.Workers, func(cs []models.FriendCandidate) []models.FriendCandidate {
+		return sampleNegatives(cs, positive, 50, e.cfg.Seed)
+	})
+	if err != nil {
+		return base, "", err
+	}
+	X := make([][]float64, len(cands))
+	y := make([]bool, len(cands))
+	for i, c := range cands {
+		X[i], y[i] = c.X[:], positive(c)
+	}
+	w, _, err := models.FitLogistic(X, y, 1e-4)
+	if err != nil {
+		return base, "", fmt.Errorf("friend ranker: %w", err)
+	}
+	top := 0.0
+	for _, v := range w {
+		top = math.Max(top, math.Abs(v))
+	}
+	var ws [models.NumFriendFeatures]float64
+	desc := ""
+	for i := range ws {
+		if top > 0 {
+			ws[i] = math.Round(10*w[i]/top*1e4) / 1e4
+		}
+		desc += fmt.Sprintf(" %s=%g", models.FriendFeatureNames[i], ws[i])
+	}
+	fp := base
+	fp.SetWeights(ws)
+	return fp, fmt.Sprintf("(%d candidates, %d positive):%s", len(cands), countTrue(y), desc), nil
+}
+
+// rankedFriends and rankedGroups rank only the users in truth.
+func rankedFriends(ctx context.Context, in *models.Inputs, fp models.FriendParams, truth map[int64][]int64, workers int) (quality.Lists, error) {
+	rows, err := models.RankFriends(ctx, only(in, truth), fp, workers)
+	lists := quality.Lists{}
+	for _, r := range rows {
+		lists[r.UserID] = append(lists[r.UserID], r.CandidateID)
+	}
+	return lists, err
+}
+
+func rankedGroups(ctx context.Context, in *models.Inputs, gp models.GroupParams, truth map[int64][]int64, workers int) (quality.Lists, error) {
+	rows, err := models.RankGroups(ctx, only(in, truth), gp, workers)
+	lists := quality.Lists{}
+	for _, r := range rows {
+		lists[r.UserID] = append(lists[r.UserID], r.GroupID)
+	}
+	return lists, err
+}
+
+// only restricts ranking to the users in truth.
+func only(in *models.Inputs, truth map[int64][]int64) models.Inputs {
+	o := *in
+	o.Only = make([]bool, in.Dims.Users.Len())
+	for id := range truth {
+		if u := in.Dims.Users.Lookup(id); u >= 0 {
+			o.Only[u] = true
+		}
+	}
+	return o
+}
+
+func countTrue(bs []bool) int {
+	n := 0
+	for _, b := range bs {
+		if b {
+			n++
+		}
+	}
+	return n
+}
