@@ -14,11 +14,12 @@ func TestImportDirection(t *testing.T) {
 		"circles/data":          {nil, []string{"github.com/parquet-go/parquet-go", "github.com/apache/arrow-go"}},
 		"circles/data/datatest": {[]string{"circles/data"}, nil},
 		"circles/datasets":      {[]string{"circles/data"}, nil},
+		"circles/quality":       {[]string{"circles/pipeline"}, nil},
 		"circles/features":      {[]string{"circles/data"}, []string{"gonum.org/v1/gonum"}},
 		"circles/models":        {[]string{"circles/data", "circles/features", "circles/pipeline"}, []string{"gonum.org/v1/gonum"}},
 		"circles/pipeline":      {nil, []string{"golang.org/x/sync/errgroup"}},
 		"circles/synth":         {[]string{"circles/data", "circles/pipeline"}, nil},
-		"circles/jobs":          {[]string{"circles/data", "circles/features", "circles/models", "circles/pipeline", "circles/synth", "circles/datasets"}, []string{"github.com/robfig/cron/v3"}},
+		"circles/jobs":          {[]string{"circles/data", "circles/features", "circles/models", "circles/pipeline", "circles/synth", "circles/datasets", "circles/quality"}, []string{"github.com/robfig/cron/v3", "gonum.org/v1/gonum"}},
 		"circles/cmd/circles":   {[]string{"circles/data", "circles/datasets", "circles/jobs", "circles/pipeline", "circles/synth"}, nil},
 	}
 	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, "circles/...").Output()
