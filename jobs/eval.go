@@ -40,11 +40,11 @@ type EvalConfig struct {
 
 // Method names of our own model in a report.
 const (
-	MethodOurs          = "ours"
-	MethodOursDefaults  = "ours, production defaults"
-	MethodOursNoSocial  = "ours without social signal"
-	MethodOursNoInteret = "ours without interest signal"
-	MethodOursNoDecay   = "ours without time decay"
+	MethodOurs           = "ours"
+	MethodOursDefaults   = "ours, production defaults"
+	MethodOursNoSocial   = "ours without social signal"
+	MethodOursNoInterest = "ours without interest signal"
+	MethodOursNoDecay    = "ours without time decay"
 )
 
 // EvalReport is what an evaluation measured, in the report's JSON.
@@ -150,7 +150,7 @@ func Eval(ctx context.Context, cfg EvalConfig, log *slog.Logger) (*EvalReport, e
 	variants := []struct {
 		name string
 		p    Params
-	}{{MethodOurs, p}, {MethodOursDefaults, evalParams(sum)}, {MethodOursNoSocial, withoutSocial(p)}, {MethodOursNoInteret, withoutInterest(p)}}
+	}{{MethodOurs, p}, {MethodOursDefaults, evalParams(sum)}, {MethodOursNoSocial, withoutSocial(p)}, {MethodOursNoInterest, withoutInterest(p)}}
 	if sum.Timed {
 		variants = append(variants, struct {
 			name string
@@ -234,7 +234,6 @@ func (e *evaluator) run(ctx context.Context, input, output string, p Params) (*R
 func evalParams(sum *datasets.Summary) Params {
 	p := DefaultParams()
 	p.WindowDays = sum.WindowDays
-	p.Features.DismissTTLDays = min(p.Features.DismissTTLDays, sum.Days)
 	p.Friends.MaxPerUser, p.Groups.MaxPerUser = quality.MaxK, quality.MaxK
 	p.Friends.MaxFanout = 100000
 	p.Groups.MinScore = 0
@@ -268,7 +267,7 @@ func withoutDecay(p Params) Params {
 // interest model never sees social signal, and the interest task is the
 // interest signal.
 func skipVariant(task, variant string) bool {
-	return task == datasets.TaskInterests && (variant == MethodOursNoSocial || variant == MethodOursNoInteret)
+	return task == datasets.TaskInterests && (variant == MethodOursNoSocial || variant == MethodOursNoInterest)
 }
 
 func splitName(task string, byTime bool, seed uint64) string {

@@ -104,9 +104,9 @@ func (e *evaluator) tune(ctx context.Context, train *data.Tables, val evalTasks,
 	rt := f.Signals.Transpose(int(f.Items.N))
 	bestI, bestV = -1, math.Inf(-1)
 	bestALS, bestAP := in.ALS, p.ALS
-	for _, factors := range []int{32, 64, 128, 256} {
-		for _, alpha := range []float64{1, 5, 20} {
-			for _, lambda := range []float64{0.01, 0.1} {
+	for _, factors := range []int{32, 64, 128} {
+		for _, alpha := range []float64{0.25, 1, 5, 20} {
+			for _, lambda := range []float64{0.03, 0.3} {
 				ap := p.ALS
 				ap.Factors, ap.Alpha, ap.Lambda, ap.Workers = factors, alpha, lambda, e.cfg.Workers
 				als, err := models.TrainALS(ctx, &f.Signals, &rt, ap, nil)

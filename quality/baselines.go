@@ -185,24 +185,26 @@ func ItemKNN(ctx context.Context, b *Bipartite, users []int64, neighbours int) (
 
 // Link-prediction indices over a friend graph.
 const (
-	CommonNeighbours    = "common neighbours"
-	Jaccard             = "Jaccard"
-	AdamicAdar          = "Adamic–Adar"
-	ResourceAllocation  = "resource allocation"
-	MostPopularFriend   = "degree (most popular)"
-	MostPopularItem     = "most popular"
-	ItemKNNMethod       = "item-kNN (cosine, 100 neighbours)"
-	MostPopularGroup    = "most popular group"
-	MostFriendsInGroup  = "most friends in group"
-	linkIndexCandidates = 4
+	CommonNeighbours   = "common neighbours"
+	Jaccard            = "Jaccard"
+	AdamicAdar         = "Adamic–Adar"
+	ResourceAllocation = "resource allocation"
+	MostPopularFriend  = "degree (most popular)"
+	MostPopularItem    = "most popular"
+	ItemKNNMethod      = "item-kNN (cosine, 100 neighbours)"
+	MostPopularGroup   = "most popular group"
+	MostFriendsInGroup = "most friends in group"
 )
+
+// numLinkIndices is the number of indices LinkIndices computes.
+const numLinkIndices = 4
 
 // LinkIndices ranks, for each user, the non-neighbours two hops away by
 // each classic index: common neighbours, Jaccard, Adamic–Adar (Σ 1/log
 // degree of the common neighbours) and resource allocation (Σ 1/degree).
 func LinkIndices(ctx context.Context, g *Bipartite, users []int64) (map[string]Lists, error) {
-	names := [linkIndexCandidates]string{CommonNeighbours, Jaccard, AdamicAdar, ResourceAllocation}
-	per := make([][linkIndexCandidates][]int64, len(users))
+	names := [numLinkIndices]string{CommonNeighbours, Jaccard, AdamicAdar, ResourceAllocation}
+	per := make([][numLinkIndices][]int64, len(users))
 	type state struct {
 		cn, aa, ra []float64
 	}
@@ -228,7 +230,7 @@ func LinkIndices(ctx context.Context, g *Bipartite, users []int64) (map[string]L
 					s.ra[c] += 1 / deg
 				}
 			}
-			var lists [linkIndexCandidates][]scored
+			var lists [numLinkIndices][]scored
 			du := float64(len(g.ByUser[u]))
 			for _, c := range touched {
 				if !excluded(g, int32(u), c, true) {

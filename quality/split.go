@@ -16,7 +16,7 @@ func Edge(u, v int64) Pair { return Pair{min(u, v), max(u, v)} }
 // Split is a hold-out: the pairs left for training and, per evaluated
 // user, the held-out IDs to find.
 type Split struct {
-	Held  map[Pair]bool    // every held-out pair
+	Held  map[Pair]bool     // every held-out pair
 	Truth map[int64][]int64 // evaluated user → held-out IDs, ascending
 }
 
