@@ -158,38 +158,58 @@ func (e *evaluator) tune(ctx context.Context, train *data.Tables, val evalTasks,
 
 	// 4. friend ranker
 	if has(datasets.TaskFriends) {
-		fp, learned, err := e.learnFriends(ctx, in, p.Friends, val[datasets.TaskFriends])
+		var err error
+		p.Friends, err = e.tuneFriends(ctx, in, p.Friends, val[datasets.TaskFriends], record, choose)
 		if err != nil {
 			return p, trials, err
 		}
-		truth := val[datasets.TaskFriends].Truth
-		hand, err := rankedFriends(ctx, in, p.Friends, truth, e.cfg.Workers)
+	}
+	return p, trials, nil
+}
+
+// tuneFriends chooses the friend score's weights on validation recall@20
+// among the hand-set ones and two learned by logistic regression, then
+// refines the best by coordinate search.
+func (e *evaluator) tuneFriends(ctx context.Context, in *models.Inputs, hand models.FriendParams, val quality.Split,
+	record func(task, setting, metric string, v float64) int, choose func(int)) (models.FriendParams, error) {
+	truth := val.Truth
+	score := func(fp models.FriendParams, truth map[int64][]int64) (float64, error) {
+		l, err := rankedFriends(ctx, in, fp, truth, e.cfg.Workers)
+		return quality.Score("", truth, l, 1).At(20).Recall, err
+	}
+	describe := func(fp models.FriendParams) string {
+		desc := ""
+		for i, v := range fp.Weights() {
+			desc += fmt.Sprintf(" %s=%.4g", models.FriendFeatureNames[i], v)
+		}
+		return desc
+	}
+	pointwise, pairwise, n, err := e.learnFriends(ctx, in, hand, val)
+	if err != nil {
+		return hand, err
+	}
+	best, bestT, bestV := hand, -1, math.Inf(-1)
+	for _, c := range []struct {
+		name string
+		fp   models.FriendParams
+	}{{"hand-set weights:", hand}, {"logistic regression on candidates" + n + ":", pointwise}, {"pairwise logistic regression" + n + ":", pairwise}} {
+		v, err := score(c.fp, truth)
 		if err != nil {
-			return p, trials, err
+			return hand, err
 		}
-		lr, err := rankedFriends(ctx, in, fp, truth, e.cfg.Workers)
-		if err != nil {
-			return p, trials, err
+		if t := record(datasets.TaskFriends, c.name+describe(c.fp), "recall@20", v); v > bestV {
+			best, bestT, bestV = c.fp, t, v
 		}
-		vh, vl := quality.Score("", truth, hand, 1).At(20).Recall, quality.Score("", truth, lr, 1).At(20).Recall
-		th := record(datasets.TaskFriends, "hand-set weights", "recall@20", vh)
-		tl := record(datasets.TaskFriends, "learned weights "+learned, "recall@20", vl)
-		best, bestT, bestV := p.Friends, th, vh
-		if vl > vh {
-			best, bestT, bestV = fp, tl, vl
-		}
-		// refine: one pass of coordinate search on validation recall@20,
-		// since a pointwise fit is not a ranking objective
-		sub := subsample(truth, 2000, e.cfg.Seed)
-		score := func(fp models.FriendParams) (float64, error) {
-			l, err := rankedFriends(ctx, in, fp, sub, e.cfg.Workers)
-			return quality.Score("", sub, l, 1).At(20).Recall, err
-		}
-		cur, err := score(best)
-		if err != nil {
-			return p, trials, err
-		}
-		refined, improved := best, false
+	}
+	// two passes of coordinate search on a sample of users: neither fit
+	// optimises recall@20 itself
+	sub := subsample(truth, 2000, e.cfg.Seed)
+	cur, err := score(best, sub)
+	if err != nil {
+		return hand, err
+	}
+	refined, improved := best, false
+	for range 2 {
 		for i := range models.NumFriendFeatures {
 			w := refined.Weights()
 			step := 0.0
@@ -205,32 +225,27 @@ func (e *evaluator) tune(ctx context.Context, train *data.Tables, val evalTasks,
 				ws := w
 				ws[i] = v
 				cand.SetWeights(ws)
-				got, err := score(cand)
+				got, err := score(cand, sub)
 				if err != nil {
-					return p, trials, err
+					return hand, err
 				}
 				if got > cur {
 					cur, refined, improved = got, cand, true
 				}
 			}
 		}
-		if improved {
-			full, err := rankedFriends(ctx, in, refined, truth, e.cfg.Workers)
-			if err != nil {
-				return p, trials, err
-			}
-			desc := ""
-			for i, v := range refined.Weights() {
-				desc += fmt.Sprintf(" %s=%g", models.FriendFeatureNames[i], v)
-			}
-			if v := quality.Score("", truth, full, 1).At(20).Recall; v > bestV {
-				best, bestT = refined, record(datasets.TaskFriends, "coordinate search from the best:"+desc, "recall@20", v)
-			}
-		}
-		choose(bestT)
-		p.Friends = best
 	}
-	return p, trials, nil
+	if improved {
+		v, err := score(refined, truth)
+		if err != nil {
+			return hand, err
+		}
+		if t := record(datasets.TaskFriends, "coordinate search from the best:"+describe(refined), "recall@20", v); v > bestV {
+			best, bestT = refined, t
+		}
+	}
+	choose(bestT)
+	return best, nil
 }
 
 // subsample keeps at most n users of truth, chosen at random.
@@ -248,12 +263,16 @@ func subsample(truth map[int64][]int64, n int, seed uint64) map[int64][]int64 {
 	return out
 }
 
-// learnFriends fits the friend score's weights by logistic regression on
-// the candidates of the validation users: a candidate is positive when the
-// pair is a held-out friendship. Negatives are sampled, 50 per user. The
-// weights are scaled so the largest is 10 in magnitude (ranking depends
-// only on their ratios).
-func (e *evaluator) learnFriends(ctx context.Context, in *models.Inputs, base models.FriendParams, val quality.Split) (models.FriendParams, string, error) {
+// learnFriends fits the friend score's weights two ways on the candidates
+// of the validation users, where a candidate is positive when the pair is
+// a held-out friendship; each user keeps every positive and 50 sampled
+// negatives. Pointwise: logistic regression of the label on the features.
+// Pairwise: logistic regression on the feature differences of a positive
+// and a negative of the same user (a linear RankNet), which compares
+// candidates only within a user's list, as ranking does. Weights are
+// scaled so the largest is 10 in magnitude; ranking depends only on their
+// ratios.
+func (e *evaluator) learnFriends(ctx context.Context, in *models.Inputs, base models.FriendParams, val quality.Split) (pointwise, pairwise models.FriendParams, desc string, err error) {
 	d := in.Dims
 	var users []int32
 	for _, id := range slices.Sorted(maps.Keys(val.Truth)) {
@@ -268,32 +287,62 @@ func (e *evaluator) learnFriends(ctx context.Context, in *models.Inputs, base mo
 		return sampleNegatives(cs, positive, 50, e.cfg.Seed)
 	})
 	if err != nil {
-		return base, "", err
+		return base, base, "", err
 	}
-	X := make([][]float64, len(cands))
-	y := make([]bool, len(cands))
-	for i, c := range cands {
-		X[i], y[i] = c.X[:], positive(c)
-	}
-	w, _, err := models.FitLogistic(X, y, 1e-4)
-	if err != nil {
-		return base, "", fmt.Errorf("friend ranker: %w", err)
-	}
-	top := 0.0
-	for _, v := range w {
-		top = math.Max(top, math.Abs(v))
-	}
-	var ws [models.NumFriendFeatures]float64
-	desc := ""
-	for i := range ws {
-		if top > 0 {
-			ws[i] = math.Round(10*w[i]/top*1e4) / 1e4
+	var X, D [][]float64
+	var y, yd []bool
+	pos := 0
+	for lo := 0; lo < len(cands); {
+		hi := lo
+		for hi < len(cands) && cands[hi].User == cands[lo].User {
+			hi++
 		}
-		desc += fmt.Sprintf(" %s=%g", models.FriendFeatureNames[i], ws[i])
+		var ps, ns [][]float64
+		for _, c := range cands[lo:hi] {
+			X = append(X, c.X[:])
+			if positive(c) {
+				y, ps, pos = append(y, true), append(ps, c.X[:]), pos+1
+			} else {
+				y, ns = append(y, false), append(ns, c.X[:])
+			}
+		}
+		for _, p := range ps {
+			for j, n := range ns[:min(len(ns), 10)] {
+				diff := make([]float64, len(p))
+				for k := range p {
+					diff[k] = p[k] - n[k]
+					if j%2 == 1 {
+						diff[k] = -diff[k]
+					}
+				}
+				D, yd = append(D, diff), append(yd, j%2 == 0)
+			}
+		}
+		lo = hi
 	}
-	fp := base
-	fp.SetWeights(ws)
-	return fp, fmt.Sprintf("(%d candidates, %d positive):%s", len(cands), countTrue(y), desc), nil
+	pointwise, pairwise = base, base
+	for _, fit := range []struct {
+		X  [][]float64
+		y  []bool
+		fp *models.FriendParams
+	}{{X, y, &pointwise}, {D, yd, &pairwise}} {
+		w, _, err := models.FitLogistic(fit.X, fit.y, 1e-4)
+		if err != nil {
+			return base, base, "", fmt.Errorf("friend ranker: %w", err)
+		}
+		top := 0.0
+		for _, v := range w {
+			top = math.Max(top, math.Abs(v))
+		}
+		var ws [models.NumFriendFeatures]float64
+		for i := range ws {
+			if top > 0 {
+				ws[i] = math.Round(10*w[i]/top*1e4) / 1e4
+			}
+		}
+		fit.fp.SetWeights(ws)
+	}
+	return pointwise, pairwise, fmt.Sprintf(" (%d candidates, %d positive)", len(cands), pos), nil
 }
 
 // rankedFriends and rankedGroups rank only the users in truth.
