@@ -23,11 +23,7 @@ import (
 //  2. the interest model's dimension, confidence scaling and
 //     regularisation, by retraining on the same features;
 //  3. the group score's weights, by re-ranking;
-//  4. the friend ranker's weights, learned by logistic regression on the
-//     candidates of validation users, kept only if they beat the
-//     hand-set weights on validation recall@20, then refined by one pass
-//     of coordinate search on that recall (a pointwise fit is not a
-//     ranking objective), kept only if it improves it again.
+//  4. the friend ranker's weights (see tuneFriends).
 //
 // The objective of steps 1 and 2 is interests NDCG@20 when the dataset has
 // interactions, else groups recall@5, else friends recall@20.
@@ -91,12 +87,17 @@ func (e *evaluator) tune(ctx context.Context, train *data.Tables, val evalTasks,
 		if err != nil {
 			return p, trials, err
 		}
-		t := record(primary, fmt.Sprintf("half_life_days=%g", hl), metric, v)
+		t := -1
+		if len(halfLives) > 1 { // an undated dataset has nothing to tune here
+			t = record(primary, fmt.Sprintf("half_life_days=%g", hl), metric, v)
+		}
 		if v > bestV {
 			bestI, bestV, chosenHL, in = t, v, hl, res.Inputs
 		}
 	}
-	choose(bestI)
+	if bestI >= 0 {
+		choose(bestI)
+	}
 	p.Features.HalfLifeDays = chosenHL
 
 	// 2. interest model

@@ -2,6 +2,7 @@ package models
 
 import (
 	"cmp"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -44,7 +45,7 @@ func TestTopKMatchesFullSort(t *testing.T) {
 // randomFeatures builds features over n users with random eligibility,
 // ages, friendships, blocks, dismissals and money ties, through the real
 // feature builder.
-func randomFeatures(r *rand.Rand, n int) (*features.Features, []bool) {
+func randomFeatures(r *rand.Rand, n int) (*data.Dims, *features.Features) {
 	d := &data.Dims{}
 	for u := range n {
 		d.Users.Add(int64(1000 + u))
@@ -84,7 +85,7 @@ func randomFeatures(r *rand.Rand, n int) (*features.Features, []bool) {
 	}
 	p := features.DefaultParams()
 	p.DismissTTLDays = 10
-	return features.Build(d, [][]data.Txn{txns}, [][]data.Event{events}, now-30*86_400_000, p), d.UserMinor
+	return d, features.Build(d, [][]data.Txn{txns}, [][]data.Event{events}, now-30*86_400_000, p)
 }
 
 // TestAllowedProperties checks the policy's defining properties on random
@@ -94,7 +95,8 @@ func TestAllowedProperties(t *testing.T) {
 	t.Parallel()
 	r := rand.New(rand.NewPCG(11, 12))
 	for range 20 {
-		f, minor := randomFeatures(r, 60)
+		d, f := randomFeatures(r, 60)
+		minor := d.UserMinor
 		for u := range int32(60) {
 			for c := range int32(60) {
 				ok := Allowed(f, minor, u, c)
@@ -126,3 +128,51 @@ func TestAllowedProperties(t *testing.T) {
 }
 
 var runDay = time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
+
+// TestFriendCandidatesAreWhatRankFriendsScores checks that the rows a
+// friend ranker learns from are the ones it ranks: for random weights,
+// scoring FriendCandidates' features reproduces RankFriends' lists.
+func TestFriendCandidatesAreWhatRankFriendsScores(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(11, 12))
+	d, f := randomFeatures(r, 80)
+	in := Inputs{Dims: d, Features: f, ALS: NewALS(80, 1, 4)}
+	for u := range 80 {
+		in.ALS.Users.SetRow(u, []float64{r.NormFloat64(), r.NormFloat64(), r.NormFloat64(), r.NormFloat64()})
+	}
+	p := DefaultFriendParams()
+	p.MaxPerUser = 200
+	var w [NumFriendFeatures]float64
+	for i := range w {
+		w[i] = r.Float64()*2 - 0.5
+	}
+	p.SetWeights(w)
+	rows, err := RankFriends(t.Context(), in, p, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := make([]int32, d.Users.Len())
+	for i := range users {
+		users[i] = int32(i)
+	}
+	cands, err := FriendCandidates(t.Context(), in, p, users, 2, func(c []FriendCandidate) []FriendCandidate { return c })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[[2]int64]float32{}
+	for _, c := range cands {
+		score := 0.0
+		for i, x := range c.X {
+			score += w[i] * x
+		}
+		want[[2]int64{d.Users.ID(c.User), d.Users.ID(c.Candidate)}] = float32(score)
+	}
+	if len(rows) != len(want) || len(rows) == 0 {
+		t.Fatalf("RankFriends suggested %d pairs, FriendCandidates returned %d", len(rows), len(want))
+	}
+	for _, s := range rows {
+		if got, ok := want[[2]int64{s.UserID, s.CandidateID}]; !ok || math.Abs(float64(got-s.Score)) > 1e-5 {
+			t.Errorf("%d→%d scored %v, candidates give %v (found %v)", s.UserID, s.CandidateID, s.Score, got, ok)
+		}
+	}
+}
