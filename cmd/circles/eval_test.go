@@ -66,7 +66,7 @@ func writeCommunities(t *testing.T, dir string) (lastfm, blog string) {
 		filepath.Join(lastfm, "user_artists.dat"): plays.String(), filepath.Join(lastfm, "user_friends.dat"): friends.String(),
 		filepath.Join(lastfm, "artists.dat"): artistsFile.String(), filepath.Join(lastfm, "tags.dat"): tags.String(),
 		filepath.Join(lastfm, "user_taggedartists.dat"): tagged.String(),
-		filepath.Join(blog, "nodes.csv"): nodes.String(), filepath.Join(blog, "groups.csv"): groups.String(),
+		filepath.Join(blog, "nodes.csv"):                nodes.String(), filepath.Join(blog, "groups.csv"): groups.String(),
 		filepath.Join(blog, "edges.csv"): edges.String(), filepath.Join(blog, "group-edges.csv"): members.String(),
 	}
 	for path, text := range files {
