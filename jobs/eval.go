@@ -162,6 +162,13 @@ func Eval(ctx context.Context, cfg EvalConfig, log *slog.Logger) (*EvalReport, e
 		results[task] = &quality.Result{Dataset: cfg.Name, Task: task, Split: splitName(task, byTime, cfg.Seed), Catalogue: catalogue(all, task)}
 	}
 	for i, v := range variants {
+		if i > 0 && v.p.Digest() == p.Digest() {
+			for _, task := range sum.Tasks {
+				if !skipVariant(task, v.name) {
+					results[task].Notes = append(results[task].Notes, fmt.Sprintf("%s has the same settings as ours: tuning already gave that signal no weight", v.name))
+				}
+			}
+		}
 		err := timed("run "+v.name, func() error {
 			res, err := e.run(ctx, trainDir, filepath.Join(cfg.Work, "out-"+strconv.Itoa(i)), v.p)
 			if err != nil {

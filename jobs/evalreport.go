@@ -49,12 +49,13 @@ func WriteEvalReport(dir string, rep *EvalReport) error {
 			return err
 		}
 	}
-	return write(FileEvalMarkdown, func(w io.Writer) error { return WriteEvalMarkdown(w, rep, "") })
+	return write(FileEvalMarkdown, func(w io.Writer) error { return WriteEvalMarkdown(w, rep, "", FileEvalJSON) })
 }
 
 // WriteEvalMarkdown writes the report as Markdown; charts are linked
-// under chartDir (relative to the Markdown file).
-func WriteEvalMarkdown(w io.Writer, rep *EvalReport, chartDir string) error {
+// under chartDir and the JSON is named jsonPath (both relative to the
+// Markdown file).
+func WriteEvalMarkdown(w io.Writer, rep *EvalReport, chartDir, jsonPath string) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "## %s\n\n", rep.Dataset)
 	fmt.Fprintf(&b, "Imported with `circles import %s`: %d users, %d content items, %d groups, %d friendships, %d interactions, %d memberships.\n\n",
@@ -96,7 +97,7 @@ func WriteEvalMarkdown(w io.Writer, rep *EvalReport, chartDir string) error {
 				fmt.Fprintf(&b, "- %s: %s (%s %.4f)\n", t.Task, t.Setting, t.Metric, t.Value)
 			}
 		}
-		fmt.Fprintf(&b, "\n%d settings were tried; `%s` lists them all.\n\n", len(rep.Tuning), FileEvalJSON)
+		fmt.Fprintf(&b, "\n%d settings were tried; [`%s`](%s) lists them all.\n\n", len(rep.Tuning), filepath.Base(jsonPath), filepath.ToSlash(jsonPath))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"runtime/pprof"
 	"strings"
@@ -440,7 +441,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := jobs.WriteEvalReport(report, rep); err != nil {
 		return err
 	}
-	return jobs.WriteEvalMarkdown(stdout, rep, report)
+	return jobs.WriteEvalMarkdown(stdout, rep, report, filepath.Join(report, jobs.FileEvalJSON))
 }
 
 func runQuality(ctx context.Context, args []string, stderr io.Writer) error {
