@@ -120,7 +120,7 @@ func (lr *lineReader) resolveHeader(d delimited, header [][]byte, idx []int) err
 			}
 		}
 		if idx[i] < 0 && !c.optional {
-			return fmt.Errorf("%w: %s: header %q has no column %s; the format is described in docs/quality.md", data.ErrBadInput, lr.path, strings.Join(names, ","), strings.Join(c.names, " or "))
+			return fmt.Errorf("%w: %s: header %q has no column %s; the formats are described in docs/datasets.md", data.ErrBadInput, lr.path, strings.Join(names, ","), strings.Join(c.names, " or "))
 		}
 	}
 	return nil
