@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -140,7 +141,7 @@ var references = []reference{
 // referenceTable compares our baselines with the reference numbers.
 func referenceTable(reports []*EvalReport) string {
 	var b strings.Builder
-	b.WriteString("| dataset | task | baseline | metric | reference | measured here |\n|---|---|---|---|---|---|\n")
+	b.WriteString("| dataset | task | baseline | metric | reference | measured here | within 3 s.e. |\n|---|---|---|---|---|---|---|\n")
 	for _, ref := range references {
 		for _, rep := range reports {
 			for _, r := range rep.Results {
@@ -153,7 +154,11 @@ func referenceTable(reports []*EvalReport) string {
 					if ref.metric == "NDCG" {
 						v, se = a.NDCG, a.NDCGSE
 					}
-					fmt.Fprintf(&b, "| %s | %s | %s | %s@%d | %.3f | %.3f ± %.3f |\n", ref.dataset, ref.task, ref.method, ref.metric, ref.k, ref.value, v, se)
+					within := "yes"
+					if math.Abs(v-ref.value) > 3*se {
+						within = "**no**"
+					}
+					fmt.Fprintf(&b, "| %s | %s | %s | %s@%d | %.3f | %.3f ± %.3f | %s |\n", ref.dataset, ref.task, ref.method, ref.metric, ref.k, ref.value, v, se, within)
 				}
 			}
 		}
@@ -238,7 +243,22 @@ hand-set weights' before shipping such weights.
 
 An independent implementation measured these baselines on the same
 protocol with another seeded split, so agreement within a few standard
-errors is what to expect.
+errors is what to expect. Where it is missing, what was checked: on
+BlogCatalog, Adamic–Adar and resource allocation have landed 0.011–0.015
+below the reference, while common neighbours and degree agree there, and
+every index agrees on Last.fm and Ciao. The hold-out is not the cause as
+far as it was tested: holding out 20% of each user's edges independently
+(their union leaves training; truth is either every held-out edge of the
+user or only the user's own draws) moves all three datasets further from
+the reference, down to 0.164 for Adamic–Adar on BlogCatalog. The split
+here counts a user's edges already held out by friends towards its 20%.
+Neither is tie-breaking: many BlogCatalog candidates reach the user only
+through the same hub, so their scores tie exactly, but breaking ties in
+a pseudo-random order instead of by user ID gives the same recall. Nor
+is using the whole graph's degrees instead of the training graph's. The
+gap is unexplained. It matters for the friend target there: 1.15 × the
+reference Adamic–Adar (0.197) is 0.227, a bar higher than the one above,
+which is computed from our own measurement.
 
 `)
 	b.WriteString(referenceTable(reports))
