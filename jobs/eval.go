@@ -248,9 +248,14 @@ func evalParams(sum *datasets.Summary) Params {
 	return p
 }
 
+// withoutSocial drops every feature of the friend score that comes from
+// the social graph (mutual friends, Adamic–Adar, resource allocation, ties,
+// shared groups, the candidate's degree, the friend-graph embedding) and
+// social proof from the group score. Friend candidates still come from
+// the graph: that is the product's rule, not a signal.
 func withoutSocial(p Params) Params {
 	w := p.Friends.Weights()
-	for _, i := range []int{0, 1, 2, 3, 4} { // mutual, AA, RA, tie, co-member
+	for _, i := range []int{0, 1, 2, 3, 4, 6, 9} {
 		w[i] = 0
 	}
 	p.Friends.SetWeights(w)

@@ -174,6 +174,14 @@ func (e *evaluator) tune(ctx context.Context, train *data.Tables, val evalTasks,
 func (e *evaluator) tuneFriends(ctx context.Context, in *models.Inputs, hand models.FriendParams, val quality.Split,
 	record func(task, setting, metric string, v float64) int, choose func(int)) (models.FriendParams, error) {
 	truth := val.Truth
+	// the friend-graph embedding, trained once for every setting tried
+	g, err := models.TrainFriendGraph(ctx, in.Features, hand, e.cfg.Workers)
+	if err != nil {
+		return hand, err
+	}
+	withGraph := *in
+	withGraph.Graph = g
+	in = &withGraph
 	score := func(fp models.FriendParams, truth map[int64][]int64) (float64, error) {
 		l, err := rankedFriends(ctx, in, fp, truth, e.cfg.Workers)
 		return quality.Score("", truth, l, 1).At(20).Recall, err

@@ -28,6 +28,8 @@ type FriendParams struct {
 	DegreeWeight       float64 `json:"degree_weight"`       // on log(1 + the candidate's friend count)
 	LatentWeight       float64 `json:"latent_weight"`       // on cosine of the interest model's user vectors
 	SharedItemsWeight  float64 `json:"shared_items_weight"` // on cosine of the two users' sets of items engaged with
+	GraphWeight        float64 `json:"graph_weight"`        // on the friend-graph embedding's predicted tie x_u·y_c (0 skips training the embedding)
+	GraphFactors       int     `json:"graph_factors"`       // dimension of the friend-graph embedding, 2..512
 	MaxFanout          int     `json:"max_fanout"`          // friends of a friend visited per friend, 10..100000
 	SmallGroupSize     int     `json:"small_group_size"`    // groups and activities at most this large are candidate sources, 2..1000
 	MinMutualForFoF    int     `json:"min_mutual_for_fof"`  // mutual friends needed to keep a candidate with no other source, ≥ 1
@@ -35,25 +37,25 @@ type FriendParams struct {
 
 // FriendFeatureNames names the candidate features, in the order of
 // [FriendParams.Weights] and of the vectors [FriendCandidates] returns.
-var FriendFeatureNames = [NumFriendFeatures]string{"mutual_weight", "adamic_adar", "resource_allocation", "tie_weight", "co_member_weight", "interest_weight", "degree_weight", "latent_weight", "shared_items_weight"}
+var FriendFeatureNames = [NumFriendFeatures]string{"mutual_weight", "adamic_adar", "resource_allocation", "tie_weight", "co_member_weight", "interest_weight", "degree_weight", "latent_weight", "shared_items_weight", "graph_weight"}
 
 // NumFriendFeatures is the length of a friend candidate's feature vector.
-const NumFriendFeatures = 9
+const NumFriendFeatures = 10
 
 // Weights returns the score's weights in feature order.
 func (p *FriendParams) Weights() [NumFriendFeatures]float64 {
-	return [NumFriendFeatures]float64{p.MutualWeight, p.AdamicAdar, p.ResourceAllocation, p.TieWeight, p.CoMemberWeight, p.InterestWeight, p.DegreeWeight, p.LatentWeight, p.SharedItemsWeight}
+	return [NumFriendFeatures]float64{p.MutualWeight, p.AdamicAdar, p.ResourceAllocation, p.TieWeight, p.CoMemberWeight, p.InterestWeight, p.DegreeWeight, p.LatentWeight, p.SharedItemsWeight, p.GraphWeight}
 }
 
 // SetWeights sets the score's weights from a vector in feature order.
 func (p *FriendParams) SetWeights(w [NumFriendFeatures]float64) {
-	p.MutualWeight, p.AdamicAdar, p.ResourceAllocation, p.TieWeight, p.CoMemberWeight, p.InterestWeight, p.DegreeWeight, p.LatentWeight, p.SharedItemsWeight = w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], w[8]
+	p.MutualWeight, p.AdamicAdar, p.ResourceAllocation, p.TieWeight, p.CoMemberWeight, p.InterestWeight, p.DegreeWeight, p.LatentWeight, p.SharedItemsWeight, p.GraphWeight = w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], w[8], w[9]
 }
 
 // DefaultFriendParams returns production defaults.
 func DefaultFriendParams() FriendParams {
 	return FriendParams{MaxPerUser: 10, MutualWeight: 1, AdamicAdar: 0.5, TieWeight: 1, CoMemberWeight: 0.3, InterestWeight: 0.3,
-		MaxFanout: 1000, SmallGroupSize: 50, MinMutualForFoF: 1}
+		GraphFactors: 32, MaxFanout: 1000, SmallGroupSize: 50, MinMutualForFoF: 1}
 }
 
 // Validate checks every field and names the first bad one.
@@ -67,6 +69,8 @@ func (p FriendParams) Validate() error {
 		return fmt.Errorf("friends.small_group_size = %d: want 2..1000", p.SmallGroupSize)
 	case p.MinMutualForFoF < 1:
 		return fmt.Errorf("friends.min_mutual_for_fof = %d: want ≥ 1", p.MinMutualForFoF)
+	case p.GraphFactors < 2 || p.GraphFactors > 512:
+		return fmt.Errorf("friends.graph_factors = %d: want 2..512", p.GraphFactors)
 	}
 	for i, w := range p.Weights() {
 		if !(w >= -100 && w <= 100) {
@@ -134,6 +138,13 @@ func (s *scratch) reset() {
 func RankFriends(ctx context.Context, in Inputs, p FriendParams, workers int) ([]data.FriendSuggestion, error) {
 	d := in.Dims
 	nu := d.Users.Len()
+	if p.GraphWeight != 0 && in.Graph == nil {
+		g, err := TrainFriendGraph(ctx, in.Features, p, workers)
+		if err != nil {
+			return nil, err
+		}
+		in.Graph = g
+	}
 	cf := newFriendFeaturizer(in, p)
 	type state struct {
 		s   *scratch
@@ -262,7 +273,34 @@ func (cf *friendFeaturizer) features(s *scratch, u, c int32) (x [NumFriendFeatur
 		X := cf.in.ALS.Users
 		x[7] = floats.Dot(X.RawRowView(int(u)), X.RawRowView(int(c))) / (cf.userNorms[u] * cf.userNorms[c])
 	}
+	if g := cf.in.Graph; g != nil {
+		x[9] = floats.Dot(g.Users.RawRowView(int(u)), g.Items.RawRowView(int(c)))
+	}
 	return x, true
+}
+
+// TrainFriendGraph embeds the friend graph by implicit ALS on its
+// adjacency matrix (users × users), so that x_u·y_c predicts a tie between
+// u and c from the whole graph's structure, not only shared friends. Only
+// friendships between eligible users count: an opted-out user's friend
+// list shapes nobody's suggestions.
+func TrainFriendGraph(ctx context.Context, f *features.Features, p FriendParams, workers int) (*ALS, error) {
+	n := f.Friends.Rows()
+	var ts []features.Triple
+	for u := range int32(n) {
+		if !f.Eligible[u] {
+			continue
+		}
+		for _, v := range colsOf(&f.Friends, u) {
+			if f.Eligible[v] {
+				ts = append(ts, features.Triple{Row: u, Col: v, Val: 1})
+			}
+		}
+	}
+	A := features.BuildCSR(n, ts)
+	ap := DefaultALSParams()
+	ap.Factors, ap.Workers = p.GraphFactors, workers
+	return TrainALS(ctx, &A, &A, ap, nil)
 }
 
 // FriendCandidate is one user's candidate with its features.
@@ -276,6 +314,13 @@ type FriendCandidate struct {
 // a learned friend ranker. keep, called concurrently with one user's
 // candidates at a time, returns the ones to keep (a sample, say).
 func FriendCandidates(ctx context.Context, in Inputs, p FriendParams, users []int32, workers int, keep func([]FriendCandidate) []FriendCandidate) ([]FriendCandidate, error) {
+	if in.Graph == nil {
+		g, err := TrainFriendGraph(ctx, in.Features, p, workers)
+		if err != nil {
+			return nil, err
+		}
+		in.Graph = g
+	}
 	cf := newFriendFeaturizer(in, p)
 	per := make([][]FriendCandidate, len(users))
 	nu := in.Dims.Users.Len()

@@ -19,6 +19,9 @@ type Inputs struct {
 	Dims     *data.Dims
 	Features *features.Features
 	ALS      *ALS
+	// Graph, when not nil, is the friend-graph embedding of
+	// [TrainFriendGraph]; RankFriends trains it itself when it needs one.
+	Graph *ALS
 	// Only, when not nil, restricts ranking to the users marked in it
 	// (dense indices): a subset recomputation.
 	Only []bool
