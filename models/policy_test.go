@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"gonum.org/v1/gonum/floats"
+
 	"circles/data"
 	"circles/features"
 )
@@ -174,5 +176,39 @@ func TestFriendCandidatesAreWhatRankFriendsScores(t *testing.T) {
 		if got, ok := want[[2]int64{s.UserID, s.CandidateID}]; !ok || math.Abs(float64(got-s.Score)) > 1e-5 {
 			t.Errorf("%d→%d scored %v, candidates give %v (found %v)", s.UserID, s.CandidateID, s.Score, got, ok)
 		}
+	}
+}
+
+// TestFriendGraphEmbedding checks that the friend-graph embedding predicts
+// missing ties inside a community above ties across communities, and that
+// an opted-out user's friendships are left out of it.
+func TestFriendGraphEmbedding(t *testing.T) {
+	t.Parallel()
+	const n = 40
+	d := &data.Dims{Date: runDay}
+	for u := range n {
+		d.Users.Add(int64(u))
+		d.UserCity, d.UserMinor, d.UserStatus = append(d.UserCity, 0), append(d.UserMinor, false), append(d.UserStatus, data.StatusActive)
+		d.UserOptOut = append(d.UserOptOut, u == 39)
+	}
+	// two communities of 20 (by parity), every pair friends but 0–2 and 1–3
+	for u := range int32(n) {
+		for v := u + 1; v < n; v++ {
+			if u%2 == v%2 && !(u == 0 && v == 2) && !(u == 1 && v == 3) {
+				d.Relations = append(d.Relations, data.Relation{User: u, Other: v, Kind: data.RelFriend})
+			}
+		}
+	}
+	f := features.Build(d, nil, nil, runDay.UnixMilli(), features.DefaultParams())
+	g, err := TrainFriendGraph(t.Context(), f, DefaultFriendParams(), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tie := func(u, v int) float64 { return floats.Dot(g.Users.RawRowView(u), g.Items.RawRowView(v)) }
+	if in, across := tie(0, 2), tie(0, 3); in <= across+0.3 {
+		t.Errorf("predicted tie inside a community %.3f, across %.3f", in, across)
+	}
+	if x := g.Users.RawRowView(39); floats.Norm(x, 2) > 1e-9 && tie(1, 39) > 0.1 {
+		t.Errorf("opted-out user 39 is embedded: tie with 1 = %.3f", tie(1, 39))
 	}
 }
