@@ -225,7 +225,9 @@ Where a target is missed, the table gives the gap. What was tried for the
 friend ranker: the hand-set weights; a logistic regression on candidate
 features (mutual friends, Adamic–Adar, resource allocation, tie strength,
 shared small groups, topic similarity, the candidate's degree, the cosine
-of interest-model vectors and of the two users' item sets), fitted on the
+of interest-model vectors and of the two users' item sets, and the tie a
+friend-graph embedding predicts: implicit ALS on the friendship adjacency,
+which sees beyond two hops), fitted on the
 validation split's held-out friendships with sampled negatives; the same
 features fitted pairwise (a linear RankNet on a positive's and a
 negative's feature differences within one user); hard negatives (the

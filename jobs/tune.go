@@ -169,23 +169,12 @@ func (e *evaluator) tune(ctx context.Context, train *data.Tables, val evalTasks,
 }
 
 // tuneFriends chooses the friend score's weights on validation recall@20
-// among the hand-set ones and two learned by logistic regression, then
-// refines the best by coordinate search.
+// among the hand-set ones and those learned by two logistic regressions
+// for each of two friend-graph embedding sizes, then refines the best by
+// coordinate search.
 func (e *evaluator) tuneFriends(ctx context.Context, in *models.Inputs, hand models.FriendParams, val quality.Split,
 	record func(task, setting, metric string, v float64) int, choose func(int)) (models.FriendParams, error) {
 	truth := val.Truth
-	// the friend-graph embedding, trained once for every setting tried
-	g, err := models.TrainFriendGraph(ctx, in.Features, hand, e.cfg.Workers)
-	if err != nil {
-		return hand, err
-	}
-	withGraph := *in
-	withGraph.Graph = g
-	in = &withGraph
-	score := func(fp models.FriendParams, truth map[int64][]int64) (float64, error) {
-		l, err := rankedFriends(ctx, in, fp, truth, e.cfg.Workers)
-		return quality.Score("", truth, l, 1).At(20).Recall, err
-	}
 	describe := func(fp models.FriendParams) string {
 		desc := ""
 		for i, v := range fp.Weights() {
@@ -193,27 +182,53 @@ func (e *evaluator) tuneFriends(ctx context.Context, in *models.Inputs, hand mod
 		}
 		return desc
 	}
-	pointwise, pairwise, n, err := e.learnFriends(ctx, in, hand, val)
+	// withGraph is in with a friend-graph embedding of the given dimension,
+	// trained once for every setting that uses it
+	withGraph := func(factors int) (*models.Inputs, error) {
+		fp := hand
+		fp.GraphFactors = factors
+		g, err := models.TrainFriendGraph(ctx, in.Features, fp, e.cfg.Workers)
+		o := *in
+		o.Graph = g
+		return &o, err
+	}
+	score := func(in *models.Inputs, fp models.FriendParams, truth map[int64][]int64) (float64, error) {
+		l, err := rankedFriends(ctx, in, fp, truth, e.cfg.Workers)
+		return quality.Score("", truth, l, 1).At(20).Recall, err
+	}
+	vh, err := score(in, hand, truth)
 	if err != nil {
 		return hand, err
 	}
-	best, bestT, bestV := hand, -1, math.Inf(-1)
-	for _, c := range []struct {
-		name string
-		fp   models.FriendParams
-	}{{"hand-set weights:", hand}, {"logistic regression on candidates" + n + ":", pointwise}, {"pairwise logistic regression" + n + ":", pairwise}} {
-		v, err := score(c.fp, truth)
+	best, bestIn, bestT, bestV := hand, in, record(datasets.TaskFriends, "hand-set weights:"+describe(hand), "recall@20", vh), vh
+	for _, factors := range []int{32, 128} {
+		gin, err := withGraph(factors)
 		if err != nil {
 			return hand, err
 		}
-		if t := record(datasets.TaskFriends, c.name+describe(c.fp), "recall@20", v); v > bestV {
-			best, bestT, bestV = c.fp, t, v
+		pointwise, pairwise, n, err := e.learnFriends(ctx, gin, hand, val)
+		if err != nil {
+			return hand, err
+		}
+		for _, c := range []struct {
+			name string
+			fp   models.FriendParams
+		}{{"logistic regression on candidates" + n, pointwise}, {"pairwise logistic regression" + n, pairwise}} {
+			c.fp.GraphFactors = factors
+			v, err := score(gin, c.fp, truth)
+			if err != nil {
+				return hand, err
+			}
+			if t := record(datasets.TaskFriends, fmt.Sprintf("%s, graph_factors=%d:%s", c.name, factors, describe(c.fp)), "recall@20", v); v > bestV {
+				best, bestIn, bestT, bestV = c.fp, gin, t, v
+			}
 		}
 	}
+	in = bestIn
 	// two passes of coordinate search on a sample of users: neither fit
 	// optimises recall@20 itself
 	sub := subsample(truth, 2000, e.cfg.Seed)
-	cur, err := score(best, sub)
+	cur, err := score(in, best, sub)
 	if err != nil {
 		return hand, err
 	}
@@ -234,7 +249,7 @@ func (e *evaluator) tuneFriends(ctx context.Context, in *models.Inputs, hand mod
 				ws := w
 				ws[i] = v
 				cand.SetWeights(ws)
-				got, err := score(cand, sub)
+				got, err := score(in, cand, sub)
 				if err != nil {
 					return hand, err
 				}
@@ -245,7 +260,7 @@ func (e *evaluator) tuneFriends(ctx context.Context, in *models.Inputs, hand mod
 		}
 	}
 	if improved {
-		v, err := score(refined, truth)
+		v, err := score(in, refined, truth)
 		if err != nil {
 			return hand, err
 		}
