@@ -1,6 +1,8 @@
 package data_test
 
 import (
+	"errors"
+	"io"
 	"os"
 	"reflect"
 	"testing"
@@ -46,5 +48,30 @@ func TestTablesRoundTrip(t *testing.T) {
 	got.Groups, got.Memberships, got.Activities, got.Merchants, got.Transactions = nil, nil, nil, nil, nil
 	if !reflect.DeepEqual(got, in) {
 		t.Errorf("read back %+v\nwant %+v", got, in)
+	}
+}
+
+// TestReplaceSyncedIsWholeOrNothing replaces a file, then fails a second
+// replacement midway: the file keeps the first content and no temporary
+// file is left.
+func TestReplaceSyncedIsWholeOrNothing(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := dir + "/report.md"
+	if err := os.WriteFile(path, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := data.ReplaceSynced(path, func(w io.Writer) error { _, err := io.WriteString(w, "new"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	if err := data.ReplaceSynced(path, func(w io.Writer) error { io.WriteString(w, "part"); return boom }); !errors.Is(err, boom) {
+		t.Fatalf("err = %v, want the writer's", err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "new" {
+		t.Errorf("content %q, want %q", b, "new")
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("directory holds %d entries, want only the file", len(entries))
 	}
 }

@@ -2,9 +2,12 @@ package data
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress/zstd"
@@ -31,7 +34,7 @@ func WriteParquet[T any](path string, rows []T) error {
 	})
 }
 
-// createSynced creates path (which must not exist), lets write fill it
+// CreateSynced creates path (which must not exist), lets write fill it
 // through a buffer, then flushes, fsyncs and closes it. On any error the
 // file is removed and the error names the path.
 func CreateSynced(path string, write func(w io.Writer) error) (err error) {
@@ -53,6 +56,25 @@ func CreateSynced(path string, write func(w io.Writer) error) (err error) {
 	if err != nil {
 		os.Remove(path)
 		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// ReplaceSynced writes path whole or not at all: the content goes to a
+// hidden temporary file beside it through [CreateSynced], which is then
+// renamed over path. A reader sees the old file or the new one, never a
+// part.
+func ReplaceSynced(path string, write func(w io.Writer) error) error {
+	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if err := CreateSynced(tmp, write); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
 	}
 	return nil
 }

@@ -25,19 +25,19 @@ func ChartFile(dataset, task string) string { return dataset + "-" + task + ".sv
 // task into dir (created if needed). Each file is written whole or not at
 // all.
 func WriteEvalReport(dir string, rep *EvalReport) error {
+	if err := writeEvalData(dir, FileEvalJSON, rep); err != nil {
+		return err
+	}
+	return data.ReplaceSynced(filepath.Join(dir, FileEvalMarkdown), func(w io.Writer) error { return WriteEvalMarkdown(w, rep, "", FileEvalJSON) })
+}
+
+// writeEvalData writes the report's JSON as jsonName and its charts into
+// dir, created if needed.
+func writeEvalData(dir, jsonName string, rep *EvalReport) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	write := func(name string, fn func(w io.Writer) error) error {
-		path := filepath.Join(dir, name)
-		tmp := filepath.Join(dir, "."+name+".tmp")
-		os.Remove(tmp)
-		if err := data.CreateSynced(tmp, fn); err != nil {
-			return err
-		}
-		return os.Rename(tmp, path)
-	}
-	if err := write(FileEvalJSON, func(w io.Writer) error {
+	if err := data.ReplaceSynced(filepath.Join(dir, jsonName), func(w io.Writer) error {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep)
@@ -45,11 +45,11 @@ func WriteEvalReport(dir string, rep *EvalReport) error {
 		return err
 	}
 	for _, r := range rep.Results {
-		if err := write(ChartFile(rep.Dataset, r.Task), func(w io.Writer) error { return quality.WriteChart(w, r) }); err != nil {
+		if err := data.ReplaceSynced(filepath.Join(dir, ChartFile(rep.Dataset, r.Task)), func(w io.Writer) error { return quality.WriteChart(w, r) }); err != nil {
 			return err
 		}
 	}
-	return write(FileEvalMarkdown, func(w io.Writer) error { return WriteEvalMarkdown(w, rep, "", FileEvalJSON) })
+	return nil
 }
 
 // WriteEvalMarkdown writes the report as Markdown; charts are linked

@@ -6,11 +6,11 @@ import (
 	"io"
 	"maps"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"time"
+
+	"circles/data"
 )
 
 // metrics keeps what the scheduler exposes, in the Prometheus text format.
@@ -88,22 +88,7 @@ func (m *metrics) write(w io.Writer) error {
 // writeTextfile replaces path with the current metrics in one rename, as
 // node exporter's textfile collector expects.
 func (m *metrics) writeTextfile(path string) error {
-	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	err = m.write(f)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
+	return data.ReplaceSynced(path, m.write)
 }
 
 // handler serves /metrics and /healthz.

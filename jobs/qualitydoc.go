@@ -80,13 +80,9 @@ func QualityDoc(ctx context.Context, cfg QualityConfig, log *slog.Logger) error 
 			return fmt.Errorf("%s: %w", ds.Name, err)
 		}
 		rep.Timings["total"] = time.Since(start).Round(time.Second).Seconds()
-		if err := WriteEvalReport(assets, rep); err != nil {
+		if err := writeEvalData(assets, ds.Name+".json", rep); err != nil {
 			return err
 		}
-		if err := os.Rename(filepath.Join(assets, FileEvalJSON), filepath.Join(assets, ds.Name+".json")); err != nil {
-			return err
-		}
-		os.Remove(filepath.Join(assets, FileEvalMarkdown))
 		if err := WriteEvalMarkdown(&body, rep, rel, filepath.Join(rel, ds.Name+".json")); err != nil {
 			return err
 		}
@@ -96,15 +92,10 @@ func QualityDoc(ctx context.Context, cfg QualityConfig, log *slog.Logger) error 
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(filepath.Dir(cfg.Out), "."+filepath.Base(cfg.Out)+".tmp")
-	os.Remove(tmp)
-	if err := data.CreateSynced(tmp, func(w io.Writer) error {
+	return data.ReplaceSynced(cfg.Out, func(w io.Writer) error {
 		_, err := io.WriteString(w, qualityHeader(cfg, reports)+body.String()+planted)
 		return err
-	}); err != nil {
-		return err
-	}
-	return os.Rename(tmp, cfg.Out)
+	})
 }
 
 // reference is a baseline's number measured by an independent
