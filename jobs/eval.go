@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -316,11 +317,7 @@ func splitTables(t *data.Tables, tasks []string, byTime bool, seed uint64) (*dat
 				return r.TargetKind == "content" && s.Held[quality.Pair{A: r.UserID, B: r.TargetID}]
 			})
 		case datasets.TaskGroups:
-			var pairs []quality.Pair
-			for _, m := range t.Memberships {
-				pairs = append(pairs, quality.Pair{A: m.UserID, B: m.GroupID})
-			}
-			s := quality.HoldOutOne(pairs, 2, seed)
+			s := quality.HoldOutOne(membershipPairs(t), 2, seed)
 			out[task] = s
 			train.Memberships = slices.DeleteFunc(slices.Clone(train.Memberships), func(m data.MembershipRow) bool {
 				return s.Held[quality.Pair{A: m.UserID, B: m.GroupID}]
@@ -341,6 +338,15 @@ func friendEdges(t *data.Tables) []quality.Pair {
 		}
 	}
 	return out
+}
+
+// membershipPairs are t's memberships as (user, group) pairs.
+func membershipPairs(t *data.Tables) []quality.Pair {
+	pairs := make([]quality.Pair, len(t.Memberships))
+	for i, m := range t.Memberships {
+		pairs[i] = quality.Pair{A: m.UserID, B: m.GroupID}
+	}
+	return pairs
 }
 
 // contentPairs are the distinct user–content pairs of t's positive
@@ -389,27 +395,33 @@ func catalogue(t *data.Tables, task string) int {
 // published friend and group suggestions, and for interests the interest
 // model's scores over every content item the user has not touched.
 func oursLists(res *Result, task string, truth map[int64][]int64) (quality.Lists, error) {
-	users := make([]int64, 0, len(truth))
-	for u := range truth {
-		users = append(users, u)
-	}
-	slices.Sort(users)
-	lists := quality.Lists{}
 	switch task {
 	case datasets.TaskFriends:
 		rows, err := data.ReadParquet[data.FriendSuggestion](filepath.Join(res.Dir, FileFriends))
-		for _, r := range rows {
-			lists[r.UserID] = append(lists[r.UserID], r.CandidateID)
-		}
-		return lists, err
+		return friendLists(rows), err
 	case datasets.TaskGroups:
 		rows, err := data.ReadParquet[data.GroupSuggestion](filepath.Join(res.Dir, FileGroups))
-		for _, r := range rows {
-			lists[r.UserID] = append(lists[r.UserID], r.GroupID)
-		}
-		return lists, err
+		return groupLists(rows), err
 	}
-	return interestLists(res.Inputs, users), nil
+	return interestLists(res.Inputs, slices.Sorted(maps.Keys(truth))), nil
+}
+
+// friendLists and groupLists turn suggestion rows, ordered by user and
+// then rank, into ranked lists.
+func friendLists(rows []data.FriendSuggestion) quality.Lists {
+	lists := quality.Lists{}
+	for _, r := range rows {
+		lists[r.UserID] = append(lists[r.UserID], r.CandidateID)
+	}
+	return lists
+}
+
+func groupLists(rows []data.GroupSuggestion) quality.Lists {
+	lists := quality.Lists{}
+	for _, r := range rows {
+		lists[r.UserID] = append(lists[r.UserID], r.GroupID)
+	}
+	return lists
 }
 
 // interestLists ranks every content item by the dot product of the user's
@@ -466,11 +478,7 @@ type baselineSet struct {
 // baselines computes the classic baselines of a task from the training
 // tables, over the full catalogue of all.
 func baselines(ctx context.Context, train, all *data.Tables, task string, truth map[int64][]int64) (baselineSet, error) {
-	users := make([]int64, 0, len(truth))
-	for u := range truth {
-		users = append(users, u)
-	}
-	slices.Sort(users)
+	users := slices.Sorted(maps.Keys(truth))
 	userIDs := make([]int64, len(all.Users))
 	for i, u := range all.Users {
 		userIDs[i] = u.UserID
@@ -510,15 +518,11 @@ func baselines(ctx context.Context, train, all *data.Tables, task string, truth 
 		l, err = quality.ItemKNN(ctx, b, users, 100)
 		return bs, add(quality.ItemKNNMethod, l, err)
 	}
-	var pairs []quality.Pair
-	for _, m := range train.Memberships {
-		pairs = append(pairs, quality.Pair{A: m.UserID, B: m.GroupID})
-	}
 	groups := make([]int64, len(all.Groups))
 	for i, g := range all.Groups {
 		groups[i] = g.GroupID
 	}
-	members := quality.NewBipartite(pairs, userIDs, groups)
+	members := quality.NewBipartite(membershipPairs(train), userIDs, groups)
 	l, err := quality.MostPopular(ctx, members, users, false)
 	if add(quality.MostPopularGroup, l, err) != nil {
 		return bs, err

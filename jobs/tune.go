@@ -372,20 +372,12 @@ func (e *evaluator) learnFriends(ctx context.Context, in *models.Inputs, base mo
 // rankedFriends and rankedGroups rank only the users in truth.
 func rankedFriends(ctx context.Context, in *models.Inputs, fp models.FriendParams, truth map[int64][]int64, workers int) (quality.Lists, error) {
 	rows, err := models.RankFriends(ctx, only(in, truth), fp, workers)
-	lists := quality.Lists{}
-	for _, r := range rows {
-		lists[r.UserID] = append(lists[r.UserID], r.CandidateID)
-	}
-	return lists, err
+	return friendLists(rows), err
 }
 
 func rankedGroups(ctx context.Context, in *models.Inputs, gp models.GroupParams, truth map[int64][]int64, workers int) (quality.Lists, error) {
 	rows, err := models.RankGroups(ctx, only(in, truth), gp, workers)
-	lists := quality.Lists{}
-	for _, r := range rows {
-		lists[r.UserID] = append(lists[r.UserID], r.GroupID)
-	}
-	return lists, err
+	return groupLists(rows), err
 }
 
 // only restricts ranking to the users in truth.
@@ -398,14 +390,4 @@ func only(in *models.Inputs, truth map[int64][]int64) models.Inputs {
 		}
 	}
 	return o
-}
-
-func countTrue(bs []bool) int {
-	n := 0
-	for _, b := range bs {
-		if b {
-			n++
-		}
-	}
-	return n
 }

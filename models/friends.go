@@ -138,12 +138,10 @@ func (s *scratch) reset() {
 func RankFriends(ctx context.Context, in Inputs, p FriendParams, workers int) ([]data.FriendSuggestion, error) {
 	d := in.Dims
 	nu := d.Users.Len()
-	if p.GraphWeight != 0 && in.Graph == nil {
-		g, err := TrainFriendGraph(ctx, in.Features, p, workers)
-		if err != nil {
+	if p.GraphWeight != 0 {
+		if err := in.withFriendGraph(ctx, p, workers); err != nil {
 			return nil, err
 		}
-		in.Graph = g
 	}
 	cf := newFriendFeaturizer(in, p)
 	type state struct {
@@ -279,6 +277,17 @@ func (cf *friendFeaturizer) features(s *scratch, u, c int32) (x [NumFriendFeatur
 	return x, true
 }
 
+// withFriendGraph trains the friend-graph embedding into in unless the
+// caller supplied one.
+func (in *Inputs) withFriendGraph(ctx context.Context, p FriendParams, workers int) error {
+	if in.Graph != nil {
+		return nil
+	}
+	g, err := TrainFriendGraph(ctx, in.Features, p, workers)
+	in.Graph = g
+	return err
+}
+
 // TrainFriendGraph embeds the friend graph by implicit ALS on its
 // adjacency matrix (users × users), so that x_u·y_c predicts a tie between
 // u and c from the whole graph's structure, not only shared friends. Only
@@ -314,12 +323,8 @@ type FriendCandidate struct {
 // a learned friend ranker. keep, called concurrently with one user's
 // candidates at a time, returns the ones to keep (a sample, say).
 func FriendCandidates(ctx context.Context, in Inputs, p FriendParams, users []int32, workers int, keep func([]FriendCandidate) []FriendCandidate) ([]FriendCandidate, error) {
-	if in.Graph == nil {
-		g, err := TrainFriendGraph(ctx, in.Features, p, workers)
-		if err != nil {
-			return nil, err
-		}
-		in.Graph = g
+	if err := in.withFriendGraph(ctx, p, workers); err != nil {
+		return nil, err
 	}
 	cf := newFriendFeaturizer(in, p)
 	per := make([][]FriendCandidate, len(users))
