@@ -84,6 +84,10 @@ func (s *Summary) note(format string, args ...any) {
 	s.Notes = append(s.Notes, fmt.Sprintf(format, args...))
 }
 
+// ErrOptions marks an import asked for wrongly (an unknown format, a
+// destination that exists), as opposed to a source that cannot be read.
+var ErrOptions = errors.New("bad import options")
+
 // Options tune an import.
 type Options struct {
 	// Date is the stated date of rows the dataset does not date.
@@ -107,10 +111,10 @@ func Import(ctx context.Context, format, src, dst string, opt Options) (*Summary
 	case FormatBlogCatalog:
 		build = importBlogCatalog
 	default:
-		return nil, fmt.Errorf("unknown format %q; want one of %v", format, Formats())
+		return nil, fmt.Errorf("%w: unknown format %q; want one of %v", ErrOptions, format, Formats())
 	}
 	if _, err := os.Stat(dst); !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("destination %s exists; choose a new directory", dst)
+		return nil, fmt.Errorf("%w: destination %s exists; choose a new directory", ErrOptions, dst)
 	}
 	if opt.MaxBadLineFraction == 0 {
 		opt.MaxBadLineFraction = 0.05
@@ -279,11 +283,10 @@ func importLastFM(b *builder) error {
 	known := len(b.t.Content)
 	plays := delimited{name: "user_artists.dat", sep: '\t', header: true, cols: []column{{names: []string{"userid"}}, {names: []string{"artistid"}}, {names: []string{"weight"}}}}
 	if err := plays.read(b, func(f [][]byte) string {
-		u, ok1 := parseID(f[0])
-		a, ok2 := parseID(f[1])
-		n, ok3 := parseFloat(f[2])
+		var u, a int64
+		n, ok := parseFloat(f[2])
 		switch {
-		case !ok1 || !ok2 || !ok3:
+		case !parseIDs(f, &u, &a) || !ok:
 			return "bad_number"
 		case !(n > 0 && n <= data.MaxWeight):
 			return "play_count_not_positive"
@@ -299,10 +302,9 @@ func importLastFM(b *builder) error {
 	friends := delimited{name: "user_friends.dat", sep: '\t', header: true, cols: []column{{names: []string{"userid"}}, {names: []string{"friendid"}}}}
 	listed := 0
 	if err := friends.read(b, func(f [][]byte) string {
-		u, ok1 := parseID(f[0])
-		v, ok2 := parseID(f[1])
+		var u, v int64
 		switch {
-		case !ok1 || !ok2:
+		case !parseIDs(f, &u, &v):
 			return "bad_number"
 		case u == v:
 			return "self_reference"
@@ -332,11 +334,9 @@ func importLastFM(b *builder) error {
 	users := map[key]map[int64]bool{}
 	tagged := delimited{name: "user_taggedartists.dat", sep: '\t', header: true, cols: []column{{names: []string{"userid"}}, {names: []string{"artistid"}}, {names: []string{"tagid"}}}}
 	if err := tagged.read(b, func(f [][]byte) string {
-		u, ok1 := parseID(f[0])
-		a, ok2 := parseID(f[1])
-		t, ok3 := parseID(f[2])
+		var u, a, t int64
 		switch {
-		case !ok1 || !ok2 || !ok3:
+		case !parseIDs(f, &u, &a, &t):
 			return "bad_number"
 		case names[t] == "":
 			return "unknown_tag"
@@ -388,13 +388,11 @@ func importTang(b *builder) error {
 		{names: []string{"category_id", "categoryid"}}, {names: []string{"rating"}},
 		{names: []string{"timestamp", "time_point", "timepoint"}}}}
 	if err := ratings.read(b, func(f [][]byte) string {
-		u, ok1 := parseID(f[0])
-		it, ok2 := parseID(f[1])
-		c, ok3 := parseID(f[2])
-		r, ok4 := parseFloat(f[3])
-		t, ok5 := parseID(f[4])
+		var u, it, c int64
+		r, ok1 := parseFloat(f[3])
+		t, ok2 := parseID(f[4])
 		switch {
-		case !ok1 || !ok2 || !ok3 || !ok4 || !ok5:
+		case !parseIDs(f, &u, &it, &c) || !ok1 || !ok2:
 			return "bad_number"
 		case !(r > 0 && r <= 5):
 			return "rating_outside_1_5"
@@ -411,16 +409,14 @@ func importTang(b *builder) error {
 		{names: []string{"truster_id", "trusterid", "user_id"}}, {names: []string{"trustee_id", "trusteeid", "other_id"}},
 		{names: []string{"time_point", "timepoint", "timestamp"}, optional: true}}}
 	if err := trust.read(b, func(f [][]byte) string {
-		u, ok1 := parseID(f[0])
-		v, ok2 := parseID(f[1])
-		var t int64
-		ok3 := true
+		var u, v, t int64
+		ok := true
 		if f[2] != nil {
-			t, ok3 = parseID(f[2])
+			t, ok = parseID(f[2])
 			timedTrust = true
 		}
 		switch {
-		case !ok1 || !ok2 || !ok3:
+		case !parseIDs(f, &u, &v) || !ok:
 			return "bad_number"
 		case u == v:
 			return "self_reference"
@@ -539,10 +535,9 @@ func importBlogCatalog(b *builder) error {
 	}
 	edges := delimited{name: "edges.csv", sep: ',', cols: []column{{pos: 0}, {pos: 1}}}
 	if err := edges.read(b, func(f [][]byte) string {
-		u, ok1 := parseID(f[0])
-		v, ok2 := parseID(f[1])
+		var u, v int64
 		switch {
-		case !ok1 || !ok2:
+		case !parseIDs(f, &u, &v):
 			return "bad_number"
 		case u == v:
 			return "self_reference"
@@ -556,10 +551,9 @@ func importBlogCatalog(b *builder) error {
 	seen := map[[2]int64]bool{}
 	members := delimited{name: "group-edges.csv", sep: ',', cols: []column{{pos: 0}, {pos: 1}}}
 	if err := members.read(b, func(f [][]byte) string {
-		u, ok1 := parseID(f[0])
-		g, ok2 := parseID(f[1])
+		var u, g int64
 		switch {
-		case !ok1 || !ok2:
+		case !parseIDs(f, &u, &g):
 			return "bad_number"
 		case !groups[g]:
 			return "unknown_group"

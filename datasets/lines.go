@@ -143,6 +143,19 @@ func parseID(b []byte) (int64, bool) {
 	return v, err == nil
 }
 
+// parseIDs parses the first len(ids) fields into ids and reports whether
+// all of them are integers.
+func parseIDs(f [][]byte, ids ...*int64) bool {
+	for i, id := range ids {
+		v, ok := parseID(f[i])
+		if !ok {
+			return false
+		}
+		*id = v
+	}
+	return true
+}
+
 func parseFloat(b []byte) (float64, bool) {
 	v, err := strconv.ParseFloat(string(b), 64)
 	return v, err == nil

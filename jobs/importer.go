@@ -3,10 +3,8 @@ package jobs
 import (
 	"context"
 	"errors"
-	"io/fs"
+	"fmt"
 	"log/slog"
-	"os"
-	"slices"
 	"time"
 
 	"circles/datasets"
@@ -23,18 +21,16 @@ type ImportConfig struct {
 // datasets) and logs its summary.
 func Import(ctx context.Context, cfg ImportConfig, log *slog.Logger) (*datasets.Summary, error) {
 	switch {
-	case !slices.Contains(datasets.Formats(), cfg.Format):
-		return nil, usageError("unknown format %q; want one of %v", cfg.Format, datasets.Formats())
 	case cfg.Src == "" || cfg.Dst == "":
 		return nil, usageError("want FORMAT SRC DST")
 	case !(cfg.MaxBadLineFraction > 0 && cfg.MaxBadLineFraction <= 1):
 		return nil, usageError("-max-bad-lines = %v: want a fraction in (0, 1]", cfg.MaxBadLineFraction)
 	}
-	if _, err := os.Stat(cfg.Dst); !errors.Is(err, fs.ErrNotExist) {
-		return nil, usageError("destination %s exists; choose a new directory", cfg.Dst)
-	}
 	start := time.Now()
 	sum, err := datasets.Import(ctx, cfg.Format, cfg.Src, cfg.Dst, datasets.Options{Date: cfg.Date, MaxBadLineFraction: cfg.MaxBadLineFraction})
+	if errors.Is(err, datasets.ErrOptions) {
+		return nil, fmt.Errorf("%w: %w", ErrUsage, err)
+	}
 	if err != nil {
 		return nil, err
 	}
