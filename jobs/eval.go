@@ -148,15 +148,13 @@ func Eval(ctx context.Context, cfg EvalConfig, log *slog.Logger) (*EvalReport, e
 	if err := train.Write(trainDir, date, sum.Days); err != nil {
 		return nil, err
 	}
-	variants := []struct {
+	type variant struct {
 		name string
 		p    Params
-	}{{MethodOurs, p}, {MethodOursDefaults, evalParams(sum)}, {MethodOursNoSocial, withoutSocial(p)}, {MethodOursNoInterest, withoutInterest(p)}}
+	}
+	variants := []variant{{MethodOurs, p}, {MethodOursDefaults, evalParams(sum)}, {MethodOursNoSocial, withoutSocial(p)}, {MethodOursNoInterest, withoutInterest(p)}}
 	if sum.Timed {
-		variants = append(variants, struct {
-			name string
-			p    Params
-		}{MethodOursNoDecay, withoutDecay(p)})
+		variants = append(variants, variant{MethodOursNoDecay, withoutDecay(p)})
 	}
 	results := map[string]*quality.Result{}
 	for _, task := range sum.Tasks {

@@ -57,19 +57,23 @@ func Score(method string, truth map[int64][]int64, ranked map[int64][]int64, cat
 	}
 	slices.Sort(users)
 	s := Scores{Method: method, Users: len(users)}
-	for _, k := range Ks {
-		var rec, nd, hitUsers []float64
-		shown := map[int64]bool{}
-		for _, u := range users {
-			held := map[int64]bool{}
-			for _, v := range truth[u] {
-				held[v] = true
-			}
+	// per cut-off: each user's recall, NDCG and hit, and the items shown
+	rec, nd, hit := make([][]float64, len(Ks)), make([][]float64, len(Ks)), make([][]float64, len(Ks))
+	shown := make([]map[int64]bool, len(Ks))
+	for j := range Ks {
+		shown[j] = map[int64]bool{}
+	}
+	for _, u := range users {
+		held := map[int64]bool{}
+		for _, v := range truth[u] {
+			held[v] = true
+		}
+		for j, k := range Ks {
 			list := ranked[u]
 			list = list[:min(k, len(list))]
 			hits, dcg := 0, 0.0
 			for i, v := range list {
-				shown[v] = true
+				shown[j][v] = true
 				if held[v] {
 					hits++
 					dcg += 1 / math.Log2(float64(i+2))
@@ -79,23 +83,23 @@ func Score(method string, truth map[int64][]int64, ranked map[int64][]int64, cat
 			for i := range min(k, len(held)) {
 				idcg += 1 / math.Log2(float64(i+2))
 			}
-			r, n := 0.0, 0.0
+			r, n, h := 0.0, 0.0, 0.0
 			if len(held) > 0 {
 				r, n = float64(hits)/float64(len(held)), dcg/idcg
 			}
-			rec, nd = append(rec, r), append(nd, n)
-			h := 0.0
 			if hits > 0 {
 				h = 1
 			}
-			hitUsers = append(hitUsers, h)
+			rec[j], nd[j], hit[j] = append(rec[j], r), append(nd[j], n), append(hit[j], h)
 		}
+	}
+	for j, k := range Ks {
 		a := AtK{K: k}
-		a.Recall, a.RecallSE = meanSE(rec)
-		a.NDCG, a.NDCGSE = meanSE(nd)
-		a.HitShare, _ = meanSE(hitUsers)
+		a.Recall, a.RecallSE = meanSE(rec[j])
+		a.NDCG, a.NDCGSE = meanSE(nd[j])
+		a.HitShare, _ = meanSE(hit[j])
 		if catalogue > 0 {
-			a.Coverage = float64(len(shown)) / float64(catalogue)
+			a.Coverage = float64(len(shown[j])) / float64(catalogue)
 		}
 		s.AtK = append(s.AtK, a)
 	}
