@@ -60,6 +60,10 @@ type Dims struct {
 
 	Stats   []TableStats
 	Rejects []Reject
+
+	// withdrawn lists users whom a quarantined users row says opted out or
+	// not active; LoadDims applies it once every users file is read.
+	withdrawn []int64
 }
 
 // spec names a column a loader reads.
@@ -157,8 +161,23 @@ func LoadDims(root string, date time.Time) (*Dims, error) {
 			d.Rejects = append(d.Rejects, q.rejects...)
 		}
 		d.Stats = append(d.Stats, st)
+		if l.table == TableUsers {
+			d.applyWithdrawn()
+		}
 	}
 	return d, nil
+}
+
+// applyWithdrawn opts out every known user whom some users row, used or
+// quarantined, says opted out or not active: of two facts that disagree,
+// the one that protects the user wins.
+func (d *Dims) applyWithdrawn() {
+	for _, id := range d.withdrawn {
+		if u := d.Users.Lookup(id); u >= 0 {
+			d.UserOptOut[u] = true
+		}
+	}
+	d.withdrawn = nil
 }
 
 func loadUsers(d *Dims, path string, q *quarantine) error {
@@ -186,6 +205,11 @@ func loadUsers(d *Dims, path string, q *quarantine) error {
 		for i := range n {
 			row := base + int64(i)
 			q.stats.Read++
+			if idOK[i] && ((optOK[i] && opt[i]) || (status[i] >= 0 && Status(status[i]) != StatusActive)) {
+				// Whatever else is wrong with the row, a user it says opted
+				// out or not active stays so (see applyWithdrawn).
+				d.withdrawn = append(d.withdrawn, ids[i])
+			}
 			switch {
 			case !idOK[i]:
 				q.reject(row, "user_id", QNull)
@@ -201,12 +225,7 @@ func loadUsers(d *Dims, path string, q *quarantine) error {
 				q.reject(row, "birth_year", QBadBirthYear)
 				continue
 			}
-			if _, added := d.Users.Add(ids[i]); !added {
-				q.reject(row, "user_id", QDuplicate)
-				continue
-			}
-			q.stats.Used++
-			// Unknown age counts as minor: the safe side of DESIGN.md's rule.
+			// Unknown age counts as minor: the safe side of the minors rule.
 			// Known birth year: anyone who can still be 17 on the run date is
 			// a minor (year difference of 18 or less).
 			isMinor := true
@@ -216,6 +235,17 @@ func loadUsers(d *Dims, path string, q *quarantine) error {
 			case byOK[i]:
 				isMinor = year-by[i] <= 18
 			}
+			if u, added := d.Users.Add(ids[i]); !added {
+				// A repeated user is quarantined, but where it disagrees
+				// with the first row on a safety fact, the fact that
+				// protects the user wins: any row that says minor or not
+				// active holds (opt-outs: applyWithdrawn).
+				q.reject(row, "user_id", QDuplicate)
+				d.UserMinor[u] = d.UserMinor[u] || isMinor
+				d.UserStatus[u] = stricter(d.UserStatus[u], Status(status[i]))
+				continue
+			}
+			q.stats.Used++
 			d.UserCity = append(d.UserCity, city[i])
 			d.UserMinor = append(d.UserMinor, isMinor)
 			d.UserOptOut = append(d.UserOptOut, opt[i])
@@ -259,8 +289,9 @@ func loadGroups(d *Dims, path string, q *quarantine) error {
 				q.reject(row, "created_at", QNull)
 				continue
 			}
-			if _, added := d.Groups.Add(ids[i]); !added {
+			if g, added := d.Groups.Add(ids[i]); !added {
 				q.reject(row, "group_id", QDuplicate)
+				d.GroupStatus[g] = stricter(d.GroupStatus[g], Status(status[i])) // as for users
 				continue
 			}
 			q.stats.Used++
@@ -338,8 +369,9 @@ func loadActivities(d *Dims, path string, q *quarantine) error {
 			case !stringCode(q, row, "status", status[i], QUnknownEnum):
 				continue
 			}
-			if _, added := d.Activities.Add(ids[i]); !added {
+			if a, added := d.Activities.Add(ids[i]); !added {
 				q.reject(row, "activity_id", QDuplicate)
+				d.ActivityStatus[a] = stricter(d.ActivityStatus[a], Status(status[i])) // as for users
 				continue
 			}
 			q.stats.Used++
@@ -455,6 +487,16 @@ func loadRelations(d *Dims, path string, q *quarantine) error {
 		}
 		return nil
 	})
+}
+
+// stricter returns the status of two rows for one account, group or
+// activity that protects users more: any status but active wins over
+// active, and of two others the first stands.
+func stricter(a, b Status) Status {
+	if a == StatusActive {
+		return b
+	}
+	return a
 }
 
 // firstNull names the first column whose ok flag is false.

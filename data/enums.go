@@ -142,16 +142,19 @@ func ParseStatus(b []byte) (Status, bool) {
 type RelationKind uint8
 
 // Relation kinds. Friend, Contact and Family are symmetric in meaning even
-// when only one direction is listed; Block is directed but applies both ways.
+// when only one direction is listed; Block and Report are directed but apply
+// both ways. The snapshot is the record of safety state: a block or report
+// it lists holds however old it is, until upstream withdraws it.
 const (
 	RelFriend RelationKind = iota
 	RelContact
 	RelBlock
 	RelFamily
+	RelReport
 	numRelationKinds
 )
 
-var relationKindNames = [numRelationKinds]string{"friend", "contact", "block", "family"}
+var relationKindNames = [numRelationKinds]string{"friend", "contact", "block", "family", "report"}
 
 func (k RelationKind) String() string { return enumName(relationKindNames[:], int(k)) }
 

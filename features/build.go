@@ -39,7 +39,10 @@ type Features struct {
 
 	// Eligible marks users who may receive suggestions, appear in them, and
 	// whose behaviour may shape other users' suggestions: active accounts
-	// that have not opted out of social features.
+	// that have not opted out of social features. Build applies it once, at
+	// its input boundary: every structure below holds eligible users'
+	// behaviour only (Blocked excepted, which is safety state), so no count,
+	// degree or score can see an ineligible user.
 	Eligible []bool
 
 	// Signals is users × items: the decayed, weighted sum of each user's
@@ -54,16 +57,20 @@ type Features struct {
 	// the IDF-weighted share of a user's positive engagement per topic.
 	UserTopics []float32
 
-	Friends CSR       // symmetric friend graph over all users (values 1)
+	Friends CSR       // symmetric friend graph between eligible users (values 1)
 	Ties    CSR       // symmetric tie strength between eligible users, > 0
 	TieInfo []TieInfo // per entry of Ties: what the tie is made of
 
-	Blocked        PairSet // blocks and reports between users, either direction
+	Blocked        PairSet // blocks and reports between any users, either direction, of any age
 	DismissedUsers PairSet // unexpired dismissals or hides of a user, either direction
 	HiddenItems    CSR     // users × items dismissed or hidden (unexpired) or reported
 
-	Members      CSR // users × groups (snapshot)
-	GroupMembers CSR // groups × users
+	// Members is eligible users × groups: the snapshot's memberships, with
+	// join and leave events read that are newer than the snapshot's row
+	// (the newest fact wins), so a join the snapshot has not caught up with
+	// counts and a user who left is no longer shown as a member.
+	Members      CSR
+	GroupMembers CSR // groups × eligible users
 	Signups      CSR // eligible users × activities signed up for or attended in the window
 	ActSignups   CSR // activities × eligible users
 
@@ -85,11 +92,14 @@ type Summary struct {
 	SignalEntries int `json:"signal_entries"`
 	TieEdges      int `json:"tie_edges"`
 	FriendEdges   int `json:"friend_edges"`
-	// ExcludedEvents and ExcludedTxns are valid rows left out by policy: by
-	// or about users who opted out or whose accounts are not active.
-	ExcludedEvents     int64 `json:"excluded_events"`
-	ExcludedTxns       int64 `json:"excluded_transactions"`
-	NegativeOnlyEvents int64 `json:"negative_only_events"` // older than the feature window: used only as negatives
+	// ExcludedEvents, ExcludedTxns, ExcludedMemberships and
+	// ExcludedRelations are valid rows left out by policy: by or about
+	// users who opted out or whose accounts are not active.
+	ExcludedEvents      int64 `json:"excluded_events"`
+	ExcludedTxns        int64 `json:"excluded_transactions"`
+	ExcludedMemberships int64 `json:"excluded_memberships"`
+	ExcludedRelations   int64 `json:"excluded_relations"`
+	NegativeOnlyEvents  int64 `json:"negative_only_events"` // older than the feature window: used only as negatives
 }
 
 // UserTopicRow returns user u's topic weights.
@@ -119,18 +129,26 @@ func Build(d *data.Dims, txns [][]data.Txn, events [][]data.Event, featureStart 
 	for e := range allRows(events) {
 		acc.event(e)
 	}
-	for _, m := range d.Members {
-		if f.Eligible[m.User] {
-			acc.sig = append(acc.sig, Triple{m.User, it.Group(m.Group), float32(p.Weights.Member)})
-		}
+	members := f.memberships(d, acc.memberEvents)
+	for _, m := range members {
+		acc.sig = append(acc.sig, Triple{m.User, it.Group(m.Group), float32(p.Weights.Member)})
 	}
 	acc.ties = append(acc.ties, f.moneySignals(txns, p, now, &acc.sig)...)
+	var friends []data.Relation
 	for _, r := range d.Relations {
-		if r.Kind == data.RelBlock {
+		if r.Kind == data.RelBlock || r.Kind == data.RelReport {
 			acc.blocks = append(acc.blocks, [2]int32{r.User, r.Other})
+			continue
 		}
-		if r.Kind == data.RelFamily && f.Eligible[r.User] && f.Eligible[r.Other] {
+		if !f.Eligible[r.User] || !f.Eligible[r.Other] {
+			f.Summary.ExcludedRelations++
+			continue
+		}
+		switch r.Kind {
+		case data.RelFamily:
 			acc.ties = append(acc.ties, tieEvent{from: r.User, to: r.Other, kind: tieFamily, w: float32(p.Ties.Family)})
+		case data.RelFriend:
+			friends = append(friends, r)
 		}
 	}
 	sig, hidden, signups, blocks, dismissed, ties := acc.sig, acc.hidden, acc.signups, acc.blocks, acc.dismissed, acc.ties
@@ -143,8 +161,8 @@ func Build(d *data.Dims, txns [][]data.Txn, events [][]data.Event, featureStart 
 	f.ActSignups = f.Signups.Transpose(d.Activities.Len())
 	f.Blocked = NewPairSet(blocks)
 	f.DismissedUsers = NewPairSet(dismissed)
-	f.buildFriends(d)
-	f.buildMembers(d)
+	f.buildFriends(nu, friends)
+	f.buildMembers(d, members)
 	f.buildTies(ties, p)
 	f.buildTopics(d, p)
 	return f
@@ -172,6 +190,7 @@ type accumulator struct {
 	sig, hidden, signups        []Triple
 	blocks, dismissed           [][2]int32
 	ties                        []tieEvent
+	memberEvents                []memberFact
 }
 
 // event adds one validated interaction.
@@ -200,6 +219,10 @@ func (a *accumulator) event(e data.Event) {
 		item = it.Merchant(e.Target)
 	}
 	switch e.Action {
+	case data.ActJoin, data.ActLeave:
+		if e.TargetKind == data.TargetGroup && f.Eligible[e.User] {
+			a.memberEvents = append(a.memberEvents, memberFact{user: e.User, group: e.Target, at: e.TimeMillis, member: e.Action == data.ActJoin})
+		}
 	case data.ActReport:
 		a.hidden = append(a.hidden, Triple{e.User, item, 1})
 	case data.ActDismiss, data.ActHide:
@@ -299,23 +322,73 @@ func (f *Features) moneySignals(txns [][]data.Txn, p Params, now int64, sig *[]T
 	return ties
 }
 
-func (f *Features) buildFriends(d *data.Dims) {
+// buildFriends builds the friend graph of nu users from friend relations
+// between eligible users.
+func (f *Features) buildFriends(nu int, friends []data.Relation) {
 	var ts []Triple
-	for _, r := range d.Relations {
-		if r.Kind == data.RelFriend {
-			ts = append(ts, Triple{r.User, r.Other, 1}, Triple{r.Other, r.User, 1})
-		}
+	for _, r := range friends {
+		ts = append(ts, Triple{r.User, r.Other, 1}, Triple{r.Other, r.User, 1})
 	}
-	f.Friends = BuildCSR(d.Users.Len(), ts)
+	f.Friends = BuildCSR(nu, ts)
 	for i := range f.Friends.Val {
 		f.Friends.Val[i] = 1 // a pair listed in both directions sums to 2
 	}
 	f.Summary.FriendEdges = f.Friends.NNZ() / 2
 }
 
-func (f *Features) buildMembers(d *data.Dims) {
-	ts := make([]Triple, len(d.Members))
-	for i, m := range d.Members {
+// memberFact is one fact about whether a user belongs to a group: a
+// snapshot row or a join or leave event, at its time.
+type memberFact struct {
+	user, group int32
+	at          int64 // millis
+	member      bool
+}
+
+// memberships resolves the memberships of eligible users: the snapshot's
+// rows and the join and leave events read, per (user, group) the newest
+// fact winning; at equal times a leave wins, so a user who left is never
+// shown as a member. It returns them in (user, group) order.
+func (f *Features) memberships(d *data.Dims, events []memberFact) []data.Membership {
+	facts := make([]memberFact, 0, len(d.Members)+len(events))
+	for _, m := range d.Members {
+		if !f.Eligible[m.User] {
+			f.Summary.ExcludedMemberships++
+			continue
+		}
+		facts = append(facts, memberFact{user: m.User, group: m.Group, at: m.JoinedAtMillis, member: true})
+	}
+	facts = append(facts, events...)
+	slices.SortStableFunc(facts, func(a, b memberFact) int {
+		// true sorts after false, so at equal times a join comes first and
+		// the leave after it decides.
+		return cmp.Or(cmp.Compare(a.user, b.user), cmp.Compare(a.group, b.group), cmp.Compare(a.at, b.at), boolOrder(b.member, a.member))
+	})
+	var out []data.Membership
+	for i, x := range facts {
+		last := i+1 == len(facts) || facts[i+1].user != x.user || facts[i+1].group != x.group
+		if last && x.member {
+			out = append(out, data.Membership{Group: x.group, User: x.user, JoinedAtMillis: x.at})
+		}
+	}
+	return out
+}
+
+// boolOrder orders false before true.
+func boolOrder(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case !a:
+		return -1
+	}
+	return 1
+}
+
+// buildMembers builds the user × group and group × user membership
+// matrices from resolved memberships.
+func (f *Features) buildMembers(d *data.Dims, members []data.Membership) {
+	ts := make([]Triple, len(members))
+	for i, m := range members {
 		ts[i] = Triple{m.User, m.Group, 1}
 	}
 	f.Members = BuildCSR(d.Users.Len(), ts)
