@@ -65,23 +65,37 @@ func ParsePartitionName(name string) (time.Time, error) {
 // PartitionFiles lists the Parquet files of one partition in name order. It
 // returns an error wrapping [ErrNoPartition] when the directory or its
 // success marker is missing.
+//
+// Every entry of a partition is either read or refused, never skipped in
+// silence: a name ending in .parquet (in any case) is a data file; a name
+// starting with . or _ is the writer's own (_SUCCESS, _temporary, .crc
+// files) and ignored, as Hive and Spark do; anything else, and any symbolic
+// link, fails the run as bad input naming it.
 func PartitionFiles(dir string) ([]string, error) {
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%s: %w", dir, ErrNoPartition)
-	}
-	if err != nil {
+	if err := checkDir(dir, "partition"); err != nil {
 		return nil, err
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, layoutError(dir, "cannot list the partition (%v); make it readable by the user circles runs as", unwrapPath(err))
 	}
 	var files []string
 	marker := false
 	for _, e := range entries {
 		name := e.Name()
+		path := filepath.Join(dir, name)
 		switch {
 		case name == SuccessMarker:
 			marker = true
-		case e.Type().IsRegular() && strings.HasSuffix(name, ".parquet") && !strings.HasPrefix(name, "."):
-			files = append(files, filepath.Join(dir, name))
+		case strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_"):
+		case e.Type()&fs.ModeSymlink != 0:
+			return nil, layoutError(path, "is a symbolic link; circles reads no links inside an input tree (copy or hard-link the file instead)")
+		case !e.Type().IsRegular():
+			return nil, layoutError(path, "is not a regular file; a partition holds only .parquet files and the writer's own files named with a leading . or _")
+		case strings.EqualFold(filepath.Ext(name), ".parquet"):
+			files = append(files, path)
+		default:
+			return nil, layoutError(path, "is not named *.parquet; rename a data file to end in .parquet, or a writer's own file to start with . or _")
 		}
 	}
 	if !marker {
@@ -91,11 +105,47 @@ func PartitionFiles(dir string) ([]string, error) {
 	return files, nil
 }
 
+// checkDir checks that path, a table or partition directory of an input
+// tree, is a directory and not a symbolic link. A missing one wraps
+// [ErrNoPartition] (it may not have landed yet); any other problem is bad
+// input naming path.
+func checkDir(path, what string) error {
+	st, err := os.Lstat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("%s: %w", path, ErrNoPartition)
+	case err != nil:
+		return layoutError(path, "cannot read the %s directory (%v)", what, unwrapPath(err))
+	case st.Mode()&fs.ModeSymlink != 0:
+		return layoutError(path, "is a symbolic link; circles reads no links inside an input tree (make the %s a directory)", what)
+	case !st.IsDir():
+		return layoutError(path, "is a file; want a %s directory", what)
+	}
+	return nil
+}
+
+// layoutError is a problem with the input tree itself, at path: bad input.
+func layoutError(path, format string, args ...any) error {
+	return &FileError{File: path, Err: fmt.Errorf(format, args...)}
+}
+
+// unwrapPath drops the path an *fs.PathError repeats.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
 // WindowFiles lists the files of the event table's daily partitions from
 // date-days+1 through date, oldest first. Every day must be present; the
 // newest day is checked first, so a run whose own day has not landed says
 // so rather than naming an older gap.
 func WindowFiles(root, table string, date time.Time, days int) ([]string, error) {
+	if err := checkDir(filepath.Join(root, table), "table"); err != nil {
+		return nil, err
+	}
 	perDay := make([][]string, days)
 	for i := range days {
 		files, err := PartitionFiles(PartitionDir(root, table, date.AddDate(0, 0, -i)))
@@ -108,32 +158,47 @@ func WindowFiles(root, table string, date time.Time, days int) ([]string, error)
 }
 
 // SnapshotDir finds the newest partition of a snapshot table dated on or
-// before date that carries a success marker.
+// before date. When that partition has no success marker yet, it returns
+// an error wrapping [ErrNoPartition] rather than an older snapshot.
 func SnapshotDir(root, table string, date time.Time) (string, error) {
 	tdir := filepath.Join(root, table)
-	entries, err := os.ReadDir(tdir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return "", fmt.Errorf("%s: %w", tdir, ErrNoPartition)
-	}
-	if err != nil {
+	if err := checkDir(tdir, "table"); err != nil {
 		return "", err
 	}
-	best := ""
-	var bestDay time.Time
+	entries, err := os.ReadDir(tdir)
+	if err != nil {
+		return "", layoutError(tdir, "cannot list the table directory (%v)", unwrapPath(err))
+	}
+	best, newest := "", ""
+	var bestDay, newestDay time.Time
 	for _, e := range entries {
 		day, err := ParsePartitionName(e.Name())
-		if err != nil || !e.IsDir() || day.After(date) {
+		if err != nil || day.After(date) {
 			continue
 		}
-		if _, err := os.Stat(filepath.Join(tdir, e.Name(), SuccessMarker)); err != nil {
+		dir := filepath.Join(tdir, e.Name())
+		if err := checkDir(dir, "partition"); err != nil {
+			return "", err
+		}
+		if newest == "" || day.After(newestDay) {
+			newest, newestDay = dir, day
+		}
+		if _, err := os.Stat(filepath.Join(dir, SuccessMarker)); err != nil {
 			continue
 		}
 		if best == "" || day.After(bestDay) {
-			best, bestDay = filepath.Join(tdir, e.Name()), day
+			best, bestDay = dir, day
 		}
 	}
-	if best == "" {
+	switch {
+	case best == "":
 		return "", fmt.Errorf("%s has no complete partition on or before %s: %w", tdir, date.Format(DateLayout), ErrNoPartition)
+	case newest != best:
+		// A snapshot being written is not replaced by an older one: the
+		// older may still list a block, a membership or an opt-out that
+		// the newer has changed.
+		return "", fmt.Errorf("%s, the newest snapshot on or before %s, has no %s marker (a run never falls back to an older snapshot): %w",
+			newest, date.Format(DateLayout), SuccessMarker, ErrNoPartition)
 	}
 	return best, nil
 }

@@ -96,10 +96,13 @@ type column struct {
 // read as kind. A missing column is an error only when required is true.
 func (p *parquetFile) resolve(name string, kind colKind, required bool) (*column, error) {
 	var path []string
+	leaves := 0
 	for _, cp := range p.pf.Schema().Columns() {
 		if len(cp) > 0 && cp[0] == name {
-			path = cp
-			break
+			if path == nil {
+				path = cp
+			}
+			leaves++
 		}
 	}
 	if path == nil {
@@ -107,6 +110,12 @@ func (p *parquetFile) resolve(name string, kind colKind, required bool) (*column
 			return nil, nil
 		}
 		return nil, &FileError{File: p.path, Column: name, Err: fmt.Errorf("missing; the table contract (docs/contract.md) requires it as %s", kind)}
+	}
+	// A scalar column is a top-level leaf; a list is one repeated leaf
+	// under the column (any list encoding). A struct of that name, however
+	// its first field is typed, is neither.
+	if leaves != 1 || (kind != colStringList && len(path) != 1) {
+		return nil, &FileError{File: p.path, Column: name, Err: fmt.Errorf("is a group of %d fields, want a column of type %s (see docs/contract.md)", leaves, kind)}
 	}
 	leaf, _ := p.pf.Schema().Lookup(path...)
 	c := &column{name: name, kind: kind, index: leaf.ColumnIndex, physical: leaf.Node.Type().Kind(), timeDiv: 1, maxDef: leaf.MaxDefinitionLevel}
