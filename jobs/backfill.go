@@ -49,7 +49,7 @@ func Backfill(ctx context.Context, cfg BackfillConfig, log *slog.Logger, progres
 		}
 		rc := cfg.Run
 		rc.Date, rc.RunID = d.Format(data.DateLayout), id
-		if _, err := Run(ctx, rc, log, progress); err != nil {
+		if _, err := Run(ctx, rc, log.With("date", rc.Date), progress); err != nil {
 			return ran, skipped, err
 		}
 		ran++

@@ -15,6 +15,7 @@ import (
 	"circles/data"
 	"circles/features"
 	"circles/models"
+	"circles/pipeline"
 )
 
 // ErrUsage marks configuration errors: a bad flag or value. The CLI maps it
@@ -82,11 +83,12 @@ type RunConfig struct {
 	Input   string // input root with <table>/dt=YYYY-MM-DD partitions
 	Output  string // output root; the run is published under it
 	Date    string // run date, YYYY-MM-DD
-	RunID   string // name of the run directory; default: derived from the date and params digest
+	RunID   string // name of the run directory (see pipeline.ValidRunID); default: the UTC start time, like 20261121T020000Z
 	Workers int    // parallelism, 0 = all cores; never changes results
 	// KeepRuns is how many published runs to keep under Output, newest by
-	// date and run ID; older ones are removed after a successful run, never
-	// the one latest points to. 0 keeps every run.
+	// date and then publication time; older ones are removed after a run
+	// is published, never the one latest points to nor the run just
+	// published. 0 keeps every run.
 	KeepRuns int
 	// Base is a published run of the same date to build on. With Stages,
 	// only the named stages (interests, groups, friends) are recomputed and
@@ -108,6 +110,11 @@ func (c RunConfig) Validate() error {
 	}
 	if _, err := data.ParseDate(c.Date); err != nil {
 		return usageError("-date: %v", err)
+	}
+	if c.RunID != "" {
+		if err := pipeline.ValidRunID(c.RunID); err != nil {
+			return usageError("-run-id: %v", err)
+		}
 	}
 	if c.Workers < 0 {
 		return usageError("-workers = %d: want ≥ 0 (0 = all cores)", c.Workers)

@@ -31,7 +31,7 @@ func Generate(ctx context.Context, cfg GenerateConfig, log *slog.Logger, progres
 	if err != nil {
 		return s, err
 	}
-	log.Info("stage finished", "stage", "generate", "dur", time.Since(start).Round(time.Millisecond).String(),
+	log.Info("stage finished", "stage", "generate", "dur", pipeline.Seconds(time.Since(start)),
 		"users", s.Users, "transactions", s.Transactions, "interactions", s.Interactions)
 	return s, nil
 }

@@ -43,9 +43,11 @@ const ManifestVersion = 1
 // Manifest describes one published run. It is written last; a run
 // directory without it is incomplete and must be ignored.
 type Manifest struct {
-	Version      int                  `json:"manifest_version"`
-	RunID        string               `json:"run_id"`
-	Date         string               `json:"date"`
+	Version int    `json:"manifest_version"`
+	RunID   string `json:"run_id"`
+	// Stamp holds the run's date and when it was published: runs are
+	// ordered by them (latest, retention, listings), never by run ID.
+	pipeline.Stamp
 	CodeVersion  string               `json:"code_version"`
 	ConfigDigest string               `json:"config_digest"`
 	Config       Params               `json:"config"`
@@ -92,8 +94,20 @@ type Result struct {
 	Inputs *models.Inputs
 }
 
+// ErrAfterPublish marks an error that happened after the run was
+// published (the rename of its directory into place, the one commit
+// point): the run is complete and visible, but latest or retention may
+// not be up to date. The next run under the same root repairs latest.
+var ErrAfterPublish = errors.New("run published")
+
 // Run executes every stage for one date and publishes the outputs
-// atomically under cfg.Output. Any error leaves nothing published.
+// atomically under cfg.Output. An error before the commit point leaves
+// nothing published and returns a nil Result; an error after it wraps
+// [ErrAfterPublish] and comes with the Result of the published run. An
+// interrupt after the commit point is not an error: the run finishes
+// pointing latest, which takes moments.
+//
+// log should carry the job and date keys; Run adds run_id.
 func Run(ctx context.Context, cfg RunConfig, log *slog.Logger, progress *pipeline.Progress) (*Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -103,19 +117,26 @@ func Run(ctx context.Context, cfg RunConfig, log *slog.Logger, progress *pipelin
 		cfg.RunID = time.Now().UTC().Format("20060102T150405Z")
 	}
 	p := cfg.Params
-	log = log.With("job", "run", "run_id", cfg.RunID, "date", cfg.Date)
+	log = log.With("run_id", cfg.RunID)
 	r := &pipeline.Runner{Logger: log, Progress: progress}
 	unlock, err := pipeline.Lock(cfg.Output)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	// Holding the lock, a staging directory of this run ID can only be
-	// left over from a crash: clear it so the run can be retried.
-	if err := os.RemoveAll(filepath.Join(cfg.Output, ".staging-"+cfg.RunID)); err != nil {
+	// Holding the lock, every staging directory is an orphan of a run that
+	// crashed or failed: clear them all.
+	left, err := pipeline.ClearLeftovers(cfg.Output)
+	for _, name := range left {
+		log.Info("leftover removed", "path", filepath.Join(cfg.Output, name))
+	}
+	if err != nil {
 		return nil, err
 	}
 	st, err := pipeline.NewStaging(cfg.Output, date, cfg.RunID)
+	if errors.Is(err, pipeline.ErrPublished) {
+		return nil, usageError("-run-id: %v; choose another -run-id", err)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +147,7 @@ func Run(ctx context.Context, cfg RunConfig, log *slog.Logger, progress *pipelin
 		}
 	}()
 
-	m := Manifest{Version: ManifestVersion, RunID: cfg.RunID, Date: cfg.Date, CodeVersion: codeVersion(), ConfigDigest: p.Digest(), Config: p,
+	m := Manifest{Version: ManifestVersion, RunID: cfg.RunID, Stamp: pipeline.Stamp{Date: cfg.Date}, CodeVersion: codeVersion(), ConfigDigest: p.Digest(), Config: p,
 		Base: cfg.Base, Stages: cfg.Stages, UsersRecomputed: len(cfg.Users)}
 	var (
 		base   *Manifest      // the run this one builds on, when cfg.Base is set
@@ -291,9 +312,9 @@ func Run(ctx context.Context, cfg RunConfig, log *slog.Logger, progress *pipelin
 			var tooBad *data.TooManyBadRowsError
 			if errors.As(err, &tooBad) {
 				published = true // keep the staging directory: its rejects.parquet explains the failure
-				return nil, fmt.Errorf("%w (staging directory kept at %s)", err, st.Dir)
+				return nil, fmt.Errorf("%w (staging directory kept at %s until the next run)", err, st.Dir)
 			}
-			return nil, fmt.Errorf("stage %s: %w", s.name, err)
+			return nil, err
 		}
 	}
 	m.Suggestions.EligibleUsers = f.Summary.EligibleUsers
@@ -305,18 +326,24 @@ func Run(ctx context.Context, cfg RunConfig, log *slog.Logger, progress *pipelin
 		}
 		m.Outputs = outs
 		m.Timings = slices.Clone(r.Timings)
+		m.PublishedAt = time.Now().UTC()
 		dir, err = st.Publish(m)
+		published = dir != ""
 		return err
 	})
-	if err != nil {
-		return nil, fmt.Errorf("stage publish: %w", err)
+	if !published {
+		return nil, err
 	}
-	published = true
+	res := &Result{Dir: dir, Manifest: m, Inputs: &models.Inputs{Dims: in.dims, Features: f, ALS: als}}
 	log.Info("run published", "path", dir, "rows", rows[FileFriends]+rows[FileGroups]+rows[FileActivities])
-	if err := r.Stage(ctx, "latest", func(ctx context.Context) error { return pointLatest(cfg, dir, m.Outputs, log) }); err != nil {
-		return nil, fmt.Errorf("stage latest: %w", err)
+	// Past the commit point an interrupt no longer aborts: the run is
+	// visible, so finish what readers and retention need.
+	after := context.WithoutCancel(ctx)
+	err = errors.Join(err, r.Stage(after, "latest", func(context.Context) error { return pointLatest(cfg, dir, log) }))
+	if err != nil {
+		return res, fmt.Errorf("%w at %s, but %w", ErrAfterPublish, dir, err)
 	}
-	return &Result{Dir: dir, Manifest: m, Inputs: &models.Inputs{Dims: in.dims, Features: f, ALS: als}}, nil
+	return res, nil
 }
 
 // ingested is the output of the ingest stage.
@@ -378,7 +405,37 @@ func ingest(ctx context.Context, cfg RunConfig, date time.Time, progress *pipeli
 	out.events, is, ir = data.Merge(data.TableInteractions, ib)
 	out.stats = append(out.stats, ts, is)
 	out.rejects = append(append(out.rejects, tr...), ir...)
+	relativeToInput(cfg.Input, out.stats, out.rejects)
 	return out, nil
+}
+
+// relativeToInput rewrites the input file paths that the manifest and
+// rejects.parquet record as paths relative to the input root, so that the
+// outputs do not depend on how -input was spelled (w, ./w, /abs/w).
+func relativeToInput(root string, stats []data.TableStats, rejects []data.Reject) {
+	rel := map[string]string{}
+	relative := func(path string) string {
+		r, ok := rel[path]
+		if !ok {
+			var err error
+			if r, err = filepath.Rel(root, path); err != nil {
+				r = path // not under root: cannot happen for files found under it
+			}
+			r = filepath.ToSlash(r)
+			rel[path] = r
+		}
+		return r
+	}
+	for i := range stats {
+		files := make([]string, len(stats[i].Files))
+		for j, f := range stats[i].Files {
+			files[j] = relative(f)
+		}
+		stats[i].Files = files
+	}
+	for i := range rejects {
+		rejects[i].File = relative(rejects[i].File)
+	}
 }
 
 // userInterests builds one row per eligible user, in user ID order: the
@@ -463,26 +520,24 @@ func codeVersion() string {
 	return v
 }
 
-// pointLatest verifies the published run against its manifest, points
-// <output>/latest at it unless latest already points at a newer run (a
-// backfill of an older date never moves it back), and prunes old runs.
-func pointLatest(cfg RunConfig, dir string, files []pipeline.FileEntry, log *slog.Logger) error {
-	if err := pipeline.Verify(dir, files); err != nil {
-		return err
-	}
-	cur, err := pipeline.Latest(cfg.Output)
+// pointLatest points <output>/latest at the newest published run (by
+// date, then publication time: a backfill of an older date never moves it
+// back, a rerun of the newest date always moves it), logging when the run
+// just published is not the newest, and prunes old runs, never dir.
+func pointLatest(cfg RunConfig, dir string, log *slog.Logger) error {
+	newest, moved, err := pipeline.UpdateLatest(cfg.Output)
 	if err != nil {
 		return err
 	}
-	if cur == "" || dir >= cur { // date=YYYY-MM-DD/run=ID: string order is date order
-		if err := pipeline.PointLatest(cfg.Output, dir); err != nil {
-			return err
-		}
-		log.Info("latest switched", "path", dir)
+	switch {
+	case moved:
+		log.Info("latest switched", "path", newest)
+	case newest != dir:
+		log.Info("latest kept on a newer date", "path", newest)
 	}
-	removed, err := pipeline.Prune(cfg.Output, cfg.KeepRuns)
-	if len(removed) > 0 {
-		log.Info("old runs removed", "rows", len(removed))
+	removed, err := pipeline.Prune(cfg.Output, cfg.KeepRuns, dir)
+	for _, r := range removed {
+		log.Info("old run removed", "path", r)
 	}
 	return err
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -119,33 +120,39 @@ func (s *Scheduler) yesterday() time.Time {
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
 
-// CatchUp runs the nights from the day after the newest published run (at
-// most MaxCatchUpDays back) through yesterday, oldest first, and returns
-// the first error. A night already published is not run again, so CatchUp
-// is safe to repeat.
+// CatchUp runs every night of the last MaxCatchUpDays through yesterday
+// that has no published run, oldest first. One night's failure does not
+// stop the others (a night that failed on the lock is retried by the next
+// catch-up, even after later nights published); it returns the first
+// error. A night already published is not run again, so CatchUp is safe
+// to repeat.
 func (s *Scheduler) CatchUp(ctx context.Context) error {
 	if s.cfg.MaxCatchUpDays == 0 {
 		return nil
 	}
-	last := time.Time{}
-	if runs, err := ListRuns(s.cfg.Output); err == nil {
-		for _, r := range runs {
-			if d, err := data.ParseDate(r.Manifest.Date); err == nil && d.After(last) {
-				last = d
-			}
-		}
+	published := map[string]bool{}
+	runs, err := pipeline.PublishedRuns(s.cfg.Output)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	for _, r := range runs {
+		published[r.Date] = true
 	}
 	end := s.yesterday()
-	from := end.AddDate(0, 0, 1-s.cfg.MaxCatchUpDays)
-	if next := last.AddDate(0, 0, 1); next.After(from) {
-		from = next
-	}
-	for d := from; !d.After(end); d = d.AddDate(0, 0, 1) {
-		if _, err := s.run(ctx, d.Format(data.DateLayout)); err != nil {
-			return err
+	var first error
+	for d := end.AddDate(0, 0, 1-s.cfg.MaxCatchUpDays); !d.After(end); d = d.AddDate(0, 0, 1) {
+		date := d.Format(data.DateLayout)
+		if published[date] {
+			continue
+		}
+		if _, err := s.run(ctx, date); err != nil && first == nil {
+			first = err
+		}
+		if ctx.Err() != nil {
+			return first
 		}
 	}
-	return nil
+	return first
 }
 
 // runDate waits for the date's inputs, runs the pipeline and records
@@ -184,7 +191,7 @@ func (s *Scheduler) waitForInputs(ctx context.Context, cfg RunConfig, log *slog.
 		if !s.now().Add(delay).Before(deadline) {
 			return fmt.Errorf("gave up after %ds: %w", s.cfg.InputWaitSeconds, err)
 		}
-		log.Info("input not ready, waiting", "err", err, "dur", delay.String())
+		log.Info("input not ready, waiting", "err", err, "dur", pipeline.Seconds(delay))
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -261,11 +268,14 @@ func (l cronLogger) Error(err error, msg string, kv ...any) {
 }
 
 // Outcome names the class of a run's error, as the metrics and logs report
-// it: ok, usage, not_ready, bad_input, locked, interrupted or failure.
+// it: ok, published_with_errors (published, but latest or retention not
+// updated), usage, not_ready, bad_input, locked, interrupted or failure.
 func Outcome(err error) string {
 	switch {
 	case err == nil:
 		return "ok"
+	case errors.Is(err, ErrAfterPublish): // first: what follows may wrap anything
+		return "published_with_errors"
 	case errors.Is(err, context.Canceled):
 		return "interrupted"
 	case errors.Is(err, ErrUsage):

@@ -3,6 +3,7 @@ package jobs
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http/httptest"
@@ -217,5 +218,54 @@ func TestBackfillResumes(t *testing.T) {
 	}
 	if latest, _ := pipeline.Latest(sc.Output); latest != newest {
 		t.Errorf("backfilling an older date moved latest to %s", latest)
+	}
+}
+
+// TestScheduleLogsEachKeyOnce: under the scheduler every log line names
+// job and date once (not once from the scheduler and again from the run),
+// and durations are numbers of seconds.
+func TestScheduleLogsEachKeyOnce(t *testing.T) {
+	t.Parallel()
+	_, cfg := scheduleWorld(t)
+	cfg.MaxCatchUpDays = 1
+	var logs bytes.Buffer
+	s, err := NewScheduler(cfg, slog.New(slog.NewJSONHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.now = func() time.Time { return time.Date(2026, 11, 21, 2, 0, 0, 0, time.UTC) }
+	if err := s.CatchUp(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	for _, line := range lines {
+		dec := json.NewDecoder(strings.NewReader(line))
+		seen := map[string]int{}
+		dec.Token() // {
+		for dec.More() {
+			k, _ := dec.Token()
+			var v any
+			if err := dec.Decode(&v); err != nil {
+				t.Fatalf("line %q: %v", line, err)
+			}
+			key := k.(string)
+			seen[key]++
+			if key == "dur" {
+				if _, ok := v.(float64); !ok {
+					t.Errorf("dur is %T (%v), want a number of seconds: %s", v, v, line)
+				}
+			}
+		}
+		for k, n := range seen {
+			if n > 1 {
+				t.Errorf("key %q appears %d times: %s", k, n, line)
+			}
+		}
+		if seen["job"] != 1 || seen["date"] != 1 {
+			t.Errorf("line lacks job or date: %s", line)
+		}
+	}
+	if len(lines) < 5 {
+		t.Errorf("only %d log lines", len(lines))
 	}
 }

@@ -19,8 +19,8 @@ type RunInfo struct {
 	Manifest Manifest
 }
 
-// ListRuns returns the published runs under root, by date and then run ID,
-// read from their manifests. Directories without a manifest are incomplete
+// ListRuns returns the published runs under root, oldest first (by date,
+// then publication time), read from their manifests. Directories without a manifest are incomplete
 // and skipped.
 func ListRuns(root string) ([]RunInfo, error) {
 	dirs, err := pipeline.PublishedRuns(root)
@@ -28,18 +28,21 @@ func ListRuns(root string) ([]RunInfo, error) {
 		return nil, usageError("-output: %v", err)
 	}
 	runs := make([]RunInfo, 0, len(dirs))
-	for _, dir := range dirs {
-		m, err := readManifestFile(filepath.Join(dir, pipeline.ManifestName))
+	for _, r := range dirs {
+		m, err := readManifestFile(filepath.Join(r.Dir, pipeline.ManifestName))
 		if err != nil {
 			return nil, err
 		}
-		runs = append(runs, RunInfo{Dir: dir, Manifest: m})
+		m.Stamp = r.Stamp // with the publication time filled in for old manifests
+		runs = append(runs, RunInfo{Dir: r.Dir, Manifest: m})
 	}
 	return runs, nil
 }
 
-// PrintRuns writes one line per run.
-func PrintRuns(w io.Writer, runs []RunInfo) {
+// PrintRuns writes one line per run, then one per leftover (the scratch
+// entries pipeline.Leftovers lists: staging directories of runs that
+// crashed or failed), which the next run removes.
+func PrintRuns(w io.Writer, runs []RunInfo, leftovers []string) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "date\trun\tconfig\teligible users\tgroups/user\tfriends/user\tquarantined rows\tdir")
 	for _, r := range runs {
@@ -51,7 +54,15 @@ func PrintRuns(w io.Writer, runs []RunInfo) {
 		fmt.Fprintf(tw, "%s\t%s\t%.12s\t%d\t%.1f\t%.1f\t%d\t%s\n", m.Date, m.RunID, m.ConfigDigest,
 			m.Suggestions.EligibleUsers, m.Suggestions.GroupsPerUser, m.Suggestions.FriendsPerUser, q, r.Dir)
 	}
-	tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, name := range leftovers {
+		if _, err := fmt.Fprintf(w, "incomplete: %s (left by a run that crashed or failed; the next run removes it)\n", name); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // outputs is a published run's suggestions, indexed by user.

@@ -1,15 +1,19 @@
 package pipeline
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 )
 
 // LatestName is the symbolic link under an output root that points at the
@@ -47,14 +51,15 @@ func PointLatest(root, runDir string) error {
 	if err != nil || strings.HasPrefix(rel, "..") {
 		return fmt.Errorf("point latest: %s is not under %s", runDir, root)
 	}
-	tmp := filepath.Join(root, ".latest-"+filepath.Base(runDir))
-	os.Remove(tmp)
-	if err := os.Symlink(rel, tmp); err != nil {
+	tmp := linkPrefix + filepath.Base(runDir)
+	if err := removeScratch(root, tmp); err != nil {
 		return fmt.Errorf("point latest: %w", err)
 	}
-	if err := os.Rename(tmp, filepath.Join(root, LatestName)); err != nil {
-		os.Remove(tmp)
+	if err := os.Symlink(rel, filepath.Join(root, tmp)); err != nil {
 		return fmt.Errorf("point latest: %w", err)
+	}
+	if err := os.Rename(filepath.Join(root, tmp), filepath.Join(root, LatestName)); err != nil {
+		return errors.Join(fmt.Errorf("point latest: %w", err), removeScratch(root, tmp))
 	}
 	return syncDir(root)
 }
@@ -72,16 +77,36 @@ func Latest(root string) (string, error) {
 	return filepath.Join(root, rel), nil
 }
 
+// Stamp is what this package reads back from a run's manifest: the run's
+// date and when it was published. A manifest type embeds it.
+type Stamp struct {
+	Date        string    `json:"date"`         // YYYY-MM-DD
+	PublishedAt time.Time `json:"published_at"` // set just before the manifest is written
+}
+
+// Run is a published run directory.
+type Run struct {
+	Dir string
+	Stamp
+}
+
+// newer orders runs by date, then by when they were published; the run
+// ID never decides (a fix-up run named "a" after "nightly-b" is newer).
+func newer(a, b Run) int {
+	return cmp.Or(cmp.Compare(a.Date, b.Date), a.PublishedAt.Compare(b.PublishedAt), cmp.Compare(a.Dir, b.Dir))
+}
+
 // PublishedRuns lists the run directories under root that hold a
-// manifest, sorted by date and then run ID (the order of their paths,
-// date=YYYY-MM-DD/run=ID). Directories without a manifest are incomplete
-// and left out.
-func PublishedRuns(root string) ([]string, error) {
+// manifest, oldest first: by date, then by publication time. A manifest
+// without published_at (written before it was recorded) counts as
+// published when the manifest file was last modified. Directories without
+// a manifest are incomplete and left out.
+func PublishedRuns(root string) ([]Run, error) {
 	dates, err := os.ReadDir(root)
 	if err != nil {
 		return nil, err
 	}
-	var runs []string
+	var runs []Run
 	for _, d := range dates {
 		if !d.IsDir() || !strings.HasPrefix(d.Name(), "date=") {
 			continue
@@ -92,22 +117,56 @@ func PublishedRuns(root string) ([]string, error) {
 		}
 		for _, e := range entries {
 			dir := filepath.Join(root, d.Name(), e.Name())
-			if _, err := os.Stat(filepath.Join(dir, ManifestName)); err == nil {
-				runs = append(runs, dir)
+			path := filepath.Join(dir, ManifestName)
+			b, err := os.ReadFile(path)
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
 			}
+			if err != nil {
+				return nil, err
+			}
+			r := Run{Dir: dir}
+			if err := json.Unmarshal(b, &r.Stamp); err != nil {
+				return nil, fmt.Errorf("read manifest %s: %w", path, err)
+			}
+			if r.PublishedAt.IsZero() {
+				if st, err := os.Stat(path); err == nil {
+					r.PublishedAt = st.ModTime().UTC()
+				}
+			}
+			runs = append(runs, r)
 		}
 	}
-	slices.Sort(runs)
+	slices.SortFunc(runs, newer)
 	return runs, nil
 }
 
-// Prune removes all but the keep newest published runs under root (by date,
-// then run ID), never the one latest points to, and removes date
-// directories left empty. Directories without a manifest are left alone:
-// they may belong to a run being published. keep ≤ 0 keeps everything.
-// Each run is first renamed out of its date directory, so no reader ever
-// sees a half-deleted run. It returns the directories removed.
-func Prune(root string, keep int) ([]string, error) {
+// UpdateLatest points root/latest at the newest published run (see
+// [PublishedRuns]) unless it already points there, and returns that run's
+// directory and whether latest moved. A backfill of an older date never
+// moves latest back, and a root whose latest was lost (a crash between
+// publishing and switching) gets it back.
+func UpdateLatest(root string) (dir string, moved bool, err error) {
+	runs, err := PublishedRuns(root)
+	if err != nil || len(runs) == 0 {
+		return "", false, err
+	}
+	newest := runs[len(runs)-1].Dir
+	cur, err := Latest(root)
+	if err != nil || cur == newest {
+		return newest, false, err
+	}
+	return newest, true, PointLatest(root, newest)
+}
+
+// Prune removes all but the keep newest published runs under root (see
+// [PublishedRuns] for the order), never the one latest points to nor
+// protect (the run just published), and removes date directories left
+// empty. Directories without a manifest are left alone: they may belong to
+// a run being published. keep ≤ 0 keeps everything. Each run is first
+// renamed out of its date directory, so no reader ever sees a
+// half-deleted run. It returns the directories removed.
+func Prune(root string, keep int, protect string) ([]string, error) {
 	if keep <= 0 {
 		return nil, nil
 	}
@@ -120,15 +179,16 @@ func Prune(root string, keep int) ([]string, error) {
 		return nil, err
 	}
 	var removed []string
-	for _, dir := range runs[:max(0, len(runs)-keep)] {
-		if dir == latest {
+	for _, r := range runs[:max(0, len(runs)-keep)] {
+		dir := r.Dir
+		if dir == latest || dir == protect {
 			continue
 		}
-		trash := filepath.Join(root, ".trash-"+strings.ReplaceAll(strings.TrimPrefix(dir, root+string(filepath.Separator)), string(filepath.Separator), "-"))
-		if err := os.Rename(dir, trash); err != nil {
+		trash := trashPrefix + strings.ReplaceAll(strings.TrimPrefix(dir, root+string(filepath.Separator)), string(filepath.Separator), "-")
+		if err := os.Rename(dir, filepath.Join(root, trash)); err != nil {
 			return removed, fmt.Errorf("prune %s: %w", dir, err)
 		}
-		if err := os.RemoveAll(trash); err != nil {
+		if err := removeScratch(root, trash); err != nil {
 			return removed, fmt.Errorf("prune %s: %w", dir, err)
 		}
 		removed = append(removed, dir)

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -128,11 +130,19 @@ func publishRun(t *testing.T, root, date, id string) (string, []FileEntry) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir, err := st.Publish(map[string]any{"files": files})
+	published := time.Date(2026, 11, 21, 2, 0, 0, 0, time.UTC).Add(time.Duration(len(t.Name())+publishCount(root)) * time.Minute)
+	dir, err := st.Publish(Run{Stamp: Stamp{Date: date, PublishedAt: published}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return dir, files
+}
+
+// publishCount counts the runs published under root, so that each run
+// publishRun publishes is stamped a minute after the one before.
+func publishCount(root string) int {
+	runs, _ := PublishedRuns(root)
+	return len(runs)
 }
 
 func TestVerifyLatestAndPrune(t *testing.T) {
@@ -166,7 +176,7 @@ func TestVerifyLatestAndPrune(t *testing.T) {
 	}
 	// keep 1: only the newest stays, plus the one latest points to (old),
 	// plus the incomplete directory, which prune must not touch.
-	removed, err := Prune(root, 1)
+	removed, err := Prune(root, 1, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,5 +190,101 @@ func TestVerifyLatestAndPrune(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Dir(mid)); err == nil {
 		t.Errorf("empty date directory %s left behind", filepath.Dir(mid))
+	}
+}
+
+func TestValidRunID(t *testing.T) {
+	t.Parallel()
+	for _, id := range []string{"e2e", "20261121T020000Z", "backfill-0123456789ab", "fix_1+2", strings.Repeat("x", MaxRunIDBytes)} {
+		if err := ValidRunID(id); err != nil {
+			t.Errorf("ValidRunID(%q) = %v, want nil", id, err)
+		}
+	}
+	for _, id := range []string{"", "x/../../victim", "..", ".", "a.b", `a\b`, "a/b", "nightly\nfake", "tab\there", "a b", "date=x", "é", strings.Repeat("x", MaxRunIDBytes+1)} {
+		if err := ValidRunID(id); err == nil {
+			t.Errorf("ValidRunID(%q) = nil, want an error", id)
+		}
+	}
+}
+
+// TestRunsOrderByPublicationNotName: a run of the same date published later
+// is newer whatever its ID, latest follows it, and prune never removes the
+// run just published.
+func TestRunsOrderByPublicationNotName(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	nightly, _ := publishRun(t, root, "2026-11-20", "nightly-b")
+	if dir, moved, err := UpdateLatest(root); err != nil || !moved || dir != nightly {
+		t.Fatalf("UpdateLatest = %q, %v, %v; want %q moved", dir, moved, err, nightly)
+	}
+	fix, _ := publishRun(t, root, "2026-11-20", "fix-a") // later, with a smaller ID
+	if dir, moved, err := UpdateLatest(root); err != nil || !moved || dir != fix {
+		t.Errorf("UpdateLatest = %q, %v, %v; want the later run %q", dir, moved, err, fix)
+	}
+	old, _ := publishRun(t, root, "2026-11-19", "zzz") // a backfill of an older date
+	if dir, moved, err := UpdateLatest(root); err != nil || moved || dir != fix {
+		t.Errorf("after a backfill UpdateLatest = %q, %v, %v; want latest kept on %q", dir, moved, err, fix)
+	}
+	removed, err := Prune(root, 1, old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(removed, []string{nightly}) {
+		t.Errorf("prune(keep 1) removed %v, want only %s (fix-a is latest, zzz was just published)", removed, nightly)
+	}
+	runs, _ := PublishedRuns(root)
+	if len(runs) != 2 || runs[0].Dir != old || runs[1].Dir != fix {
+		t.Errorf("runs after prune = %v", runs)
+	}
+}
+
+func TestLatestRepairedAfterALostSwitch(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	dir, _ := publishRun(t, root, "2026-11-20", "a")
+	// A crash between the rename and the switch leaves no latest.
+	if got, _ := Latest(root); got != "" {
+		t.Fatalf("latest = %q before any switch", got)
+	}
+	if got, moved, err := UpdateLatest(root); err != nil || !moved || got != dir {
+		t.Errorf("UpdateLatest = %q, %v, %v; want %q", got, moved, err, dir)
+	}
+}
+
+func TestClearLeftoversRemovesOnlyWhatRunsMake(t *testing.T) {
+	t.Parallel()
+	parent := t.TempDir()
+	root := filepath.Join(parent, "out")
+	victim := filepath.Join(parent, "victim")
+	for _, d := range []string{victim, filepath.Join(root, ".staging-crashed", "x"), filepath.Join(root, ".trash-date=2026-11-01-run=a"), filepath.Join(root, "keep")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A link named like a staging directory is removed, never followed.
+	if err := os.Symlink(victim, filepath.Join(root, ".staging-link")); err != nil {
+		t.Fatal(err)
+	}
+	listed, _ := Leftovers(root)
+	removed, err := ClearLeftovers(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{".staging-crashed", ".staging-link", ".trash-date=2026-11-01-run=a"}
+	if !slices.Equal(removed, want) || !slices.Equal(listed, want) {
+		t.Errorf("listed %v, removed %v; want %v", listed, removed, want)
+	}
+	for _, d := range []string{victim, filepath.Join(root, "keep")} {
+		if _, err := os.Stat(d); err != nil {
+			t.Errorf("%s was removed", d)
+		}
+	}
+	for _, name := range []string{"keep", "../victim", ".staging-", ".lock", "date=2026-11-20"} {
+		if err := removeScratch(root, name); err == nil {
+			t.Errorf("removeScratch(%q) = nil, want a refusal", name)
+		}
+	}
+	if _, err := os.Stat(victim); err != nil {
+		t.Errorf("victim removed: %v", err)
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -31,8 +30,14 @@ type FileEntry struct {
 // Nothing in it is visible to readers until [Staging.Publish].
 type Staging struct {
 	Dir   string // <root>/.staging-<run id>
+	root  string
+	name  string // .staging-<run id>
 	final string // <root>/date=YYYY-MM-DD/run=<run id>
 }
+
+// ErrPublished says a run ID is already published for its date: a run
+// never overwrites a published run.
+var ErrPublished = errors.New("already published")
 
 // RunDir is where a run of date with the given ID is published under root.
 func RunDir(root string, date time.Time, runID string) string {
@@ -42,12 +47,13 @@ func RunDir(root string, date time.Time, runID string) string {
 // NewStaging creates the staging directory of a run. It fails if the run was
 // already published or is being staged, so two runs never share a directory.
 func NewStaging(root string, date time.Time, runID string) (*Staging, error) {
-	if runID == "" || strings.ContainsAny(runID, `/\.`) {
-		return nil, fmt.Errorf("run id %q: want a non-empty name without '/', '\\' or '.'", runID)
+	if err := ValidRunID(runID); err != nil {
+		return nil, err
 	}
-	s := &Staging{Dir: filepath.Join(root, ".staging-"+runID), final: RunDir(root, date, runID)}
+	s := &Staging{root: root, name: stagingPrefix + runID, final: RunDir(root, date, runID)}
+	s.Dir = filepath.Join(root, s.name)
 	if _, err := os.Stat(s.final); err == nil {
-		return nil, fmt.Errorf("run %s is already published at %s; choose another -run-id", runID, s.final)
+		return nil, fmt.Errorf("run %s is already published at %s: %w", runID, s.final, ErrPublished)
 	}
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return nil, err
@@ -62,7 +68,7 @@ func NewStaging(root string, date time.Time, runID string) (*Staging, error) {
 func (s *Staging) Path(name string) string { return filepath.Join(s.Dir, name) }
 
 // Abort removes the staging directory and everything in it.
-func (s *Staging) Abort() error { return os.RemoveAll(s.Dir) }
+func (s *Staging) Abort() error { return removeScratch(s.root, s.name) }
 
 // Describe checksums the named files in the staging directory; rows gives
 // each file's row count.
@@ -85,9 +91,12 @@ func (s *Staging) Describe(rows map[string]int64) ([]FileEntry, error) {
 }
 
 // Publish writes manifest (as indented JSON) last, fsyncs the staging
-// directory, and renames it to the run's final directory in one step. A
-// crash before the rename leaves only the staging directory, which readers
-// ignore; after it, the run is complete. It returns the final directory.
+// directory, and renames it to the run's final directory in one step. The
+// rename is the one commit point: before it only the staging directory
+// exists, which readers ignore; after it the run is complete. Publish
+// returns the final directory exactly when the rename happened, even with
+// an error (fsyncing the parent directories afterwards can still fail):
+// then the run is visible, and the caller must not report it unpublished.
 func (s *Staging) Publish(manifest any) (string, error) {
 	b, err := json.MarshalIndent(manifest, "", "  ")
 	if err != nil {
@@ -107,7 +116,7 @@ func (s *Staging) Publish(manifest any) (string, error) {
 		return "", fmt.Errorf("publish run: %w", err)
 	}
 	if err := errors.Join(syncDir(parent), syncDir(filepath.Dir(s.Dir))); err != nil {
-		return "", err
+		return s.final, fmt.Errorf("sync published run: %w", err)
 	}
 	return s.final, nil
 }

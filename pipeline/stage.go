@@ -28,10 +28,23 @@ type Runner struct {
 	Timings  []StageTiming
 }
 
-// Stage runs fn as the named stage. It returns fn's error unchanged.
+// StageError is the error of a stage, naming it.
+type StageError struct {
+	Stage string
+	Err   error
+}
+
+func (e *StageError) Error() string { return "stage " + e.Stage + ": " + e.Err.Error() }
+func (e *StageError) Unwrap() error { return e.Err }
+
+// Seconds is a duration as the logs report it: seconds, to the millisecond.
+func Seconds(d time.Duration) float64 { return d.Round(time.Millisecond).Seconds() }
+
+// Stage runs fn as the named stage. It returns fn's error wrapped in a
+// [*StageError].
 func (r *Runner) Stage(ctx context.Context, name string, fn func(ctx context.Context) error) error {
 	if err := ctx.Err(); err != nil {
-		return err
+		return &StageError{Stage: name, Err: err}
 	}
 	r.Logger.Info("stage started", "stage", name)
 	start := time.Now()
@@ -40,9 +53,9 @@ func (r *Runner) Stage(ctx context.Context, name string, fn func(ctx context.Con
 	r.Progress.Done()
 	r.Timings = append(r.Timings, StageTiming{Stage: name, Seconds: dur.Seconds()})
 	if err != nil {
-		return err
+		return &StageError{Stage: name, Err: err}
 	}
-	r.Logger.Info("stage finished", "stage", name, "dur", dur.Round(time.Millisecond).String())
+	r.Logger.Info("stage finished", "stage", name, "dur", Seconds(dur))
 	return nil
 }
 

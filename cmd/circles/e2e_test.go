@@ -560,7 +560,7 @@ func TestExitCodes(t *testing.T) {
 		mentions []string
 	}{
 		{name: "unknown command", args: func(_, _ string) []string { return []string{"frobnicate"} }, code: exitUsage, mentions: []string{"unknown command"}},
-		{name: "bad flag value", args: func(w, o string) []string { return append(runArgs(w, o), "-window-days", "0") }, code: exitUsage, mentions: []string{"window_days", "1..365"}},
+		{name: "bad flag value", args: func(w, o string) []string { return append(runArgs(w, o), "-window-days", "0") }, code: exitUsage, mentions: []string{"window_days = 0: want 1..36500"}},
 		{name: "missing flag", args: func(w, o string) []string { return []string{"run", "-input", w, "-date", e2eDate} }, code: exitUsage, mentions: []string{"-output"}},
 		{name: "bad date", args: func(w, o string) []string { return []string{"run", "-input", w, "-output", o, "-date", "20261120"} }, code: exitUsage, mentions: []string{"-date", "YYYY-MM-DD"}},
 		{name: "input not ready", args: func(w, o string) []string {
@@ -617,15 +617,52 @@ func TestExitCodes(t *testing.T) {
 			if code != tc.code {
 				t.Errorf("exit code = %d, want %d; stderr:\n%s", code, tc.code, stderr)
 			}
+			msg := finalError(t, stderr)
 			for _, m := range tc.mentions {
-				if !strings.Contains(stderr, m) {
-					t.Errorf("stderr does not mention %q:\n%s", m, stderr)
+				if !mentions(msg, m) {
+					t.Errorf("the final error does not mention %q as a whole: %q", m, msg)
 				}
 			}
 			if _, err := os.Stat(filepath.Join(out, "date="+e2eDate)); err == nil {
 				t.Errorf("a failed run published a date directory")
 			}
 		})
+	}
+}
+
+// finalError returns the message of a failed command: the err of its
+// structured "... failed" event when it logged one, else all it printed. A
+// command that logged JSON must not end in a plain line.
+func finalError(t *testing.T, stderr string) string {
+	t.Helper()
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	last := lines[len(lines)-1]
+	var ev struct{ Msg, Err, Outcome string }
+	if json.Unmarshal([]byte(last), &ev) == nil {
+		if !strings.HasSuffix(ev.Msg, " failed") || ev.Outcome == "" {
+			t.Errorf("the last log event is %q with outcome %q, want a \"... failed\" event with an outcome", ev.Msg, ev.Outcome)
+		}
+		return ev.Err
+	}
+	if len(lines) > 1 && strings.HasPrefix(lines[0], "{") {
+		t.Errorf("a command that logged JSON ended in a plain line: %q", last)
+	}
+	return stderr // a usage error before any logging: the message and the usage text
+}
+
+// mentions reports whether text holds m as a whole: followed by the end
+// or by a character that cannot continue it, so that "1..365" does not
+// match "1..36500".
+func mentions(text, m string) bool {
+	for rest := text; ; {
+		i := strings.Index(rest, m)
+		if i < 0 {
+			return false
+		}
+		rest = rest[i+len(m):]
+		if rest == "" || !strings.ContainsAny(rest[:1], "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_") {
+			return true
+		}
 	}
 }
 
@@ -714,8 +751,12 @@ func TestRunsAndShow(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(out, "date=2026-11-21", "run=crashed"), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.MkdirAll(filepath.Join(out, ".staging-died"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	code, stdout, stderr := circles(t, "runs", "-output", out)
-	if code != 0 || !strings.Contains(stdout, "2026-11-20  e2e") || strings.Contains(stdout, "crashed") {
+	if code != 0 || !strings.Contains(stdout, "2026-11-20  e2e") || strings.Contains(stdout, "run=crashed") ||
+		!strings.Contains(stdout, "incomplete: .staging-died") {
 		t.Errorf("runs: exit %d, stdout:\n%s\nstderr: %s", code, stdout, stderr)
 	}
 	dir := filepath.Join(out, "date="+e2eDate, "run=e2e")
@@ -895,5 +936,26 @@ func TestSIGTERMMidRunKeepsLatest(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(out, "date="+e2eDate, "run=second")); err == nil {
 		t.Errorf("the interrupted run was published")
+	}
+}
+
+// TestHostileRunIDRemovesNothing: a run ID that climbs out of the output
+// root is refused (exit 2) before anything is created or removed.
+func TestHostileRunIDRemovesNothing(t *testing.T) {
+	world := generated(t)
+	parent := t.TempDir()
+	out := filepath.Join(parent, "x", "out")
+	victim := filepath.Join(parent, "victim")
+	if err := os.MkdirAll(victim, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"x/../../victim", "x/../../../victim", "nightly\nforged", "a.b"} {
+		code, _, stderr := circles(t, append(runArgs(world, out), "-run-id", id)...) // the last -run-id wins
+		if code != exitUsage || !mentions(finalError(t, stderr), "-run-id") {
+			t.Errorf("run id %q: exit %d, want %d naming -run-id; stderr:\n%s", id, code, exitUsage, stderr)
+		}
+	}
+	if _, err := os.Stat(victim); err != nil {
+		t.Errorf("victim removed: %v", err)
 	}
 }

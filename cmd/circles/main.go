@@ -16,6 +16,7 @@ import (
 	"runtime/pprof"
 	"strings"
 	"syscall"
+	"time"
 
 	"circles/data"
 	"circles/datasets"
@@ -32,6 +33,7 @@ const (
 	exitNotReady    = 3   // an input partition has not landed (no _SUCCESS): retry later
 	exitBadInput    = 4   // an input file is unreadable or breaks the contract, or too many bad rows
 	exitLocked      = 5   // another run holds the output root's lock
+	exitAfterCommit = 6   // the run is published, but latest or retention was not updated
 	exitInterrupted = 130 // SIGINT or SIGTERM
 )
 
@@ -123,8 +125,13 @@ func exitCode(err error, stderr io.Writer) int {
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
 	}
-	fmt.Fprintf(stderr, "circles: %v\n", err)
+	var logged *loggedError
+	if !errors.As(err, &logged) {
+		fmt.Fprintf(stderr, "circles: %v\n", err)
+	}
 	switch {
+	case errors.Is(err, jobs.ErrAfterPublish): // first: it may wrap any other class
+		return exitAfterCommit
 	case errors.Is(err, context.Canceled):
 		return exitInterrupted
 	case errors.Is(err, jobs.ErrUsage):
@@ -161,6 +168,29 @@ func (l *logFlags) setup(stderr io.Writer) (*slog.Logger, *pipeline.Progress, er
 		return slog.New(slog.NewTextHandler(progress.Writer(), opts)), progress, nil
 	}
 	return slog.New(slog.NewJSONHandler(stderr, opts)), nil, nil
+}
+
+// loggedError is a final error already logged as a structured event, so
+// that exitCode does not print it again as a plain line.
+type loggedError struct{ err error }
+
+func (e *loggedError) Error() string { return e.err.Error() }
+func (e *loggedError) Unwrap() error { return e.err }
+
+// failed logs a job's final error as one structured event, with the stage
+// it failed in, its outcome and how long the job ran (seconds), and marks
+// it logged. A nil err stays nil.
+func failed(log *slog.Logger, what string, start time.Time, err error) error {
+	if err == nil {
+		return nil
+	}
+	stage := ""
+	var se *pipeline.StageError
+	if errors.As(err, &se) {
+		stage = se.Stage
+	}
+	log.Error(what+" failed", "stage", stage, "outcome", jobs.Outcome(err), "dur", pipeline.Seconds(time.Since(start)), "err", err.Error())
+	return &loggedError{err}
 }
 
 func isTerminal(w io.Writer) bool {
@@ -214,7 +244,7 @@ func (r *runFlags) register(fs *flag.FlagSet, withDate bool) {
 	fs.StringVar(&r.cfg.Output, "output", "", "output root; runs are published under date=YYYY-MM-DD/run=ID (required)")
 	if withDate {
 		fs.StringVar(&r.cfg.Date, "date", "", "run date, YYYY-MM-DD (required)")
-		fs.StringVar(&r.cfg.RunID, "run-id", "", "run directory name (default: the UTC start time, like 20261121T020000Z)")
+		fs.StringVar(&r.cfg.RunID, "run-id", "", "run directory name: 1..128 letters, digits, '-', '_' or '+' (default: the UTC start time, like 20261121T020000Z)")
 		fs.StringVar(&r.cfg.Base, "base", "", "a published run of the same date to build on, for -stages and -users")
 		fs.Func("stages", "recompute only these stages (comma-separated: interests, groups, friends), copying the rest from -base", func(v string) error {
 			r.cfg.Stages = strings.Split(v, ",")
@@ -225,7 +255,7 @@ func (r *runFlags) register(fs *flag.FlagSet, withDate bool) {
 	fs.StringVar(&r.configFile, "config", "", "JSON file of settings (see 'circles config defaults'); flags given on the command line override it")
 	fs.IntVar(&r.cfg.Workers, "workers", 0, "parallel workers, 0 = all cores; never changes results")
 	fs.IntVar(&r.cfg.KeepRuns, "keep-runs", 0, "keep this many newest published runs and remove older ones (never the one 'latest' points to); 0 keeps all")
-	fs.IntVar(&p.WindowDays, "window-days", p.WindowDays, "days of events that shape interests and ties (1..365)")
+	fs.IntVar(&p.WindowDays, "window-days", p.WindowDays, "days of events that shape interests and ties (1..36500)")
 	fs.Float64Var(&p.MaxBadRowFraction, "max-bad-row-fraction", p.MaxBadRowFraction, "fail when a table has a larger share of bad rows (0..1)")
 	fs.IntVar(&p.Features.DismissTTLDays, "dismiss-ttl-days", p.Features.DismissTTLDays, "days a dismissal holds; interactions are read this far back (1..3650)")
 	fs.IntVar(&p.ALS.Factors, "factors", p.ALS.Factors, "interest model dimension (2..512)")
@@ -293,12 +323,12 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	res, err := jobs.Run(ctx, r.cfg, log, progress)
-	if err != nil {
-		return err
+	start := time.Now()
+	res, err := jobs.Run(ctx, r.cfg, log.With("job", "run", "date", r.cfg.Date), progress)
+	if res != nil { // published, even when latest or retention then failed
+		fmt.Fprintln(stdout, res.Dir)
 	}
-	fmt.Fprintln(stdout, res.Dir)
-	return nil
+	return failed(log, "run", start, err)
 }
 
 func runBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -318,9 +348,10 @@ func runBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	cfg.Run = r.cfg
-	ran, skipped, err := jobs.Backfill(ctx, cfg, log, progress)
+	start := time.Now()
+	ran, skipped, err := jobs.Backfill(ctx, cfg, log.With("job", "backfill"), progress)
 	fmt.Fprintf(stdout, "backfill %s..%s: %d dates run, %d already published\n", cfg.From, cfg.To, ran, skipped)
-	return err
+	return failed(log, "backfill", start, err)
 }
 
 // worldFlags registers the generator's flags on fs.
@@ -553,8 +584,11 @@ func runRuns(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	jobs.PrintRuns(stdout, runs)
-	return nil
+	leftovers, err := pipeline.Leftovers(*out)
+	if err != nil {
+		return err
+	}
+	return jobs.PrintRuns(stdout, runs, leftovers)
 }
 
 func runShow(args []string, stdout, stderr io.Writer) error {
@@ -596,7 +630,8 @@ func runSchedule(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	if *once {
-		return s.CatchUp(ctx)
+		start := time.Now()
+		return failed(log, "schedule", start, s.CatchUp(ctx))
 	}
 	return s.Serve(ctx) // returns nil on SIGTERM: a clean stop exits 0
 }
