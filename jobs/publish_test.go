@@ -31,8 +31,8 @@ func (h cancelOn) Handle(ctx context.Context, r slog.Record) error {
 }
 
 func (h cancelOn) Enabled(context.Context, slog.Level) bool { return true }
-func (h cancelOn) WithAttrs([]slog.Attr) slog.Handler { return h }
-func (h cancelOn) WithGroup(string) slog.Handler      { return h }
+func (h cancelOn) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h cancelOn) WithGroup(string) slog.Handler            { return h }
 
 // TestInterruptAfterCommitFinishesTheRun: a SIGTERM after the run
 // directory is renamed into place does not turn a published run into an
