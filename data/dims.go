@@ -78,6 +78,7 @@ type spec struct {
 // number of the group's first row. Optional columns that are absent resolve
 // to nil.
 func scanRowGroups(path string, specs []spec, each func(p *parquetFile, rg parquet.RowGroup, base int64, cols []*column) error) (err error) {
+	defer containDecoder(path, &err)
 	p, err := openParquet(path)
 	if err != nil {
 		return err

@@ -72,10 +72,20 @@ func openParquet(path string) (*parquetFile, error) {
 		f.Close()
 		return nil, &FileError{File: path, Err: err}
 	}
+	corrupt := func(err error) error {
+		f.Close()
+		return &FileError{File: path, Err: fmt.Errorf("not a readable Parquet file (%v); rewrite it as Parquet", err)}
+	}
+	dataEnd, err := checkFooter(f, st.Size())
+	if err != nil {
+		return nil, corrupt(err)
+	}
 	pf, err := parquet.OpenFile(f, st.Size(), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
 	if err != nil {
-		f.Close()
-		return nil, &FileError{File: path, Err: fmt.Errorf("not a readable Parquet file (%v); rewrite it as Parquet", err)}
+		return nil, corrupt(err)
+	}
+	if err := checkChunks(f, pf, dataEnd); err != nil {
+		return nil, corrupt(err)
 	}
 	return &parquetFile{path: path, f: f, pf: pf}, nil
 }
@@ -187,13 +197,20 @@ func (p *parquetFile) eachValue(rg parquet.RowGroup, c *column, buf []parquet.Va
 }
 
 // forEachValue calls fn for every value of a non-repeated column in one row
-// group, with its row number.
-func (p *parquetFile) forEachValue(rg parquet.RowGroup, c *column, buf []parquet.Value, fn func(row int, v parquet.Value)) error {
+// group of n rows, with its row number. A column with more or fewer values
+// than n fails the file: fn never sees a row number outside 0..n-1.
+func (p *parquetFile) forEachValue(rg parquet.RowGroup, c *column, buf []parquet.Value, n int, fn func(row int, v parquet.Value)) error {
 	row := 0
-	return p.eachValue(rg, c, buf, func(v parquet.Value) {
-		fn(row, v)
+	err := p.eachValue(rg, c, buf, func(v parquet.Value) {
+		if row < n {
+			fn(row, v)
+		}
 		row++
 	})
+	if err == nil && row != n {
+		err = &FileError{File: p.path, Column: c.name, Err: fmt.Errorf("has %d values for %d rows", row, n)}
+	}
+	return err
 }
 
 // int64s reads an integer or timestamp column of a row group. valid[i] is
@@ -207,7 +224,7 @@ func (p *parquetFile) int64s(rg parquet.RowGroup, c *column, buf []parquet.Value
 	if c.maxDef == 0 && c.physical == parquet.Int64 {
 		return p.requiredInt64s(rg, c, vals, valid)
 	}
-	return p.forEachValue(rg, c, buf, func(i int, v parquet.Value) {
+	return p.forEachValue(rg, c, buf, len(valid), func(i int, v parquet.Value) {
 		if v.IsNull() {
 			vals[i], valid[i] = 0, false
 			return
@@ -240,23 +257,17 @@ func (p *parquetFile) requiredInt64s(rg parquet.RowGroup, c *column, vals []int6
 		if err != nil {
 			return &FileError{File: p.path, Column: c.name, Err: err}
 		}
-		r, ok := page.Values().(parquet.Int64Reader)
-		if !ok {
-			parquet.Release(page)
-			return &FileError{File: p.path, Column: c.name, Err: fmt.Errorf("page of type %s has no int64 reader", page.Type())}
+		var n int
+		if r, ok := page.Values().(parquet.Int64Reader); ok {
+			n, err = readInt64s(r, vals[row:])
+		} else { // a dictionary-encoded page (Arrow and others write them): values one by one
+			n, err = readValuesInt64(page.Values(), vals[row:])
 		}
-		for row < len(vals) {
-			n, err := r.ReadInt64s(vals[row:])
-			row += n
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				parquet.Release(page)
-				return &FileError{File: p.path, Column: c.name, Err: err}
-			}
-		}
+		row += n
 		parquet.Release(page)
+		if err != nil {
+			return &FileError{File: p.path, Column: c.name, Err: err}
+		}
 	}
 	if row != len(vals) {
 		return &FileError{File: p.path, Column: c.name, Err: fmt.Errorf("has %d values for %d rows", row, len(vals))}
@@ -272,6 +283,53 @@ func (p *parquetFile) requiredInt64s(rg parquet.RowGroup, c *column, vals []int6
 	return nil
 }
 
+// readInt64s reads the values of one page into vals until the page ends;
+// a page with more values than vals has room for is an error.
+func readInt64s(r parquet.Int64Reader, vals []int64) (int, error) {
+	row := 0
+	for {
+		n, err := r.ReadInt64s(vals[row:])
+		row += n
+		switch {
+		case err == io.EOF:
+			return row, nil
+		case err != nil:
+			return row, err
+		case row == len(vals):
+			if m, _ := r.ReadInt64s(make([]int64, 1)); m > 0 {
+				return row, errMoreValues
+			}
+			return row, nil
+		}
+	}
+}
+
+// readValuesInt64 is readInt64s for a page without a typed reader.
+func readValuesInt64(r parquet.ValueReader, vals []int64) (int, error) {
+	buf := make([]parquet.Value, min(valueBufSize, len(vals)+1))
+	row := 0
+	for {
+		n, err := r.ReadValues(buf)
+		if row+n > len(vals) {
+			return row, errMoreValues
+		}
+		for _, v := range buf[:n] {
+			vals[row] = v.Int64()
+			row++
+		}
+		if err == io.EOF {
+			return row, nil
+		}
+		if err != nil {
+			return row, err
+		}
+	}
+}
+
+// errMoreValues says a column chunk holds more values than its row group
+// has rows.
+var errMoreValues = errors.New("more values than the row group has rows")
+
 // codes reads a string column of a row group, mapping each value through
 // parse. code[i] is -1 for a null and -2 for a value parse rejects.
 func (p *parquetFile) codes(rg parquet.RowGroup, c *column, buf []parquet.Value, out []int32, parse func([]byte) (int32, bool)) error {
@@ -281,7 +339,7 @@ func (p *parquetFile) codes(rg parquet.RowGroup, c *column, buf []parquet.Value,
 		}
 		return nil
 	}
-	return p.forEachValue(rg, c, buf, func(i int, v parquet.Value) {
+	return p.forEachValue(rg, c, buf, len(out), func(i int, v parquet.Value) {
 		switch {
 		case v.IsNull():
 			out[i] = -1
@@ -302,7 +360,7 @@ func (p *parquetFile) floats(rg parquet.RowGroup, c *column, buf []parquet.Value
 		clear(valid)
 		return nil
 	}
-	return p.forEachValue(rg, c, buf, func(i int, v parquet.Value) {
+	return p.forEachValue(rg, c, buf, len(valid), func(i int, v parquet.Value) {
 		switch {
 		case v.IsNull():
 			vals[i], valid[i] = 0, false
@@ -320,7 +378,7 @@ func (p *parquetFile) bools(rg parquet.RowGroup, c *column, buf []parquet.Value,
 		clear(valid)
 		return nil
 	}
-	return p.forEachValue(rg, c, buf, func(i int, v parquet.Value) {
+	return p.forEachValue(rg, c, buf, len(valid), func(i int, v parquet.Value) {
 		vals[i], valid[i] = !v.IsNull() && v.Boolean(), !v.IsNull()
 	})
 }

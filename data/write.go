@@ -85,11 +85,22 @@ func MarkSuccess(dir string) error {
 }
 
 // ReadParquet reads a whole file of rows of type T. It is for outputs and
-// small files: input tables are scanned column-wise instead.
-func ReadParquet[T any](path string) ([]T, error) {
-	rows, err := parquet.ReadFile[T](path)
+// small files: input tables are scanned column-wise instead. The file gets
+// the same checks and containment as a scanned one (see parquetcheck.go):
+// a corrupt file is an error naming it, wrapping [ErrBadInput].
+func ReadParquet[T any](path string) (rows []T, err error) {
+	defer containDecoder(path, &err)
+	p, err := openParquet(path)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
+		return nil, err
 	}
-	return rows, nil
+	defer func() { err = errors.Join(err, p.Close()) }()
+	r := parquet.NewGenericReader[T](p.pf)
+	defer r.Close()
+	rows = make([]T, p.pf.NumRows()) // bounded: checkChunks checked every row group's claim
+	n, err := r.Read(rows)
+	if err != nil && err != io.EOF {
+		return nil, &FileError{File: path, Err: err}
+	}
+	return rows[:n], nil
 }

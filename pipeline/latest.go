@@ -2,12 +2,9 @@ package pipeline
 
 import (
 	"cmp"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -17,30 +14,9 @@ import (
 )
 
 // LatestName is the symbolic link under an output root that points at the
-// newest complete, verified run (relative: date=YYYY-MM-DD/run=ID). A
+// newest complete run (relative: date=YYYY-MM-DD/run=ID). A
 // reader that follows it always finds a whole run.
 const LatestName = "latest"
-
-// Verify re-reads every file of a published run and checks its size and
-// SHA-256 against files (the manifest's list).
-func Verify(dir string, files []FileEntry) error {
-	for _, fe := range files {
-		f, err := os.Open(filepath.Join(dir, fe.Name))
-		if err != nil {
-			return fmt.Errorf("verify run: %w", err)
-		}
-		h := sha256.New()
-		n, err := io.Copy(h, f)
-		err = errors.Join(err, f.Close())
-		if err != nil {
-			return fmt.Errorf("verify %s: %w", fe.Name, err)
-		}
-		if sum := hex.EncodeToString(h.Sum(nil)); n != fe.Bytes || sum != fe.SHA256 {
-			return fmt.Errorf("verify %s: %d bytes with sha256 %s, manifest says %d bytes with %s", fe.Name, n, sum, fe.Bytes, fe.SHA256)
-		}
-	}
-	return nil
-}
 
 // PointLatest switches root/latest to runDir (a run directory under root)
 // in one step: a new link is made under a temporary name and renamed over
