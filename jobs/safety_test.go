@@ -1,7 +1,10 @@
 package jobs
 
 import (
+	"bytes"
+	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"circles/data"
@@ -121,4 +124,26 @@ func TestSafetyFactsFailSafe(t *testing.T) {
 			t.Errorf("4 and 6 are the only eligible members of group 101; got suggested %v with reasons %v, want same_group", ok, rs)
 		}
 	})
+}
+
+// TestOptedOutFriendsCountForNothing is the differential property on the
+// hand world: user 8 (opted out) is friends with 1 and 5. Deleting those
+// friendships must leave every suggestion file byte-identical; before the
+// eligibility boundary, 8 still counted in user 1's degree, and every
+// Adamic–Adar term through 1 changed.
+func TestOptedOutFriendsCountForNothing(t *testing.T) {
+	with := runWorld(t, handWorld(), testParams())
+	w := handWorld()
+	w.Relations = slices.DeleteFunc(w.Relations, func(r data.RelationRow) bool { return r.UserID == 8 || r.OtherID == 8 })
+	without := runWorld(t, w, testParams())
+	for _, name := range []string{FileFriends, FileGroups, FileActivities, FileInterests} {
+		a, errA := os.ReadFile(filepath.Join(with.Dir, name))
+		b, errB := os.ReadFile(filepath.Join(without.Dir, name))
+		if errA != nil || errB != nil {
+			t.Fatal(errA, errB)
+		}
+		if !bytes.Equal(a, b) {
+			t.Errorf("%s changes when opted-out user 8's friendships are deleted", name)
+		}
+	}
 }

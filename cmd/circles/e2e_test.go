@@ -575,6 +575,21 @@ func TestExitCodes(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, args: runArgs, code: exitBadInput, mentions: []string{"part-00000.parquet", "not a readable Parquet file"}},
+		{name: "linked data file", prepare: func(t *testing.T, w string) {
+			p := filepath.Join(data.PartitionDir(w, data.TableInteractions, date.AddDate(0, 0, -2)), "part-00000.parquet")
+			moved := filepath.Join(t.TempDir(), "elsewhere.parquet")
+			if err := os.Rename(p, moved); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(moved, p); err != nil {
+				t.Fatal(err)
+			}
+		}, args: runArgs, code: exitBadInput, mentions: []string{"part-00000.parquet", "is a symbolic link"}},
+		{name: "stray file in a partition", prepare: func(t *testing.T, w string) {
+			if err := os.WriteFile(filepath.Join(data.PartitionDir(w, data.TableUsers, date), "users.csv"), []byte("1,x\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, args: runArgs, code: exitBadInput, mentions: []string{"users.csv", "is not named *.parquet"}},
 		{name: "missing column", prepare: func(t *testing.T, w string) {
 			type noAction struct {
 				EventID    int64  `parquet:"event_id"`
