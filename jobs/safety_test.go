@@ -70,26 +70,21 @@ func TestSafetyFactsFailSafe(t *testing.T) {
 			t.Errorf("10 reported 1 400 days ago, yet 1 is suggested to 10")
 		}
 	})
-	t.Run("a repeated user row that says opted out wins", func(t *testing.T) {
-		w := handWorld()
-		dup := w.Users[2] // user 3
-		dup.SocialOptOut = true
-		w.Users = append(w.Users, dup)
-		friends, groups := suggestions(t, runWorld(t, w, testParams()).Dir)
-		if appears(friends, groups, 3) {
-			t.Errorf("user 3's second row says opted out, yet 3 is in suggestions")
-		}
-	})
-	t.Run("a repeated user row that says suspended wins", func(t *testing.T) {
-		w := handWorld()
-		dup := w.Users[2]
-		dup.Status = "suspended"
-		w.Users = append(w.Users, dup)
-		friends, groups := suggestions(t, runWorld(t, w, testParams()).Dir)
-		if appears(friends, groups, 3) {
-			t.Errorf("user 3's second row says suspended, yet 3 is in suggestions")
-		}
-	})
+	for says, change := range map[string]func(*data.UserRow){
+		"opted out": func(u *data.UserRow) { u.SocialOptOut = true },
+		"suspended": func(u *data.UserRow) { u.Status = "suspended" },
+	} {
+		t.Run("a repeated user row that says "+says+" wins", func(t *testing.T) {
+			w := handWorld()
+			dup := w.Users[2] // user 3
+			change(&dup)
+			w.Users = append(w.Users, dup)
+			friends, groups := suggestions(t, runWorld(t, w, testParams()).Dir)
+			if appears(friends, groups, 3) {
+				t.Errorf("user 3's second row says %s, yet 3 is in suggestions", says)
+			}
+		})
+	}
 	t.Run("a quarantined user row that says opted out still opts out", func(t *testing.T) {
 		w := handWorld()
 		bad := w.Users[8] // user 9
