@@ -166,3 +166,18 @@ func TestStructColumnFailsTheFile(t *testing.T) {
 		t.Errorf("err = %v, want a bad-input FileError for column user_id of %s", err, p)
 	}
 }
+
+func TestUnreadablePartitionIsBadInput(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() == 0 {
+		t.Skip("root reads every directory: nothing to refuse")
+	}
+	dir := filepath.Join(t.TempDir(), "dt=2026-11-20")
+	touch(t, dir, data.SuccessMarker, "a.parquet")
+	if err := os.Chmod(dir, 0o000); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Chmod(dir, 0o755)
+	_, err := data.PartitionFiles(dir)
+	badInput(t, err, dir, "an unreadable partition")
+}
