@@ -97,10 +97,20 @@ func ReadParquet[T any](path string) (rows []T, err error) {
 	defer func() { err = errors.Join(err, p.Close()) }()
 	r := parquet.NewGenericReader[T](p.pf)
 	defer r.Close()
-	rows = make([]T, p.pf.NumRows()) // bounded: checkChunks checked every row group's claim
-	n, err := r.Read(rows)
-	if err != nil && err != io.EOF {
-		return nil, &FileError{File: path, Err: err}
+	// Read in chunks rather than allocating the rows the footer claims: a
+	// footer of many row groups can claim more rows than are there.
+	buf := make([]T, min(p.pf.NumRows(), 1<<16))
+	for {
+		n, err := r.Read(buf)
+		rows = append(rows, buf[:n]...)
+		if err == io.EOF {
+			return rows, nil
+		}
+		if err != nil {
+			return nil, &FileError{File: path, Err: err}
+		}
+		if n == 0 {
+			return rows, nil
+		}
 	}
-	return rows[:n], nil
 }
