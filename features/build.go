@@ -134,7 +134,7 @@ func Build(d *data.Dims, txns [][]data.Txn, events [][]data.Event, featureStart 
 		acc.sig = append(acc.sig, Triple{m.User, it.Group(m.Group), float32(p.Weights.Member)})
 	}
 	acc.ties = append(acc.ties, f.moneySignals(txns, p, now, &acc.sig)...)
-	var friends []data.Relation
+	friends := make([]Triple, 0, 2*len(d.Relations)) // both directions of each friendship
 	for _, r := range d.Relations {
 		if r.Kind == data.RelBlock || r.Kind == data.RelReport {
 			acc.blocks = append(acc.blocks, [2]int32{r.User, r.Other})
@@ -148,7 +148,7 @@ func Build(d *data.Dims, txns [][]data.Txn, events [][]data.Event, featureStart 
 		case data.RelFamily:
 			acc.ties = append(acc.ties, tieEvent{from: r.User, to: r.Other, kind: tieFamily, w: float32(p.Ties.Family)})
 		case data.RelFriend:
-			friends = append(friends, r)
+			friends = append(friends, Triple{r.User, r.Other, 1}, Triple{r.Other, r.User, 1})
 		}
 	}
 	sig, hidden, signups, blocks, dismissed, ties := acc.sig, acc.hidden, acc.signups, acc.blocks, acc.dismissed, acc.ties
@@ -322,13 +322,9 @@ func (f *Features) moneySignals(txns [][]data.Txn, p Params, now int64, sig *[]T
 	return ties
 }
 
-// buildFriends builds the friend graph of nu users from friend relations
-// between eligible users.
-func (f *Features) buildFriends(nu int, friends []data.Relation) {
-	var ts []Triple
-	for _, r := range friends {
-		ts = append(ts, Triple{r.User, r.Other, 1}, Triple{r.Other, r.User, 1})
-	}
+// buildFriends builds the friend graph of nu users from the triples of
+// friendships between eligible users, both directions listed.
+func (f *Features) buildFriends(nu int, ts []Triple) {
 	f.Friends = BuildCSR(nu, ts)
 	for i := range f.Friends.Val {
 		f.Friends.Val[i] = 1 // a pair listed in both directions sums to 2
@@ -344,30 +340,46 @@ type memberFact struct {
 	member      bool
 }
 
-// memberships resolves the memberships of eligible users: the snapshot's
-// rows and the join and leave events read, per (user, group) the newest
-// fact winning; at equal times a leave wins, so a user who left is never
-// shown as a member. It returns them in (user, group) order.
+// memberships resolves the memberships of eligible users: a snapshot row
+// stands unless a join or leave event read for the same (user, group) is
+// at least as new, and then the newest event decides; a pair with events
+// but no snapshot row is a member when its newest event is a join. At
+// equal times a leave wins, so a user who left is never shown as a member.
 func (f *Features) memberships(d *data.Dims, events []memberFact) []data.Membership {
-	facts := make([]memberFact, 0, len(d.Members)+len(events))
+	// Keep the newest event per pair; true sorts after false, so at equal
+	// times the join comes first and the leave after it decides.
+	slices.SortStableFunc(events, func(a, b memberFact) int {
+		return cmp.Or(cmp.Compare(a.user, b.user), cmp.Compare(a.group, b.group), cmp.Compare(a.at, b.at), boolOrder(b.member, a.member))
+	})
+	newest := events[:0]
+	for i, e := range events {
+		if i+1 == len(events) || events[i+1].user != e.user || events[i+1].group != e.group {
+			newest = append(newest, e)
+		}
+	}
+	find := func(u, g int32) (int, bool) {
+		return slices.BinarySearchFunc(newest, [2]int32{u, g}, func(e memberFact, k [2]int32) int {
+			return cmp.Or(cmp.Compare(e.user, k[0]), cmp.Compare(e.group, k[1]))
+		})
+	}
+	inSnapshot := make([]bool, len(newest))
+	out := make([]data.Membership, 0, len(d.Members))
 	for _, m := range d.Members {
 		if !f.Eligible[m.User] {
 			f.Summary.ExcludedMemberships++
 			continue
 		}
-		facts = append(facts, memberFact{user: m.User, group: m.Group, at: m.JoinedAtMillis, member: true})
+		if i, ok := find(m.User, m.Group); ok {
+			inSnapshot[i] = true
+			if e := newest[i]; !e.member && e.at >= m.JoinedAtMillis {
+				continue // left since the snapshot's row
+			}
+		}
+		out = append(out, m)
 	}
-	facts = append(facts, events...)
-	slices.SortStableFunc(facts, func(a, b memberFact) int {
-		// true sorts after false, so at equal times a join comes first and
-		// the leave after it decides.
-		return cmp.Or(cmp.Compare(a.user, b.user), cmp.Compare(a.group, b.group), cmp.Compare(a.at, b.at), boolOrder(b.member, a.member))
-	})
-	var out []data.Membership
-	for i, x := range facts {
-		last := i+1 == len(facts) || facts[i+1].user != x.user || facts[i+1].group != x.group
-		if last && x.member {
-			out = append(out, data.Membership{Group: x.group, User: x.user, JoinedAtMillis: x.at})
+	for i, e := range newest {
+		if !inSnapshot[i] && e.member {
+			out = append(out, data.Membership{Group: e.group, User: e.user, JoinedAtMillis: e.at})
 		}
 	}
 	return out

@@ -195,3 +195,50 @@ func TestWeightScalesLogarithmically(t *testing.T) {
 		t.Errorf("signals = %v and %v, want view weight and 10× it", one, many)
 	}
 }
+
+func TestMembershipIsTheNewestFact(t *testing.T) {
+	t.Parallel()
+	now := day.AddDate(0, 0, 1).UnixMilli()
+	at := func(daysAgo int) int64 { return now - int64(daysAgo)*86_400_000 }
+	d := dims(5)
+	d.UserOptOut[4] = true
+	for g := range 5 {
+		d.Groups.Add(int64(100 + g))
+		d.GroupCity, d.GroupTopics, d.GroupStatus, d.GroupCreated = append(d.GroupCity, 0), append(d.GroupTopics, nil), append(d.GroupStatus, data.StatusActive), append(d.GroupCreated, 0)
+	}
+	d.Members = []data.Membership{
+		{Group: 0, User: 0, JoinedAtMillis: at(30)}, // snapshot only: member
+		{Group: 1, User: 1, JoinedAtMillis: at(30)}, // left 5 days ago: not a member
+		{Group: 2, User: 2, JoinedAtMillis: at(3)},  // left before rejoining: member
+		{Group: 3, User: 3, JoinedAtMillis: at(10)}, // left at the same moment: not a member
+		{Group: 0, User: 4, JoinedAtMillis: at(30)}, // opted out: excluded
+	}
+	join := func(u, g int32, daysAgo int) data.Event {
+		return data.Event{TimeMillis: at(daysAgo), User: u, Target: g, TargetKind: data.TargetGroup, Action: data.ActJoin}
+	}
+	leave := func(u, g int32, daysAgo int) data.Event {
+		e := join(u, g, daysAgo)
+		e.Action = data.ActLeave
+		return e
+	}
+	events := []data.Event{
+		leave(1, 1, 5),
+		leave(2, 2, 8),
+		leave(3, 3, 10),
+		join(0, 4, 2),                 // a join the snapshot has not caught up with: member
+		join(1, 4, 6), leave(1, 4, 4), // joined and left, no snapshot row: not a member
+		join(4, 4, 1), // opted out: no membership
+	}
+	f := Build(d, nil, [][]data.Event{events}, at(60), DefaultParams())
+	want := map[[2]int32]bool{{0, 0}: true, {2, 2}: true, {0, 4}: true}
+	for u := range int32(5) {
+		for g := range int32(5) {
+			if got := f.Members.Has(u, g); got != want[[2]int32{u, g}] {
+				t.Errorf("user %d in group %d = %v, want %v", u, g, got, want[[2]int32{u, g}])
+			}
+		}
+	}
+	if f.Summary.ExcludedMemberships != 1 {
+		t.Errorf("excluded memberships = %d, want 1", f.Summary.ExcludedMemberships)
+	}
+}
