@@ -60,6 +60,8 @@ type Dims struct {
 
 	Stats   []TableStats
 	Rejects []Reject
+	// Contract is what the input tree declares of itself (absent tables).
+	Contract InputContract
 
 	// withdrawn lists users whom a quarantined users row says opted out or
 	// not active; LoadDims applies it once every users file is read.
@@ -130,7 +132,11 @@ func stringCode(q *quarantine, row int64, col string, code int32, rejectReason s
 // into Dims.Rejects and counted in Dims.Stats; a missing snapshot returns an
 // error wrapping ErrNoPartition, an unreadable file one wrapping ErrBadInput.
 func LoadDims(root string, date time.Time) (*Dims, error) {
-	d := &Dims{Date: date}
+	contract, err := ReadInputContract(root)
+	if err != nil {
+		return nil, err
+	}
+	d := &Dims{Date: date, Contract: contract}
 	loaders := []struct {
 		table string
 		load  func(*Dims, string, *quarantine) error
@@ -144,6 +150,10 @@ func LoadDims(root string, date time.Time) (*Dims, error) {
 		{TableRelations, loadRelations},
 	}
 	for _, l := range loaders {
+		if contract.Absent(l.table) {
+			d.Stats = append(d.Stats, TableStats{Table: l.table, Quarantined: map[string]int64{}, Absent: true})
+			continue
+		}
 		dir, err := SnapshotDir(root, l.table, date)
 		if err != nil {
 			return nil, err

@@ -36,6 +36,9 @@ type TableStats struct {
 	Read        int64            `json:"rows_read"`
 	Used        int64            `json:"rows_used"`
 	Quarantined map[string]int64 `json:"rows_quarantined"`
+	// Absent says the input tree declares the table absent (see
+	// InputContract): it was read as empty.
+	Absent bool `json:"absent,omitempty"`
 }
 
 func newStats(table string) TableStats {

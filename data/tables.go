@@ -113,18 +113,24 @@ func writeDay[T any](root, table string, day time.Time, rows []T) error {
 // complete partition of each event table dated on or before date. It is
 // for trees of public datasets (tens of millions of rows at most), not for
 // production runs.
+//
+// Tables the input contract declares absent read as empty.
 func ReadTables(root string, date time.Time) (*Tables, error) {
+	c, err := ReadInputContract(root)
+	if err != nil {
+		return nil, err
+	}
 	t := &Tables{}
-	err := errors.Join(
-		readSnapshot(root, TableUsers, date, &t.Users),
-		readSnapshot(root, TableGroups, date, &t.Groups),
-		readSnapshot(root, TableMemberships, date, &t.Memberships),
-		readSnapshot(root, TableActivities, date, &t.Activities),
-		readSnapshot(root, TableMerchants, date, &t.Merchants),
-		readSnapshot(root, TableContent, date, &t.Content),
-		readSnapshot(root, TableRelations, date, &t.Relations),
-		readEvents(root, TableTransactions, date, &t.Transactions),
-		readEvents(root, TableInteractions, date, &t.Interactions),
+	err = errors.Join(
+		readSnapshot(root, c, TableUsers, date, &t.Users),
+		readSnapshot(root, c, TableGroups, date, &t.Groups),
+		readSnapshot(root, c, TableMemberships, date, &t.Memberships),
+		readSnapshot(root, c, TableActivities, date, &t.Activities),
+		readSnapshot(root, c, TableMerchants, date, &t.Merchants),
+		readSnapshot(root, c, TableContent, date, &t.Content),
+		readSnapshot(root, c, TableRelations, date, &t.Relations),
+		readEvents(root, c, TableTransactions, date, &t.Transactions),
+		readEvents(root, c, TableInteractions, date, &t.Interactions),
 	)
 	if err != nil {
 		return nil, err
@@ -132,7 +138,10 @@ func ReadTables(root string, date time.Time) (*Tables, error) {
 	return t, nil
 }
 
-func readSnapshot[T any](root, table string, date time.Time, out *[]T) error {
+func readSnapshot[T any](root string, c InputContract, table string, date time.Time, out *[]T) error {
+	if c.Absent(table) {
+		return nil
+	}
 	dir, err := SnapshotDir(root, table, date)
 	if err != nil {
 		return err
@@ -140,7 +149,10 @@ func readSnapshot[T any](root, table string, date time.Time, out *[]T) error {
 	return readFiles(dir, out)
 }
 
-func readEvents[T any](root, table string, date time.Time, out *[]T) error {
+func readEvents[T any](root string, c InputContract, table string, date time.Time, out *[]T) error {
+	if c.Absent(table) {
+		return nil
+	}
 	entries, err := os.ReadDir(filepath.Join(root, table))
 	if errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("%s: %w", filepath.Join(root, table), ErrNoPartition)

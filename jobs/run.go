@@ -364,15 +364,15 @@ func ingest(ctx context.Context, cfg RunConfig, date time.Time, progress *pipeli
 		return ingested{}, err
 	}
 	out := ingested{dims: d, stats: slices.Clone(d.Stats), rejects: slices.Clone(d.Rejects)}
-	txnFiles, err := data.WindowFiles(cfg.Input, data.TableTransactions, date, p.WindowDays)
-	if err != nil {
-		return ingested{}, err
-	}
 	// Interactions are read back as far as dismissals last, so an old
 	// dismissal still holds; events older than the window only count as
 	// negatives.
 	intDays := max(p.WindowDays, p.Features.DismissTTLDays)
-	intFiles, err := data.WindowFiles(cfg.Input, data.TableInteractions, date, intDays)
+	txnFiles, err := eventFiles(cfg.Input, d.Contract, data.TableTransactions, date, p.WindowDays)
+	if err != nil {
+		return ingested{}, err
+	}
+	intFiles, err := eventFiles(cfg.Input, d.Contract, data.TableInteractions, date, intDays)
 	if err != nil {
 		return ingested{}, err
 	}
@@ -403,10 +403,20 @@ func ingest(ctx context.Context, cfg RunConfig, date time.Time, progress *pipeli
 	var tr, ir []data.Reject
 	out.txns, ts, tr = data.Merge(data.TableTransactions, tb)
 	out.events, is, ir = data.Merge(data.TableInteractions, ib)
+	ts.Absent, is.Absent = d.Contract.Absent(data.TableTransactions), d.Contract.Absent(data.TableInteractions)
 	out.stats = append(out.stats, ts, is)
 	out.rejects = append(append(out.rejects, tr...), ir...)
 	relativeToInput(cfg.Input, out.stats, out.rejects)
 	return out, nil
+}
+
+// eventFiles lists the files of an event table's window, none when the
+// input contract declares the table absent.
+func eventFiles(root string, c data.InputContract, table string, date time.Time, days int) ([]string, error) {
+	if c.Absent(table) {
+		return nil, nil
+	}
+	return data.WindowFiles(root, table, date, days)
 }
 
 // relativeToInput rewrites the input file paths that the manifest and

@@ -208,16 +208,23 @@ func inputsReady(cfg RunConfig) error {
 	if err != nil {
 		return err
 	}
+	contract, err := data.ReadInputContract(cfg.Input)
+	if err != nil {
+		return err
+	}
 	for _, t := range data.SnapshotTables {
+		if contract.Absent(t) {
+			continue
+		}
 		if _, err := data.SnapshotDir(cfg.Input, t, date); err != nil {
 			return err
 		}
 	}
 	p := cfg.Params
-	if _, err := data.WindowFiles(cfg.Input, data.TableTransactions, date, p.WindowDays); err != nil {
+	if _, err := eventFiles(cfg.Input, contract, data.TableTransactions, date, p.WindowDays); err != nil {
 		return err
 	}
-	_, err = data.WindowFiles(cfg.Input, data.TableInteractions, date, max(p.WindowDays, p.Features.DismissTTLDays))
+	_, err = eventFiles(cfg.Input, contract, data.TableInteractions, date, max(p.WindowDays, p.Features.DismissTTLDays))
 	return err
 }
 
