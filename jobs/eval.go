@@ -210,6 +210,9 @@ func Eval(ctx context.Context, cfg EvalConfig, log *slog.Logger) (*EvalReport, e
 		if !sum.Timed {
 			r.Notes = append(r.Notes, "no time-decay ablation: the dataset is undated, so decay is a no-op")
 		}
+		if s := test[task]; task == datasets.TaskInterests && byTime && s.TiedAtCut > 0 {
+			r.Notes = append(r.Notes, fmt.Sprintf("%d of %d evaluated users had items touched at the same time on both sides of the cut (a coarse clock); the tie was broken at random, so for them the split is partly random", s.TiedAtCut, len(s.Truth)))
+		}
 		rep.Results = append(rep.Results, r)
 		rep.Targets = append(rep.Targets, targets(r)...)
 	}
@@ -288,7 +291,7 @@ func splitName(task string, byTime bool, seed uint64) string {
 	case task == datasets.TaskGroups:
 		return fmt.Sprintf("users in ≥ 2 groups: one membership held out at random (seed %d)", seed)
 	case byTime:
-		return "users with ≥ 5 items: each user's latest 20% of items held out (by first interaction time)"
+		return fmt.Sprintf("users with ≥ 5 items: each user's latest 20%% of items held out (by first interaction time; items touched at the same time in random order, seed %d)", seed)
 	}
 	return fmt.Sprintf("users with ≥ 5 items: 20%% of each user's items held out at random (seed %d)", seed)
 }

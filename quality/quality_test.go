@@ -172,3 +172,40 @@ func TestItemKNNAndGroups(t *testing.T) {
 		t.Errorf("report:\n%s\n%s", svg.String(), md.String())
 	}
 }
+
+// TestTimeSplitBreaksTiesAtRandom: when every item of a user has the same
+// time, the time split must not fall back to "highest item ID"; it is
+// random, changes with the seed, and is counted.
+func TestTimeSplitBreaksTiesAtRandom(t *testing.T) {
+	t.Parallel()
+	var pairs []TimedPair
+	for u := range int64(200) {
+		for i := range int64(10) {
+			pairs = append(pairs, TimedPair{Pair{u, i}, 5}) // one coarse time point
+		}
+	}
+	s := HoldOutItems(pairs, 0.2, 5, true, 1)
+	highest := 0
+	for _, held := range s.Truth {
+		if slices.Equal(held, []int64{8, 9}) {
+			highest++
+		}
+	}
+	// At random, {8, 9} is held out for about 1 user in 45.
+	if highest > 20 {
+		t.Errorf("%d of 200 users lost their two highest item IDs: ties are broken by ID", highest)
+	}
+	if s.TiedAtCut != 200 {
+		t.Errorf("TiedAtCut = %d, want 200", s.TiedAtCut)
+	}
+	other := HoldOutItems(pairs, 0.2, 5, true, 2)
+	same := 0
+	for u, held := range s.Truth {
+		if slices.Equal(held, other.Truth[u]) {
+			same++
+		}
+	}
+	if same > 40 {
+		t.Errorf("%d of 200 users hold out the same items under another seed", same)
+	}
+}

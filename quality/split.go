@@ -18,6 +18,9 @@ func Edge(u, v int64) Pair { return Pair{min(u, v), max(u, v)} }
 type Split struct {
 	Held  map[Pair]bool     // every held-out pair
 	Truth map[int64][]int64 // evaluated user → held-out IDs, ascending
+	// TiedAtCut counts the evaluated users of a time split whose held-out
+	// set was decided by a tie in time (broken at random).
+	TiedAtCut int
 }
 
 // HoldOutEdges holds out share of each user's friendships at random, for
@@ -75,7 +78,11 @@ type TimedPair struct {
 
 // HoldOutItems holds out share of each user's distinct items for users with
 // at least minItems of them: at random, or, when byTime, the ones the user
-// touched last (ties to the higher item ID).
+// touched last. Items touched at the same time are in random order (from
+// seed), so a coarse clock (every rating of a user on one time point)
+// makes the time split a random one for that user, never one decided by
+// item ID; Split.TiedAtCut counts the users whose held-out set a tie
+// decided.
 func HoldOutItems(pairs []TimedPair, share float64, minItems int, byTime bool, seed uint64) Split {
 	r := rand.New(rand.NewPCG(seed, 0x17e5))
 	per := map[int64][]TimedPair{}
@@ -89,10 +96,23 @@ func HoldOutItems(pairs []TimedPair, share float64, minItems int, byTime bool, s
 			continue
 		}
 		slices.SortFunc(ps, func(a, b TimedPair) int { return cmp.Or(cmp.Compare(a.First, b.First), cmp.Compare(a.B, b.B)) })
+		n := quotaOf(len(ps), share)
 		if !byTime {
 			r.Shuffle(len(ps), func(i, j int) { ps[i], ps[j] = ps[j], ps[i] })
+		} else {
+			for lo := 0; lo < len(ps); { // shuffle each run of equal times
+				hi := lo + 1
+				for hi < len(ps) && ps[hi].First == ps[lo].First {
+					hi++
+				}
+				run := ps[lo:hi]
+				r.Shuffle(len(run), func(i, j int) { run[i], run[j] = run[j], run[i] })
+				lo = hi
+			}
+			if cut := len(ps) - n; ps[cut-1].First == ps[cut].First {
+				s.TiedAtCut++
+			}
 		}
-		n := quotaOf(len(ps), share)
 		for _, p := range ps[len(ps)-n:] {
 			s.Held[p.Pair] = true
 			s.Truth[u] = append(s.Truth[u], p.B)
