@@ -52,6 +52,7 @@ type Dims struct {
 	Merchants        Index
 	MerchantCategory []int32
 	MerchantCity     []int32
+	MerchantTopics   [][]int32 // the optional topics column; empty when absent
 
 	Contents      Index
 	ContentTopics [][]int32
@@ -396,16 +397,18 @@ func loadActivities(d *Dims, path string, q *quarantine) error {
 }
 
 func loadMerchants(d *Dims, path string, q *quarantine) error {
-	specs := []spec{{"merchant_id", colInt64, true}, {"category", colString, true}, {"city", colString, true}}
+	specs := []spec{{"merchant_id", colInt64, true}, {"category", colString, true}, {"city", colString, true}, {"topics", colStringList, false}}
 	return scanRowGroups(path, specs, func(p *parquetFile, rg parquet.RowGroup, base int64, c []*column) error {
 		n := int(rg.NumRows())
 		buf := make([]parquet.Value, valueBufSize)
 		ids, idOK := make([]int64, n), make([]bool, n)
 		cat, city := make([]int32, n), make([]int32, n)
+		topics := make([][]int32, n)
 		if err := errors.Join(
 			p.int64s(rg, c[0], buf, ids, idOK),
 			p.codes(rg, c[1], buf, cat, nonEmpty(d.Categories.Intern)),
 			p.codes(rg, c[2], buf, city, nonEmpty(d.Cities.Intern)),
+			p.stringLists(rg, c[3], buf, topics, d.Topics.Intern),
 		); err != nil {
 			return err
 		}
@@ -426,6 +429,7 @@ func loadMerchants(d *Dims, path string, q *quarantine) error {
 			q.stats.Used++
 			d.MerchantCategory = append(d.MerchantCategory, cat[i])
 			d.MerchantCity = append(d.MerchantCity, city[i])
+			d.MerchantTopics = append(d.MerchantTopics, dedupCodes(topics[i]))
 		}
 		return nil
 	})

@@ -76,6 +76,9 @@ type MerchantRow struct {
 	MerchantID int64  `parquet:"merchant_id"`
 	Category   string `parquet:"category,dict"`
 	City       string `parquet:"city,dict"`
+	// Topics, when present and not empty, are the merchant's own interest
+	// topics (a business's categories); otherwise its category maps to one.
+	Topics []string `parquet:"topics,list,optional"`
 }
 
 // ContentRow is a row of the content snapshot.

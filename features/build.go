@@ -434,6 +434,10 @@ func (f *Features) buildTopics(d *data.Dims, p Params) {
 		f.ItemTopics[it.Content(c)] = d.ContentTopics[c]
 	}
 	for m := range int32(d.Merchants.Len()) {
+		if ts := d.MerchantTopics[m]; len(ts) > 0 {
+			f.ItemTopics[it.Merchant(m)] = ts // the merchant's own topics win over its category's
+			continue
+		}
 		if t := catTopic[d.MerchantCategory[m]]; t >= 0 {
 			f.ItemTopics[it.Merchant(m)] = []int32{t}
 		}
