@@ -202,3 +202,32 @@ func SnapshotDir(root, table string, date time.Time) (string, error) {
 	}
 	return best, nil
 }
+
+// NewestPartition returns the date of the newest complete partition of any
+// table under root: the date a tree written without a stated run date is
+// current to. A tree with none is bad input.
+func NewestPartition(root string) (time.Time, error) {
+	var newest time.Time
+	for _, table := range AllTables {
+		entries, err := os.ReadDir(filepath.Join(root, table))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return time.Time{}, layoutError(filepath.Join(root, table), "cannot list the table directory (%v)", unwrapPath(err))
+		}
+		for _, e := range entries {
+			day, err := ParsePartitionName(e.Name())
+			if err != nil || !day.After(newest) {
+				continue
+			}
+			if _, err := os.Stat(filepath.Join(root, table, e.Name(), SuccessMarker)); err == nil {
+				newest = day
+			}
+		}
+	}
+	if newest.IsZero() {
+		return newest, layoutError(root, "holds no complete partition of any table (<table>/dt=YYYY-MM-DD/ with %s; docs/contract.md)", SuccessMarker)
+	}
+	return newest, nil
+}

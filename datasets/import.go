@@ -34,8 +34,12 @@ func Formats() []string { return []string{FormatLastFM, FormatTang, FormatBlogCa
 // Evaluation tasks a dataset can support.
 const (
 	TaskInterests = "interests" // held-out interactions with content
-	TaskFriends   = "friends"   // held-out friendships
-	TaskGroups    = "groups"    // held-out group memberships
+	// TaskMerchantInterests is held-out interactions with merchants, for
+	// datasets whose items are businesses (the merchant table, which may
+	// carry topics like content).
+	TaskMerchantInterests = "merchant_interests"
+	TaskFriends           = "friends" // held-out friendships
+	TaskGroups            = "groups"  // held-out group memberships
 )
 
 // City is the one city every imported user and group is in: none of the
@@ -149,19 +153,6 @@ func Import(ctx context.Context, format, src, dst string, opt Options) (*Summary
 		return nil, err
 	}
 	return sum, nil
-}
-
-// ReadSummary reads the import summary of an imported tree.
-func ReadSummary(root string) (*Summary, error) {
-	b, err := os.ReadFile(filepath.Join(root, SummaryFile))
-	if err != nil {
-		return nil, fmt.Errorf("%s is not an imported dataset (run circles import first): %w", root, err)
-	}
-	var s Summary
-	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(root, SummaryFile), err)
-	}
-	return &s, nil
 }
 
 // builder accumulates the tables of one import.

@@ -36,7 +36,11 @@ type EvalConfig struct {
 	Split   string // SplitAuto, SplitRandom or SplitTime
 	Seed    uint64
 	Tune    bool // tune on a validation split carved from the training part
-	Workers int
+	// TuneTrials bounds the settings tuning tries (0: no bound). Steps are
+	// tried in order and a step cut short keeps its best so far; a bound on
+	// trials rather than time keeps an evaluation reproducible.
+	TuneTrials int
+	Workers    int
 }
 
 // Method names of our own model in a report.
@@ -50,14 +54,16 @@ const (
 
 // EvalReport is what an evaluation measured, in the report's JSON.
 type EvalReport struct {
-	Dataset string             `json:"dataset"`
-	Import  *datasets.Summary  `json:"import"`
-	Seed    uint64             `json:"seed"`
-	Results []quality.Result   `json:"results"`
-	Params  Params             `json:"params"` // the settings of "ours"
-	Tuning  []TuningTrial      `json:"tuning,omitempty"`
-	Targets []Target           `json:"targets"`
-	Timings map[string]float64 `json:"timings_seconds"`
+	Dataset string            `json:"dataset"`
+	Import  *datasets.Summary `json:"import"`
+	Seed    uint64            `json:"seed"`
+	Results []quality.Result  `json:"results"`
+	Params  Params            `json:"params"` // the settings of "ours"
+	Tuning  []TuningTrial     `json:"tuning,omitempty"`
+	// TuningNotes says which tuning steps were skipped or cut short, and why.
+	TuningNotes []string           `json:"tuning_notes,omitempty"`
+	Targets     []Target           `json:"targets"`
+	Timings     map[string]float64 `json:"timings_seconds"`
 }
 
 // TuningTrial is one setting tried on the validation split.
@@ -94,18 +100,26 @@ func Eval(ctx context.Context, cfg EvalConfig, log *slog.Logger) (*EvalReport, e
 		return nil, usageError("-split %q: want auto, random or time", cfg.Split)
 	}
 	if cfg.Dataset == "" {
-		return nil, usageError("-dataset is required: a directory written by circles import")
+		return nil, usageError("-dataset is required: an input tree written to the contract (docs/contract.md), such as circles import writes")
+	}
+	if cfg.TuneTrials < 0 {
+		return nil, usageError("-tune-trials = %d: want ≥ 0 (0 = no bound)", cfg.TuneTrials)
+	}
+	if st, err := os.Stat(cfg.Dataset); err != nil || !st.IsDir() {
+		return nil, usageError("-dataset %s: not a directory", cfg.Dataset)
 	}
 	sum, err := datasets.ReadSummary(cfg.Dataset)
 	if err != nil {
-		return nil, usageError("-dataset: %v", err)
+		return nil, fmt.Errorf("%w (%w)", err, data.ErrBadInput)
 	}
 	if cfg.Name == "" {
 		cfg.Name = filepath.Base(cfg.Dataset)
 	}
-	date, err := data.ParseDate(sum.Date)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", datasets.SummaryFile, err)
+	var date time.Time
+	if sum != nil {
+		date, _ = data.ParseDate(sum.Date) // ReadSummary checked it
+	} else if date, err = data.NewestPartition(cfg.Dataset); err != nil {
+		return nil, err
 	}
 	if cfg.Work == "" {
 		dir, err := os.MkdirTemp("", "circles-eval-")
@@ -128,6 +142,14 @@ func Eval(ctx context.Context, cfg EvalConfig, log *slog.Logger) (*EvalReport, e
 	if err := timed("read", func() error { all, err = data.ReadTables(cfg.Dataset, date); return err }); err != nil {
 		return nil, err
 	}
+	if sum == nil {
+		sum = datasets.DeriveSummary(cfg.Dataset, all, date)
+		rep.Import = sum
+		log.Info("dataset summary derived", "date", sum.Date, "window_days", sum.WindowDays, "timed", sum.Timed, "tasks", sum.Tasks)
+	}
+	if len(sum.Tasks) == 0 {
+		return nil, fmt.Errorf("-dataset %s holds nothing to evaluate: no interactions with content, no friendships, no user in two groups (%w)", cfg.Dataset, data.ErrBadInput)
+	}
 	byTime := cfg.Split == SplitTime || (cfg.Split == SplitAuto && sum.Timed)
 	train, test := splitTables(all, sum.Tasks, byTime, cfg.Seed)
 	e := &evaluator{cfg: cfg, sum: sum, date: date, log: log}
@@ -137,7 +159,7 @@ func Eval(ctx context.Context, cfg EvalConfig, log *slog.Logger) (*EvalReport, e
 		if err := timed("tune", func() error {
 			trainVal, val := splitTables(train, sum.Tasks, byTime, cfg.Seed+1)
 			var err error
-			p, rep.Tuning, err = e.tune(ctx, trainVal, val, p)
+			p, rep.Tuning, rep.TuningNotes, err = e.tune(ctx, trainVal, val, p)
 			return err
 		}); err != nil {
 			return nil, err
@@ -210,7 +232,7 @@ func Eval(ctx context.Context, cfg EvalConfig, log *slog.Logger) (*EvalReport, e
 		if !sum.Timed {
 			r.Notes = append(r.Notes, "no time-decay ablation: the dataset is undated, so decay is a no-op")
 		}
-		if s := test[task]; task == datasets.TaskInterests && byTime && s.TiedAtCut > 0 {
+		if s := test[task]; isInterestTask(task) && byTime && s.TiedAtCut > 0 {
 			r.Notes = append(r.Notes, fmt.Sprintf("%d of %d evaluated users had items touched at the same time on both sides of the cut (a coarse clock); the tie was broken at random, so for them the split is partly random", s.TiedAtCut, len(s.Truth)))
 		}
 		rep.Results = append(rep.Results, r)
@@ -281,7 +303,7 @@ func withoutDecay(p Params) Params {
 // interest model never sees social signal, and the interest task is the
 // interest signal.
 func skipVariant(task, variant string) bool {
-	return task == datasets.TaskInterests && (variant == MethodOursNoSocial || variant == MethodOursNoInterest)
+	return isInterestTask(task) && (variant == MethodOursNoSocial || variant == MethodOursNoInterest)
 }
 
 func splitName(task string, byTime bool, seed uint64) string {
@@ -311,11 +333,12 @@ func splitTables(t *data.Tables, tasks []string, byTime bool, seed uint64) (*dat
 			train.Relations = slices.DeleteFunc(slices.Clone(train.Relations), func(r data.RelationRow) bool {
 				return r.Kind == "friend" && s.Held[quality.Edge(r.UserID, r.OtherID)]
 			})
-		case datasets.TaskInterests:
-			s := quality.HoldOutItems(contentPairs(t), 0.2, 5, byTime, seed)
+		case datasets.TaskInterests, datasets.TaskMerchantInterests:
+			kind := itemKind(task)
+			s := quality.HoldOutItems(itemPairs(t, kind), 0.2, 5, byTime, seed)
 			out[task] = s
 			train.Interactions = slices.DeleteFunc(slices.Clone(train.Interactions), func(r data.Interaction) bool {
-				return r.TargetKind == "content" && s.Held[quality.Pair{A: r.UserID, B: r.TargetID}]
+				return r.TargetKind == kind && s.Held[quality.Pair{A: r.UserID, B: r.TargetID}]
 			})
 		case datasets.TaskGroups:
 			s := quality.HoldOutOne(membershipPairs(t), 2, seed)
@@ -350,13 +373,26 @@ func membershipPairs(t *data.Tables) []quality.Pair {
 	return pairs
 }
 
-// contentPairs are the distinct user–content pairs of t's positive
+// itemKind is the target kind of an interest task's items.
+func itemKind(task string) string {
+	if task == datasets.TaskMerchantInterests {
+		return "merchant"
+	}
+	return "content"
+}
+
+// isInterestTask reports whether task ranks items by the interest model.
+func isInterestTask(task string) bool {
+	return task == datasets.TaskInterests || task == datasets.TaskMerchantInterests
+}
+
+// itemPairs are the distinct user–item pairs of t's positive
 // interactions, with the time of the first.
-func contentPairs(t *data.Tables) []quality.TimedPair {
+func itemPairs(t *data.Tables, kind string) []quality.TimedPair {
 	first := map[quality.Pair]int64{}
 	var order []quality.Pair
 	for _, r := range t.Interactions {
-		if r.TargetKind != "content" || negativeAction(r.Action) {
+		if r.TargetKind != kind || negativeAction(r.Action) {
 			continue
 		}
 		p := quality.Pair{A: r.UserID, B: r.TargetID}
@@ -388,6 +424,8 @@ func catalogue(t *data.Tables, task string) int {
 		return len(t.Users)
 	case datasets.TaskInterests:
 		return len(t.Content)
+	case datasets.TaskMerchantInterests:
+		return len(t.Merchants)
 	}
 	return len(t.Groups)
 }
@@ -404,7 +442,7 @@ func oursLists(res *Result, task string, truth map[int64][]int64) (quality.Lists
 		rows, err := data.ReadParquet[data.GroupSuggestion](filepath.Join(res.Dir, FileGroups))
 		return groupLists(rows), err
 	}
-	return interestLists(res.Inputs, slices.Sorted(maps.Keys(truth))), nil
+	return interestLists(res.Inputs, task, slices.Sorted(maps.Keys(truth))), nil
 }
 
 // friendLists and groupLists turn suggestion rows, ordered by user and
@@ -425,13 +463,17 @@ func groupLists(rows []data.GroupSuggestion) quality.Lists {
 	return lists
 }
 
-// interestLists ranks every content item by the dot product of the user's
-// and the item's interest vectors, as the feed ranker would with the
-// published vectors, leaving out items the user already touched. Scores
-// come from one matrix product per block of users.
-func interestLists(in *models.Inputs, users []int64) quality.Lists {
+// interestLists ranks every item of an interest task (content, or
+// merchants) by the dot product of the user's and the item's interest
+// vectors, as the feed ranker would with the published vectors, leaving
+// out items the user already touched. Scores come from one matrix product
+// per block of users.
+func interestLists(in *models.Inputs, task string, users []int64) quality.Lists {
 	d, f, als := in.Dims, in.Features, in.ALS
-	lo, hi := int(f.Items.ContentBase), int(f.Items.MerchantBase)
+	lo, hi, ids := int(f.Items.ContentBase), int(f.Items.MerchantBase), &d.Contents
+	if task == datasets.TaskMerchantInterests {
+		lo, hi, ids = int(f.Items.MerchantBase), int(f.Items.N), &d.Merchants
+	}
 	lists := quality.Lists{}
 	if hi == lo {
 		return lists
@@ -459,7 +501,7 @@ func interestLists(in *models.Inputs, users []int64) quality.Lists {
 			for j, s := range S.RawRowView(i) {
 				item := int32(lo + j)
 				if _, touched := slices.BinarySearch(seen, item); !touched {
-					top.Push(models.Scored{ID: d.Contents.ID(int32(j)), Score: s})
+					top.Push(models.Scored{ID: ids.ID(int32(j)), Score: s})
 				}
 			}
 			for _, sc := range top.Sorted() {
@@ -502,14 +544,20 @@ func baselines(ctx context.Context, train, all *data.Tables, task string, truth 
 		}
 		l, err := quality.MostPopular(ctx, friends, users, true)
 		return bs, add(quality.MostPopularFriend, l, err)
-	case datasets.TaskInterests:
+	case datasets.TaskInterests, datasets.TaskMerchantInterests:
 		var pairs []quality.Pair
-		for _, p := range contentPairs(train) {
+		for _, p := range itemPairs(train, itemKind(task)) {
 			pairs = append(pairs, p.Pair)
 		}
-		items := make([]int64, len(all.Content))
-		for i, c := range all.Content {
-			items[i] = c.ContentID
+		var items []int64
+		if task == datasets.TaskMerchantInterests {
+			for _, m := range all.Merchants {
+				items = append(items, m.MerchantID)
+			}
+		} else {
+			for _, c := range all.Content {
+				items = append(items, c.ContentID)
+			}
 		}
 		b := quality.NewBipartite(pairs, userIDs, items)
 		l, err := quality.MostPopular(ctx, b, users, false)
@@ -543,7 +591,7 @@ func targets(r quality.Result) []Target {
 	}
 	var out []Target
 	switch r.Task {
-	case datasets.TaskInterests:
+	case datasets.TaskInterests, datasets.TaskMerchantInterests:
 		ndcg := func(a quality.AtK) float64 { return a.NDCG }
 		for _, b := range []string{quality.ItemKNNMethod, quality.MostPopularItem} {
 			if s, ok := r.Method(b); ok {

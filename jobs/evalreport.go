@@ -99,6 +99,12 @@ func WriteEvalMarkdown(w io.Writer, rep *EvalReport, chartDir, jsonPath string) 
 		}
 		fmt.Fprintf(&b, "\n%d settings were tried; [`%s`](%s) lists them all.\n\n", len(rep.Tuning), filepath.Base(jsonPath), filepath.ToSlash(jsonPath))
 	}
+	for _, n := range rep.TuningNotes {
+		fmt.Fprintf(&b, "- tuning: %s\n", n)
+	}
+	if len(rep.TuningNotes) > 0 {
+		b.WriteString("\n")
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"circles/data"
 	"circles/datasets"
@@ -26,18 +27,36 @@ import (
 //  4. the friend ranker's weights (see tuneFriends).
 //
 // The objective of steps 1 and 2 is interests NDCG@20 when the dataset has
-// interactions, else groups recall@5, else friends recall@20.
-func (e *evaluator) tune(ctx context.Context, train *data.Tables, val evalTasks, p Params) (Params, []TuningTrial, error) {
+// interactions, else groups recall@5, else friends recall@20. A step that
+// cannot change its objective is skipped, and the notes say so, as they
+// say where EvalConfig.TuneTrials cut tuning short.
+func (e *evaluator) tune(ctx context.Context, train *data.Tables, val evalTasks, p Params) (Params, []TuningTrial, []string, error) {
 	dir := filepath.Join(e.cfg.Work, "tune")
 	if err := train.Write(filepath.Join(dir, "input"), e.date, e.sum.Days); err != nil {
-		return p, nil, err
+		return p, nil, nil, err
 	}
-	var trials []TuningTrial
+	var (
+		trials []TuningTrial
+		notes  []string
+	)
+	// more says whether the trial budget allows another trial in step;
+	// the first refusal is noted.
+	more := func(step string) bool {
+		if e.cfg.TuneTrials == 0 || len(trials) < e.cfg.TuneTrials {
+			return true
+		}
+		if !budgetNoted(notes) {
+			notes = append(notes, fmt.Sprintf("the budget of %d trials ran out in the %s step: it and the steps after it keep their best so far, or the defaults", e.cfg.TuneTrials, step))
+		}
+		return false
+	}
 	has := func(task string) bool { return slices.Contains(e.sum.Tasks, task) }
 	primary, metric := datasets.TaskFriends, "recall@20"
 	switch {
 	case has(datasets.TaskInterests):
 		primary, metric = datasets.TaskInterests, "NDCG@20"
+	case has(datasets.TaskMerchantInterests):
+		primary, metric = datasets.TaskMerchantInterests, "NDCG@20"
 	case has(datasets.TaskGroups):
 		primary, metric = datasets.TaskGroups, "recall@5"
 	}
@@ -45,12 +64,12 @@ func (e *evaluator) tune(ctx context.Context, train *data.Tables, val evalTasks,
 	objective := func(in *models.Inputs, fp models.FriendParams, gp models.GroupParams) (float64, error) {
 		truth := val[primary].Truth
 		switch primary {
-		case datasets.TaskInterests:
+		case datasets.TaskInterests, datasets.TaskMerchantInterests:
 			// scoring every item for every user dominates tuning time:
 			// a sample of 2000 users ranks settings as well
 			sub := subsample(truth, 2000, e.cfg.Seed)
 			users := slices.Sorted(maps.Keys(sub))
-			return quality.Score("", sub, interestLists(in, users), 1).At(20).NDCG, nil
+			return quality.Score("", sub, interestLists(in, primary, users), 1).At(20).NDCG, nil
 		case datasets.TaskGroups:
 			l, err := rankedGroups(ctx, in, gp, truth, e.cfg.Workers)
 			return quality.Score("", truth, l, 1).At(5).Recall, err
@@ -77,15 +96,18 @@ func (e *evaluator) tune(ctx context.Context, train *data.Tables, val evalTasks,
 		chosenHL = p.Features.HalfLifeDays
 	)
 	for i, hl := range halfLives {
+		if i > 0 && !more("half-life") { // the first run also yields the features the later steps use
+			break
+		}
 		q := p
 		q.Features.HalfLifeDays = hl
 		res, err := e.run(ctx, filepath.Join(dir, "input"), filepath.Join(dir, fmt.Sprintf("out-hl-%d", i)), q)
 		if err != nil {
-			return p, trials, err
+			return p, trials, notes, err
 		}
 		v, err := objective(res.Inputs, q.Friends, q.Groups)
 		if err != nil {
-			return p, trials, err
+			return p, trials, notes, err
 		}
 		t := -1
 		if len(halfLives) > 1 { // an undated dataset has nothing to tune here
@@ -100,33 +122,49 @@ func (e *evaluator) tune(ctx context.Context, train *data.Tables, val evalTasks,
 	}
 	p.Features.HalfLifeDays = chosenHL
 
-	// 2. interest model
+	// 2. interest model, unless no evaluated score can see it: with
+	// friends the only task, the friend score reads the interest vectors
+	// through latent_weight alone
 	f := in.Features
 	rt := f.Signals.Transpose(int(f.Items.N))
 	bestI, bestV = -1, math.Inf(-1)
 	bestALS, bestAP := in.ALS, p.ALS
-	for _, factors := range []int{32, 64, 128} {
-		for _, alpha := range []float64{0.25, 1, 5, 20} {
-			for _, lambda := range []float64{0.03, 0.3} {
-				ap := p.ALS
-				ap.Factors, ap.Alpha, ap.Lambda, ap.Workers = factors, alpha, lambda, e.cfg.Workers
-				als, err := models.TrainALS(ctx, &f.Signals, &rt, ap, nil)
-				if err != nil {
-					return p, trials, err
-				}
-				cand := &models.Inputs{Dims: in.Dims, Features: f, ALS: als}
-				v, err := objective(cand, p.Friends, p.Groups)
-				if err != nil {
-					return p, trials, err
-				}
-				t := record(primary, fmt.Sprintf("als factors=%d alpha=%g lambda=%g", factors, alpha, lambda), metric, v)
-				if v > bestV {
-					bestI, bestV, bestALS, bestAP = t, v, als, ap
+	grid := [][3]float64{}
+	if primary == datasets.TaskFriends && p.Friends.LatentWeight == 0 {
+		notes = append(notes, "the interest-model grid was skipped: friends is the only task evaluated and the friend score gives the interest vectors no weight (latent_weight = 0), so every setting would score the same")
+	} else {
+		for _, factors := range []float64{32, 64, 128} {
+			for _, alpha := range []float64{0.25, 1, 5, 20} {
+				for _, lambda := range []float64{0.03, 0.3} {
+					grid = append(grid, [3]float64{factors, alpha, lambda})
 				}
 			}
 		}
 	}
-	choose(bestI)
+	for _, g := range grid {
+		if !more("interest-model") {
+			break
+		}
+		factors, alpha, lambda := int(g[0]), g[1], g[2]
+		ap := p.ALS
+		ap.Factors, ap.Alpha, ap.Lambda, ap.Workers = factors, alpha, lambda, e.cfg.Workers
+		als, err := models.TrainALS(ctx, &f.Signals, &rt, ap, nil)
+		if err != nil {
+			return p, trials, notes, err
+		}
+		cand := &models.Inputs{Dims: in.Dims, Features: f, ALS: als}
+		v, err := objective(cand, p.Friends, p.Groups)
+		if err != nil {
+			return p, trials, notes, err
+		}
+		t := record(primary, fmt.Sprintf("als factors=%d alpha=%g lambda=%g", factors, alpha, lambda), metric, v)
+		if v > bestV {
+			bestI, bestV, bestALS, bestAP = t, v, als, ap
+		}
+	}
+	if bestI >= 0 {
+		choose(bestI)
+	}
 	bestAP.Workers = 0
 	p.ALS = bestAP
 	in = &models.Inputs{Dims: in.Dims, Features: f, ALS: bestALS}
@@ -139,11 +177,14 @@ func (e *evaluator) tune(ctx context.Context, train *data.Tables, val evalTasks,
 			for _, sw := range []float64{0, 1, 3} {
 				for _, scale := range []float64{2, 10} {
 					for _, hw := range []float64{0, 0.2, 1} {
+						if !more("group-score") {
+							continue
+						}
 						gp := p.Groups
 						gp.InterestWeight, gp.SocialWeight, gp.SocialScale, gp.HealthWeight = iw, sw, scale, hw
 						l, err := rankedGroups(ctx, in, gp, truth, e.cfg.Workers)
 						if err != nil {
-							return p, trials, err
+							return p, trials, notes, err
 						}
 						v := quality.Score("", truth, l, 1).At(5).Recall
 						t := record(datasets.TaskGroups, fmt.Sprintf("groups interest_weight=%g social_weight=%g social_scale=%g health_weight=%g", iw, sw, scale, hw), "recall@5", v)
@@ -154,18 +195,25 @@ func (e *evaluator) tune(ctx context.Context, train *data.Tables, val evalTasks,
 				}
 			}
 		}
-		choose(bestI)
+		if bestI >= 0 {
+			choose(bestI)
+		}
 	}
 
 	// 4. friend ranker
-	if has(datasets.TaskFriends) {
+	if has(datasets.TaskFriends) && more("friend-ranker") {
 		var err error
-		p.Friends, err = e.tuneFriends(ctx, in, p.Friends, val[datasets.TaskFriends], record, choose)
+		p.Friends, err = e.tuneFriends(ctx, in, p.Friends, val[datasets.TaskFriends], record, choose, func() bool { return more("friend-ranker") })
 		if err != nil {
-			return p, trials, err
+			return p, trials, notes, err
 		}
 	}
-	return p, trials, nil
+	return p, trials, notes, nil
+}
+
+// budgetNoted reports whether notes already say the trial budget ran out.
+func budgetNoted(notes []string) bool {
+	return slices.ContainsFunc(notes, func(n string) bool { return strings.HasPrefix(n, "the budget of ") })
 }
 
 // tuneFriends chooses the friend score's weights on validation recall@20
@@ -173,7 +221,7 @@ func (e *evaluator) tune(ctx context.Context, train *data.Tables, val evalTasks,
 // for each of two friend-graph embedding sizes, then refines the best by
 // coordinate search.
 func (e *evaluator) tuneFriends(ctx context.Context, in *models.Inputs, hand models.FriendParams, val quality.Split,
-	record func(task, setting, metric string, v float64) int, choose func(int)) (models.FriendParams, error) {
+	record func(task, setting, metric string, v float64) int, choose func(int), more func() bool) (models.FriendParams, error) {
 	truth := val.Truth
 	describe := func(fp models.FriendParams) string {
 		desc := ""
@@ -202,6 +250,9 @@ func (e *evaluator) tuneFriends(ctx context.Context, in *models.Inputs, hand mod
 	}
 	best, bestIn, bestT, bestV := hand, in, record(datasets.TaskFriends, "hand-set weights:"+describe(hand), "recall@20", vh), vh
 	for _, factors := range []int{32, 128} {
+		if !more() {
+			break
+		}
 		gin, err := withGraph(factors)
 		if err != nil {
 			return hand, err
@@ -233,7 +284,10 @@ func (e *evaluator) tuneFriends(ctx context.Context, in *models.Inputs, hand mod
 		return hand, err
 	}
 	refined, improved := best, false
-	for range 2 {
+	for pass := range 2 {
+		if pass == 0 && !more() {
+			break
+		}
 		for i := range models.NumFriendFeatures {
 			w := refined.Weights()
 			step := 0.0

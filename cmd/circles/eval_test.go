@@ -145,7 +145,7 @@ func TestEvalEndToEnd(t *testing.T) {
 		want string
 	}{
 		{[]string{"eval", "-dataset", filepath.Join(dir, datasets.FormatLastFM), "-report", dir, "-split", "sideways"}, "-split"},
-		{[]string{"eval", "-dataset", filepath.Join(dir, "nothing"), "-report", dir}, "circles import"},
+		{[]string{"eval", "-dataset", filepath.Join(dir, "nothing"), "-report", dir}, "-dataset"},
 		{[]string{"import", "movielens", lastfm, filepath.Join(dir, "x")}, "unknown format"},
 		{[]string{"import", datasets.FormatLastFM, lastfm}, "FORMAT SRC DST"},
 	} {

@@ -447,12 +447,13 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	lf.register(fs)
 	var cfg jobs.EvalConfig
 	var report string
-	fs.StringVar(&cfg.Dataset, "dataset", "", "an imported dataset (written by circles import) (required)")
+	fs.StringVar(&cfg.Dataset, "dataset", "", "an input tree written to the contract, by circles import or any other tool; import.json is optional (required)")
 	fs.StringVar(&report, "report", "", "directory to write results.json, report.md and the charts into (required)")
 	fs.StringVar(&cfg.Name, "name", "", "the dataset's name in the report (default: the -dataset directory's name)")
 	fs.StringVar(&cfg.Split, "split", jobs.SplitAuto, "auto (by time when the interactions are timed), random or time")
 	fs.Uint64Var(&cfg.Seed, "seed", 1, "seed of the random hold-outs")
 	fs.BoolVar(&cfg.Tune, "tune", true, "tune settings on a validation split carved from the training part")
+	fs.IntVar(&cfg.TuneTrials, "tune-trials", 0, "try at most this many settings when tuning, in step order (0 = no bound); the report says where it stopped")
 	fs.StringVar(&cfg.Work, "work", "", "scratch directory (default: a temporary directory, removed after)")
 	fs.IntVar(&cfg.Workers, "workers", 0, "parallel workers, 0 = all cores")
 	if err := parse(fs, args); err != nil {
