@@ -129,14 +129,18 @@ func (e *evaluator) tune(ctx context.Context, train *data.Tables, val evalTasks,
 	rt := f.Signals.Transpose(int(f.Items.N))
 	bestI, bestV = -1, math.Inf(-1)
 	bestALS, bestAP := in.ALS, p.ALS
-	grid := [][3]float64{}
+	type setting struct {
+		factors       int
+		alpha, lambda float64
+	}
+	var grid []setting
 	if primary == datasets.TaskFriends && p.Friends.LatentWeight == 0 {
 		notes = append(notes, "the interest-model grid was skipped: friends is the only task evaluated and the friend score gives the interest vectors no weight (latent_weight = 0), so every setting would score the same")
 	} else {
-		for _, factors := range []float64{32, 64, 128} {
+		for _, factors := range []int{32, 64, 128} {
 			for _, alpha := range []float64{0.25, 1, 5, 20} {
 				for _, lambda := range []float64{0.03, 0.3} {
-					grid = append(grid, [3]float64{factors, alpha, lambda})
+					grid = append(grid, setting{factors, alpha, lambda})
 				}
 			}
 		}
@@ -145,9 +149,8 @@ func (e *evaluator) tune(ctx context.Context, train *data.Tables, val evalTasks,
 		if !more("interest-model") {
 			break
 		}
-		factors, alpha, lambda := int(g[0]), g[1], g[2]
 		ap := p.ALS
-		ap.Factors, ap.Alpha, ap.Lambda, ap.Workers = factors, alpha, lambda, e.cfg.Workers
+		ap.Factors, ap.Alpha, ap.Lambda, ap.Workers = g.factors, g.alpha, g.lambda, e.cfg.Workers
 		als, err := models.TrainALS(ctx, &f.Signals, &rt, ap, nil)
 		if err != nil {
 			return p, trials, notes, err
@@ -157,7 +160,7 @@ func (e *evaluator) tune(ctx context.Context, train *data.Tables, val evalTasks,
 		if err != nil {
 			return p, trials, notes, err
 		}
-		t := record(primary, fmt.Sprintf("als factors=%d alpha=%g lambda=%g", factors, alpha, lambda), metric, v)
+		t := record(primary, fmt.Sprintf("als factors=%d alpha=%g lambda=%g", g.factors, g.alpha, g.lambda), metric, v)
 		if v > bestV {
 			bestI, bestV, bestALS, bestAP = t, v, als, ap
 		}
