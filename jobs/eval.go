@@ -279,7 +279,8 @@ func evalParams(sum *datasets.Summary) Params {
 // the graph: that is the product's rule, not a signal.
 func withoutSocial(p Params) Params {
 	w := p.Friends.Weights()
-	for _, i := range []int{0, 1, 2, 3, 4, 6, 9} {
+	for _, i := range []models.FriendFeature{models.FeatMutual, models.FeatAdamicAdar, models.FeatResourceAllocation, models.FeatTie,
+		models.FeatCoMember, models.FeatDegree, models.FeatGraph} {
 		w[i] = 0
 	}
 	p.Friends.SetWeights(w)

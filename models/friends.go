@@ -35,21 +35,58 @@ type FriendParams struct {
 	MinMutualForFoF    int     `json:"min_mutual_for_fof"`  // mutual friends needed to keep a candidate with no other source, ≥ 1
 }
 
-// FriendFeatureNames names the candidate features, in the order of
-// [FriendParams.Weights] and of the vectors [FriendCandidates] returns.
-var FriendFeatureNames = [NumFriendFeatures]string{"mutual_weight", "adamic_adar", "resource_allocation", "tie_weight", "co_member_weight", "interest_weight", "degree_weight", "latent_weight", "shared_items_weight", "graph_weight"}
+// FriendFeature is a position in a friend candidate's feature vector and
+// in [FriendParams.Weights]. Code refers to features by these names, never
+// by number, so adding one cannot silently shift another.
+type FriendFeature int
 
-// NumFriendFeatures is the length of a friend candidate's feature vector.
-const NumFriendFeatures = 10
+// The friend features, in vector order.
+const (
+	FeatMutual             FriendFeature = iota // log(1 + mutual friends)
+	FeatAdamicAdar                              // Σ 1/log(deg(mutual friend))
+	FeatResourceAllocation                      // Σ 1/deg(mutual friend)
+	FeatTie                                     // log(1 + tie strength)
+	FeatCoMember                                // shared small groups and activities
+	FeatInterest                                // cosine of topic weights
+	FeatDegree                                  // log(1 + the candidate's friend count)
+	FeatLatent                                  // cosine of the interest model's user vectors
+	FeatSharedItems                             // cosine of the two users' item sets
+	FeatGraph                                   // the friend-graph embedding's predicted tie
+	NumFriendFeatures                           // the vector's length
+)
+
+// FriendFeatureNames names the candidate features, in the order of
+// [FriendParams.Weights] and of the vectors [FriendCandidates] returns:
+// each is the JSON name of its weight.
+var FriendFeatureNames = [NumFriendFeatures]string{
+	FeatMutual: "mutual_weight", FeatAdamicAdar: "adamic_adar", FeatResourceAllocation: "resource_allocation", FeatTie: "tie_weight",
+	FeatCoMember: "co_member_weight", FeatInterest: "interest_weight", FeatDegree: "degree_weight", FeatLatent: "latent_weight",
+	FeatSharedItems: "shared_items_weight", FeatGraph: "graph_weight",
+}
+
+// weightRefs points at p's weight of every feature.
+func (p *FriendParams) weightRefs() [NumFriendFeatures]*float64 {
+	return [NumFriendFeatures]*float64{
+		FeatMutual: &p.MutualWeight, FeatAdamicAdar: &p.AdamicAdar, FeatResourceAllocation: &p.ResourceAllocation, FeatTie: &p.TieWeight,
+		FeatCoMember: &p.CoMemberWeight, FeatInterest: &p.InterestWeight, FeatDegree: &p.DegreeWeight, FeatLatent: &p.LatentWeight,
+		FeatSharedItems: &p.SharedItemsWeight, FeatGraph: &p.GraphWeight,
+	}
+}
 
 // Weights returns the score's weights in feature order.
 func (p *FriendParams) Weights() [NumFriendFeatures]float64 {
-	return [NumFriendFeatures]float64{p.MutualWeight, p.AdamicAdar, p.ResourceAllocation, p.TieWeight, p.CoMemberWeight, p.InterestWeight, p.DegreeWeight, p.LatentWeight, p.SharedItemsWeight, p.GraphWeight}
+	var w [NumFriendFeatures]float64
+	for i, r := range p.weightRefs() {
+		w[i] = *r
+	}
+	return w
 }
 
 // SetWeights sets the score's weights from a vector in feature order.
 func (p *FriendParams) SetWeights(w [NumFriendFeatures]float64) {
-	p.MutualWeight, p.AdamicAdar, p.ResourceAllocation, p.TieWeight, p.CoMemberWeight, p.InterestWeight, p.DegreeWeight, p.LatentWeight, p.SharedItemsWeight, p.GraphWeight = w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], w[8], w[9]
+	for i, r := range p.weightRefs() {
+		*r = w[i]
+	}
 }
 
 // DefaultFriendParams returns production defaults.
@@ -265,14 +302,19 @@ func (cf *friendFeaturizer) features(s *scratch, u, c int32) (x [NumFriendFeatur
 	if !Allowed(f, d.UserMinor, u, c) {
 		return x, false
 	}
-	x = [NumFriendFeatures]float64{math.Log1p(float64(s.mutual[c])), float64(s.aa[c]), float64(s.ra[c]), math.Log1p(float64(tie)),
-		float64(s.comember[c]), cosine(f.UserTopicRow(u), f.UserTopicRow(c)), math.Log1p(float64(cf.degree(c))), 0, sharedItems(&f.Signals, u, c)}
+	x[FeatMutual] = math.Log1p(float64(s.mutual[c]))
+	x[FeatAdamicAdar], x[FeatResourceAllocation] = float64(s.aa[c]), float64(s.ra[c])
+	x[FeatTie] = math.Log1p(float64(tie))
+	x[FeatCoMember] = float64(s.comember[c])
+	x[FeatInterest] = cosine(f.UserTopicRow(u), f.UserTopicRow(c))
+	x[FeatDegree] = math.Log1p(float64(cf.degree(c)))
+	x[FeatSharedItems] = sharedItems(&f.Signals, u, c)
 	if cf.userNorms != nil && cf.userNorms[u] > 0 && cf.userNorms[c] > 0 {
 		X := cf.in.ALS.Users
-		x[7] = floats.Dot(X.RawRowView(int(u)), X.RawRowView(int(c))) / (cf.userNorms[u] * cf.userNorms[c])
+		x[FeatLatent] = floats.Dot(X.RawRowView(int(u)), X.RawRowView(int(c))) / (cf.userNorms[u] * cf.userNorms[c])
 	}
 	if g := cf.in.Graph; g != nil {
-		x[9] = floats.Dot(g.Users.RawRowView(int(u)), g.Items.RawRowView(int(c)))
+		x[FeatGraph] = floats.Dot(g.Users.RawRowView(int(u)), g.Items.RawRowView(int(c)))
 	}
 	return x, true
 }

@@ -2,6 +2,7 @@ package models
 
 import (
 	"cmp"
+	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -210,5 +211,31 @@ func TestFriendGraphEmbedding(t *testing.T) {
 	}
 	if x := g.Users.RawRowView(39); floats.Norm(x, 2) > 1e-9 && tie(1, 39) > 0.1 {
 		t.Errorf("opted-out user 39 is embedded: tie with 1 = %.3f", tie(1, 39))
+	}
+}
+
+// TestFriendFeatureNamesAreTheWeightFields: each feature's name is the
+// JSON field of its weight, and SetWeights and Weights agree on positions.
+func TestFriendFeatureNamesAreTheWeightFields(t *testing.T) {
+	t.Parallel()
+	for f := range NumFriendFeatures {
+		var w [NumFriendFeatures]float64
+		w[f] = 7
+		var p FriendParams
+		p.SetWeights(w)
+		if p.Weights() != w {
+			t.Errorf("feature %d: Weights() = %v after SetWeights(%v)", f, p.Weights(), w)
+		}
+		b, err := json.Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var fields map[string]float64
+		if err := json.Unmarshal(b, &fields); err != nil {
+			t.Fatal(err)
+		}
+		if fields[FriendFeatureNames[f]] != 7 {
+			t.Errorf("feature %d is named %q, but setting its weight set %s", f, FriendFeatureNames[f], b)
+		}
 	}
 }
