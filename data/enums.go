@@ -10,7 +10,7 @@ package data
 type TxKind uint8
 
 // Transaction kinds. Payment and Refund go to merchants; the rest move money
-// between users and are the money ties of DESIGN.md lesson 1.
+// between users and are the money ties tie strength is built from.
 const (
 	TxPayment   TxKind = iota // user pays a merchant
 	TxTransfer                // user sends money to a user

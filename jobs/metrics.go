@@ -45,7 +45,7 @@ func (m *metrics) write(w io.Writer) error {
 		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
 	}
 	metric("circles_runs_total", "counter", "Nightly runs by outcome (ok, published_with_errors, not_ready, bad_input, locked, interrupted, usage, failure).")
-	for _, o := range []string{"ok", "published_with_errors", "not_ready", "bad_input", "locked", "interrupted", "usage", "failure"} {
+	for _, o := range Outcomes {
 		fmt.Fprintf(&b, "circles_runs_total{outcome=%q} %d\n", o, m.runs[o])
 	}
 	metric("circles_last_success_timestamp_seconds", "gauge", "Unix time the last successful run finished; 0 before the first.")

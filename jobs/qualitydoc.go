@@ -226,7 +226,7 @@ candidates with the most mutual friends), which did not help and were
 dropped; and coordinate search on validation recall@20 from the best fit.
 Every candidate comes from the user's friends of friends, money ties or
 small shared groups: the product does not suggest strangers on the
-strength of their behaviour alone (DESIGN.md's privacy rules), so a held-out
+strength of their behaviour alone (the privacy rules of docs/contract.md), so a held-out
 friend three hops away is out of reach whatever the ranking. Where the
 learned ranker leans on the candidate's degree (BlogCatalog), it suggests
 the same popular users to many people: compare its coverage with the

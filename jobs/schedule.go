@@ -274,25 +274,40 @@ func (l cronLogger) Error(err error, msg string, kv ...any) {
 	l.log.Warn("cron "+msg, append(kv, "err", err)...)
 }
 
-// Outcome names the class of a run's error, as the metrics and logs report
-// it: ok, published_with_errors (published, but latest or retention not
-// updated), usage, not_ready, bad_input, locked, interrupted or failure.
+// Outcomes: the class of a run's error, as the metrics, the logs and the
+// CLI's exit codes report it.
+const (
+	OutcomeOK             = "ok"
+	OutcomePublishedStale = "published_with_errors" // published, but latest or retention not updated
+	OutcomeInterrupted    = "interrupted"
+	OutcomeUsage          = "usage"
+	OutcomeNotReady       = "not_ready"
+	OutcomeBadInput       = "bad_input"
+	OutcomeLocked         = "locked"
+	OutcomeFailure        = "failure"
+)
+
+// Outcomes lists every outcome, in the order metrics report them.
+var Outcomes = []string{OutcomeOK, OutcomePublishedStale, OutcomeNotReady, OutcomeBadInput, OutcomeLocked, OutcomeInterrupted, OutcomeUsage, OutcomeFailure}
+
+// Outcome names the class of a run's error: the one place an error is
+// classified.
 func Outcome(err error) string {
 	switch {
 	case err == nil:
-		return "ok"
+		return OutcomeOK
 	case errors.Is(err, ErrAfterPublish): // first: what follows may wrap anything
-		return "published_with_errors"
+		return OutcomePublishedStale
 	case errors.Is(err, context.Canceled):
-		return "interrupted"
+		return OutcomeInterrupted
 	case errors.Is(err, ErrUsage):
-		return "usage"
+		return OutcomeUsage
 	case errors.Is(err, data.ErrNoPartition):
-		return "not_ready"
+		return OutcomeNotReady
 	case errors.Is(err, data.ErrBadInput):
-		return "bad_input"
+		return OutcomeBadInput
 	case errors.Is(err, pipeline.ErrLocked):
-		return "locked"
+		return OutcomeLocked
 	}
-	return "failure"
+	return OutcomeFailure
 }

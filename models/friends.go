@@ -117,7 +117,7 @@ func (p FriendParams) Validate() error {
 	return nil
 }
 
-// Allowed is the hard policy of DESIGN.md for suggesting c to u: both are
+// Allowed is the hard friend policy (docs/contract.md, Policy) for suggesting c to u: both are
 // eligible (active, not opted out), distinct, not already friends, with no
 // block or report and no unexpired dismissal between them in either
 // direction; and a minor and an adult are suggested to each other only

@@ -1,5 +1,8 @@
-// Command circles runs the circles pipeline: the nightly run, the world
-// generator and the demo. See README.md for the commands and exit codes.
+// Command circles runs the circles pipeline and its tools: the nightly run,
+// backfills and the scheduler; inspection of published runs; the world
+// generator and the demo; import and offline evaluation of public
+// datasets. 'circles list' prints every command; README.md gives the exit
+// codes.
 package main
 
 import (
@@ -129,18 +132,18 @@ func exitCode(err error, stderr io.Writer) int {
 	if !errors.As(err, &logged) {
 		fmt.Fprintf(stderr, "circles: %v\n", err)
 	}
-	switch {
-	case errors.Is(err, jobs.ErrAfterPublish): // first: it may wrap any other class
+	switch jobs.Outcome(err) { // errors are classified in one place
+	case jobs.OutcomePublishedStale:
 		return exitAfterCommit
-	case errors.Is(err, context.Canceled):
+	case jobs.OutcomeInterrupted:
 		return exitInterrupted
-	case errors.Is(err, jobs.ErrUsage):
+	case jobs.OutcomeUsage:
 		return exitUsage
-	case errors.Is(err, data.ErrNoPartition):
+	case jobs.OutcomeNotReady:
 		return exitNotReady
-	case errors.Is(err, data.ErrBadInput):
+	case jobs.OutcomeBadInput:
 		return exitBadInput
-	case errors.Is(err, pipeline.ErrLocked):
+	case jobs.OutcomeLocked:
 		return exitLocked
 	}
 	return exitFailure
