@@ -189,7 +189,7 @@ func TestOtherWritersPassTheChecks(t *testing.T) {
 			b.Field(6).(*array.Float64Builder).Append(2)
 		}
 	}
-	rec := b.NewRecord()
+	rec := b.NewRecordBatch()
 	defer rec.Release()
 	path := filepath.Join(t.TempDir(), "arrow.parquet")
 	f, err := os.Create(path)
