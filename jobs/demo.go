@@ -46,14 +46,18 @@ func Demo(ctx context.Context, cfg DemoConfig, w io.Writer, log *slog.Logger, pr
 	for _, s := range m.Inputs {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t\n", s.Table, s.Read, s.Used, s.QuarantinedRows())
 	}
-	tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "stage\tseconds\t")
 	for _, t := range m.Timings {
 		fmt.Fprintf(tw, "%s\t%.2f\t\n", t.Stage, t.Seconds)
 	}
-	tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
 	fmt.Fprintf(w, "\npublished %s\n", res.Dir)
 	fmt.Fprintf(w, "suggestions per eligible user: %.1f groups, %.1f activities, %.1f friends\n",
 		m.Suggestions.GroupsPerUser, m.Suggestions.ActivitiesPerUser, m.Suggestions.FriendsPerUser)

@@ -214,11 +214,11 @@ func popularInCity(d *data.Dims, f *features.Features, k int) func(u int32) []in
 }
 
 // PrintMetrics writes metrics as an aligned table.
-func PrintMetrics(w io.Writer, ms []Metric) {
+func PrintMetrics(w io.Writer, ms []Metric) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "task\tmethod\tusers\trecall@K\t± s.e.")
 	for _, m := range ms {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%.4f (K=%d)\t%.4f\n", m.Task, m.Method, m.Users, m.Recall, m.K, m.StdErr)
 	}
-	tw.Flush()
+	return tw.Flush()
 }

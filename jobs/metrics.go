@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"net/http"
 	"slices"
@@ -91,15 +92,21 @@ func (m *metrics) writeTextfile(path string) error {
 	return data.ReplaceSynced(path, m.write)
 }
 
-// handler serves /metrics and /healthz.
-func (m *metrics) handler() http.Handler {
+// handler serves /metrics and /healthz. A response that cannot be
+// written (the scraper went away) is logged at debug level: there is no
+// one left to tell.
+func (m *metrics) handler(log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-		m.write(w)
+		if err := m.write(w); err != nil {
+			log.Debug("metrics response not written", "err", err)
+		}
 	})
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintln(w, "ok")
+		if _, err := fmt.Fprintln(w, "ok"); err != nil {
+			log.Debug("health response not written", "err", err)
+		}
 	})
 	return mux
 }

@@ -108,7 +108,7 @@ var ErrAfterPublish = errors.New("run published")
 // pointing latest, which takes moments.
 //
 // log should carry the job and date keys; Run adds run_id.
-func Run(ctx context.Context, cfg RunConfig, log *slog.Logger, progress *pipeline.Progress) (*Result, error) {
+func Run(ctx context.Context, cfg RunConfig, log *slog.Logger, progress *pipeline.Progress) (res *Result, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -123,7 +123,12 @@ func Run(ctx context.Context, cfg RunConfig, log *slog.Logger, progress *pipelin
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
+	defer func() {
+		if uerr := unlock(); uerr != nil && err == nil {
+			// the run is done, as res says; only the lock file's release failed
+			log.Warn("lock not released", "path", filepath.Join(cfg.Output, pipeline.LockName), "err", uerr)
+		}
+	}()
 	// Holding the lock, every staging directory is an orphan of a run that
 	// crashed or failed: clear them all.
 	left, err := pipeline.ClearLeftovers(cfg.Output)
@@ -334,7 +339,7 @@ func Run(ctx context.Context, cfg RunConfig, log *slog.Logger, progress *pipelin
 	if !published {
 		return nil, err
 	}
-	res := &Result{Dir: dir, Manifest: m, Inputs: &models.Inputs{Dims: in.dims, Features: f, ALS: als}}
+	res = &Result{Dir: dir, Manifest: m, Inputs: &models.Inputs{Dims: in.dims, Features: f, ALS: als}}
 	log.Info("run published", "path", dir, "rows", rows[FileFriends]+rows[FileGroups]+rows[FileActivities])
 	// Past the commit point an interrupt no longer aborts: the run is
 	// visible, so finish what readers and retention need.

@@ -238,8 +238,12 @@ func (s *Scheduler) Serve(ctx context.Context) error {
 		if err != nil {
 			return usageError("metrics_addr %q: %v", s.cfg.MetricsAddr, err)
 		}
-		srv := &http.Server{Handler: s.metrics.handler(), ReadHeaderTimeout: 5 * time.Second}
-		go srv.Serve(ln)
+		srv := &http.Server{Handler: s.metrics.handler(s.log), ReadHeaderTimeout: 5 * time.Second}
+		go func() {
+			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+				s.log.Warn("metrics server stopped", "err", err)
+			}
+		}()
 		defer srv.Close()
 		s.log.Info("metrics listening", "path", ln.Addr().String())
 	}

@@ -108,7 +108,7 @@ func TestCatchUpRunsMissedNightsOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := httptest.NewRecorder()
-	s.metrics.handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	s.metrics.handler(s.log).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	for _, body := range []string{string(text), rec.Body.String()} {
 		for _, want := range []string{`circles_runs_total{outcome="ok"} 2`, `circles_last_success_date_info{date="2026-11-20"`,
 			`circles_stage_duration_seconds{stage="ingest"}`, `circles_rows_quarantined{table="interactions",reason="duplicate_id"}`,

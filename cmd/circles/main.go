@@ -548,8 +548,7 @@ func runEvalPlanted(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	jobs.PrintMetrics(stdout, ms)
-	return nil
+	return jobs.PrintMetrics(stdout, ms)
 }
 
 // setMemoryLimit gives the garbage collector a soft limit of 75% of the
