@@ -64,9 +64,17 @@ type Dims struct {
 	// Contract is what the input tree declares of itself (absent tables).
 	Contract InputContract
 
-	// withdrawn lists users whom a quarantined users row says opted out or
-	// not active; LoadDims applies it once every users file is read.
-	withdrawn []int64
+	// withdrawn holds what every users row with an ID says against
+	// suggesting the user (opted out, not active), used, duplicate or
+	// quarantined alike; LoadDims applies it once every users file is read.
+	withdrawn []withdrawal
+}
+
+// withdrawal is one users row's safety facts about a user.
+type withdrawal struct {
+	id     int64
+	optOut bool
+	status Status
 }
 
 // spec names a column a loader reads.
@@ -180,13 +188,14 @@ func LoadDims(root string, date time.Time) (*Dims, error) {
 	return d, nil
 }
 
-// applyWithdrawn opts out every known user whom some users row, used or
-// quarantined, says opted out or not active: of two facts that disagree,
-// the one that protects the user wins.
+// applyWithdrawn applies to every known user what any users row, used,
+// duplicate or quarantined, says against suggesting them: of two facts
+// that disagree, the one that protects the user wins.
 func (d *Dims) applyWithdrawn() {
-	for _, id := range d.withdrawn {
-		if u := d.Users.Lookup(id); u >= 0 {
-			d.UserOptOut[u] = true
+	for _, w := range d.withdrawn {
+		if u := d.Users.Lookup(w.id); u >= 0 {
+			d.UserOptOut[u] = d.UserOptOut[u] || w.optOut
+			d.UserStatus[u] = stricter(d.UserStatus[u], w.status)
 		}
 	}
 	d.withdrawn = nil
@@ -217,10 +226,16 @@ func loadUsers(d *Dims, path string, q *quarantine) error {
 		for i := range n {
 			row := base + int64(i)
 			q.stats.Read++
-			if idOK[i] && ((optOK[i] && opt[i]) || (status[i] >= 0 && Status(status[i]) != StatusActive)) {
-				// Whatever else is wrong with the row, a user it says opted
-				// out or not active stays so (see applyWithdrawn).
-				d.withdrawn = append(d.withdrawn, ids[i])
+			if idOK[i] {
+				w := withdrawal{id: ids[i], optOut: optOK[i] && opt[i], status: StatusActive}
+				if status[i] >= 0 {
+					w.status = Status(status[i])
+				}
+				if w.optOut || w.status != StatusActive {
+					// Whatever else is wrong with the row, a user it says
+					// opted out or not active stays so (see applyWithdrawn).
+					d.withdrawn = append(d.withdrawn, w)
+				}
 			}
 			switch {
 			case !idOK[i]:
@@ -250,11 +265,10 @@ func loadUsers(d *Dims, path string, q *quarantine) error {
 			if u, added := d.Users.Add(ids[i]); !added {
 				// A repeated user is quarantined, but where it disagrees
 				// with the first row on a safety fact, the fact that
-				// protects the user wins: any row that says minor or not
-				// active holds (opt-outs: applyWithdrawn).
+				// protects the user wins: any row that says minor holds
+				// (opt-outs and statuses: applyWithdrawn).
 				q.reject(row, "user_id", QDuplicate)
 				d.UserMinor[u] = d.UserMinor[u] || isMinor
-				d.UserStatus[u] = stricter(d.UserStatus[u], Status(status[i]))
 				continue
 			}
 			q.stats.Used++
