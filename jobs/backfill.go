@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"circles/data"
+	"circles/output"
 	"circles/pipeline"
 )
 
@@ -21,7 +22,7 @@ type BackfillConfig struct {
 // BackfillRunID is the run ID a backfill uses: derived from the settings,
 // so that a date already published with the same settings is recognised
 // and skipped when a backfill is resumed.
-func BackfillRunID(p Params) string { return "backfill-" + p.Digest()[:12] }
+func BackfillRunID(p output.Params) string { return "backfill-" + p.Digest()[:12] }
 
 // Backfill runs every date of the range, oldest first, skipping dates
 // already published by a backfill with the same settings, and stops at

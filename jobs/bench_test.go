@@ -9,6 +9,7 @@ import (
 	"circles/data"
 	"circles/features"
 	"circles/models"
+	"circles/output"
 	"circles/synth"
 )
 
@@ -42,7 +43,7 @@ func benchWorld(b *testing.B) *benchState {
 		if _, benchErr = synth.Generate(context.Background(), dir, w, nil); benchErr != nil {
 			return
 		}
-		p := DefaultParams()
+		p := output.DefaultParams()
 		p.WindowDays, p.Features.DismissTTLDays = 30, 30
 		bench.cfg = RunConfig{Input: dir, Output: "unused", Date: "2026-11-20", Params: p}
 		date, _ := data.ParseDate(bench.cfg.Date)
@@ -121,21 +122,21 @@ func benchRank[T any](b *testing.B, rank func(context.Context, models.Inputs) ([
 }
 
 func BenchmarkRankGroups(b *testing.B) {
-	p := DefaultParams().Groups
+	p := output.DefaultParams().Groups
 	benchRank(b, func(ctx context.Context, in models.Inputs) ([]data.GroupSuggestion, error) {
 		return models.RankGroups(ctx, in, p, 0)
 	})
 }
 
 func BenchmarkRankActivities(b *testing.B) {
-	p := DefaultParams().Groups
+	p := output.DefaultParams().Groups
 	benchRank(b, func(ctx context.Context, in models.Inputs) ([]data.ActivitySuggestion, error) {
 		return models.RankActivities(ctx, in, p, 0)
 	})
 }
 
 func BenchmarkRankFriends(b *testing.B) {
-	p := DefaultParams().Friends
+	p := output.DefaultParams().Friends
 	benchRank(b, func(ctx context.Context, in models.Inputs) ([]data.FriendSuggestion, error) {
 		return models.RankFriends(ctx, in, p, 0)
 	})

@@ -4,8 +4,6 @@
 package jobs
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,8 +11,7 @@ import (
 	"os"
 
 	"circles/data"
-	"circles/features"
-	"circles/models"
+	"circles/output"
 	"circles/pipeline"
 )
 
@@ -25,57 +22,6 @@ var ErrUsage = errors.New("usage")
 // usageError wraps a validation message as an ErrUsage.
 func usageError(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrUsage, fmt.Sprintf(format, args...))
-}
-
-// Params are the settings that shape a run's output. The manifest records
-// them with their SHA-256 digest, so a consumer can tell which settings
-// produced a file.
-type Params struct {
-	WindowDays        int                 `json:"window_days"`          // days of events that shape interests and ties, 1..36500 (imported public datasets span years)
-	MaxBadRowFraction float64             `json:"max_bad_row_fraction"` // a table with more bad (non-duplicate) rows fails the run, 0..1
-	Features          features.Params     `json:"features"`
-	ALS               models.ALSParams    `json:"als"`
-	Groups            models.GroupParams  `json:"groups"`
-	Friends           models.FriendParams `json:"friends"`
-}
-
-// DefaultParams returns the production defaults.
-func DefaultParams() Params {
-	return Params{
-		WindowDays:        60,
-		MaxBadRowFraction: 0.05,
-		Features:          features.DefaultParams(),
-		ALS:               models.DefaultALSParams(),
-		Groups:            models.DefaultGroupParams(),
-		Friends:           models.DefaultFriendParams(),
-	}
-}
-
-// Validate checks every field, naming the first bad one and its range.
-func (p Params) Validate() error {
-	if p.WindowDays < 1 || p.WindowDays > 36500 {
-		return usageError("window_days = %d: want 1..36500", p.WindowDays)
-	}
-	if !(p.MaxBadRowFraction >= 0 && p.MaxBadRowFraction <= 1) {
-		return usageError("max_bad_row_fraction = %v: want 0..1", p.MaxBadRowFraction)
-	}
-	for _, err := range []error{p.Features.Validate(), p.ALS.Validate(), p.Groups.Validate(), p.Friends.Validate()} {
-		if err != nil {
-			return fmt.Errorf("%w: %w", ErrUsage, err)
-		}
-	}
-	return nil
-}
-
-// Digest is the hex SHA-256 of the params' canonical JSON (struct fields in
-// declaration order, map keys sorted).
-func (p Params) Digest() string {
-	b, err := json.Marshal(p)
-	if err != nil {
-		panic(fmt.Sprintf("params are not JSON-encodable: %v", err)) // a programmer error
-	}
-	h := sha256.Sum256(b)
-	return hex.EncodeToString(h[:])
 }
 
 // RunConfig is the configuration of one pipeline run.
@@ -97,7 +43,7 @@ type RunConfig struct {
 	Base   string
 	Stages []string
 	Users  []int64
-	Params Params
+	Params output.Params
 }
 
 // Validate checks the configuration before any I/O.
@@ -130,20 +76,28 @@ func (c RunConfig) Validate() error {
 	if (len(c.Stages) > 0 || c.Users != nil) && c.Base == "" {
 		return usageError("-stages and -users build on a published run: name it with -base")
 	}
-	return c.Params.Validate()
+	return validParams(c.Params)
+}
+
+// validParams checks the params as a usage error.
+func validParams(p output.Params) error {
+	if err := p.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrUsage, err)
+	}
+	return nil
 }
 
 // LoadParams reads params from a JSON file on top of base: fields the file
 // omits keep base's values.
-func LoadParams(path string, base Params) (Params, error) {
+func LoadParams(path string, base output.Params) (output.Params, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return Params{}, usageError("-config: %v", err)
+		return output.Params{}, usageError("-config: %v", err)
 	}
 	defer f.Close()
 	p := base
 	if err := decodeStrict(f, &p); err != nil {
-		return Params{}, usageError("-config %s: %v (see 'circles config defaults' for every field)", path, err)
+		return output.Params{}, usageError("-config %s: %v (see 'circles config defaults' for every field)", path, err)
 	}
 	return p, nil
 }
@@ -165,7 +119,7 @@ func decodeStrict(r io.Reader, v any) error {
 
 // WriteDefaults writes the default params as indented JSON: a complete
 // config file to start from.
-func WriteDefaults(w io.Writer) error { return writeJSON(w, DefaultParams()) }
+func WriteDefaults(w io.Writer) error { return writeJSON(w, output.DefaultParams()) }
 
 // WriteScheduleDefaults writes the default schedule config as indented
 // JSON; input and output are left empty for the operator to fill in.

@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 
 	"circles/data"
+	"circles/output"
 	"circles/pipeline"
 	"circles/synth"
 )
@@ -29,7 +30,7 @@ func Demo(ctx context.Context, cfg DemoConfig, w io.Writer, log *slog.Logger, pr
 	if err != nil {
 		return err
 	}
-	p := DefaultParams()
+	p := output.DefaultParams()
 	// A world shorter than the default windows is run on the days it has.
 	p.WindowDays = min(p.WindowDays, cfg.World.Days)
 	p.Features.DismissTTLDays = min(p.Features.DismissTTLDays, cfg.World.Days)

@@ -18,6 +18,7 @@ import (
 	"circles/data"
 	"circles/datasets"
 	"circles/models"
+	"circles/output"
 	"circles/quality"
 )
 
@@ -58,7 +59,7 @@ type EvalReport struct {
 	Import  *datasets.Summary `json:"import"`
 	Seed    uint64            `json:"seed"`
 	Results []quality.Result  `json:"results"`
-	Params  Params            `json:"params"` // the settings of "ours"
+	Params  output.Params     `json:"params"` // the settings of "ours"
 	Tuning  []TuningTrial     `json:"tuning,omitempty"`
 	// TuningNotes says which tuning steps were skipped or cut short, and why.
 	TuningNotes []string           `json:"tuning_notes,omitempty"`
@@ -172,7 +173,7 @@ func Eval(ctx context.Context, cfg EvalConfig, log *slog.Logger) (*EvalReport, e
 	}
 	type variant struct {
 		name string
-		p    Params
+		p    output.Params
 	}
 	variants := []variant{{MethodOurs, p}, {MethodOursDefaults, evalParams(sum)}, {MethodOursNoSocial, withoutSocial(p)}, {MethodOursNoInterest, withoutInterest(p)}}
 	if sum.Timed {
@@ -251,10 +252,10 @@ type evaluator struct {
 }
 
 // run publishes one pipeline run of the tree at input under output.
-func (e *evaluator) run(ctx context.Context, input, output string, p Params) (*Result, error) {
+func (e *evaluator) run(ctx context.Context, input, out string, p output.Params) (*Result, error) {
 	e.runs++
 	quiet := slog.New(slog.DiscardHandler)
-	return Run(ctx, RunConfig{Input: input, Output: output, Date: e.sum.Date, RunID: "eval-" + strconv.Itoa(e.runs), Workers: e.cfg.Workers, Params: p}, quiet, nil)
+	return Run(ctx, RunConfig{Input: input, Output: out, Date: e.sum.Date, RunID: "eval-" + strconv.Itoa(e.runs), Workers: e.cfg.Workers, Params: p}, quiet, nil)
 }
 
 // evalParams are the production defaults with the changes an offline
@@ -262,8 +263,8 @@ func (e *evaluator) run(ctx context.Context, input, output string, p Params) (*R
 // no score floor, and candidate generation wide enough for the full
 // catalogue (no fan-out cap on friends of friends, every group a
 // candidate).
-func evalParams(sum *datasets.Summary) Params {
-	p := DefaultParams()
+func evalParams(sum *datasets.Summary) output.Params {
+	p := output.DefaultParams()
 	p.WindowDays = sum.WindowDays
 	p.Friends.MaxPerUser, p.Groups.MaxPerUser = quality.MaxK, quality.MaxK
 	p.Friends.MaxFanout = 100000
@@ -277,7 +278,7 @@ func evalParams(sum *datasets.Summary) Params {
 // shared groups, the candidate's degree, the friend-graph embedding) and
 // social proof from the group score. Friend candidates still come from
 // the graph: that is the product's rule, not a signal.
-func withoutSocial(p Params) Params {
+func withoutSocial(p output.Params) output.Params {
 	w := p.Friends.Weights()
 	for _, i := range []models.FriendFeature{models.FeatMutual, models.FeatAdamicAdar, models.FeatResourceAllocation, models.FeatTie,
 		models.FeatCoMember, models.FeatDegree, models.FeatGraph} {
@@ -288,14 +289,14 @@ func withoutSocial(p Params) Params {
 	return p
 }
 
-func withoutInterest(p Params) Params {
+func withoutInterest(p output.Params) output.Params {
 	p.Friends.InterestWeight, p.Friends.LatentWeight = 0, 0
 	p.Groups.InterestWeight, p.Groups.TopicWeight = 0, 0
 	return p
 }
 
 // withoutDecay sets the longest half-life the settings allow (ten years).
-func withoutDecay(p Params) Params {
+func withoutDecay(p output.Params) output.Params {
 	p.Features.HalfLifeDays = 3650
 	return p
 }
@@ -437,10 +438,10 @@ func catalogue(t *data.Tables, task string) int {
 func oursLists(res *Result, task string, truth map[int64][]int64) (quality.Lists, error) {
 	switch task {
 	case datasets.TaskFriends:
-		rows, err := data.ReadParquet[data.FriendSuggestion](filepath.Join(res.Dir, FileFriends))
+		rows, err := data.ReadParquet[data.FriendSuggestion](filepath.Join(res.Dir, output.FileFriends))
 		return friendLists(rows), err
 	case datasets.TaskGroups:
-		rows, err := data.ReadParquet[data.GroupSuggestion](filepath.Join(res.Dir, FileGroups))
+		rows, err := data.ReadParquet[data.GroupSuggestion](filepath.Join(res.Dir, output.FileGroups))
 		return groupLists(rows), err
 	}
 	return interestLists(res.Inputs, task, slices.Sorted(maps.Keys(truth))), nil

@@ -13,7 +13,7 @@ import (
 	"circles/data"
 	"circles/features"
 	"circles/models"
-	"circles/pipeline"
+	"circles/output"
 	"circles/synth"
 )
 
@@ -48,7 +48,7 @@ func EvalPlanted(ctx context.Context, cfg EvalPlantedConfig, log *slog.Logger) (
 	if cfg.World == "" || cfg.Run == "" {
 		return nil, usageError("-world and -run are required")
 	}
-	m, err := readManifestFile(filepath.Join(cfg.Run, pipeline.ManifestName))
+	m, err := output.ReadManifest(cfg.Run)
 	if err != nil {
 		return nil, err
 	}
@@ -93,11 +93,11 @@ func EvalPlanted(ctx context.Context, cfg EvalPlantedConfig, log *slog.Logger) (
 		wantGroups[u] = append(wantGroups[u], g)
 	}
 
-	ourFriends, err := data.ReadParquet[data.FriendSuggestion](filepath.Join(cfg.Run, FileFriends))
+	ourFriends, err := data.ReadParquet[data.FriendSuggestion](filepath.Join(cfg.Run, output.FileFriends))
 	if err != nil {
 		return nil, err
 	}
-	ourGroups, err := data.ReadParquet[data.GroupSuggestion](filepath.Join(cfg.Run, FileGroups))
+	ourGroups, err := data.ReadParquet[data.GroupSuggestion](filepath.Join(cfg.Run, output.FileGroups))
 	if err != nil {
 		return nil, err
 	}

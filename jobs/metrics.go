@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"circles/data"
+	"circles/output"
 )
 
 // metrics keeps what the scheduler exposes, in the Prometheus text format.
@@ -21,7 +22,7 @@ type metrics struct {
 	runs        map[string]int // by outcome
 	lastSuccess time.Time
 	lastDate    string
-	last        *Manifest // of the last successful run
+	last        *output.Manifest // of the last successful run
 }
 
 func newMetrics() *metrics { return &metrics{runs: map[string]int{}} }

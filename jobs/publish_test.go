@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"circles/data"
+	"circles/output"
 	"circles/pipeline"
 )
 
@@ -163,7 +164,7 @@ func TestRejectsDoNotDependOnHowInputIsSpelled(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, o := range res.Manifest.Outputs {
-			if o.Name == FileRejects {
+			if o.Name == output.FileRejects {
 				sums = append(sums, o.SHA256)
 				if o.Rows == 0 {
 					t.Errorf("no rejects: the test needs one")

@@ -13,6 +13,7 @@ import (
 
 	"circles/data"
 	"circles/datasets"
+	"circles/output"
 	"circles/synth"
 )
 
@@ -268,7 +269,7 @@ func plantedSection(ctx context.Context, cfg QualityConfig, log *slog.Logger) (s
 	if _, err := Generate(ctx, GenerateConfig{Out: world, World: wc}, log, nil); err != nil {
 		return "", err
 	}
-	p := DefaultParams()
+	p := output.DefaultParams()
 	p.Friends.MaxPerUser, p.Groups.MaxPerUser = 20, 20
 	date := wc.End.Format(data.DateLayout)
 	res, err := Run(ctx, RunConfig{Input: world, Output: filepath.Join(cfg.Work, "world-out"), Date: date, RunID: "planted", Workers: cfg.Workers, Params: p}, slog.New(slog.DiscardHandler), nil)

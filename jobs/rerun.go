@@ -14,6 +14,7 @@ import (
 	"circles/data"
 	"circles/features"
 	"circles/models"
+	"circles/output"
 	"circles/pipeline"
 )
 
@@ -68,11 +69,11 @@ func ReadUserList(path string) ([]int64, error) {
 // from item_factors.parquet. Users and items the base run did not have get
 // zero vectors.
 func baseFactors(dir string, d *data.Dims, f *features.Features, k int) (*models.ALS, error) {
-	users, err := data.ReadParquet[data.UserInterest](filepath.Join(dir, FileInterests))
+	users, err := data.ReadParquet[data.UserInterest](filepath.Join(dir, output.FileInterests))
 	if err != nil {
 		return nil, err
 	}
-	items, err := data.ReadParquet[data.ItemFactor](filepath.Join(dir, FileItemFactors))
+	items, err := data.ReadParquet[data.ItemFactor](filepath.Join(dir, output.FileItemFactors))
 	if err != nil {
 		return nil, err
 	}
@@ -184,7 +185,7 @@ func mergeWithBase[T any](base, name string, fresh []T, user func(T) int64, list
 
 // copyFromBase copies a base run's output files into the staging
 // directory byte for byte, with the row counts its manifest records.
-func copyFromBase(st *pipeline.Staging, rows map[string]int64, base *Manifest, baseDir string, names ...string) error {
+func copyFromBase(st *pipeline.Staging, rows map[string]int64, base *output.Manifest, baseDir string, names ...string) error {
 	for _, name := range names {
 		i := slices.IndexFunc(base.Outputs, func(o pipeline.FileEntry) bool { return o.Name == name })
 		if i < 0 {

@@ -2,12 +2,10 @@ package jobs
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
-	"os"
 	"path/filepath"
 	"runtime/debug"
 	"slices"
@@ -17,78 +15,14 @@ import (
 	"circles/data"
 	"circles/features"
 	"circles/models"
+	"circles/output"
 	"circles/pipeline"
 )
-
-// Output file names of a published run.
-const (
-	FileInterests  = "user_interests.parquet"
-	FileGroups     = "group_suggestions.parquet"
-	FileActivities = "activity_suggestions.parquet"
-	FileFriends    = "friend_suggestions.parquet"
-	FileRejects    = "rejects.parquet"
-	// FileItemFactors holds the interest model's item vectors, so that a
-	// later run can rank, or re-solve some users, in the same latent space.
-	FileItemFactors = "item_factors.parquet"
-
-	// The feed export: the same suggestions as Arrow IPC files.
-	FileGroupsArrow     = "group_suggestions.arrow"
-	FileActivitiesArrow = "activity_suggestions.arrow"
-	FileFriendsArrow    = "friend_suggestions.arrow"
-)
-
-// ManifestVersion is the version of the manifest and output layout.
-const ManifestVersion = 1
-
-// Manifest describes one published run. It is written last; a run
-// directory without it is incomplete and must be ignored.
-type Manifest struct {
-	Version int    `json:"manifest_version"`
-	RunID   string `json:"run_id"`
-	// Stamp holds the run's date and when it was published: runs are
-	// ordered by them (latest, retention, listings), never by run ID.
-	pipeline.Stamp
-	CodeVersion  string               `json:"code_version"`
-	ConfigDigest string               `json:"config_digest"`
-	Config       Params               `json:"config"`
-	Inputs       []data.TableStats    `json:"inputs"`
-	Features     features.Summary     `json:"features"`
-	Model        ModelMetrics         `json:"model"`
-	Suggestions  SuggestionStats      `json:"suggestions"`
-	Outputs      []pipeline.FileEntry `json:"outputs"`
-	// Base, Stages and UsersRecomputed describe a run built on another
-	// published run: the stages recomputed (all when empty) and the number
-	// of users a subset run recomputed (0: every user).
-	Base            string                 `json:"base,omitempty"`
-	Stages          []string               `json:"stages,omitempty"`
-	UsersRecomputed int                    `json:"users_recomputed,omitempty"`
-	Timings         []pipeline.StageTiming `json:"timings"`
-}
-
-// ModelMetrics summarises the interest model.
-type ModelMetrics struct {
-	Users        int       `json:"users"`
-	Items        int       `json:"items"`
-	Observations int       `json:"observations"`
-	Factors      int       `json:"factors"`
-	Loss         []float64 `json:"loss_per_iteration"`
-}
-
-// SuggestionStats counts what a run suggested.
-type SuggestionStats struct {
-	EligibleUsers     int     `json:"eligible_users"`
-	UsersWithGroups   int     `json:"users_with_group_suggestions"`
-	UsersWithActivity int     `json:"users_with_activity_suggestions"`
-	UsersWithFriends  int     `json:"users_with_friend_suggestions"`
-	GroupsPerUser     float64 `json:"group_suggestions_per_eligible_user"`
-	ActivitiesPerUser float64 `json:"activity_suggestions_per_eligible_user"`
-	FriendsPerUser    float64 `json:"friend_suggestions_per_eligible_user"`
-}
 
 // Result is what a run returns besides its files.
 type Result struct {
 	Dir      string // the published run directory
-	Manifest Manifest
+	Manifest output.Manifest
 	// Inputs of the ranking, kept for callers that explain suggestions
 	// (the demo); nil unless the run succeeded.
 	Inputs *models.Inputs
@@ -152,15 +86,15 @@ func Run(ctx context.Context, cfg RunConfig, log *slog.Logger, progress *pipelin
 		}
 	}()
 
-	m := Manifest{Version: ManifestVersion, RunID: cfg.RunID, Stamp: pipeline.Stamp{Date: cfg.Date}, CodeVersion: codeVersion(), ConfigDigest: p.Digest(), Config: p,
+	m := output.Manifest{Version: output.ManifestVersion, RunID: cfg.RunID, Stamp: pipeline.Stamp{Date: cfg.Date}, CodeVersion: codeVersion(), ConfigDigest: p.Digest(), Config: p,
 		Base: cfg.Base, Stages: cfg.Stages, UsersRecomputed: len(cfg.Users)}
 	var (
-		base   *Manifest      // the run this one builds on, when cfg.Base is set
-		listed map[int64]bool // the users a subset run recomputes (external IDs)
-		only   []bool         // the same, by dense index
+		base   *output.Manifest // the run this one builds on, when cfg.Base is set
+		listed map[int64]bool   // the users a subset run recomputes (external IDs)
+		only   []bool           // the same, by dense index
 	)
 	if cfg.Base != "" {
-		bm, err := readManifestFile(filepath.Join(cfg.Base, pipeline.ManifestName))
+		bm, err := output.ReadManifest(cfg.Base)
 		if err != nil {
 			return nil, usageError("-base: %v", err)
 		}
@@ -198,8 +132,8 @@ func Run(ctx context.Context, cfg RunConfig, log *slog.Logger, progress *pipelin
 					log.Warn("rows quarantined", "stage", "ingest", "table", s.Table, "rows", s.Read, "bad_rows", s.QuarantinedRows())
 				}
 			}
-			rows[FileRejects] = int64(len(in.rejects))
-			if err := data.WriteParquet(st.Path(FileRejects), in.rejects); err != nil {
+			rows[output.FileRejects] = int64(len(in.rejects))
+			if err := data.WriteParquet(st.Path(output.FileRejects), in.rejects); err != nil {
 				return err
 			}
 			return data.CheckBadRows(in.stats, p.MaxBadRowFraction)
@@ -233,13 +167,13 @@ func Run(ctx context.Context, cfg RunConfig, log *slog.Logger, progress *pipelin
 				if err != nil {
 					return err
 				}
-				m.Model = ModelMetrics{Users: f.Signals.Rows(), Items: int(f.Items.N), Observations: f.Signals.NNZ(), Factors: ap.Factors, Loss: als.Loss}
+				m.Model = output.ModelMetrics{Users: f.Signals.Rows(), Items: int(f.Items.N), Observations: f.Signals.NNZ(), Factors: ap.Factors, Loss: als.Loss}
 			case listed == nil: // interests reused as published
 				if als, err = baseFactors(cfg.Base, in.dims, f, ap.Factors); err != nil {
 					return err
 				}
 				m.Model = base.Model
-				return copyFromBase(st, rows, base, cfg.Base, FileInterests, FileItemFactors)
+				return copyFromBase(st, rows, base, cfg.Base, output.FileInterests, output.FileItemFactors)
 			default: // re-solve the listed users in the base model's latent space
 				if als, err = baseFactors(cfg.Base, in.dims, f, ap.Factors); err != nil {
 					return err
@@ -251,25 +185,25 @@ func Run(ctx context.Context, cfg RunConfig, log *slog.Logger, progress *pipelin
 			}
 			ui := userInterests(in.dims, f, als, p.Features.TopTopics)
 			if listed != nil {
-				if ui, err = mergeWithBase(cfg.Base, FileInterests, ui, func(r data.UserInterest) int64 { return r.UserID }, listed); err != nil {
+				if ui, err = mergeWithBase(cfg.Base, output.FileInterests, ui, func(r data.UserInterest) int64 { return r.UserID }, listed); err != nil {
 					return err
 				}
 			}
 			items := itemFactors(in.dims, f, als)
-			rows[FileInterests], rows[FileItemFactors] = int64(len(ui)), int64(len(items))
-			return errors.Join(data.WriteParquet(st.Path(FileInterests), ui), data.WriteParquet(st.Path(FileItemFactors), items))
+			rows[output.FileInterests], rows[output.FileItemFactors] = int64(len(ui)), int64(len(items))
+			return errors.Join(data.WriteParquet(st.Path(output.FileInterests), ui), data.WriteParquet(st.Path(output.FileItemFactors), items))
 		}},
 		{"groups", func(ctx context.Context) error {
 			if !want(StageGroups) {
 				s := base.Suggestions
 				m.Suggestions.UsersWithGroups, m.Suggestions.GroupsPerUser = s.UsersWithGroups, s.GroupsPerUser
 				m.Suggestions.UsersWithActivity, m.Suggestions.ActivitiesPerUser = s.UsersWithActivity, s.ActivitiesPerUser
-				return copyFromBase(st, rows, base, cfg.Base, FileGroups, FileGroupsArrow, FileActivities, FileActivitiesArrow)
+				return copyFromBase(st, rows, base, cfg.Base, output.FileGroups, output.FileGroupsArrow, output.FileActivities, output.FileActivitiesArrow)
 			}
 			mi := models.Inputs{Dims: in.dims, Features: f, ALS: als, Only: only}
 			groups, err := models.RankGroups(ctx, mi, p.Groups, cfg.Workers)
 			if err == nil && listed != nil {
-				groups, err = mergeWithBase(cfg.Base, FileGroups, groups, func(s data.GroupSuggestion) int64 { return s.UserID }, listed)
+				groups, err = mergeWithBase(cfg.Base, output.FileGroups, groups, func(s data.GroupSuggestion) int64 { return s.UserID }, listed)
 			}
 			if err != nil {
 				return err
@@ -277,37 +211,37 @@ func Run(ctx context.Context, cfg RunConfig, log *slog.Logger, progress *pipelin
 			m.Suggestions.UsersWithGroups, m.Suggestions.GroupsPerUser = coverage(groups, f.Summary.EligibleUsers, func(s data.GroupSuggestion) int64 { return s.UserID })
 			// Each table is written as soon as it is ranked and is then
 			// unreachable, so only one table of suggestions is live at a time.
-			if err := writeSuggestions(ctx, st, rows, FileGroups, FileGroupsArrow, "group_id", f.Topics, groups, func(s data.GroupSuggestion) data.SuggestionRow {
+			if err := writeSuggestions(ctx, st, rows, output.FileGroups, output.FileGroupsArrow, "group_id", f.Topics, groups, func(s data.GroupSuggestion) data.SuggestionRow {
 				return data.SuggestionRow{UserID: s.UserID, TargetID: s.GroupID, Rank: s.Rank, Score: s.Score, Reasons: s.Reasons}
 			}); err != nil {
 				return err
 			}
 			acts, err := models.RankActivities(ctx, mi, p.Groups, cfg.Workers)
 			if err == nil && listed != nil {
-				acts, err = mergeWithBase(cfg.Base, FileActivities, acts, func(s data.ActivitySuggestion) int64 { return s.UserID }, listed)
+				acts, err = mergeWithBase(cfg.Base, output.FileActivities, acts, func(s data.ActivitySuggestion) int64 { return s.UserID }, listed)
 			}
 			if err != nil {
 				return err
 			}
 			m.Suggestions.UsersWithActivity, m.Suggestions.ActivitiesPerUser = coverage(acts, f.Summary.EligibleUsers, func(s data.ActivitySuggestion) int64 { return s.UserID })
-			return writeSuggestions(ctx, st, rows, FileActivities, FileActivitiesArrow, "activity_id", f.Topics, acts, func(s data.ActivitySuggestion) data.SuggestionRow {
+			return writeSuggestions(ctx, st, rows, output.FileActivities, output.FileActivitiesArrow, "activity_id", f.Topics, acts, func(s data.ActivitySuggestion) data.SuggestionRow {
 				return data.SuggestionRow{UserID: s.UserID, TargetID: s.ActivityID, Rank: s.Rank, Score: s.Score, Reasons: s.Reasons}
 			})
 		}},
 		{"friends", func(ctx context.Context) error {
 			if !want(StageFriends) {
 				m.Suggestions.UsersWithFriends, m.Suggestions.FriendsPerUser = base.Suggestions.UsersWithFriends, base.Suggestions.FriendsPerUser
-				return copyFromBase(st, rows, base, cfg.Base, FileFriends, FileFriendsArrow)
+				return copyFromBase(st, rows, base, cfg.Base, output.FileFriends, output.FileFriendsArrow)
 			}
 			friends, err := models.RankFriends(ctx, models.Inputs{Dims: in.dims, Features: f, ALS: als, Only: only}, p.Friends, cfg.Workers)
 			if err == nil && listed != nil {
-				friends, err = mergeWithBase(cfg.Base, FileFriends, friends, func(s data.FriendSuggestion) int64 { return s.UserID }, listed)
+				friends, err = mergeWithBase(cfg.Base, output.FileFriends, friends, func(s data.FriendSuggestion) int64 { return s.UserID }, listed)
 			}
 			if err != nil {
 				return err
 			}
 			m.Suggestions.UsersWithFriends, m.Suggestions.FriendsPerUser = coverage(friends, f.Summary.EligibleUsers, func(s data.FriendSuggestion) int64 { return s.UserID })
-			return writeSuggestions(ctx, st, rows, FileFriends, FileFriendsArrow, "candidate_id", f.Topics, friends, func(s data.FriendSuggestion) data.SuggestionRow {
+			return writeSuggestions(ctx, st, rows, output.FileFriends, output.FileFriendsArrow, "candidate_id", f.Topics, friends, func(s data.FriendSuggestion) data.SuggestionRow {
 				return data.SuggestionRow{UserID: s.UserID, TargetID: s.CandidateID, Rank: s.Rank, Score: s.Score, Reasons: s.Reasons}
 			})
 		}},
@@ -340,7 +274,7 @@ func Run(ctx context.Context, cfg RunConfig, log *slog.Logger, progress *pipelin
 		return nil, err
 	}
 	res = &Result{Dir: dir, Manifest: m, Inputs: &models.Inputs{Dims: in.dims, Features: f, ALS: als}}
-	log.Info("run published", "path", dir, "rows", rows[FileFriends]+rows[FileGroups]+rows[FileActivities])
+	log.Info("run published", "path", dir, "rows", rows[output.FileFriends]+rows[output.FileGroups]+rows[output.FileActivities])
 	// Past the commit point an interrupt no longer aborts: the run is
 	// visible, so finish what readers and retention need.
 	after := context.WithoutCancel(ctx)
@@ -555,17 +489,4 @@ func pointLatest(cfg RunConfig, dir string, log *slog.Logger) error {
 		log.Info("old run removed", "path", r)
 	}
 	return err
-}
-
-// readManifestFile reads a published run's manifest.
-func readManifestFile(path string) (Manifest, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return Manifest{}, fmt.Errorf("read manifest: %w (is it a published run directory?)", err)
-	}
-	var m Manifest
-	if err := json.Unmarshal(b, &m); err != nil {
-		return Manifest{}, fmt.Errorf("read manifest %s: %w", path, err)
-	}
-	return m, nil
 }

@@ -17,6 +17,7 @@ import (
 
 	"circles/data"
 	"circles/data/datatest"
+	"circles/output"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")
@@ -76,8 +77,8 @@ func handWorld() *datatest.World {
 	return w
 }
 
-func testParams() Params {
-	p := DefaultParams()
+func testParams() output.Params {
+	p := output.DefaultParams()
 	p.WindowDays = 7
 	p.Features.DismissTTLDays = 7
 	p.ALS.Factors = 4
@@ -85,7 +86,7 @@ func testParams() Params {
 	return p
 }
 
-func runWorld(t *testing.T, w *datatest.World, p Params) *Result {
+func runWorld(t *testing.T, w *datatest.World, p output.Params) *Result {
 	t.Helper()
 	root := t.TempDir()
 	w.Write(t, filepath.Join(root, "in"))
@@ -100,7 +101,7 @@ func runWorld(t *testing.T, w *datatest.World, p Params) *Result {
 func dump(t *testing.T, dir string) string {
 	t.Helper()
 	var b strings.Builder
-	interests, err := data.ReadParquet[data.UserInterest](filepath.Join(dir, FileInterests))
+	interests, err := data.ReadParquet[data.UserInterest](filepath.Join(dir, output.FileInterests))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +120,7 @@ func dump(t *testing.T, dir string) string {
 		}
 		return strings.Join(s, " ")
 	}
-	groups, err := data.ReadParquet[data.GroupSuggestion](filepath.Join(dir, FileGroups))
+	groups, err := data.ReadParquet[data.GroupSuggestion](filepath.Join(dir, output.FileGroups))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +128,7 @@ func dump(t *testing.T, dir string) string {
 	for _, r := range groups {
 		fmt.Fprintf(&b, "%d,%d,%d,%.4f,%s\n", r.UserID, r.GroupID, r.Rank, r.Score, reasons(r.Reasons))
 	}
-	acts, err := data.ReadParquet[data.ActivitySuggestion](filepath.Join(dir, FileActivities))
+	acts, err := data.ReadParquet[data.ActivitySuggestion](filepath.Join(dir, output.FileActivities))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +136,7 @@ func dump(t *testing.T, dir string) string {
 	for _, r := range acts {
 		fmt.Fprintf(&b, "%d,%d,%d,%.4f,%s\n", r.UserID, r.ActivityID, r.Rank, r.Score, reasons(r.Reasons))
 	}
-	friends, err := data.ReadParquet[data.FriendSuggestion](filepath.Join(dir, FileFriends))
+	friends, err := data.ReadParquet[data.FriendSuggestion](filepath.Join(dir, output.FileFriends))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,11 +169,11 @@ func TestRunHandWorldGolden(t *testing.T) {
 // golden file regenerated in haste cannot hide a policy regression.
 func TestRunHandWorldPolicy(t *testing.T) {
 	res := runWorld(t, handWorld(), testParams())
-	friends, err := data.ReadParquet[data.FriendSuggestion](filepath.Join(res.Dir, FileFriends))
+	friends, err := data.ReadParquet[data.FriendSuggestion](filepath.Join(res.Dir, output.FileFriends))
 	if err != nil {
 		t.Fatal(err)
 	}
-	groups, err := data.ReadParquet[data.GroupSuggestion](filepath.Join(res.Dir, FileGroups))
+	groups, err := data.ReadParquet[data.GroupSuggestion](filepath.Join(res.Dir, output.FileGroups))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +226,7 @@ func hasReason(rs []data.Reason, code string) bool {
 func TestRunIsByteIdentical(t *testing.T) {
 	a := runWorld(t, handWorld(), testParams())
 	b := runWorld(t, handWorld(), testParams())
-	for _, name := range []string{FileInterests, FileGroups, FileActivities, FileFriends, FileRejects} {
+	for _, name := range []string{output.FileInterests, output.FileGroups, output.FileActivities, output.FileFriends, output.FileRejects} {
 		x, err := os.ReadFile(filepath.Join(a.Dir, name))
 		if err != nil {
 			t.Fatal(err)
@@ -282,7 +283,7 @@ func runInto(t *testing.T, w *datatest.World, out string, cfg RunConfig) *Result
 
 func friendRows(t *testing.T, dir string) map[int64][]data.FriendSuggestion {
 	t.Helper()
-	rows, err := data.ReadParquet[data.FriendSuggestion](filepath.Join(dir, FileFriends))
+	rows, err := data.ReadParquet[data.FriendSuggestion](filepath.Join(dir, output.FileFriends))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -335,7 +336,7 @@ func TestStagesReuseTheBaseRun(t *testing.T) {
 	out := t.TempDir()
 	base := runInto(t, handWorld(), out, RunConfig{RunID: "base", Params: testParams()})
 	re := runInto(t, handWorld(), out, RunConfig{RunID: "friends", Base: base.Dir, Stages: []string{StageFriends}, Params: testParams()})
-	for _, name := range []string{FileInterests, FileItemFactors, FileGroups, FileGroupsArrow, FileActivities, FileActivitiesArrow, FileFriends, FileFriendsArrow} {
+	for _, name := range []string{output.FileInterests, output.FileItemFactors, output.FileGroups, output.FileGroupsArrow, output.FileActivities, output.FileActivitiesArrow, output.FileFriends, output.FileFriendsArrow} {
 		x, err := os.ReadFile(filepath.Join(base.Dir, name))
 		if err != nil {
 			t.Fatal(err)

@@ -8,17 +8,18 @@ import (
 	"testing"
 
 	"circles/data"
+	"circles/output"
 )
 
 // suggestions reads a run's friend and group suggestions as sets of
 // (user, target) pairs, with the friend reasons.
 func suggestions(t *testing.T, dir string) (friends map[[2]int64][]data.Reason, groups map[[2]int64]bool) {
 	t.Helper()
-	fs, err := data.ReadParquet[data.FriendSuggestion](filepath.Join(dir, FileFriends))
+	fs, err := data.ReadParquet[data.FriendSuggestion](filepath.Join(dir, output.FileFriends))
 	if err != nil {
 		t.Fatal(err)
 	}
-	gs, err := data.ReadParquet[data.GroupSuggestion](filepath.Join(dir, FileGroups))
+	gs, err := data.ReadParquet[data.GroupSuggestion](filepath.Join(dir, output.FileGroups))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +132,7 @@ func TestOptedOutFriendsCountForNothing(t *testing.T) {
 	w := handWorld()
 	w.Relations = slices.DeleteFunc(w.Relations, func(r data.RelationRow) bool { return r.UserID == 8 || r.OtherID == 8 })
 	without := runWorld(t, w, testParams())
-	for _, name := range []string{FileFriends, FileGroups, FileActivities, FileInterests} {
+	for _, name := range []string{output.FileFriends, output.FileGroups, output.FileActivities, output.FileInterests} {
 		a, errA := os.ReadFile(filepath.Join(with.Dir, name))
 		b, errB := os.ReadFile(filepath.Join(without.Dir, name))
 		if errA != nil || errB != nil {

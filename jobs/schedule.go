@@ -15,31 +15,32 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"circles/data"
+	"circles/output"
 	"circles/pipeline"
 )
 
 // ScheduleConfig configures the long-running scheduler. Every field is
 // documented in docs/config.md.
 type ScheduleConfig struct {
-	Input             string `json:"input"`               // input root (required)
-	Output            string `json:"output"`              // output root (required)
-	Spec              string `json:"spec"`                // cron spec; a leading seconds field is allowed
-	TimeZone          string `json:"time_zone"`           // IANA zone of the spec and of "yesterday"
-	MaxCatchUpDays    int    `json:"max_catch_up_days"`   // missed nights run on start, 0..31
-	InputWaitSeconds  int    `json:"input_wait_seconds"`  // how long a night waits for its partitions, 0..86400
-	InputRetrySeconds int    `json:"input_retry_seconds"` // first retry delay, doubling up to 15 minutes, 1..3600
-	KeepRuns          int    `json:"keep_runs"`           // published runs kept, 0 = all
-	MetricsAddr       string `json:"metrics_addr"`        // host:port for /metrics and /healthz; empty: no server
-	MetricsTextfile   string `json:"metrics_textfile"`    // file rewritten after every run for a textfile collector; empty: none
-	Workers           int    `json:"workers"`             // 0 = all cores
-	Params            Params `json:"params"`
+	Input             string        `json:"input"`               // input root (required)
+	Output            string        `json:"output"`              // output root (required)
+	Spec              string        `json:"spec"`                // cron spec; a leading seconds field is allowed
+	TimeZone          string        `json:"time_zone"`           // IANA zone of the spec and of "yesterday"
+	MaxCatchUpDays    int           `json:"max_catch_up_days"`   // missed nights run on start, 0..31
+	InputWaitSeconds  int           `json:"input_wait_seconds"`  // how long a night waits for its partitions, 0..86400
+	InputRetrySeconds int           `json:"input_retry_seconds"` // first retry delay, doubling up to 15 minutes, 1..3600
+	KeepRuns          int           `json:"keep_runs"`           // published runs kept, 0 = all
+	MetricsAddr       string        `json:"metrics_addr"`        // host:port for /metrics and /healthz; empty: no server
+	MetricsTextfile   string        `json:"metrics_textfile"`    // file rewritten after every run for a textfile collector; empty: none
+	Workers           int           `json:"workers"`             // 0 = all cores
+	Params            output.Params `json:"params"`
 }
 
 // DefaultScheduleConfig returns the defaults: every night at 02:00 Beijing
 // time, for the day before.
 func DefaultScheduleConfig() ScheduleConfig {
 	return ScheduleConfig{Spec: "0 2 * * *", TimeZone: "Asia/Shanghai", MaxCatchUpDays: 3, InputWaitSeconds: 3 * 3600,
-		InputRetrySeconds: 60, KeepRuns: 30, Params: DefaultParams()}
+		InputRetrySeconds: 60, KeepRuns: 30, Params: output.DefaultParams()}
 }
 
 var cronParser = cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
@@ -66,7 +67,7 @@ func (c ScheduleConfig) Validate() error {
 	if _, err := time.LoadLocation(c.TimeZone); err != nil {
 		return usageError("time_zone %q: %v", c.TimeZone, err)
 	}
-	return c.Params.Validate()
+	return validParams(c.Params)
 }
 
 // LoadScheduleConfig reads a schedule config file over the defaults.

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"circles/data"
+	"circles/output"
 	"circles/pipeline"
 	"circles/synth"
 )
@@ -199,7 +200,7 @@ func TestBackfillResumes(t *testing.T) {
 	if latest, _ := pipeline.Latest(sc.Output); latest != newest {
 		t.Errorf("latest = %s, want %s", latest, newest)
 	}
-	want, err := os.ReadFile(filepath.Join(pipeline.RunDir(sc.Output, day19, id), FileFriends))
+	want, err := os.ReadFile(filepath.Join(pipeline.RunDir(sc.Output, day19, id), output.FileFriends))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +213,7 @@ func TestBackfillResumes(t *testing.T) {
 	if ran, skipped, err := Backfill(t.Context(), cfg, log, nil); err != nil || ran != 1 || skipped != 1 {
 		t.Fatalf("resumed backfill: ran %d skipped %d, %v; want 1 and 1", ran, skipped, err)
 	}
-	got, err := os.ReadFile(filepath.Join(pipeline.RunDir(sc.Output, day19, id), FileFriends))
+	got, err := os.ReadFile(filepath.Join(pipeline.RunDir(sc.Output, day19, id), output.FileFriends))
 	if err != nil || !bytes.Equal(got, want) {
 		t.Errorf("the rerun night's friend suggestions differ from the first time (%v)", err)
 	}

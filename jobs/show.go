@@ -10,13 +10,14 @@ import (
 	"text/tabwriter"
 
 	"circles/data"
+	"circles/output"
 	"circles/pipeline"
 )
 
 // RunInfo is one published run.
 type RunInfo struct {
 	Dir      string
-	Manifest Manifest
+	Manifest output.Manifest
 }
 
 // ListRuns returns the published runs under root, oldest first (by date,
@@ -29,7 +30,7 @@ func ListRuns(root string) ([]RunInfo, error) {
 	}
 	runs := make([]RunInfo, 0, len(dirs))
 	for _, r := range dirs {
-		m, err := readManifestFile(filepath.Join(r.Dir, pipeline.ManifestName))
+		m, err := output.ReadManifest(r.Dir)
 		if err != nil {
 			return nil, err
 		}
@@ -84,19 +85,19 @@ func byUser[T any](rows []T, user func(T) int64) map[int64][]T {
 // readOutputs reads a run's interests and suggestions. It reads whole
 // files: fine for a person's ad hoc look, not for serving.
 func readOutputs(dir string) (*outputs, error) {
-	interests, err := data.ReadParquet[data.UserInterest](filepath.Join(dir, FileInterests))
+	interests, err := data.ReadParquet[data.UserInterest](filepath.Join(dir, output.FileInterests))
 	if err != nil {
 		return nil, err
 	}
-	groups, err := data.ReadParquet[data.GroupSuggestion](filepath.Join(dir, FileGroups))
+	groups, err := data.ReadParquet[data.GroupSuggestion](filepath.Join(dir, output.FileGroups))
 	if err != nil {
 		return nil, err
 	}
-	acts, err := data.ReadParquet[data.ActivitySuggestion](filepath.Join(dir, FileActivities))
+	acts, err := data.ReadParquet[data.ActivitySuggestion](filepath.Join(dir, output.FileActivities))
 	if err != nil {
 		return nil, err
 	}
-	friends, err := data.ReadParquet[data.FriendSuggestion](filepath.Join(dir, FileFriends))
+	friends, err := data.ReadParquet[data.FriendSuggestion](filepath.Join(dir, output.FileFriends))
 	if err != nil {
 		return nil, err
 	}
@@ -121,13 +122,13 @@ func (o *outputs) show(w io.Writer, u int64, n int) {
 	}
 	fmt.Fprintln(w)
 	for _, s := range o.groups[u][:min(n, len(o.groups[u]))] {
-		fmt.Fprintf(w, "  group %d (score %.2f): %s\n", s.GroupID, s.Score, ReasonWords(s.Reasons))
+		fmt.Fprintf(w, "  group %d (score %.2f): %s\n", s.GroupID, s.Score, output.ReasonWords(s.Reasons))
 	}
 	for _, s := range o.acts[u][:min(n, len(o.acts[u]))] {
-		fmt.Fprintf(w, "  activity %d (score %.2f): %s\n", s.ActivityID, s.Score, ReasonWords(s.Reasons))
+		fmt.Fprintf(w, "  activity %d (score %.2f): %s\n", s.ActivityID, s.Score, output.ReasonWords(s.Reasons))
 	}
 	for _, s := range o.friends[u][:min(n, len(o.friends[u]))] {
-		fmt.Fprintf(w, "  person %d (score %.2f): %s\n", s.CandidateID, s.Score, ReasonWords(s.Reasons))
+		fmt.Fprintf(w, "  person %d (score %.2f): %s\n", s.CandidateID, s.Score, output.ReasonWords(s.Reasons))
 	}
 }
 

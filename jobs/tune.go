@@ -13,6 +13,7 @@ import (
 	"circles/data"
 	"circles/datasets"
 	"circles/models"
+	"circles/output"
 	"circles/quality"
 )
 
@@ -30,7 +31,7 @@ import (
 // interactions, else groups recall@5, else friends recall@20. A step that
 // cannot change its objective is skipped, and the notes say so, as they
 // say where EvalConfig.TuneTrials cut tuning short.
-func (e *evaluator) tune(ctx context.Context, train *data.Tables, val evalTasks, p Params) (Params, []TuningTrial, []string, error) {
+func (e *evaluator) tune(ctx context.Context, train *data.Tables, val evalTasks, p output.Params) (output.Params, []TuningTrial, []string, error) {
 	dir := filepath.Join(e.cfg.Work, "tune")
 	if err := train.Write(filepath.Join(dir, "input"), e.date, e.sum.Days); err != nil {
 		return p, nil, nil, err

@@ -19,8 +19,9 @@ func TestImportDirection(t *testing.T) {
 		"circles/models":        {[]string{"circles/data", "circles/features", "circles/pipeline"}, []string{"gonum.org/v1/gonum"}},
 		"circles/pipeline":      {nil, []string{"golang.org/x/sync/errgroup"}},
 		"circles/synth":         {[]string{"circles/data", "circles/pipeline"}, nil},
-		"circles/jobs":          {[]string{"circles/data", "circles/features", "circles/models", "circles/pipeline", "circles/synth", "circles/datasets", "circles/quality"}, []string{"github.com/robfig/cron/v3", "gonum.org/v1/gonum"}},
-		"circles/cmd/circles":   {[]string{"circles/data", "circles/datasets", "circles/jobs", "circles/pipeline", "circles/synth"}, nil},
+		"circles/output":        {[]string{"circles/data", "circles/features", "circles/models", "circles/pipeline"}, nil},
+		"circles/jobs":          {[]string{"circles/data", "circles/features", "circles/models", "circles/output", "circles/pipeline", "circles/synth", "circles/datasets", "circles/quality"}, []string{"github.com/robfig/cron/v3", "gonum.org/v1/gonum"}},
+		"circles/cmd/circles":   {[]string{"circles/data", "circles/datasets", "circles/jobs", "circles/output", "circles/pipeline", "circles/synth"}, nil},
 	}
 	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, "circles/...").Output()
 	if err != nil {

@@ -25,6 +25,7 @@ import (
 
 	"circles/data"
 	"circles/jobs"
+	"circles/output"
 	"circles/pipeline"
 )
 
@@ -138,20 +139,16 @@ func TestEndToEnd(t *testing.T) {
 	}
 }
 
-func readManifest(t *testing.T, dir string) jobs.Manifest {
+func readManifest(t *testing.T, dir string) output.Manifest {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	m, err := output.ReadManifest(dir) // as a consumer reads it
 	if err != nil {
-		t.Fatal(err)
-	}
-	var m jobs.Manifest
-	if err := json.Unmarshal(b, &m); err != nil {
 		t.Fatal(err)
 	}
 	return m
 }
 
-func checkManifest(t *testing.T, dir string, m jobs.Manifest) {
+func checkManifest(t *testing.T, dir string, m output.Manifest) {
 	t.Helper()
 	if m.ConfigDigest != m.Config.Digest() || len(m.ConfigDigest) != 64 {
 		t.Errorf("config digest %q does not match the recorded config", m.ConfigDigest)
@@ -177,14 +174,14 @@ func checkManifest(t *testing.T, dir string, m jobs.Manifest) {
 			t.Errorf("manifest has no input stats for %s", table)
 		}
 	}
-	rejects, err := data.ReadParquet[data.Reject](filepath.Join(dir, jobs.FileRejects))
+	rejects, err := data.ReadParquet[data.Reject](filepath.Join(dir, output.FileRejects))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if int64(len(rejects)) != quarantined || quarantined == 0 {
 		t.Errorf("rejects.parquet has %d rows, manifest counts %d quarantined (the generator plants bad rows)", len(rejects), quarantined)
 	}
-	want := []string{jobs.FileActivitiesArrow, jobs.FileActivities, jobs.FileFriendsArrow, jobs.FileFriends, jobs.FileGroupsArrow, jobs.FileGroups, jobs.FileItemFactors, jobs.FileRejects, jobs.FileInterests}
+	want := []string{output.FileActivitiesArrow, output.FileActivities, output.FileFriendsArrow, output.FileFriends, output.FileGroupsArrow, output.FileGroups, output.FileItemFactors, output.FileRejects, output.FileInterests}
 	var got []string
 	for _, o := range m.Outputs {
 		got = append(got, o.Name)
@@ -230,11 +227,11 @@ func checkManifest(t *testing.T, dir string, m jobs.Manifest) {
 func checkSchemas(t *testing.T, dir string) {
 	t.Helper()
 	want := map[string][]string{
-		jobs.FileInterests:  {"user_id", "vector", "top_topics"},
-		jobs.FileGroups:     {"user_id", "group_id", "rank", "score", "reasons"},
-		jobs.FileActivities: {"user_id", "activity_id", "rank", "score", "reasons"},
-		jobs.FileFriends:    {"user_id", "candidate_id", "rank", "score", "reasons"},
-		jobs.FileRejects:    {"table", "file", "row", "column", "reason"},
+		output.FileInterests:  {"user_id", "vector", "top_topics"},
+		output.FileGroups:     {"user_id", "group_id", "rank", "score", "reasons"},
+		output.FileActivities: {"user_id", "activity_id", "rank", "score", "reasons"},
+		output.FileFriends:    {"user_id", "candidate_id", "rank", "score", "reasons"},
+		output.FileRejects:    {"table", "file", "row", "column", "reason"},
 	}
 	for name, cols := range want {
 		f, err := os.Open(filepath.Join(dir, name))
@@ -418,7 +415,7 @@ func ranked[T any](t *testing.T, name string, rows []T, key func(T) (user, targe
 }
 
 func checkInterests(t *testing.T, dir string, w *world) {
-	rows, err := data.ReadParquet[data.UserInterest](filepath.Join(dir, jobs.FileInterests))
+	rows, err := data.ReadParquet[data.UserInterest](filepath.Join(dir, output.FileInterests))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -443,7 +440,7 @@ var friendCodes = map[string]bool{data.ReasonMutualFriends: true, data.ReasonSpl
 	data.ReasonFundGroup: true, data.ReasonFamily: true, data.ReasonSameGroup: true, data.ReasonSameActivity: true, data.ReasonSimilarInterest: true}
 
 func checkFriends(t *testing.T, dir string, w *world) {
-	rows, err := data.ReadParquet[data.FriendSuggestion](filepath.Join(dir, jobs.FileFriends))
+	rows, err := data.ReadParquet[data.FriendSuggestion](filepath.Join(dir, output.FileFriends))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -498,7 +495,7 @@ func checkFriends(t *testing.T, dir string, w *world) {
 }
 
 func checkGroups(t *testing.T, dir string, w *world) {
-	rows, err := data.ReadParquet[data.GroupSuggestion](filepath.Join(dir, jobs.FileGroups))
+	rows, err := data.ReadParquet[data.GroupSuggestion](filepath.Join(dir, output.FileGroups))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -523,7 +520,7 @@ func checkGroups(t *testing.T, dir string, w *world) {
 }
 
 func checkActivities(t *testing.T, dir string, w *world) {
-	rows, err := data.ReadParquet[data.ActivitySuggestion](filepath.Join(dir, jobs.FileActivities))
+	rows, err := data.ReadParquet[data.ActivitySuggestion](filepath.Join(dir, output.FileActivities))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -722,11 +719,11 @@ func TestConfigFile(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("config defaults exited %d: %s", code, stderr)
 	}
-	var p jobs.Params
+	var p output.Params
 	if err := json.Unmarshal([]byte(defaults), &p); err != nil {
 		t.Fatal(err)
 	}
-	if p.Digest() != jobs.DefaultParams().Digest() {
+	if p.Digest() != output.DefaultParams().Digest() {
 		t.Fatalf("config defaults does not round-trip to the defaults")
 	}
 	p.ALS.Factors, p.Friends.MaxPerUser = 8, 3
@@ -775,13 +772,13 @@ func TestRunsAndShow(t *testing.T) {
 		t.Errorf("runs: exit %d, stdout:\n%s\nstderr: %s", code, stdout, stderr)
 	}
 	dir := filepath.Join(out, "date="+e2eDate, "run=e2e")
-	friends, err := data.ReadParquet[data.FriendSuggestion](filepath.Join(dir, jobs.FileFriends))
+	friends, err := data.ReadParquet[data.FriendSuggestion](filepath.Join(dir, output.FileFriends))
 	if err != nil || len(friends) == 0 {
 		t.Fatalf("no friend suggestions to show: %v", err)
 	}
 	u := friends[0]
 	code, stdout, stderr = circles(t, "show", "-run", dir, "-user", fmt.Sprint(u.UserID), "-n", "3")
-	want := fmt.Sprintf("person %d (score %.2f): %s", u.CandidateID, u.Score, jobs.ReasonWords(u.Reasons))
+	want := fmt.Sprintf("person %d (score %.2f): %s", u.CandidateID, u.Score, output.ReasonWords(u.Reasons))
 	if code != 0 || !strings.Contains(stdout, want) || !strings.Contains(stdout, "interests:") {
 		t.Errorf("show: exit %d, stdout lacks %q:\n%s\nstderr: %s", code, want, stdout, stderr)
 	}
@@ -806,7 +803,7 @@ func checkCodes(t *testing.T, what string, rs []data.Reason, allowed ...string) 
 // the user_id column with what parquet-go reads.
 func checkArrowReadsParquet(t *testing.T, dir string) {
 	t.Helper()
-	for _, name := range []string{jobs.FileInterests, jobs.FileGroups, jobs.FileActivities, jobs.FileFriends} {
+	for _, name := range []string{output.FileInterests, output.FileGroups, output.FileActivities, output.FileFriends} {
 		f, err := os.Open(filepath.Join(dir, name))
 		if err != nil {
 			t.Fatal(err)

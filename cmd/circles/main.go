@@ -24,6 +24,7 @@ import (
 	"circles/data"
 	"circles/datasets"
 	"circles/jobs"
+	"circles/output"
 	"circles/pipeline"
 	"circles/synth"
 )
@@ -230,7 +231,7 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 // the settings.
 type runFlags struct {
 	cfg        jobs.RunConfig
-	p          jobs.Params
+	p          output.Params
 	lf         logFlags
 	configFile string
 	cpuProfile string
@@ -240,7 +241,7 @@ type runFlags struct {
 // register adds the flags to fs; withDate adds -date and -run-id, which a
 // backfill sets per date.
 func (r *runFlags) register(fs *flag.FlagSet, withDate bool) {
-	r.p = jobs.DefaultParams()
+	r.p = output.DefaultParams()
 	p := &r.p
 	r.lf.register(fs)
 	fs.StringVar(&r.cfg.Input, "input", "", "input root holding <table>/dt=YYYY-MM-DD partitions (required)")
@@ -279,7 +280,7 @@ func (r *runFlags) parse(fs *flag.FlagSet, args []string) (stop func(), err erro
 		// Precedence: defaults < config file < flags given on the command
 		// line. The flags point into r.p, so parsing them again over the
 		// file's values re-applies exactly the ones that were given.
-		fromFile, err := jobs.LoadParams(r.configFile, jobs.DefaultParams())
+		fromFile, err := jobs.LoadParams(r.configFile, output.DefaultParams())
 		if err != nil {
 			return nil, err
 		}

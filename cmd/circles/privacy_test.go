@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"circles/data"
-	"circles/jobs"
+	"circles/output"
 	"circles/pipeline"
 )
 
@@ -46,7 +46,7 @@ func TestIneligibleUsersShapeNothing(t *testing.T) {
 
 	// Both trees go through the same writer, so only the deleted rows
 	// differ between them.
-	run := func(name string, tables *data.Tables) jobs.Manifest {
+	run := func(name string, tables *data.Tables) output.Manifest {
 		in := filepath.Join(t.TempDir(), name)
 		if err := tables.Write(in, date, e2eDays); err != nil {
 			t.Fatal(err)
@@ -61,7 +61,7 @@ func TestIneligibleUsersShapeNothing(t *testing.T) {
 	a, b := run("all", all), run("without", &without)
 	compared := 0
 	for _, fa := range a.Outputs {
-		if fa.Name == jobs.FileRejects {
+		if fa.Name == output.FileRejects {
 			continue // the deleted rows include some the run would quarantine
 		}
 		i := slices.IndexFunc(b.Outputs, func(fb pipeline.FileEntry) bool { return fb.Name == fa.Name })

@@ -1,0 +1,97 @@
+// Package output is the contract of a published run, for the feed-ranking
+// service and any other reader: the file names of a run directory, the
+// manifest and the settings it records, and the reference wording of the
+// reasons a suggestion carries. The rows in those files, and the reason
+// codes, are data's types (data/rows.go); docs/contract.md describes
+// both. A consumer imports output and data, never jobs.
+package output
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"circles/data"
+	"circles/features"
+	"circles/pipeline"
+)
+
+// Output file names of a published run.
+const (
+	FileInterests  = "user_interests.parquet"
+	FileGroups     = "group_suggestions.parquet"
+	FileActivities = "activity_suggestions.parquet"
+	FileFriends    = "friend_suggestions.parquet"
+	FileRejects    = "rejects.parquet"
+	// FileItemFactors holds the interest model's item vectors, so that a
+	// later run can rank, or re-solve some users, in the same latent space.
+	FileItemFactors = "item_factors.parquet"
+
+	// The feed export: the same suggestions as Arrow IPC files.
+	FileGroupsArrow     = "group_suggestions.arrow"
+	FileActivitiesArrow = "activity_suggestions.arrow"
+	FileFriendsArrow    = "friend_suggestions.arrow"
+)
+
+// ManifestVersion is the version of the manifest and output layout.
+const ManifestVersion = 1
+
+// Manifest describes one published run. It is written last; a run
+// directory without it is incomplete and must be ignored.
+type Manifest struct {
+	Version int    `json:"manifest_version"`
+	RunID   string `json:"run_id"`
+	// Stamp holds the run's date and when it was published: runs are
+	// ordered by them (latest, retention, listings), never by run ID.
+	pipeline.Stamp
+	CodeVersion  string               `json:"code_version"`
+	ConfigDigest string               `json:"config_digest"`
+	Config       Params               `json:"config"`
+	Inputs       []data.TableStats    `json:"inputs"`
+	Features     features.Summary     `json:"features"`
+	Model        ModelMetrics         `json:"model"`
+	Suggestions  SuggestionStats      `json:"suggestions"`
+	Outputs      []pipeline.FileEntry `json:"outputs"`
+	// Base, Stages and UsersRecomputed describe a run built on another
+	// published run: the stages recomputed (all when empty) and the number
+	// of users a subset run recomputed (0: every user).
+	Base            string                 `json:"base,omitempty"`
+	Stages          []string               `json:"stages,omitempty"`
+	UsersRecomputed int                    `json:"users_recomputed,omitempty"`
+	Timings         []pipeline.StageTiming `json:"timings"`
+}
+
+// ModelMetrics summarises the interest model.
+type ModelMetrics struct {
+	Users        int       `json:"users"`
+	Items        int       `json:"items"`
+	Observations int       `json:"observations"`
+	Factors      int       `json:"factors"`
+	Loss         []float64 `json:"loss_per_iteration"`
+}
+
+// SuggestionStats counts what a run suggested.
+type SuggestionStats struct {
+	EligibleUsers     int     `json:"eligible_users"`
+	UsersWithGroups   int     `json:"users_with_group_suggestions"`
+	UsersWithActivity int     `json:"users_with_activity_suggestions"`
+	UsersWithFriends  int     `json:"users_with_friend_suggestions"`
+	GroupsPerUser     float64 `json:"group_suggestions_per_eligible_user"`
+	ActivitiesPerUser float64 `json:"activity_suggestions_per_eligible_user"`
+	FriendsPerUser    float64 `json:"friend_suggestions_per_eligible_user"`
+}
+
+// ReadManifest reads the manifest of the published run in dir.
+func ReadManifest(dir string) (Manifest, error) {
+	path := filepath.Join(dir, pipeline.ManifestName)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Manifest{}, fmt.Errorf("read manifest: %w (is it a published run directory?)", err)
+	}
+	var m Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return Manifest{}, fmt.Errorf("read manifest %s: %w", path, err)
+	}
+	return m, nil
+}
