@@ -1,6 +1,7 @@
 package data
 
 import (
+	"context"
 	"errors"
 	"time"
 
@@ -140,7 +141,8 @@ func stringCode(q *quarantine, row int64, col string, code int32, rejectReason s
 // dimension table under root. Rows that break the contract are quarantined
 // into Dims.Rejects and counted in Dims.Stats; a missing snapshot returns an
 // error wrapping ErrNoPartition, an unreadable file one wrapping ErrBadInput.
-func LoadDims(root string, date time.Time) (*Dims, error) {
+// An interrupt is seen between files.
+func LoadDims(ctx context.Context, root string, date time.Time) (*Dims, error) {
 	contract, err := ReadInputContract(root)
 	if err != nil {
 		return nil, err
@@ -174,6 +176,9 @@ func LoadDims(root string, date time.Time) (*Dims, error) {
 		st := newStats(l.table)
 		st.Files = files
 		for _, f := range files {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
 			q := &quarantine{table: l.table, file: f, stats: &st}
 			if err := l.load(d, f, q); err != nil {
 				return nil, err

@@ -1,6 +1,7 @@
 package data_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -25,7 +26,7 @@ func ExampleScanInteractions() {
 		fmt.Println(err)
 		return
 	}
-	d, err := data.LoadDims(root, day)
+	d, err := data.LoadDims(context.Background(), root, day)
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -56,7 +56,7 @@ func fuzzTable(f *testing.F, table string) {
 	f.Add(seed)
 	f.Add(seed[:len(seed)/2])
 	f.Add([]byte("PAR1\x00\x00\x00\x00PAR1"))
-	d, err := data.LoadDims(root, date)
+	d, err := data.LoadDims(f.Context(), root, date)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func fuzzTable(f *testing.F, table string) {
 			}
 		default:
 			var dd *data.Dims
-			if dd, err = data.LoadDims(root, date); err == nil {
+			if dd, err = data.LoadDims(t.Context(), root, date); err == nil {
 				stats = dd.Stats
 			}
 		}

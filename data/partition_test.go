@@ -160,7 +160,7 @@ func TestStructColumnFailsTheFile(t *testing.T) {
 	if err := data.WriteParquet(p, []structID{{UserID: id{High: 1, Low: 2}, City: "hangzhou", Status: "active"}}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := data.LoadDims(root, date)
+	_, err := data.LoadDims(t.Context(), root, date)
 	var fe *data.FileError
 	if !errors.As(err, &fe) || fe.File != p || fe.Column != "user_id" || !errors.Is(err, data.ErrBadInput) {
 		t.Errorf("err = %v, want a bad-input FileError for column user_id of %s", err, p)

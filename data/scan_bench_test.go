@@ -40,7 +40,7 @@ func benchWorld(b *testing.B) (string, synth.Config) {
 // interactions file: 6 columns decoded, every row checked and interned.
 func BenchmarkScanInteractions(b *testing.B) {
 	dir, cfg := benchWorld(b)
-	d, err := data.LoadDims(dir, cfg.End)
+	d, err := data.LoadDims(b.Context(), dir, cfg.End)
 	if err != nil {
 		b.Fatal(err)
 	}

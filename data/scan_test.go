@@ -24,7 +24,7 @@ func smallWorld(t *testing.T) (string, *data.Dims) {
 	w.Content = []data.ContentRow{{ContentID: 20, Topics: []string{"food"}}}
 	root := t.TempDir()
 	w.Write(t, root)
-	d, err := data.LoadDims(root, date)
+	d, err := data.LoadDims(t.Context(), root, date)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +179,7 @@ func TestLoadDimsNamesTheMissingColumn(t *testing.T) {
 	if err := data.WriteParquet(p, []noCity{{1, "active"}}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := data.LoadDims(root, date)
+	_, err := data.LoadDims(t.Context(), root, date)
 	var fe *data.FileError
 	if !errors.As(err, &fe) || fe.File != p || fe.Column != "city" || !errors.Is(err, data.ErrBadInput) {
 		t.Fatalf("err = %v, want a bad-input FileError for column city of %s", err, p)
@@ -223,7 +223,7 @@ func FuzzScanInteractions(f *testing.F) {
 	w.Content = []data.ContentRow{{ContentID: 20, Topics: []string{"food"}}}
 	root := f.TempDir()
 	w.Write(f, root)
-	d, err := data.LoadDims(root, date)
+	d, err := data.LoadDims(f.Context(), root, date)
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package features
 
 import (
 	"cmp"
+	"context"
 	"iter"
 	"math"
 	"slices"
@@ -112,8 +113,9 @@ func (f *Features) UserTopicRow(u int32) []float32 {
 // in chunks (one per input file, as data.Merge returns them), read in
 // order. featureStart (millis) is the start of the window whose events
 // shape interests and ties; older events (read for dismissal expiry) count
-// only as negatives. Build does no I/O and is deterministic.
-func Build(d *data.Dims, txns [][]data.Txn, events [][]data.Event, featureStart int64, p Params) *Features {
+// only as negatives. Build does no I/O and is deterministic; an interrupt
+// is seen between input chunks and between the structures it builds.
+func Build(ctx context.Context, d *data.Dims, txns [][]data.Txn, events [][]data.Event, featureStart int64, p Params) (*Features, error) {
 	now := d.Date.AddDate(0, 0, 1).UnixMilli()
 	nu := d.Users.Len()
 	f := &Features{NowMillis: now, Items: newItems(d), Eligible: make([]bool, nu)}
@@ -126,8 +128,13 @@ func Build(d *data.Dims, txns [][]data.Txn, events [][]data.Event, featureStart 
 	}
 	f.Summary.Users, f.Summary.Items = nu, int(it.N)
 	acc := &accumulator{f: f, p: p, now: now, featureStart: featureStart, ttlStart: now - int64(p.DismissTTLDays)*86_400_000}
-	for e := range allRows(events) {
-		acc.event(e)
+	for _, chunk := range events {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		for _, e := range chunk {
+			acc.event(e)
+		}
 	}
 	members := f.memberships(d, acc.memberEvents)
 	for _, m := range members {
@@ -153,6 +160,9 @@ func Build(d *data.Dims, txns [][]data.Txn, events [][]data.Event, featureStart 
 	}
 	sig, hidden, signups, blocks, dismissed, ties := acc.sig, acc.hidden, acc.signups, acc.blocks, acc.dismissed, acc.ties
 	acc = nil
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 
 	f.Signals = BuildCSR(nu, sig)
 	f.Summary.SignalEntries = f.Signals.NNZ()
@@ -163,9 +173,12 @@ func Build(d *data.Dims, txns [][]data.Txn, events [][]data.Event, featureStart 
 	f.DismissedUsers = NewPairSet(dismissed)
 	f.buildFriends(nu, friends)
 	f.buildMembers(d, members)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	f.buildTies(ties, p)
 	f.buildTopics(d, p)
-	return f
+	return f, nil
 }
 
 // allRows iterates over the rows of chunks in order.

@@ -65,7 +65,7 @@ func TestTieReciprocityAndDecay(t *testing.T) {
 	txns := []data.Txn{transfer(0, 1, now), transfer(0, 1, now), transfer(2, 3, now), transfer(3, 2, now),
 		transfer(4, 5, now-42*86_400_000), transfer(4, 5, now-42*86_400_000)}
 	p := DefaultParams()
-	f := Build(dims(6), [][]data.Txn{txns}, nil, now-60*86_400_000, p)
+	f := build(t, dims(6), [][]data.Txn{txns}, nil, now-60*86_400_000, p)
 	oneWay, info := f.Tie(0, 1)
 	twoWay, _ := f.Tie(2, 3)
 	old, _ := f.Tie(4, 5)
@@ -95,7 +95,7 @@ func TestCoSplitTiesPayersOfOneBill(t *testing.T) {
 	leg := func(payer int32) data.Txn {
 		return data.Txn{TimeMillis: now - 1000, AmountCents: 500, Ref: 9, Payer: payer, Payee: 0, Kind: data.TxAASplit, PayeeType: data.PayeeUser}
 	}
-	f := Build(dims(4), [][]data.Txn{{leg(1), leg(2)}, {leg(3)}}, nil, now-86_400_000, DefaultParams())
+	f := build(t, dims(4), [][]data.Txn{{leg(1), leg(2)}, {leg(3)}}, nil, now-86_400_000, DefaultParams())
 	for _, pr := range [][2]int32{{0, 1}, {1, 2}, {2, 3}, {1, 3}} {
 		if _, info := f.Tie(pr[0], pr[1]); info.Splits != 1 {
 			t.Errorf("pair %v: %d splits, want 1 (they took part in one bill)", pr, info.Splits)
@@ -117,7 +117,7 @@ func TestPolicyInputs(t *testing.T) {
 		{TimeMillis: now - 86_400_000, User: 4, Target: 0, TargetKind: data.TargetUser, Action: data.ActLike},       // opted out: no tie
 	}
 	txns := []data.Txn{transfer(4, 0, now-1000), transfer(0, 3, now-1000)}
-	f := Build(d, [][]data.Txn{txns}, [][]data.Event{events}, now-20*86_400_000, p)
+	f := build(t, d, [][]data.Txn{txns}, [][]data.Event{events}, now-20*86_400_000, p)
 	if !f.DismissedUsers.Has(1, 0) {
 		t.Errorf("dismissal within the TTL missing (checked in the other direction)")
 	}
@@ -157,7 +157,7 @@ func TestUserTopicsSumToOne(t *testing.T) {
 		{TimeMillis: now - 1000, User: 1, Target: 0, TargetKind: data.TargetContent, Action: data.ActLike, Weight: 1},
 		{TimeMillis: now - 1000, User: 2, Target: 0, TargetKind: data.TargetContent, Action: data.ActLike, Weight: 1},
 	}
-	f := Build(d, nil, [][]data.Event{events}, now-86_400_000, DefaultParams())
+	f := build(t, d, nil, [][]data.Event{events}, now-86_400_000, DefaultParams())
 	row := f.UserTopicRow(0)
 	if sum := row[hiking] + row[food]; math.Abs(float64(sum)-1) > 1e-6 {
 		t.Errorf("topic weights sum to %v", sum)
@@ -181,7 +181,7 @@ func TestWeightScalesLogarithmically(t *testing.T) {
 		{TimeMillis: now, User: 0, Target: 0, TargetKind: data.TargetContent, Action: data.ActView, Weight: 1},
 		{TimeMillis: now, User: 1, Target: 0, TargetKind: data.TargetContent, Action: data.ActView, Weight: 1023},
 	}
-	f := Build(d, nil, [][]data.Event{events}, now-86_400_000, DefaultParams())
+	f := build(t, d, nil, [][]data.Event{events}, now-86_400_000, DefaultParams())
 	item := f.Items.Content(0)
 	at := func(u int32) float32 {
 		cols, vals := f.Signals.Row(u)
@@ -229,7 +229,7 @@ func TestMembershipIsTheNewestFact(t *testing.T) {
 		join(1, 4, 6), leave(1, 4, 4), // joined and left, no snapshot row: not a member
 		join(4, 4, 1), // opted out: no membership
 	}
-	f := Build(d, nil, [][]data.Event{events}, at(60), DefaultParams())
+	f := build(t, d, nil, [][]data.Event{events}, at(60), DefaultParams())
 	want := map[[2]int32]bool{{0, 0}: true, {2, 2}: true, {0, 4}: true}
 	for u := range int32(5) {
 		for g := range int32(5) {
@@ -241,4 +241,14 @@ func TestMembershipIsTheNewestFact(t *testing.T) {
 	if f.Summary.ExcludedMemberships != 1 {
 		t.Errorf("excluded memberships = %d, want 1", f.Summary.ExcludedMemberships)
 	}
+}
+
+// build is Build for a test: it fails t on an error.
+func build(t testing.TB, d *data.Dims, txns [][]data.Txn, events [][]data.Event, featureStart int64, p Params) *Features {
+	t.Helper()
+	f, err := Build(t.Context(), d, txns, events, featureStart, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
 }

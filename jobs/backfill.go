@@ -31,14 +31,14 @@ func BackfillRunID(p output.Params) string { return "backfill-" + p.Digest()[:12
 func Backfill(ctx context.Context, cfg BackfillConfig, log *slog.Logger, progress *pipeline.Progress) (ran, skipped int, err error) {
 	from, err := data.ParseDate(cfg.From)
 	if err != nil {
-		return 0, 0, usageError("-from: %v", err)
+		return 0, 0, UsageError("-from: %v", err)
 	}
 	to, err := data.ParseDate(cfg.To)
 	if err != nil {
-		return 0, 0, usageError("-to: %v", err)
+		return 0, 0, UsageError("-to: %v", err)
 	}
 	if to.Before(from) {
-		return 0, 0, usageError("-to %s is before -from %s", cfg.To, cfg.From)
+		return 0, 0, UsageError("-to %s is before -from %s", cfg.To, cfg.From)
 	}
 	id := BackfillRunID(cfg.Run.Params)
 	for d := from; !d.After(to); d = d.AddDate(0, 0, 1) {
@@ -49,8 +49,8 @@ func Backfill(ctx context.Context, cfg BackfillConfig, log *slog.Logger, progres
 			return ran, skipped, err
 		}
 		rc := cfg.Run
-		rc.Date, rc.RunID = d.Format(data.DateLayout), id
-		if _, err := Run(ctx, rc, log.With("date", rc.Date), progress); err != nil {
+		rc.Date, rc.RunID = d, id
+		if _, err := Run(ctx, rc, log.With("date", d.Format(data.DateLayout)), progress); err != nil {
 			return ran, skipped, err
 		}
 		ran++

@@ -19,7 +19,7 @@ import (
 
 type benchState struct {
 	cfg RunConfig
-	in  ingested
+	in  *Loaded
 	f   *features.Features
 	als *models.ALS
 }
@@ -45,14 +45,15 @@ func benchWorld(b *testing.B) *benchState {
 		}
 		p := output.DefaultParams()
 		p.WindowDays, p.Features.DismissTTLDays = 30, 30
-		bench.cfg = RunConfig{Input: dir, Output: "unused", Date: "2026-11-20", Params: p}
-		date, _ := data.ParseDate(bench.cfg.Date)
-		if bench.in, benchErr = ingest(context.Background(), bench.cfg, date, nil); benchErr != nil {
+		bench.cfg = RunConfig{Input: dir, Output: "unused", Date: runDate, Params: p}
+		ctx := context.Background()
+		if bench.in, benchErr = Load(ctx, dir, runDate, p, Options{}); benchErr != nil {
 			return
 		}
-		bench.f = features.Build(bench.in.dims, bench.in.txns, bench.in.events, data.NewWindow(date, 30).StartMillis, p.Features)
-		rt := bench.f.Signals.Transpose(int(bench.f.Items.N))
-		bench.als, benchErr = models.TrainALS(context.Background(), &bench.f.Signals, &rt, p.ALS, nil)
+		if bench.f, benchErr = BuildFeatures(ctx, bench.in, runDate, p); benchErr != nil {
+			return
+		}
+		bench.als, _, benchErr = TrainInterests(ctx, bench.f, p.ALS, Options{})
 	})
 	if benchErr != nil {
 		b.Fatal(benchErr)
@@ -60,12 +61,12 @@ func benchWorld(b *testing.B) *benchState {
 	return &bench
 }
 
-func events(in ingested) int {
+func events(in *Loaded) int {
 	n := 0
-	for _, c := range in.events {
+	for _, c := range in.Events {
 		n += len(c)
 	}
-	for _, c := range in.txns {
+	for _, c := range in.Txns {
 		n += len(c)
 	}
 	return n
@@ -73,10 +74,9 @@ func events(in ingested) int {
 
 func BenchmarkIngest(b *testing.B) {
 	s := benchWorld(b)
-	date, _ := data.ParseDate(s.cfg.Date)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := ingest(b.Context(), s.cfg, date, nil); err != nil {
+		if _, err := Load(b.Context(), s.cfg.Input, s.cfg.Date, s.cfg.Params, Options{}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -85,11 +85,11 @@ func BenchmarkIngest(b *testing.B) {
 
 func BenchmarkFeatures(b *testing.B) {
 	s := benchWorld(b)
-	date, _ := data.ParseDate(s.cfg.Date)
-	start := data.NewWindow(date, s.cfg.Params.WindowDays).StartMillis
 	b.ReportAllocs()
 	for b.Loop() {
-		features.Build(s.in.dims, s.in.txns, s.in.events, start, s.cfg.Params.Features)
+		if _, err := BuildFeatures(b.Context(), s.in, s.cfg.Date, s.cfg.Params); err != nil {
+			b.Fatal(err)
+		}
 	}
 	b.ReportMetric(float64(events(s.in))*float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
@@ -111,14 +111,14 @@ func BenchmarkALSIteration(b *testing.B) {
 
 func benchRank[T any](b *testing.B, rank func(context.Context, models.Inputs) ([]T, error)) {
 	s := benchWorld(b)
-	in := models.Inputs{Dims: s.in.dims, Features: s.f, ALS: s.als}
+	in := models.Inputs{Dims: s.in.Dims, Features: s.f, ALS: s.als}
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := rank(b.Context(), in); err != nil {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(s.in.dims.Users.Len())*float64(b.N)/b.Elapsed().Seconds(), "users/s")
+	b.ReportMetric(float64(s.in.Dims.Users.Len())*float64(b.N)/b.Elapsed().Seconds(), "users/s")
 }
 
 func BenchmarkRankGroups(b *testing.B) {

@@ -9,8 +9,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
-	"circles/data"
 	"circles/output"
 	"circles/pipeline"
 )
@@ -19,18 +19,18 @@ import (
 // to its usage exit code.
 var ErrUsage = errors.New("usage")
 
-// usageError wraps a validation message as an ErrUsage.
-func usageError(format string, args ...any) error {
+// UsageError wraps a validation message as an [ErrUsage].
+func UsageError(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrUsage, fmt.Sprintf(format, args...))
 }
 
 // RunConfig is the configuration of one pipeline run.
 type RunConfig struct {
-	Input   string // input root with <table>/dt=YYYY-MM-DD partitions
-	Output  string // output root; the run is published under it
-	Date    string // run date, YYYY-MM-DD
-	RunID   string // name of the run directory (see pipeline.ValidRunID); default: the UTC start time, like 20261121T020000Z
-	Workers int    // parallelism, 0 = all cores; never changes results
+	Input   string    // input root with <table>/dt=YYYY-MM-DD partitions
+	Output  string    // output root; the run is published under it
+	Date    time.Time // run date: a UTC midnight, as data.ParseDate returns it
+	RunID   string    // name of the run directory (see pipeline.ValidRunID); default: the UTC start time, like 20261121T020000Z
+	Workers int       // parallelism, 0 = all cores; never changes results
 	// KeepRuns is how many published runs to keep under Output, newest by
 	// date and then publication time; older ones are removed after a run
 	// is published, never the one latest points to nor the run just
@@ -49,32 +49,32 @@ type RunConfig struct {
 // Validate checks the configuration before any I/O.
 func (c RunConfig) Validate() error {
 	if c.Input == "" {
-		return usageError("-input is required: the directory holding <table>/dt=YYYY-MM-DD partitions")
+		return UsageError("-input is required: the directory holding <table>/dt=YYYY-MM-DD partitions")
 	}
 	if c.Output == "" {
-		return usageError("-output is required: the directory runs are published under")
+		return UsageError("-output is required: the directory runs are published under")
 	}
-	if _, err := data.ParseDate(c.Date); err != nil {
-		return usageError("-date: %v", err)
+	if y, m, d := c.Date.Date(); c.Date.IsZero() || !c.Date.Equal(time.Date(y, m, d, 0, 0, 0, 0, time.UTC)) {
+		return UsageError("-date is required: the run date, YYYY-MM-DD")
 	}
 	if c.RunID != "" {
 		if err := pipeline.ValidRunID(c.RunID); err != nil {
-			return usageError("-run-id: %v", err)
+			return UsageError("-run-id: %v", err)
 		}
 	}
 	if c.Workers < 0 {
-		return usageError("-workers = %d: want ≥ 0 (0 = all cores)", c.Workers)
+		return UsageError("-workers = %d: want ≥ 0 (0 = all cores)", c.Workers)
 	}
 	if c.KeepRuns < 0 {
-		return usageError("-keep-runs = %d: want ≥ 0 (0 = keep every run)", c.KeepRuns)
+		return UsageError("-keep-runs = %d: want ≥ 0 (0 = keep every run)", c.KeepRuns)
 	}
 	for _, s := range c.Stages {
 		if s != StageInterests && s != StageGroups && s != StageFriends {
-			return usageError("-stages: unknown stage %q; want interests, groups or friends", s)
+			return UsageError("-stages: unknown stage %q; want interests, groups or friends", s)
 		}
 	}
 	if (len(c.Stages) > 0 || c.Users != nil) && c.Base == "" {
-		return usageError("-stages and -users build on a published run: name it with -base")
+		return UsageError("-stages and -users build on a published run: name it with -base")
 	}
 	return validParams(c.Params)
 }
@@ -92,12 +92,12 @@ func validParams(p output.Params) error {
 func LoadParams(path string, base output.Params) (output.Params, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return output.Params{}, usageError("-config: %v", err)
+		return output.Params{}, UsageError("-config: %v", err)
 	}
 	defer f.Close()
 	p := base
 	if err := decodeStrict(f, &p); err != nil {
-		return output.Params{}, usageError("-config %s: %v (see 'circles config defaults' for every field)", path, err)
+		return output.Params{}, UsageError("-config %s: %v (see 'circles config defaults' for every field)", path, err)
 	}
 	return p, nil
 }

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"text/tabwriter"
 
-	"circles/data"
 	"circles/output"
 	"circles/pipeline"
 	"circles/synth"
@@ -34,7 +33,7 @@ func Demo(ctx context.Context, cfg DemoConfig, w io.Writer, log *slog.Logger, pr
 	// A world shorter than the default windows is run on the days it has.
 	p.WindowDays = min(p.WindowDays, cfg.World.Days)
 	p.Features.DismissTTLDays = min(p.Features.DismissTTLDays, cfg.World.Days)
-	rc := RunConfig{Input: world, Output: filepath.Join(cfg.Dir, "out"), Date: cfg.World.End.Format(data.DateLayout), RunID: "demo", Workers: cfg.Workers, Params: p}
+	rc := RunConfig{Input: world, Output: filepath.Join(cfg.Dir, "out"), Date: cfg.World.End, RunID: "demo", Workers: cfg.Workers, Params: p}
 	res, err := Run(ctx, rc, log, progress)
 	if err != nil {
 		return err

@@ -18,10 +18,10 @@ type GenerateConfig struct {
 // Generate writes a synthetic world into cfg.Out.
 func Generate(ctx context.Context, cfg GenerateConfig, log *slog.Logger, progress *pipeline.Progress) (synth.Summary, error) {
 	if cfg.Out == "" {
-		return synth.Summary{}, usageError("-out is required: an empty or new directory to write the world into")
+		return synth.Summary{}, UsageError("-out is required: an empty or new directory to write the world into")
 	}
 	if err := cfg.World.Validate(); err != nil {
-		return synth.Summary{}, usageError("%v", err)
+		return synth.Summary{}, UsageError("%v", err)
 	}
 	log = log.With("job", "generate")
 	log.Info("stage started", "stage", "generate", "path", cfg.Out, "users", cfg.World.Users, "days", cfg.World.Days)

@@ -22,9 +22,9 @@ type ImportConfig struct {
 func Import(ctx context.Context, cfg ImportConfig, log *slog.Logger) (*datasets.Summary, error) {
 	switch {
 	case cfg.Src == "" || cfg.Dst == "":
-		return nil, usageError("want FORMAT SRC DST")
+		return nil, UsageError("want FORMAT SRC DST")
 	case !(cfg.MaxBadLineFraction > 0 && cfg.MaxBadLineFraction <= 1):
-		return nil, usageError("-max-bad-lines = %v: want a fraction in (0, 1]", cfg.MaxBadLineFraction)
+		return nil, UsageError("-max-bad-lines = %v: want a fraction in (0, 1]", cfg.MaxBadLineFraction)
 	}
 	start := time.Now()
 	sum, err := datasets.Import(ctx, cfg.Format, cfg.Src, cfg.Dst, datasets.Options{Date: cfg.Date, MaxBadLineFraction: cfg.MaxBadLineFraction})

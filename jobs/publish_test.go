@@ -45,7 +45,7 @@ func TestInterruptAfterCommitFinishesTheRun(t *testing.T) {
 	defer cancel()
 	log := slog.New(cancelOn{Handler: slog.DiscardHandler, msg: "run published", cancel: cancel})
 	out := filepath.Join(root, "out")
-	res, err := Run(ctx, RunConfig{Input: filepath.Join(root, "in"), Output: out, Date: "2026-11-20", RunID: "t", Params: testParams()}, log, nil)
+	res, err := Run(ctx, RunConfig{Input: filepath.Join(root, "in"), Output: out, Date: runDate, RunID: "t", Params: testParams()}, log, nil)
 	if err != nil || res == nil {
 		t.Fatalf("Run = %v, %v; want the published run and no error", res, err)
 	}
@@ -68,7 +68,7 @@ func TestErrorAfterCommitSaysPublished(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(out, pipeline.LatestName, "x"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cfg := RunConfig{Input: filepath.Join(root, "in"), Output: out, Date: "2026-11-20", RunID: "t", Params: testParams()}
+	cfg := RunConfig{Input: filepath.Join(root, "in"), Output: out, Date: runDate, RunID: "t", Params: testParams()}
 	res, err := Run(t.Context(), cfg, slog.New(slog.DiscardHandler), nil)
 	if !errors.Is(err, ErrAfterPublish) || Outcome(err) != "published_with_errors" || res == nil {
 		t.Fatalf("Run = %v, %v (outcome %s); want the published run and an ErrAfterPublish", res, err, Outcome(err))
@@ -88,7 +88,7 @@ func TestErrorAfterCommitSaysPublished(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cfg.RunID, cfg.Date = "u", "2026-11-19"
+	cfg.RunID, cfg.Date = "u", runDate.AddDate(0, 0, -1)
 	cfg.Params.WindowDays, cfg.Params.Features.DismissTTLDays = 6, 6
 	older, err := Run(t.Context(), cfg, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
@@ -108,7 +108,7 @@ func TestRunClearsLeftoversAndRefusesAPublishedID(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cfg := RunConfig{Input: filepath.Join(root, "in"), Output: out, Date: "2026-11-20", RunID: "t", Params: testParams()}
+	cfg := RunConfig{Input: filepath.Join(root, "in"), Output: out, Date: runDate, RunID: "t", Params: testParams()}
 	var logs bytes.Buffer
 	if _, err := Run(t.Context(), cfg, slog.New(slog.NewJSONHandler(&logs, nil)), nil); err != nil {
 		t.Fatal(err)
@@ -134,7 +134,7 @@ func TestRunIDIsValidatedBeforeAnyRemoval(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, id := range []string{"x/../../../victim", "../victim", "a\nb", "..", string(make([]byte, 129))} {
-		_, err := Run(t.Context(), RunConfig{Input: filepath.Join(root, "in"), Output: out, Date: "2026-11-20", RunID: id, Params: testParams()}, slog.New(slog.DiscardHandler), nil)
+		_, err := Run(t.Context(), RunConfig{Input: filepath.Join(root, "in"), Output: out, Date: runDate, RunID: id, Params: testParams()}, slog.New(slog.DiscardHandler), nil)
 		if !errors.Is(err, ErrUsage) {
 			t.Errorf("run id %q: %v, want a usage error", id, err)
 		}
@@ -159,7 +159,7 @@ func TestRejectsDoNotDependOnHowInputIsSpelled(t *testing.T) {
 	p.MaxBadRowFraction = 0.5
 	var sums []string
 	for i, input := range []string{"in", filepath.Join(root, "in"), "./in/"} {
-		res, err := Run(t.Context(), RunConfig{Input: input, Output: filepath.Join(root, "out"), Date: "2026-11-20", RunID: "r" + string(rune('0'+i)), Params: p}, slog.New(slog.DiscardHandler), nil)
+		res, err := Run(t.Context(), RunConfig{Input: input, Output: filepath.Join(root, "out"), Date: runDate, RunID: "r" + string(rune('0'+i)), Params: p}, slog.New(slog.DiscardHandler), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -197,9 +197,9 @@ func TestCatchUpCoversEveryMissingNight(t *testing.T) {
 	s.now = func() time.Time { return time.Date(2026, 11, 21, 2, 0, 0, 0, time.UTC) } // yesterday: the 20th
 	// The 20th is published; the 17th, 18th and 19th are not.
 	var ran []string
-	s.run = func(ctx context.Context, date string) (*Result, error) {
-		ran = append(ran, date)
-		if date == "2026-11-18" {
+	s.run = func(ctx context.Context, date time.Time) (*Result, error) {
+		ran = append(ran, date.Format(data.DateLayout))
+		if ran[len(ran)-1] == "2026-11-18" {
 			return nil, pipeline.ErrLocked
 		}
 		return nil, nil

@@ -51,24 +51,80 @@ func ParseUserList(r io.Reader) ([]int64, error) {
 func ReadUserList(path string) ([]int64, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, usageError("-users: %v", err)
+		return nil, UsageError("-users: %v", err)
 	}
 	defer f.Close()
 	ids, err := ParseUserList(f)
 	if err != nil {
-		return nil, usageError("-users %s: %v", path, err)
+		return nil, UsageError("-users %s: %v", path, err)
 	}
 	if len(ids) == 0 {
-		return nil, usageError("-users %s: no user IDs", path)
+		return nil, UsageError("-users %s: no user IDs", path)
 	}
 	return ids, nil
 }
 
-// baseFactors loads a published run's interest model into this run's
+// A baseRun is the published run a rerun builds on (RunConfig.Base). The
+// stages consult it to reuse or merge what they would otherwise compute;
+// a nil *baseRun is a fresh run, for which every method says so.
+type baseRun struct {
+	dir    string
+	m      output.Manifest
+	stages []string       // the stages recomputed; empty: all
+	listed map[int64]bool // the users recomputed (external IDs); nil: all
+}
+
+// openBase reads the base run of cfg, nil when there is none.
+func openBase(cfg RunConfig) (*baseRun, error) {
+	if cfg.Base == "" {
+		return nil, nil
+	}
+	m, err := output.ReadManifest(cfg.Base)
+	if err != nil {
+		return nil, UsageError("-base: %v", err)
+	}
+	if date := cfg.Date.Format(data.DateLayout); m.Date != date {
+		return nil, UsageError("-base %s is a run of %s, not of -date %s", cfg.Base, m.Date, date)
+	}
+	b := &baseRun{dir: cfg.Base, m: m, stages: cfg.Stages}
+	if cfg.Users != nil {
+		b.listed = make(map[int64]bool, len(cfg.Users))
+		for _, id := range cfg.Users {
+			b.listed[id] = true
+		}
+	}
+	return b, nil
+}
+
+// reuses reports whether stage's outputs are copied from the base run:
+// the run names the stages it recomputes, and not this one.
+func (b *baseRun) reuses(stage string) bool {
+	return b != nil && len(b.stages) > 0 && !slices.Contains(b.stages, stage)
+}
+
+// subset reports whether only some users are recomputed.
+func (b *baseRun) subset() bool { return b != nil && b.listed != nil }
+
+// only marks the users recomputed by dense index; nil when all are.
+func (b *baseRun) only(d *data.Dims) []bool {
+	if !b.subset() {
+		return nil
+	}
+	only := make([]bool, d.Users.Len())
+	for id := range b.listed {
+		if u := d.Users.Lookup(id); u >= 0 {
+			only[u] = true
+		}
+	}
+	return only
+}
+
+// factors loads the base run's interest model into this run's
 // dense indices: user vectors from user_interests.parquet, item vectors
 // from item_factors.parquet. Users and items the base run did not have get
 // zero vectors.
-func baseFactors(dir string, d *data.Dims, f *features.Features, k int) (*models.ALS, error) {
+func (b *baseRun) factors(d *data.Dims, f *features.Features, k int) (*models.ALS, error) {
+	dir := b.dir
 	users, err := data.ReadParquet[data.UserInterest](filepath.Join(dir, output.FileInterests))
 	if err != nil {
 		return nil, err
@@ -80,7 +136,7 @@ func baseFactors(dir string, d *data.Dims, f *features.Features, k int) (*models
 	m := models.NewALS(d.Users.Len(), int(f.Items.N), k)
 	for _, r := range users {
 		if len(r.Vector) != k {
-			return nil, usageError("-base %s has %d factors, this run %d; set -factors to match", dir, len(r.Vector), k)
+			return nil, UsageError("-base %s has %d factors, this run %d; set -factors to match", dir, len(r.Vector), k)
 		}
 		if u := d.Users.Lookup(r.UserID); u >= 0 {
 			copyVector(m.Users.RawRowView(int(u)), r.Vector)
@@ -88,7 +144,7 @@ func baseFactors(dir string, d *data.Dims, f *features.Features, k int) (*models
 	}
 	for _, r := range items {
 		if len(r.Vector) != k {
-			return nil, usageError("-base %s has %d factors, this run %d; set -factors to match", dir, len(r.Vector), k)
+			return nil, UsageError("-base %s has %d factors, this run %d; set -factors to match", dir, len(r.Vector), k)
 		}
 		if i := itemIndex(d, f, r.Kind, r.ItemID); i >= 0 {
 			copyVector(m.Items.RawRowView(int(i)), r.Vector)
@@ -174,26 +230,31 @@ func mergeUsers[T any](base, fresh []T, user func(T) int64, listed map[int64]boo
 	return out
 }
 
-// mergeWithBase reads a base output and merges fresh rows over it.
-func mergeWithBase[T any](base, name string, fresh []T, user func(T) int64, listed map[int64]bool) ([]T, error) {
-	old, err := data.ReadParquet[T](filepath.Join(base, name))
+// mergeWithBase merges the fresh rows of the users a subset run
+// recomputes over the base run's output name; other runs keep fresh.
+func mergeWithBase[T any](b *baseRun, name string, fresh []T, user func(T) int64) ([]T, error) {
+	if !b.subset() {
+		return fresh, nil
+	}
+	old, err := data.ReadParquet[T](filepath.Join(b.dir, name))
 	if err != nil {
 		return nil, err
 	}
-	return mergeUsers(old, fresh, user, listed), nil
+	return mergeUsers(old, fresh, user, b.listed), nil
 }
 
-// copyFromBase copies a base run's output files into the staging
-// directory byte for byte, with the row counts its manifest records.
-func copyFromBase(st *pipeline.Staging, rows map[string]int64, base *output.Manifest, baseDir string, names ...string) error {
+// copy copies the base run's output files into the staging directory
+// byte for byte, with the row counts its manifest records.
+func (b *baseRun) copy(st *pipeline.Staging, names ...string) (written, error) {
+	files := written{}
 	for _, name := range names {
-		i := slices.IndexFunc(base.Outputs, func(o pipeline.FileEntry) bool { return o.Name == name })
+		i := slices.IndexFunc(b.m.Outputs, func(o pipeline.FileEntry) bool { return o.Name == name })
 		if i < 0 {
-			return fmt.Errorf("base run %s has no %s to reuse", baseDir, name)
+			return nil, fmt.Errorf("base run %s has no %s to reuse", b.dir, name)
 		}
-		src, err := os.Open(filepath.Join(baseDir, name))
+		src, err := os.Open(filepath.Join(b.dir, name))
 		if err != nil {
-			return err
+			return nil, err
 		}
 		err = data.CreateSynced(st.Path(name), func(w io.Writer) error {
 			_, err := io.Copy(w, src)
@@ -201,9 +262,9 @@ func copyFromBase(st *pipeline.Staging, rows map[string]int64, base *output.Mani
 		})
 		src.Close()
 		if err != nil {
-			return fmt.Errorf("copy %s from base: %w", name, err)
+			return nil, fmt.Errorf("copy %s from base: %w", name, err)
 		}
-		rows[name] = base.Outputs[i].Rows
+		files[name] = b.m.Outputs[i].Rows
 	}
-	return nil
+	return files, nil
 }

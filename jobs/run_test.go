@@ -90,7 +90,7 @@ func runWorld(t *testing.T, w *datatest.World, p output.Params) *Result {
 	t.Helper()
 	root := t.TempDir()
 	w.Write(t, filepath.Join(root, "in"))
-	res, err := Run(t.Context(), RunConfig{Input: filepath.Join(root, "in"), Output: filepath.Join(root, "out"), Date: "2026-11-20", RunID: "t", Params: p}, slog.New(slog.DiscardHandler), nil)
+	res, err := Run(t.Context(), RunConfig{Input: filepath.Join(root, "in"), Output: filepath.Join(root, "out"), Date: runDate, RunID: "t", Params: p}, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,7 +244,7 @@ func TestRunIsByteIdentical(t *testing.T) {
 func TestRunValidatesBeforeIO(t *testing.T) {
 	p := testParams()
 	p.ALS.Factors = 1
-	_, err := Run(t.Context(), RunConfig{Input: "/nonexistent", Output: "/nonexistent", Date: "2026-11-20", Params: p}, slog.New(slog.DiscardHandler), nil)
+	_, err := Run(t.Context(), RunConfig{Input: "/nonexistent", Output: "/nonexistent", Date: runDate, Params: p}, slog.New(slog.DiscardHandler), nil)
 	if !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), "als.factors") {
 		t.Errorf("err = %v, want a usage error naming als.factors", err)
 	}
@@ -259,7 +259,7 @@ func TestRunFailsOnTooManyBadRows(t *testing.T) {
 	w.Write(t, filepath.Join(root, "in"))
 	p := testParams()
 	p.MaxBadRowFraction = 0.1
-	_, err := Run(t.Context(), RunConfig{Input: filepath.Join(root, "in"), Output: filepath.Join(root, "out"), Date: "2026-11-20", RunID: "t", Params: p}, slog.New(slog.DiscardHandler), nil)
+	_, err := Run(t.Context(), RunConfig{Input: filepath.Join(root, "in"), Output: filepath.Join(root, "out"), Date: runDate, RunID: "t", Params: p}, slog.New(slog.DiscardHandler), nil)
 	var tooBad *data.TooManyBadRowsError
 	if !errors.As(err, &tooBad) || tooBad.Table != data.TableInteractions || !errors.Is(err, data.ErrBadInput) {
 		t.Fatalf("err = %v, want too many bad interactions", err)
@@ -273,7 +273,7 @@ func runInto(t *testing.T, w *datatest.World, out string, cfg RunConfig) *Result
 	t.Helper()
 	in := filepath.Join(t.TempDir(), "in")
 	w.Write(t, in)
-	cfg.Input, cfg.Output, cfg.Date = in, out, "2026-11-20"
+	cfg.Input, cfg.Output, cfg.Date = in, out, runDate
 	res, err := Run(t.Context(), cfg, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -352,7 +352,7 @@ func TestStagesReuseTheBaseRun(t *testing.T) {
 	if len(re.Manifest.Timings) == 0 || re.Manifest.Stages[0] != StageFriends {
 		t.Errorf("manifest does not record the stages: %+v", re.Manifest.Stages)
 	}
-	_, err := Run(t.Context(), RunConfig{Input: "x", Output: out, Date: "2026-11-20", Stages: []string{"friends"}, Params: testParams()}, slog.New(slog.DiscardHandler), nil)
+	_, err := Run(t.Context(), RunConfig{Input: "x", Output: out, Date: runDate, Stages: []string{"friends"}, Params: testParams()}, slog.New(slog.DiscardHandler), nil)
 	if !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), "-base") {
 		t.Errorf("-stages without -base: %v", err)
 	}

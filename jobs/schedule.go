@@ -49,23 +49,23 @@ var cronParser = cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | 
 func (c ScheduleConfig) Validate() error {
 	switch {
 	case c.Input == "" || c.Output == "":
-		return usageError("schedule config: input and output are required")
+		return UsageError("schedule config: input and output are required")
 	case c.MaxCatchUpDays < 0 || c.MaxCatchUpDays > 31:
-		return usageError("max_catch_up_days = %d: want 0..31", c.MaxCatchUpDays)
+		return UsageError("max_catch_up_days = %d: want 0..31", c.MaxCatchUpDays)
 	case c.InputWaitSeconds < 0 || c.InputWaitSeconds > 86400:
-		return usageError("input_wait_seconds = %d: want 0..86400", c.InputWaitSeconds)
+		return UsageError("input_wait_seconds = %d: want 0..86400", c.InputWaitSeconds)
 	case c.InputRetrySeconds < 1 || c.InputRetrySeconds > 3600:
-		return usageError("input_retry_seconds = %d: want 1..3600", c.InputRetrySeconds)
+		return UsageError("input_retry_seconds = %d: want 1..3600", c.InputRetrySeconds)
 	case c.KeepRuns < 0:
-		return usageError("keep_runs = %d: want ≥ 0", c.KeepRuns)
+		return UsageError("keep_runs = %d: want ≥ 0", c.KeepRuns)
 	case c.Workers < 0:
-		return usageError("workers = %d: want ≥ 0", c.Workers)
+		return UsageError("workers = %d: want ≥ 0", c.Workers)
 	}
 	if _, err := cronParser.Parse(c.Spec); err != nil {
-		return usageError("spec %q: %v", c.Spec, err)
+		return UsageError("spec %q: %v", c.Spec, err)
 	}
 	if _, err := time.LoadLocation(c.TimeZone); err != nil {
-		return usageError("time_zone %q: %v", c.TimeZone, err)
+		return UsageError("time_zone %q: %v", c.TimeZone, err)
 	}
 	return validParams(c.Params)
 }
@@ -74,7 +74,7 @@ func (c ScheduleConfig) Validate() error {
 func LoadScheduleConfig(path string) (ScheduleConfig, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return ScheduleConfig{}, usageError("-config: %v", err)
+		return ScheduleConfig{}, UsageError("-config: %v", err)
 	}
 	c, err := LoadScheduleConfigBytes(b)
 	if err != nil {
@@ -88,7 +88,7 @@ func LoadScheduleConfig(path string) (ScheduleConfig, error) {
 func LoadScheduleConfigBytes(b []byte) (ScheduleConfig, error) {
 	c := DefaultScheduleConfig()
 	if err := decodeStrict(bytes.NewReader(b), &c); err != nil {
-		return ScheduleConfig{}, usageError("%v (see 'circles config schedule-defaults')", err)
+		return ScheduleConfig{}, UsageError("%v (see 'circles config schedule-defaults')", err)
 	}
 	return c, nil
 }
@@ -99,7 +99,7 @@ type Scheduler struct {
 	loc     *time.Location
 	log     *slog.Logger
 	now     func() time.Time
-	run     func(ctx context.Context, date string) (*Result, error)
+	run     func(ctx context.Context, date time.Time) (*Result, error)
 	metrics *metrics
 }
 
@@ -142,11 +142,10 @@ func (s *Scheduler) CatchUp(ctx context.Context) error {
 	end := s.yesterday()
 	var first error
 	for d := end.AddDate(0, 0, 1-s.cfg.MaxCatchUpDays); !d.After(end); d = d.AddDate(0, 0, 1) {
-		date := d.Format(data.DateLayout)
-		if published[date] {
+		if published[d.Format(data.DateLayout)] {
 			continue
 		}
-		if _, err := s.run(ctx, date); err != nil && first == nil {
+		if _, err := s.run(ctx, d); err != nil && first == nil {
 			first = err
 		}
 		if ctx.Err() != nil {
@@ -158,15 +157,16 @@ func (s *Scheduler) CatchUp(ctx context.Context) error {
 
 // runDate waits for the date's inputs, runs the pipeline and records
 // metrics.
-func (s *Scheduler) runDate(ctx context.Context, date string) (*Result, error) {
+func (s *Scheduler) runDate(ctx context.Context, date time.Time) (*Result, error) {
 	cfg := RunConfig{Input: s.cfg.Input, Output: s.cfg.Output, Date: date, Workers: s.cfg.Workers, KeepRuns: s.cfg.KeepRuns, Params: s.cfg.Params}
-	log := s.log.With("date", date)
+	day := date.Format(data.DateLayout)
+	log := s.log.With("date", day)
 	err := s.waitForInputs(ctx, cfg, log)
 	var res *Result
 	if err == nil {
 		res, err = Run(ctx, cfg, log, nil)
 	}
-	s.metrics.record(date, res, err, s.now())
+	s.metrics.record(day, res, err, s.now())
 	if s.cfg.MetricsTextfile != "" {
 		if werr := s.metrics.writeTextfile(s.cfg.MetricsTextfile); werr != nil {
 			log.Warn("metrics textfile not written", "path", s.cfg.MetricsTextfile, "err", werr)
@@ -205,10 +205,7 @@ func (s *Scheduler) waitForInputs(ctx context.Context, cfg RunConfig, log *slog.
 // inputsReady checks, without reading any data, that every partition a
 // run of cfg reads is complete.
 func inputsReady(cfg RunConfig) error {
-	date, err := data.ParseDate(cfg.Date)
-	if err != nil {
-		return err
-	}
+	date := cfg.Date
 	contract, err := data.ReadInputContract(cfg.Input)
 	if err != nil {
 		return err
@@ -237,7 +234,7 @@ func (s *Scheduler) Serve(ctx context.Context) error {
 	if s.cfg.MetricsAddr != "" {
 		ln, err := net.Listen("tcp", s.cfg.MetricsAddr)
 		if err != nil {
-			return usageError("metrics_addr %q: %v", s.cfg.MetricsAddr, err)
+			return UsageError("metrics_addr %q: %v", s.cfg.MetricsAddr, err)
 		}
 		srv := &http.Server{Handler: s.metrics.handler(s.log), ReadHeaderTimeout: 5 * time.Second}
 		go func() {
@@ -251,7 +248,7 @@ func (s *Scheduler) Serve(ctx context.Context) error {
 	if err := s.CatchUp(ctx); err != nil && ctx.Err() == nil {
 		s.log.Warn("catch-up stopped", "err", err)
 	}
-	c := newCron(s.loc, s.log, s.cfg.Spec, func() { s.run(ctx, s.yesterday().Format(data.DateLayout)) })
+	c := newCron(s.loc, s.log, s.cfg.Spec, func() { s.run(ctx, s.yesterday()) })
 	c.Start()
 	s.log.Info("scheduler started", "spec", s.cfg.Spec, "time_zone", s.cfg.TimeZone)
 	<-ctx.Done()

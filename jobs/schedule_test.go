@@ -130,7 +130,7 @@ func TestNightGivesUpWhenInputNeverLands(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	_, err = s.run(t.Context(), "2026-11-22") // two days past the world's end
+	_, err = s.run(t.Context(), runDate.AddDate(0, 0, 2)) // two days past the world's end
 	if !errors.Is(err, data.ErrNoPartition) || Outcome(err) != "not_ready" {
 		t.Fatalf("err = %v, want input not ready", err)
 	}

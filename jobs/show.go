@@ -26,7 +26,7 @@ type RunInfo struct {
 func ListRuns(root string) ([]RunInfo, error) {
 	dirs, err := pipeline.PublishedRuns(root)
 	if err != nil {
-		return nil, usageError("-output: %v", err)
+		return nil, UsageError("-output: %v", err)
 	}
 	runs := make([]RunInfo, 0, len(dirs))
 	for _, r := range dirs {
@@ -136,7 +136,7 @@ func (o *outputs) show(w io.Writer, u int64, n int) {
 // kind) from the published run in dir.
 func ShowUser(w io.Writer, dir string, user int64, n int) error {
 	if _, err := os.Stat(filepath.Join(dir, pipeline.ManifestName)); err != nil {
-		return usageError("-run %s is not a published run directory (no %s)", dir, pipeline.ManifestName)
+		return UsageError("-run %s is not a published run directory (no %s)", dir, pipeline.ManifestName)
 	}
 	o, err := readOutputs(dir)
 	if err != nil {

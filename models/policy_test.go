@@ -2,6 +2,7 @@ package models
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
 	"math"
 	"math/rand/v2"
@@ -88,7 +89,11 @@ func randomFeatures(r *rand.Rand, n int) (*data.Dims, *features.Features) {
 	}
 	p := features.DefaultParams()
 	p.DismissTTLDays = 10
-	return d, features.Build(d, [][]data.Txn{txns}, [][]data.Event{events}, now-30*86_400_000, p)
+	f, err := features.Build(context.Background(), d, [][]data.Txn{txns}, [][]data.Event{events}, now-30*86_400_000, p)
+	if err != nil {
+		panic(err) // Build fails only when its context ends
+	}
+	return d, f
 }
 
 // TestAllowedProperties checks the policy's defining properties on random
@@ -200,7 +205,10 @@ func TestFriendGraphEmbedding(t *testing.T) {
 			}
 		}
 	}
-	f := features.Build(d, nil, nil, runDay.UnixMilli(), features.DefaultParams())
+	f, err := features.Build(t.Context(), d, nil, nil, runDay.UnixMilli(), features.DefaultParams())
+	if err != nil {
+		t.Fatal(err)
+	}
 	g, err := TrainFriendGraph(t.Context(), f, DefaultFriendParams(), 2)
 	if err != nil {
 		t.Fatal(err)

@@ -118,3 +118,16 @@ func (p *Progress) Done() {
 		p.line = false
 	}
 }
+
+// Produce runs fn as the named stage of r, as [Runner.Stage] does, and
+// returns the value fn returns, so that a stage hands its output to the
+// next as a typed value.
+func Produce[T any](ctx context.Context, r *Runner, name string, fn func(ctx context.Context) (T, error)) (T, error) {
+	var v T
+	err := r.Stage(ctx, name, func(ctx context.Context) error {
+		var err error
+		v, err = fn(ctx)
+		return err
+	})
+	return v, err
+}

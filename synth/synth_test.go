@@ -63,7 +63,7 @@ func TestGeneratedWorldScansAndReconciles(t *testing.T) {
 	if sum.FutureFriendships == 0 || sum.FutureJoins == 0 {
 		t.Fatalf("no planted truth: %+v", sum)
 	}
-	d, err := data.LoadDims(dir, cfg.End)
+	d, err := data.LoadDims(t.Context(), dir, cfg.End)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,7 @@ import (
 
 	"circles/data"
 	"circles/datasets"
-	"circles/jobs"
+	"circles/eval"
 )
 
 // arrowTable writes one Parquet file with Arrow's writer (not the
@@ -172,11 +172,11 @@ func TestBringYourOwnData(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("eval exited %d: %s", code, stderr)
 	}
-	b, err := os.ReadFile(filepath.Join(report, jobs.FileEvalJSON))
+	b, err := os.ReadFile(filepath.Join(report, eval.FileJSON))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rep jobs.EvalReport
+	var rep eval.Report
 	if err := json.Unmarshal(b, &rep); err != nil {
 		t.Fatal(err)
 	}

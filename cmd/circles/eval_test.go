@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"circles/datasets"
-	"circles/jobs"
+	"circles/eval"
 )
 
 // writeCommunities writes a tiny generated world in the HetRec Last.fm and
@@ -105,11 +105,11 @@ func TestEvalEndToEnd(t *testing.T) {
 		if !strings.Contains(stdout, "**ours**") || !strings.Contains(stdout, "Targets") {
 			t.Errorf("eval %s printed no report:\n%s", c.format, stdout)
 		}
-		b, err := os.ReadFile(filepath.Join(report, jobs.FileEvalJSON))
+		b, err := os.ReadFile(filepath.Join(report, eval.FileJSON))
 		if err != nil {
 			t.Fatal(err)
 		}
-		var rep jobs.EvalReport
+		var rep eval.Report
 		if err := json.Unmarshal(b, &rep); err != nil {
 			t.Fatal(err)
 		}
@@ -129,12 +129,12 @@ func TestEvalEndToEnd(t *testing.T) {
 					}
 				}
 			}
-			ours, _ := r.Method(jobs.MethodOurs)
+			ours, _ := r.Method(eval.MethodOurs)
 			pop, ok := r.Method(c.popular[r.Task])
 			if !ok || ours.Users == 0 || ours.At(5).Recall <= pop.At(5).Recall {
 				t.Errorf("%s %s: ours recall@5 %.3f over %d users, %s %.3f", c.format, r.Task, ours.At(5).Recall, ours.Users, c.popular[r.Task], pop.At(5).Recall)
 			}
-			svg, err := os.ReadFile(filepath.Join(report, jobs.ChartFile(rep.Dataset, r.Task)))
+			svg, err := os.ReadFile(filepath.Join(report, eval.ChartFile(rep.Dataset, r.Task)))
 			if err != nil || !strings.HasPrefix(string(svg), "<svg") {
 				t.Errorf("%s %s chart: %v", c.format, r.Task, err)
 			}

@@ -23,6 +23,7 @@ import (
 
 	"circles/data"
 	"circles/datasets"
+	"circles/eval"
 	"circles/jobs"
 	"circles/output"
 	"circles/pipeline"
@@ -232,6 +233,8 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 type runFlags struct {
 	cfg        jobs.RunConfig
 	p          output.Params
+	withDate   bool
+	date       string // -date, parsed into cfg.Date
 	lf         logFlags
 	configFile string
 	cpuProfile string
@@ -246,8 +249,9 @@ func (r *runFlags) register(fs *flag.FlagSet, withDate bool) {
 	r.lf.register(fs)
 	fs.StringVar(&r.cfg.Input, "input", "", "input root holding <table>/dt=YYYY-MM-DD partitions (required)")
 	fs.StringVar(&r.cfg.Output, "output", "", "output root; runs are published under date=YYYY-MM-DD/run=ID (required)")
+	r.withDate = withDate
 	if withDate {
-		fs.StringVar(&r.cfg.Date, "date", "", "run date, YYYY-MM-DD (required)")
+		fs.StringVar(&r.date, "date", "", "run date, YYYY-MM-DD (required)")
 		fs.StringVar(&r.cfg.RunID, "run-id", "", "run directory name: 1..128 letters, digits, '-', '_' or '+' (default: the UTC start time, like 20261121T020000Z)")
 		fs.StringVar(&r.cfg.Base, "base", "", "a published run of the same date to build on, for -stages and -users")
 		fs.Func("stages", "recompute only these stages (comma-separated: interests, groups, friends), copying the rest from -base", func(v string) error {
@@ -290,6 +294,11 @@ func (r *runFlags) parse(fs *flag.FlagSet, args []string) (stop func(), err erro
 		}
 	}
 	r.cfg.Params = r.p
+	if r.withDate {
+		if r.cfg.Date, err = data.ParseDate(r.date); err != nil {
+			return nil, fmt.Errorf("%w: -date: %v", jobs.ErrUsage, err)
+		}
+	}
 	if r.usersFile != "" {
 		ids, err := jobs.ReadUserList(r.usersFile)
 		if err != nil {
@@ -328,7 +337,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	start := time.Now()
-	res, err := jobs.Run(ctx, r.cfg, log.With("job", "run", "date", r.cfg.Date), progress)
+	res, err := jobs.Run(ctx, r.cfg, log.With("job", "run", "date", r.date), progress)
 	if res != nil { // published, even when latest or retention then failed
 		fmt.Fprintln(stdout, res.Dir)
 	}
@@ -449,12 +458,12 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := newFlagSet("eval", stderr)
 	var lf logFlags
 	lf.register(fs)
-	var cfg jobs.EvalConfig
+	var cfg eval.Config
 	var report string
 	fs.StringVar(&cfg.Dataset, "dataset", "", "an input tree written to the contract, by circles import or any other tool; import.json is optional (required)")
 	fs.StringVar(&report, "report", "", "directory to write results.json, report.md and the charts into (required)")
 	fs.StringVar(&cfg.Name, "name", "", "the dataset's name in the report (default: the -dataset directory's name)")
-	fs.StringVar(&cfg.Split, "split", jobs.SplitAuto, "auto (by time when the interactions are timed), random or time")
+	fs.StringVar(&cfg.Split, "split", eval.SplitAuto, "auto (by time when the interactions are timed), random or time")
 	fs.Uint64Var(&cfg.Seed, "seed", 1, "seed of the random hold-outs")
 	fs.BoolVar(&cfg.Tune, "tune", true, "tune settings on a validation split carved from the training part")
 	fs.IntVar(&cfg.TuneTrials, "tune-trials", 0, "try at most this many settings when tuning, in step order (0 = no bound); the report says where it stopped")
@@ -470,21 +479,21 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	rep, err := jobs.Eval(ctx, cfg, log)
+	rep, err := eval.Run(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	if err := jobs.WriteEvalReport(report, rep); err != nil {
+	if err := eval.WriteReport(report, rep); err != nil {
 		return err
 	}
-	return jobs.WriteEvalMarkdown(stdout, rep, report, filepath.Join(report, jobs.FileEvalJSON))
+	return eval.WriteMarkdown(stdout, rep, report, filepath.Join(report, eval.FileJSON))
 }
 
 func runQuality(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := newFlagSet("quality", stderr)
 	var lf logFlags
 	lf.register(fs)
-	var cfg jobs.QualityConfig
+	var cfg eval.QualityConfig
 	fs.StringVar(&cfg.Data, "data", "", "directory holding the public datasets, one folder each (required)")
 	fs.StringVar(&cfg.Out, "out", "docs/quality.md", "the Markdown file to write; charts and JSON go into the folder of the same name beside it")
 	fs.StringVar(&cfg.Work, "work", "", "scratch directory (default: a temporary directory, removed after)")
@@ -498,7 +507,7 @@ func runQuality(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return jobs.QualityDoc(ctx, cfg, log)
+	return eval.QualityDoc(ctx, cfg, log)
 }
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -532,7 +541,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 func runEvalPlanted(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("eval-planted", stderr)
-	cfg := jobs.EvalPlantedConfig{K: 20}
+	cfg := eval.PlantedConfig{K: 20}
 	var lf logFlags
 	lf.register(fs)
 	fs.StringVar(&cfg.World, "world", "", "the generated world the run read (required)")
@@ -545,11 +554,11 @@ func runEvalPlanted(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	ms, err := jobs.EvalPlanted(ctx, cfg, log)
+	ms, err := eval.Planted(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	return jobs.PrintMetrics(stdout, ms)
+	return eval.PrintMetrics(stdout, ms)
 }
 
 // setMemoryLimit gives the garbage collector a soft limit of 75% of the

@@ -1,4 +1,4 @@
-package jobs
+package eval
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 
 	"circles/data"
 	"circles/datasets"
+	"circles/jobs"
 	"circles/models"
 	"circles/output"
 	"circles/quality"
@@ -29,8 +30,8 @@ const (
 	SplitTime   = "time"   // each user's latest interactions (friendships and memberships stay random)
 )
 
-// EvalConfig configures an offline evaluation of an imported dataset.
-type EvalConfig struct {
+// Config configures an offline evaluation of an imported dataset.
+type Config struct {
 	Dataset string // an imported tree (circles import)
 	Name    string // the dataset's name in the report; default: Dataset's base name
 	Work    string // scratch directory for the training trees and runs; default: a temporary directory, removed after
@@ -53,8 +54,8 @@ const (
 	MethodOursNoDecay    = "ours without time decay"
 )
 
-// EvalReport is what an evaluation measured, in the report's JSON.
-type EvalReport struct {
+// Report is what an evaluation measured, in the report's JSON.
+type Report struct {
 	Dataset string            `json:"dataset"`
 	Import  *datasets.Summary `json:"import"`
 	Seed    uint64            `json:"seed"`
@@ -89,25 +90,25 @@ type Target struct {
 // evalTasks holds one split's held-out truth per task.
 type evalTasks map[string]quality.Split
 
-// Eval splits an imported dataset, runs the production pipeline on the
+// Run splits an imported dataset, runs the production pipeline on the
 // training part (after tuning on a validation split carved from it, when
 // asked), and scores our suggestions, ablations of our model and the
 // classic baselines on the held-out part of every task the data supports.
-func Eval(ctx context.Context, cfg EvalConfig, log *slog.Logger) (*EvalReport, error) {
+func Run(ctx context.Context, cfg Config, log *slog.Logger) (*Report, error) {
 	if cfg.Split == "" {
 		cfg.Split = SplitAuto
 	}
 	if cfg.Split != SplitAuto && cfg.Split != SplitRandom && cfg.Split != SplitTime {
-		return nil, usageError("-split %q: want auto, random or time", cfg.Split)
+		return nil, jobs.UsageError("-split %q: want auto, random or time", cfg.Split)
 	}
 	if cfg.Dataset == "" {
-		return nil, usageError("-dataset is required: an input tree written to the contract (docs/contract.md), such as circles import writes")
+		return nil, jobs.UsageError("-dataset is required: an input tree written to the contract (docs/contract.md), such as circles import writes")
 	}
 	if cfg.TuneTrials < 0 {
-		return nil, usageError("-tune-trials = %d: want ≥ 0 (0 = no bound)", cfg.TuneTrials)
+		return nil, jobs.UsageError("-tune-trials = %d: want ≥ 0 (0 = no bound)", cfg.TuneTrials)
 	}
 	if st, err := os.Stat(cfg.Dataset); err != nil || !st.IsDir() {
-		return nil, usageError("-dataset %s: not a directory", cfg.Dataset)
+		return nil, jobs.UsageError("-dataset %s: not a directory", cfg.Dataset)
 	}
 	sum, err := datasets.ReadSummary(cfg.Dataset)
 	if err != nil {
@@ -131,7 +132,7 @@ func Eval(ctx context.Context, cfg EvalConfig, log *slog.Logger) (*EvalReport, e
 		cfg.Work = dir
 	}
 	log = log.With("job", "eval", "dataset", cfg.Name)
-	rep := &EvalReport{Dataset: cfg.Name, Import: sum, Seed: cfg.Seed, Timings: map[string]float64{}}
+	rep := &Report{Dataset: cfg.Name, Import: sum, Seed: cfg.Seed, Timings: map[string]float64{}}
 	timed := func(name string, fn func() error) error {
 		start := time.Now()
 		err := fn()
@@ -244,7 +245,7 @@ func Eval(ctx context.Context, cfg EvalConfig, log *slog.Logger) (*EvalReport, e
 
 // evaluator runs the pipeline for an evaluation.
 type evaluator struct {
-	cfg  EvalConfig
+	cfg  Config
 	sum  *datasets.Summary
 	date time.Time
 	log  *slog.Logger
@@ -252,10 +253,10 @@ type evaluator struct {
 }
 
 // run publishes one pipeline run of the tree at input under output.
-func (e *evaluator) run(ctx context.Context, input, out string, p output.Params) (*Result, error) {
+func (e *evaluator) run(ctx context.Context, input, out string, p output.Params) (*jobs.Result, error) {
 	e.runs++
 	quiet := slog.New(slog.DiscardHandler)
-	return Run(ctx, RunConfig{Input: input, Output: out, Date: e.sum.Date, RunID: "eval-" + strconv.Itoa(e.runs), Workers: e.cfg.Workers, Params: p}, quiet, nil)
+	return jobs.Run(ctx, jobs.RunConfig{Input: input, Output: out, Date: e.date, RunID: "eval-" + strconv.Itoa(e.runs), Workers: e.cfg.Workers, Params: p}, quiet, nil)
 }
 
 // evalParams are the production defaults with the changes an offline
@@ -435,7 +436,7 @@ func catalogue(t *data.Tables, task string) int {
 // oursLists reads a run's ranked lists for the users in truth: the
 // published friend and group suggestions, and for interests the interest
 // model's scores over every content item the user has not touched.
-func oursLists(res *Result, task string, truth map[int64][]int64) (quality.Lists, error) {
+func oursLists(res *jobs.Result, task string, truth map[int64][]int64) (quality.Lists, error) {
 	switch task {
 	case datasets.TaskFriends:
 		rows, err := data.ReadParquet[data.FriendSuggestion](filepath.Join(res.Dir, output.FileFriends))

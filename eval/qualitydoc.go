@@ -1,4 +1,4 @@
-package jobs
+package eval
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 
 	"circles/data"
 	"circles/datasets"
+	"circles/jobs"
 	"circles/output"
 	"circles/synth"
 )
@@ -51,7 +52,7 @@ func PublicDatasets() []PublicDataset {
 // command that regenerates docs/quality.md.
 func QualityDoc(ctx context.Context, cfg QualityConfig, log *slog.Logger) error {
 	if cfg.Data == "" || cfg.Out == "" {
-		return usageError("-data (the public datasets' directory) and -out (the Markdown file to write) are required")
+		return jobs.UsageError("-data (the public datasets' directory) and -out (the Markdown file to write) are required")
 	}
 	if cfg.PlantedUsers == 0 {
 		cfg.PlantedUsers = 20000
@@ -67,16 +68,16 @@ func QualityDoc(ctx context.Context, cfg QualityConfig, log *slog.Logger) error 
 	assets := strings.TrimSuffix(cfg.Out, filepath.Ext(cfg.Out))
 	rel := filepath.Base(assets)
 	var body strings.Builder
-	var reports []*EvalReport
+	var reports []*Report
 	for _, ds := range PublicDatasets() {
 		src := filepath.Join(cfg.Data, ds.Folder)
 		tree := filepath.Join(cfg.Work, ds.Name)
 		date, _ := data.ParseDate("2011-12-31")
 		start := time.Now()
-		if _, err := Import(ctx, ImportConfig{Format: ds.Format, Src: src, Dst: tree, Date: date, MaxBadLineFraction: 0.05}, log); err != nil {
+		if _, err := jobs.Import(ctx, jobs.ImportConfig{Format: ds.Format, Src: src, Dst: tree, Date: date, MaxBadLineFraction: 0.05}, log); err != nil {
 			return fmt.Errorf("%s: %w", ds.Name, err)
 		}
-		rep, err := Eval(ctx, EvalConfig{Dataset: tree, Name: ds.Name, Work: filepath.Join(cfg.Work, ds.Name+"-eval"), Split: SplitAuto, Seed: cfg.Seed, Tune: true, Workers: cfg.Workers}, log)
+		rep, err := Run(ctx, Config{Dataset: tree, Name: ds.Name, Work: filepath.Join(cfg.Work, ds.Name+"-eval"), Split: SplitAuto, Seed: cfg.Seed, Tune: true, Workers: cfg.Workers}, log)
 		if err != nil {
 			return fmt.Errorf("%s: %w", ds.Name, err)
 		}
@@ -84,7 +85,7 @@ func QualityDoc(ctx context.Context, cfg QualityConfig, log *slog.Logger) error 
 		if err := writeEvalData(assets, ds.Name+".json", rep); err != nil {
 			return err
 		}
-		if err := WriteEvalMarkdown(&body, rep, rel, filepath.Join(rel, ds.Name+".json")); err != nil {
+		if err := WriteMarkdown(&body, rep, rel, filepath.Join(rel, ds.Name+".json")); err != nil {
 			return err
 		}
 		reports = append(reports, rep)
@@ -131,7 +132,7 @@ var references = []reference{
 }
 
 // referenceTable compares our baselines with the reference numbers.
-func referenceTable(reports []*EvalReport) string {
+func referenceTable(reports []*Report) string {
 	var b strings.Builder
 	b.WriteString("| dataset | task | baseline | metric | reference | measured here | within 3 s.e. |\n|---|---|---|---|---|---|---|\n")
 	for _, ref := range references {
@@ -160,7 +161,7 @@ func referenceTable(reports []*EvalReport) string {
 
 // qualityHeader is the document's opening: how to regenerate it, the
 // protocol, and every target in one table.
-func qualityHeader(cfg QualityConfig, reports []*EvalReport) string {
+func qualityHeader(cfg QualityConfig, reports []*Report) string {
 	var b strings.Builder
 	b.WriteString(`# Suggestion quality
 
@@ -266,17 +267,16 @@ func plantedSection(ctx context.Context, cfg QualityConfig, log *slog.Logger) (s
 	world := filepath.Join(cfg.Work, "world")
 	wc := synth.DefaultConfig()
 	wc.Users = cfg.PlantedUsers
-	if _, err := Generate(ctx, GenerateConfig{Out: world, World: wc}, log, nil); err != nil {
+	if _, err := jobs.Generate(ctx, jobs.GenerateConfig{Out: world, World: wc}, log, nil); err != nil {
 		return "", err
 	}
 	p := output.DefaultParams()
 	p.Friends.MaxPerUser, p.Groups.MaxPerUser = 20, 20
-	date := wc.End.Format(data.DateLayout)
-	res, err := Run(ctx, RunConfig{Input: world, Output: filepath.Join(cfg.Work, "world-out"), Date: date, RunID: "planted", Workers: cfg.Workers, Params: p}, slog.New(slog.DiscardHandler), nil)
+	res, err := jobs.Run(ctx, jobs.RunConfig{Input: world, Output: filepath.Join(cfg.Work, "world-out"), Date: wc.End, RunID: "planted", Workers: cfg.Workers, Params: p}, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		return "", err
 	}
-	ms, err := EvalPlanted(ctx, EvalPlantedConfig{World: world, Run: res.Dir, K: 20}, log)
+	ms, err := Planted(ctx, PlantedConfig{World: world, Run: res.Dir, K: 20}, log)
 	if err != nil {
 		return "", err
 	}

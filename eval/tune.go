@@ -1,4 +1,4 @@
-package jobs
+package eval
 
 import (
 	"context"
@@ -30,7 +30,7 @@ import (
 // The objective of steps 1 and 2 is interests NDCG@20 when the dataset has
 // interactions, else groups recall@5, else friends recall@20. A step that
 // cannot change its objective is skipped, and the notes say so, as they
-// say where EvalConfig.TuneTrials cut tuning short.
+// say where Config.TuneTrials cut tuning short.
 func (e *evaluator) tune(ctx context.Context, train *data.Tables, val evalTasks, p output.Params) (output.Params, []TuningTrial, []string, error) {
 	dir := filepath.Join(e.cfg.Work, "tune")
 	if err := train.Write(filepath.Join(dir, "input"), e.date, e.sum.Days); err != nil {

@@ -1,4 +1,4 @@
-package jobs
+package eval
 
 import (
 	"context"
@@ -12,14 +12,15 @@ import (
 
 	"circles/data"
 	"circles/features"
+	"circles/jobs"
 	"circles/models"
 	"circles/output"
 	"circles/synth"
 )
 
-// EvalPlantedConfig configures the evaluation of a published run against
+// PlantedConfig configures the evaluation of a published run against
 // the ground truth planted by the generator.
-type EvalPlantedConfig struct {
+type PlantedConfig struct {
 	World string // a generated world (with truth/)
 	Run   string // a published run directory of that world
 	K     int    // cut-off, 1..200
@@ -35,35 +36,37 @@ type Metric struct {
 	StdErr float64 `json:"stderr"`
 }
 
-// EvalPlanted scores the run's friend and group suggestions, and two simple
+// Planted scores the run's friend and group suggestions, and two simple
 // baselines computed from the same inputs and under the same policy
 // filters (most mutual friends; most popular group in the user's city),
 // against the planted future friendships and group joins. A user counts
 // when they are eligible and have at least one planted event the policy
 // allows; recall@K = hits in the top K / planted events.
-func EvalPlanted(ctx context.Context, cfg EvalPlantedConfig, log *slog.Logger) ([]Metric, error) {
+func Planted(ctx context.Context, cfg PlantedConfig, log *slog.Logger) ([]Metric, error) {
 	if cfg.K < 1 || cfg.K > 200 {
-		return nil, usageError("-k = %d: want 1..200", cfg.K)
+		return nil, jobs.UsageError("-k = %d: want 1..200", cfg.K)
 	}
 	if cfg.World == "" || cfg.Run == "" {
-		return nil, usageError("-world and -run are required")
+		return nil, jobs.UsageError("-world and -run are required")
 	}
 	m, err := output.ReadManifest(cfg.Run)
 	if err != nil {
 		return nil, err
 	}
-	rc := RunConfig{Input: cfg.World, Output: "unused", Date: m.Date, Params: m.Config}
 	date, err := data.ParseDate(m.Date)
 	if err != nil {
 		return nil, err
 	}
 	log.Info("stage started", "stage", "eval-features")
-	in, err := ingest(ctx, rc, date, nil)
+	in, err := jobs.Load(ctx, cfg.World, date, m.Config, jobs.Options{})
 	if err != nil {
 		return nil, err
 	}
-	f := features.Build(in.dims, in.txns, in.events, data.NewWindow(date, m.Config.WindowDays).StartMillis, m.Config.Features)
-	d := in.dims
+	f, err := jobs.BuildFeatures(ctx, in, date, m.Config)
+	if err != nil {
+		return nil, err
+	}
+	d := in.Dims
 
 	friendsTruth, err := data.ReadParquet[synth.FutureFriendship](filepath.Join(cfg.World, synth.TruthDir, "friendships.parquet"))
 	if err != nil {

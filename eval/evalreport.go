@@ -1,4 +1,4 @@
-package jobs
+package eval
 
 import (
 	"encoding/json"
@@ -14,26 +14,26 @@ import (
 
 // Report file names of an evaluation.
 const (
-	FileEvalJSON     = "results.json"
-	FileEvalMarkdown = "report.md"
+	FileJSON     = "results.json"
+	FileMarkdown = "report.md"
 )
 
 // ChartFile is the name of a task's chart in a report directory.
 func ChartFile(dataset, task string) string { return dataset + "-" + task + ".svg" }
 
-// WriteEvalReport writes the report's JSON, its Markdown and one chart per
+// WriteReport writes the report's JSON, its Markdown and one chart per
 // task into dir (created if needed). Each file is written whole or not at
 // all.
-func WriteEvalReport(dir string, rep *EvalReport) error {
-	if err := writeEvalData(dir, FileEvalJSON, rep); err != nil {
+func WriteReport(dir string, rep *Report) error {
+	if err := writeEvalData(dir, FileJSON, rep); err != nil {
 		return err
 	}
-	return data.ReplaceSynced(filepath.Join(dir, FileEvalMarkdown), func(w io.Writer) error { return WriteEvalMarkdown(w, rep, "", FileEvalJSON) })
+	return data.ReplaceSynced(filepath.Join(dir, FileMarkdown), func(w io.Writer) error { return WriteMarkdown(w, rep, "", FileJSON) })
 }
 
 // writeEvalData writes the report's JSON as jsonName and its charts into
 // dir, created if needed.
-func writeEvalData(dir, jsonName string, rep *EvalReport) error {
+func writeEvalData(dir, jsonName string, rep *Report) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -52,10 +52,10 @@ func writeEvalData(dir, jsonName string, rep *EvalReport) error {
 	return nil
 }
 
-// WriteEvalMarkdown writes the report as Markdown; charts are linked
+// WriteMarkdown writes the report as Markdown; charts are linked
 // under chartDir and the JSON is named jsonPath (both relative to the
 // Markdown file).
-func WriteEvalMarkdown(w io.Writer, rep *EvalReport, chartDir, jsonPath string) error {
+func WriteMarkdown(w io.Writer, rep *Report, chartDir, jsonPath string) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "## %s\n\n", rep.Dataset)
 	fmt.Fprintf(&b, "Imported with `circles import %s`: %d users, %d content items, %d groups, %d friendships, %d interactions, %d memberships.\n\n",

@@ -1,10 +1,16 @@
-package jobs
+package eval
 
 import (
+	"log/slog"
 	"math/rand/v2"
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"circles/data"
+	"circles/data/datatest"
 	"circles/datasets"
 	"circles/quality"
 )
@@ -92,5 +98,41 @@ func TestSplitTablesNeverLeaks(t *testing.T) {
 		if len(tb.Interactions) == keptInt {
 			t.Error("the source tables were modified or nothing was removed")
 		}
+	}
+}
+
+// TestFriendsOnlyTuningSkipsTheInterestGrid: on a dataset whose only task
+// is friends, the interest-model grid cannot change any evaluated score,
+// so tuning skips it and says so rather than "choosing" one of 24 equal
+// settings.
+func TestFriendsOnlyTuningSkipsTheInterestGrid(t *testing.T) {
+	root := t.TempDir()
+	w := datatest.New(time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC), 1)
+	for u := int64(1); u <= 60; u++ {
+		w.User(u, "hangzhou")
+	}
+	for u := int64(1); u <= 60; u++ {
+		for v := u + 1; v <= 60; v++ {
+			if u%3 == v%3 && (u+v)%4 != 0 {
+				w.Friend(u, v)
+			}
+		}
+	}
+	in := filepath.Join(root, "in")
+	w.Write(t, in)
+	rep, err := Run(t.Context(), Config{Dataset: in, Work: filepath.Join(root, "work"), Tune: true, Seed: 1}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Results) != 1 || rep.Results[0].Task != datasets.TaskFriends {
+		t.Fatalf("results %v, want friends only", rep.Results)
+	}
+	for _, tr := range rep.Tuning {
+		if strings.HasPrefix(tr.Setting, "als ") {
+			t.Errorf("an interest-model setting was tried: %s", tr.Setting)
+		}
+	}
+	if !slices.ContainsFunc(rep.TuningNotes, func(n string) bool { return strings.Contains(n, "interest-model grid was skipped") }) {
+		t.Errorf("tuning notes %v do not say the interest grid was skipped", rep.TuningNotes)
 	}
 }

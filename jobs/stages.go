@@ -1,0 +1,391 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"maps"
+	"math"
+	"path/filepath"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"circles/data"
+	"circles/features"
+	"circles/models"
+	"circles/output"
+	"circles/pipeline"
+)
+
+// The stages of a run, each a function of the outputs of the ones before
+// it. Load, BuildFeatures and TrainInterests are exported for the jobs
+// that compute without publishing (offline evaluation, benchmarks); the
+// stages that write into a staging directory return the row counts of
+// the files they wrote.
+
+// Options are the settings of a run that never change its results.
+type Options struct {
+	Workers  int                // parallelism, 0 = all cores
+	Progress *pipeline.Progress // in-stage progress on a terminal; may be nil
+	Log      *slog.Logger       // may be nil: no logs
+}
+
+func (o Options) logger() *slog.Logger {
+	if o.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return o.Log
+}
+
+// written holds the row count of each file a stage wrote, by file name.
+type written map[string]int64
+
+// merged is the union of the files several stages wrote.
+func merged(ws ...written) written {
+	all := written{}
+	for _, w := range ws {
+		maps.Copy(all, w)
+	}
+	return all
+}
+
+// Loaded is what Load read: the snapshots and the events of the window,
+// validated and interned, with what was quarantined.
+type Loaded struct {
+	Dims    *data.Dims
+	Txns    [][]data.Txn   // one chunk per file
+	Events  [][]data.Event // one chunk per file
+	Stats   []data.TableStats
+	Rejects []data.Reject
+}
+
+// Load reads the snapshots of date, then scans the event files of the
+// window in parallel, one file per worker, and merges them in file order.
+// Paths in the stats and rejects are relative to input.
+func Load(ctx context.Context, input string, date time.Time, p output.Params, opt Options) (*Loaded, error) {
+	d, err := data.LoadDims(ctx, input, date)
+	if err != nil {
+		return nil, err
+	}
+	out := &Loaded{Dims: d, Stats: slices.Clone(d.Stats), Rejects: slices.Clone(d.Rejects)}
+	// Interactions are read back as far as dismissals last, so an old
+	// dismissal still holds; events older than the window only count as
+	// negatives.
+	intDays := max(p.WindowDays, p.Features.DismissTTLDays)
+	txnFiles, err := eventFiles(input, d.Contract, data.TableTransactions, date, p.WindowDays)
+	if err != nil {
+		return nil, err
+	}
+	intFiles, err := eventFiles(input, d.Contract, data.TableInteractions, date, intDays)
+	if err != nil {
+		return nil, err
+	}
+	total := len(txnFiles) + len(intFiles)
+	var done atomic.Int64
+	tick := func() { opt.Progress.Update("ingest: files", int(done.Add(1)), total) }
+	tb := make([]*data.Batch[data.Txn], len(txnFiles))
+	tw := data.NewWindow(date, p.WindowDays)
+	if err := pipeline.ForEach(ctx, len(txnFiles), opt.Workers, func(ctx context.Context, i int) error {
+		b, err := data.ScanTransactions(txnFiles[i], d, tw)
+		tb[i] = b
+		tick()
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	ib := make([]*data.Batch[data.Event], len(intFiles))
+	iw := data.NewWindow(date, intDays)
+	if err := pipeline.ForEach(ctx, len(intFiles), opt.Workers, func(ctx context.Context, i int) error {
+		b, err := data.ScanInteractions(intFiles[i], d, iw)
+		ib[i] = b
+		tick()
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	var ts, is data.TableStats
+	var tr, ir []data.Reject
+	out.Txns, ts, tr = data.Merge(data.TableTransactions, tb)
+	out.Events, is, ir = data.Merge(data.TableInteractions, ib)
+	ts.Absent, is.Absent = d.Contract.Absent(data.TableTransactions), d.Contract.Absent(data.TableInteractions)
+	out.Stats = append(out.Stats, ts, is)
+	out.Rejects = append(append(out.Rejects, tr...), ir...)
+	relativeToInput(input, out.Stats, out.Rejects)
+	return out, nil
+}
+
+// ingested is the ingest stage's output: what Load read, and the rejects
+// file written.
+type ingested struct {
+	*Loaded
+	files written
+}
+
+// ingest loads the inputs, writes every quarantined row to rejects.parquet
+// and then fails the run if a table has too many bad rows.
+func ingest(ctx context.Context, st *pipeline.Staging, input string, date time.Time, p output.Params, opt Options) (ingested, error) {
+	in, err := Load(ctx, input, date, p, opt)
+	if err != nil {
+		return ingested{}, err
+	}
+	for _, s := range in.Stats {
+		if s.QuarantinedRows() > 0 {
+			opt.logger().Warn("rows quarantined", "stage", "ingest", "table", s.Table, "rows", s.Read, "bad_rows", s.QuarantinedRows())
+		}
+	}
+	if err := data.WriteParquet(st.Path(output.FileRejects), in.Rejects); err != nil {
+		return ingested{}, err
+	}
+	return ingested{in, written{output.FileRejects: int64(len(in.Rejects))}}, data.CheckBadRows(in.Stats, p.MaxBadRowFraction)
+}
+
+// BuildFeatures turns what Load read into the features of the run date:
+// signals from the events of the window, topics, ties and policy sets.
+func BuildFeatures(ctx context.Context, in *Loaded, date time.Time, p output.Params) (*features.Features, error) {
+	return features.Build(ctx, in.Dims, in.Txns, in.Events, data.NewWindow(date, p.WindowDays).StartMillis, p.Features)
+}
+
+// TrainInterests trains the interest model on the features' signals.
+func TrainInterests(ctx context.Context, f *features.Features, p models.ALSParams, opt Options) (*models.ALS, output.ModelMetrics, error) {
+	p.Workers = opt.Workers
+	rt := f.Signals.Transpose(int(f.Items.N))
+	log := opt.logger()
+	als, err := models.TrainALS(ctx, &f.Signals, &rt, p, func(it int, loss float64) {
+		opt.Progress.Update("interests: ALS sweep", it, p.Iterations)
+		log.Debug("als sweep", "stage", "interests", "iter", it, "loss", loss)
+	})
+	if err != nil {
+		return nil, output.ModelMetrics{}, err
+	}
+	return als, output.ModelMetrics{Users: f.Signals.Rows(), Items: int(f.Items.N), Observations: f.Signals.NNZ(), Factors: p.Factors, Loss: als.Loss}, nil
+}
+
+// interests is the interests stage's output.
+type interests struct {
+	als   *models.ALS
+	model output.ModelMetrics
+	files written
+}
+
+// interestsStage trains the interest model, or takes a base run's (copied
+// as published, or with the listed users re-solved in its latent space),
+// and writes user_interests.parquet and item_factors.parquet.
+func interestsStage(ctx context.Context, st *pipeline.Staging, b *baseRun, mi models.Inputs, p output.Params, opt Options) (interests, error) {
+	d, f := mi.Dims, mi.Features
+	if b.reuses(StageInterests) && !b.subset() {
+		als, err := b.factors(d, f, p.ALS.Factors)
+		if err != nil {
+			return interests{}, err
+		}
+		files, err := b.copy(st, output.FileInterests, output.FileItemFactors)
+		return interests{als, b.m.Model, files}, err
+	}
+	var out interests
+	var err error
+	if b.subset() {
+		if out.als, err = b.factors(d, f, p.ALS.Factors); err != nil {
+			return interests{}, err
+		}
+		ap := p.ALS
+		ap.Workers = opt.Workers
+		if err := models.SolveUsers(ctx, &f.Signals, out.als, mi.Only, ap); err != nil {
+			return interests{}, err
+		}
+		out.model = b.m.Model
+	} else if out.als, out.model, err = TrainInterests(ctx, f, p.ALS, opt); err != nil {
+		return interests{}, err
+	}
+	ui, err := mergeWithBase(b, output.FileInterests, userInterests(d, f, out.als, p.Features.TopTopics), func(r data.UserInterest) int64 { return r.UserID })
+	if err != nil {
+		return interests{}, err
+	}
+	items := itemFactors(d, f, out.als)
+	out.files = written{output.FileInterests: int64(len(ui)), output.FileItemFactors: int64(len(items))}
+	return out, errors.Join(data.WriteParquet(st.Path(output.FileInterests), ui), data.WriteParquet(st.Path(output.FileItemFactors), items))
+}
+
+// coverage is how many users got at least one suggestion of a kind, and
+// the suggestions per eligible user.
+type coverage struct {
+	users   int
+	perUser float64
+}
+
+// groupsRanked is the groups stage's output.
+type groupsRanked struct {
+	groups, activities coverage
+	files              written
+}
+
+// groupsStage ranks same-city groups and upcoming activities and writes
+// each table, as Parquet and as the Arrow feed export, as soon as it is
+// ranked: it is then unreachable, so only one table of suggestions is
+// live at a time.
+func groupsStage(ctx context.Context, st *pipeline.Staging, b *baseRun, mi models.Inputs, p models.GroupParams, opt Options) (groupsRanked, error) {
+	if b.reuses(StageGroups) {
+		s := b.m.Suggestions
+		files, err := b.copy(st, output.FileGroups, output.FileGroupsArrow, output.FileActivities, output.FileActivitiesArrow)
+		return groupsRanked{coverage{s.UsersWithGroups, s.GroupsPerUser}, coverage{s.UsersWithActivity, s.ActivitiesPerUser}, files}, err
+	}
+	eligible := mi.Features.Summary.EligibleUsers
+	groups, err := models.RankGroups(ctx, mi, p, opt.Workers)
+	if err == nil {
+		groups, err = mergeWithBase(b, output.FileGroups, groups, func(s data.GroupSuggestion) int64 { return s.UserID })
+	}
+	if err != nil {
+		return groupsRanked{}, err
+	}
+	var out groupsRanked
+	out.groups = coverageOf(groups, eligible, func(s data.GroupSuggestion) int64 { return s.UserID })
+	gw, err := writeSuggestions(ctx, st, output.FileGroups, output.FileGroupsArrow, "group_id", mi.Features.Topics, groups, func(s data.GroupSuggestion) data.SuggestionRow {
+		return data.SuggestionRow{UserID: s.UserID, TargetID: s.GroupID, Rank: s.Rank, Score: s.Score, Reasons: s.Reasons}
+	})
+	if err != nil {
+		return groupsRanked{}, err
+	}
+	acts, err := models.RankActivities(ctx, mi, p, opt.Workers)
+	if err == nil {
+		acts, err = mergeWithBase(b, output.FileActivities, acts, func(s data.ActivitySuggestion) int64 { return s.UserID })
+	}
+	if err != nil {
+		return groupsRanked{}, err
+	}
+	out.activities = coverageOf(acts, eligible, func(s data.ActivitySuggestion) int64 { return s.UserID })
+	aw, err := writeSuggestions(ctx, st, output.FileActivities, output.FileActivitiesArrow, "activity_id", mi.Features.Topics, acts, func(s data.ActivitySuggestion) data.SuggestionRow {
+		return data.SuggestionRow{UserID: s.UserID, TargetID: s.ActivityID, Rank: s.Rank, Score: s.Score, Reasons: s.Reasons}
+	})
+	out.files = merged(gw, aw)
+	return out, err
+}
+
+// friendsRanked is the friends stage's output.
+type friendsRanked struct {
+	friends coverage
+	files   written
+}
+
+// friendsStage ranks people you may know and writes them, as Parquet and
+// as the Arrow feed export.
+func friendsStage(ctx context.Context, st *pipeline.Staging, b *baseRun, mi models.Inputs, p models.FriendParams, opt Options) (friendsRanked, error) {
+	if b.reuses(StageFriends) {
+		s := b.m.Suggestions
+		files, err := b.copy(st, output.FileFriends, output.FileFriendsArrow)
+		return friendsRanked{coverage{s.UsersWithFriends, s.FriendsPerUser}, files}, err
+	}
+	friends, err := models.RankFriends(ctx, mi, p, opt.Workers)
+	if err == nil {
+		friends, err = mergeWithBase(b, output.FileFriends, friends, func(s data.FriendSuggestion) int64 { return s.UserID })
+	}
+	if err != nil {
+		return friendsRanked{}, err
+	}
+	cov := coverageOf(friends, mi.Features.Summary.EligibleUsers, func(s data.FriendSuggestion) int64 { return s.UserID })
+	files, err := writeSuggestions(ctx, st, output.FileFriends, output.FileFriendsArrow, "candidate_id", mi.Features.Topics, friends, func(s data.FriendSuggestion) data.SuggestionRow {
+		return data.SuggestionRow{UserID: s.UserID, TargetID: s.CandidateID, Rank: s.Rank, Score: s.Score, Reasons: s.Reasons}
+	})
+	return friendsRanked{cov, files}, err
+}
+
+// eventFiles lists the files of an event table's window, none when the
+// input contract declares the table absent.
+func eventFiles(root string, c data.InputContract, table string, date time.Time, days int) ([]string, error) {
+	if c.Absent(table) {
+		return nil, nil
+	}
+	return data.WindowFiles(root, table, date, days)
+}
+
+// relativeToInput rewrites the input file paths that the manifest and
+// rejects.parquet record as paths relative to the input root, so that the
+// outputs do not depend on how -input was spelled (w, ./w, /abs/w).
+func relativeToInput(root string, stats []data.TableStats, rejects []data.Reject) {
+	rel := map[string]string{}
+	relative := func(path string) string {
+		r, ok := rel[path]
+		if !ok {
+			var err error
+			if r, err = filepath.Rel(root, path); err != nil {
+				r = path // not under root: cannot happen for files found under it
+			}
+			r = filepath.ToSlash(r)
+			rel[path] = r
+		}
+		return r
+	}
+	for i := range stats {
+		files := make([]string, len(stats[i].Files))
+		for j, f := range stats[i].Files {
+			files[j] = relative(f)
+		}
+		stats[i].Files = files
+	}
+	for i := range rejects {
+		rejects[i].File = relative(rejects[i].File)
+	}
+}
+
+// userInterests builds one row per eligible user, in user ID order: the
+// interest vector and the top topics with positive weight.
+func userInterests(d *data.Dims, f *features.Features, als *models.ALS, topN int) []data.UserInterest {
+	var out []data.UserInterest
+	k := als.Users.RawMatrix().Cols
+	idx := make([]int, len(f.Topics))
+	for _, u := range models.UsersByID(d) {
+		if !f.Eligible[u] {
+			continue
+		}
+		vec := make([]float32, k)
+		for j, v := range als.Users.RawRowView(int(u)) {
+			vec[j] = float32(v)
+		}
+		row := f.UserTopicRow(u)
+		for i := range idx {
+			idx[i] = i
+		}
+		slices.SortStableFunc(idx, func(a, b int) int {
+			switch {
+			case row[a] > row[b]:
+				return -1
+			case row[a] < row[b]:
+				return 1
+			}
+			return 0
+		})
+		var top []data.TopicWeight
+		for _, t := range idx[:min(topN, len(idx))] {
+			if row[t] > 0 {
+				top = append(top, data.TopicWeight{Topic: f.Topics[t], Weight: row[t]})
+			}
+		}
+		out = append(out, data.UserInterest{UserID: d.Users.ID(u), Vector: vec, TopTopics: top})
+	}
+	return out
+}
+
+// writeSuggestions writes one suggestions table as Parquet and as the
+// Arrow feed export, both at once (each writer is single-threaded).
+func writeSuggestions[T any](ctx context.Context, st *pipeline.Staging, parquetName, arrowName, target string, topics []string, ss []T, row func(T) data.SuggestionRow) (written, error) {
+	files := written{parquetName: int64(len(ss)), arrowName: int64(len(ss))}
+	return files, pipeline.ForEach(ctx, 2, 2, func(ctx context.Context, i int) error {
+		if i == 0 {
+			return data.WriteParquet(st.Path(parquetName), ss)
+		}
+		return data.WriteSuggestionsArrow(st.Path(arrowName), target, topics, len(ss), func(i int) data.SuggestionRow { return row(ss[i]) })
+	})
+}
+
+// coverageOf counts the users with at least one row (rows are grouped by
+// user) and the rows per eligible user, rounded to 3 decimals.
+func coverageOf[T any](rows []T, eligible int, user func(T) int64) coverage {
+	users := 0
+	for i := range rows {
+		if i == 0 || user(rows[i]) != user(rows[i-1]) {
+			users++
+		}
+	}
+	if eligible == 0 {
+		return coverage{users, 0}
+	}
+	return coverage{users, math.Round(1000*float64(len(rows))/float64(eligible)) / 1000}
+}
