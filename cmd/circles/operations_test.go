@@ -1,0 +1,213 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"circles/data"
+	"circles/jobs"
+	"circles/output"
+	"circles/pipeline"
+)
+
+// Operating the binary: config files, listing runs, the lock, the
+// scheduler and signals.
+
+// TestConfigFile checks that 'config defaults' is a complete config file,
+// that a file's values apply, that flags given on the command line win over
+// the file, and that a misspelt field is refused by name.
+func TestConfigFile(t *testing.T) {
+	world := generated(t)
+	dir := t.TempDir()
+	code, defaults, stderr := circles(t, "config", "defaults")
+	if code != 0 {
+		t.Fatalf("config defaults exited %d: %s", code, stderr)
+	}
+	var p output.Params
+	if err := json.Unmarshal([]byte(defaults), &p); err != nil {
+		t.Fatal(err)
+	}
+	if p.Digest() != output.DefaultParams().Digest() {
+		t.Fatalf("config defaults does not round-trip to the defaults")
+	}
+	p.ALS.Factors, p.Friends.MaxPerUser = 8, 3
+	b, _ := json.Marshal(p)
+	conf := filepath.Join(dir, "circles.json")
+	if err := os.WriteFile(conf, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	args := append(runArgs(world, out), "-config", conf, "-factors", "6")
+	if code, _, stderr := circles(t, args...); code != 0 {
+		t.Fatalf("run with -config exited %d: %s", code, stderr)
+	}
+	m := readManifest(t, filepath.Join(out, "date="+e2eDate, "run=e2e"))
+	if m.Config.ALS.Factors != 6 || m.Config.Friends.MaxPerUser != 3 || m.Config.WindowDays != e2eDays {
+		t.Errorf("resolved config: factors %d (want 6, the flag), friends per user %d (want 3, the file), window %d (want %d, the flag)",
+			m.Config.ALS.Factors, m.Config.Friends.MaxPerUser, m.Config.WindowDays, e2eDays)
+	}
+	typo := filepath.Join(dir, "typo.json")
+	if err := os.WriteFile(typo, []byte(`{"als": {"factorz": 8}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = circles(t, append(runArgs(world, filepath.Join(dir, "out2")), "-config", typo)...)
+	if code != exitUsage || !strings.Contains(stderr, `"factorz"`) {
+		t.Errorf("misspelt field: exit %d, stderr %q; want %d naming the field", code, stderr, exitUsage)
+	}
+}
+
+// TestRunsAndShow lists published runs, skipping an incomplete directory,
+// and shows one user's suggestions in words.
+func TestRunsAndShow(t *testing.T) {
+	world := generated(t)
+	out := filepath.Join(t.TempDir(), "out")
+	if code, _, stderr := circles(t, runArgs(world, out)...); code != 0 {
+		t.Fatalf("run exited %d: %s", code, stderr)
+	}
+	if err := os.MkdirAll(filepath.Join(out, "date=2026-11-21", "run=crashed"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(out, ".staging-died"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := circles(t, "runs", "-output", out)
+	if code != 0 || !strings.Contains(stdout, "2026-11-20  e2e") || strings.Contains(stdout, "run=crashed") ||
+		!strings.Contains(stdout, "incomplete: .staging-died") {
+		t.Errorf("runs: exit %d, stdout:\n%s\nstderr: %s", code, stdout, stderr)
+	}
+	dir := filepath.Join(out, "date="+e2eDate, "run=e2e")
+	friends, err := data.ReadParquet[data.FriendSuggestion](filepath.Join(dir, output.FileFriends))
+	if err != nil || len(friends) == 0 {
+		t.Fatalf("no friend suggestions to show: %v", err)
+	}
+	u := friends[0]
+	code, stdout, stderr = circles(t, "show", "-run", dir, "-user", fmt.Sprint(u.UserID), "-n", "3")
+	want := fmt.Sprintf("person %d (score %.2f): %s", u.CandidateID, u.Score, output.ReasonWords(u.Reasons))
+	if code != 0 || !strings.Contains(stdout, want) || !strings.Contains(stdout, "interests:") {
+		t.Errorf("show: exit %d, stdout lacks %q:\n%s\nstderr: %s", code, want, stdout, stderr)
+	}
+	if code, _, _ := circles(t, "show", "-run", out, "-user", "1"); code != exitUsage {
+		t.Errorf("show on a directory that is not a run: exit %d, want %d", code, exitUsage)
+	}
+}
+
+// TestLockRefusesASecondWriter holds the output root's lock, as a running
+// nightly job would, and checks that a manual run is refused with its own
+// exit code and writes nothing.
+func TestLockRefusesASecondWriter(t *testing.T) {
+	world := generated(t)
+	out := filepath.Join(t.TempDir(), "out")
+	unlock, err := pipeline.Lock(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := circles(t, runArgs(world, out)...)
+	if code != exitLocked || !strings.Contains(stderr, "another run holds the lock") {
+		t.Errorf("run while locked: exit %d, stderr %q; want %d", code, stderr, exitLocked)
+	}
+	if _, err := os.Stat(filepath.Join(out, "date="+e2eDate)); err == nil {
+		t.Errorf("a refused run published something")
+	}
+	if err := unlock(); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := circles(t, runArgs(world, out)...); code != 0 {
+		t.Errorf("run after unlock: exit %d: %s", code, stderr)
+	}
+}
+
+// TestScheduleOnce runs the scheduler's catch-up through the binary: a
+// night whose input never lands exits with the not-ready code; with the
+// world's own last day as yesterday, it publishes.
+func TestScheduleOnce(t *testing.T) {
+	world := generated(t)
+	dir := t.TempDir()
+	code, defaults, _ := circles(t, "config", "schedule-defaults")
+	if code != 0 {
+		t.Fatalf("config schedule-defaults exited %d", code)
+	}
+	cfg, err := jobs.LoadScheduleConfigBytes([]byte(defaults))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Input, cfg.Output = world, filepath.Join(dir, "out")
+	cfg.Params.WindowDays, cfg.Params.Features.DismissTTLDays = e2eDays, e2eDays
+	cfg.MaxCatchUpDays, cfg.InputWaitSeconds = 1, 0
+	b, _ := json.Marshal(cfg)
+	path := filepath.Join(dir, "schedule.json")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The world ends on 2026-11-20. The scheduler's yesterday is the real
+	// date minus one day in Beijing, which has been 2026-11-21 or later ever
+	// since this test was written, so that night has no input: not ready.
+	code, _, stderr := circles(t, "schedule", "-config", path, "-once")
+	if code != exitNotReady || !strings.Contains(stderr, "not ready") {
+		t.Errorf("schedule -once without input: exit %d, stderr %q; want %d", code, stderr, exitNotReady)
+	}
+}
+
+// TestSIGTERMMidRunKeepsLatest publishes one run, starts a second on the
+// same output root, sends SIGTERM once it is past ingest, and checks that
+// the process exits as interrupted, latest still points at the first run,
+// and no staging directory is left.
+func TestSIGTERMMidRunKeepsLatest(t *testing.T) {
+	dir := t.TempDir()
+	world := filepath.Join(dir, "world")
+	if code, _, stderr := circles(t, "generate", "-out", world, "-users", "20000", "-days", "30", "-end", e2eDate); code != 0 {
+		t.Fatalf("generate exited %d: %s", code, stderr)
+	}
+	out := filepath.Join(dir, "out")
+	args := []string{"run", "-input", world, "-output", out, "-date", e2eDate, "-window-days", "30", "-dismiss-ttl-days", "30", "-iterations", "30"}
+	if code, _, stderr := circles(t, append(args, "-run-id", "first")...); code != 0 {
+		t.Fatalf("first run exited %d: %s", code, stderr)
+	}
+	first, _ := pipeline.Latest(out)
+
+	cmd := exec.CommandContext(t.Context(), binary, append(args, "-run-id", "second", "-log-level", "info")...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 1<<16)
+	var log strings.Builder
+	for !strings.Contains(log.String(), `"stage":"interests"`) { // 30 ALS sweeps: seconds to go
+		n, err := stderr.Read(buf)
+		log.Write(buf[:n])
+		if err != nil {
+			t.Fatalf("run ended before the interests stage: %v\n%s", err, log.String())
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, stderr)
+	err = cmd.Wait()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != exitInterrupted {
+		t.Errorf("SIGTERM mid-run: %v, want exit %d", err, exitInterrupted)
+	}
+	if latest, _ := pipeline.Latest(out); latest != first || first == "" {
+		t.Errorf("latest = %q after an interrupted run, want the first run %q", latest, first)
+	}
+	entries, _ := os.ReadDir(out)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".staging-") {
+			t.Errorf("staging directory %s left behind", e.Name())
+		}
+	}
+	if _, err := os.Stat(filepath.Join(out, "date="+e2eDate, "run=second")); err == nil {
+		t.Errorf("the interrupted run was published")
+	}
+}
