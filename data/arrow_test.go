@@ -36,12 +36,20 @@ func TestSuggestionsArrowRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() {
+		if err := f.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
 	r, err := ipc.NewFileReader(f)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close()
+	defer func() {
+		if err := r.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
 	if v, _ := r.Schema().Metadata().GetValue("circles.schema_version"); v != data.ExportSchemaVersion || r.Schema().Field(1).Name != "candidate_id" {
 		t.Errorf("schema %v lacks version %s or the target column name", r.Schema(), data.ExportSchemaVersion)
 	}

@@ -15,7 +15,11 @@ import (
 // row is used or quarantined with a reason, and the counts reconcile.
 func ExampleScanInteractions() {
 	root, _ := os.MkdirTemp("", "example-")
-	defer os.RemoveAll(root)
+	defer func() {
+		if err := os.RemoveAll(root); err != nil {
+			fmt.Println(err) // fails the example
+		}
+	}()
 	day := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
 	w := datatest.New(day, 1)
 	w.User(1, "hangzhou")

@@ -177,7 +177,11 @@ func TestUnreadablePartitionIsBadInput(t *testing.T) {
 	if err := os.Chmod(dir, 0o000); err != nil {
 		t.Fatal(err)
 	}
-	defer os.Chmod(dir, 0o755)
+	t.Cleanup(func() {
+		if err := os.Chmod(dir, 0o755); err != nil {
+			t.Error(err)
+		}
+	})
 	_, err := data.PartitionFiles(dir)
 	badInput(t, err, dir, "an unreadable partition")
 }

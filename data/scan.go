@@ -69,12 +69,10 @@ func openParquet(path string) (*parquetFile, error) {
 	}
 	st, err := f.Stat()
 	if err != nil {
-		f.Close()
-		return nil, &FileError{File: path, Err: err}
+		return nil, &FileError{File: path, Err: errors.Join(err, f.Close())}
 	}
 	corrupt := func(err error) error {
-		f.Close()
-		return &FileError{File: path, Err: fmt.Errorf("not a readable Parquet file (%v); rewrite it as Parquet", err)}
+		return &FileError{File: path, Err: fmt.Errorf("not a readable Parquet file (%v); rewrite it as Parquet", errors.Join(err, f.Close()))}
 	}
 	dataEnd, err := checkFooter(f, st.Size())
 	if err != nil {
@@ -91,6 +89,14 @@ func openParquet(path string) (*parquetFile, error) {
 }
 
 func (p *parquetFile) Close() error { return p.f.Close() }
+
+// closePages releases a column chunk's pages; a failure is the column's
+// error when it has no other.
+func (p *parquetFile) closePages(pages parquet.Pages, c *column, err *error) {
+	if cerr := pages.Close(); cerr != nil && *err == nil {
+		*err = &FileError{File: p.path, Column: c.name, Err: cerr}
+	}
+}
 
 // column is a resolved column of a file: its leaf index and how to decode it.
 type column struct {
@@ -167,9 +173,9 @@ const valueBufSize = 4096
 
 // eachValue calls fn for every value of a column in one row group, in
 // order, page by page.
-func (p *parquetFile) eachValue(rg parquet.RowGroup, c *column, buf []parquet.Value, fn func(v parquet.Value)) error {
+func (p *parquetFile) eachValue(rg parquet.RowGroup, c *column, buf []parquet.Value, fn func(v parquet.Value)) (err error) {
 	pages := rg.ColumnChunks()[c.index].Pages()
-	defer pages.Close()
+	defer p.closePages(pages, c, &err)
 	for {
 		page, err := pages.ReadPage()
 		if err == io.EOF {
@@ -245,9 +251,9 @@ func (p *parquetFile) int64s(rg parquet.RowGroup, c *column, buf []parquet.Value
 // requiredInt64s is the fast path of int64s for a column that cannot hold
 // nulls: pages decode straight into vals through parquet.Int64Reader, with
 // no per-value boxing.
-func (p *parquetFile) requiredInt64s(rg parquet.RowGroup, c *column, vals []int64, valid []bool) error {
+func (p *parquetFile) requiredInt64s(rg parquet.RowGroup, c *column, vals []int64, valid []bool) (err error) {
 	pages := rg.ColumnChunks()[c.index].Pages()
-	defer pages.Close()
+	defer p.closePages(pages, c, &err)
 	row := 0
 	for {
 		page, err := pages.ReadPage()

@@ -109,10 +109,14 @@ func BenchmarkBareColumnScan(b *testing.B) {
 					}
 					parquet.Release(p)
 				}
-				pages.Close()
+				if err := pages.Close(); err != nil {
+					b.Fatal(err)
+				}
 			}
 		}
-		f.Close()
+		if err := f.Close(); err != nil {
+			b.Fatal(err)
+		}
 	}
 	b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 }

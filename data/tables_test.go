@@ -65,7 +65,12 @@ func TestReplaceSyncedIsWholeOrNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	boom := errors.New("boom")
-	if err := data.ReplaceSynced(path, func(w io.Writer) error { io.WriteString(w, "part"); return boom }); !errors.Is(err, boom) {
+	if err := data.ReplaceSynced(path, func(w io.Writer) error {
+		if _, err := io.WriteString(w, "part"); err != nil {
+			return err
+		}
+		return boom
+	}); !errors.Is(err, boom) {
 		t.Fatalf("err = %v, want the writer's", err)
 	}
 	if b, _ := os.ReadFile(path); string(b) != "new" {

@@ -54,8 +54,8 @@ func CreateSynced(path string, write func(w io.Writer) error) (err error) {
 		err = cerr
 	}
 	if err != nil {
-		os.Remove(path)
-		return fmt.Errorf("write %s: %w", path, err)
+		// the partial file goes; if it cannot, the error says so too
+		return fmt.Errorf("write %s: %w", path, errors.Join(err, os.Remove(path)))
 	}
 	return nil
 }
@@ -73,8 +73,7 @@ func ReplaceSynced(path string, write func(w io.Writer) error) error {
 		return err
 	}
 	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return err
+		return errors.Join(err, os.Remove(tmp))
 	}
 	return nil
 }
@@ -96,7 +95,11 @@ func ReadParquet[T any](path string) (rows []T, err error) {
 	}
 	defer func() { err = errors.Join(err, p.Close()) }()
 	r := parquet.NewGenericReader[T](p.pf)
-	defer r.Close()
+	defer func() {
+		if cerr := r.Close(); cerr != nil && err == nil {
+			err = &FileError{File: path, Err: cerr}
+		}
+	}()
 	// Read in chunks rather than allocating the rows the footer claims: a
 	// footer of many row groups can claim more rows than are there.
 	buf := make([]T, min(p.pf.NumRows(), 1<<16))

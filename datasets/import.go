@@ -137,8 +137,7 @@ func Import(ctx context.Context, format, src, dst string, opt Options) (*Summary
 	}
 	day, _ := data.ParseDate(sum.Date)
 	if err := b.t.Write(tmp, day, sum.Days); err != nil {
-		os.RemoveAll(tmp)
-		return nil, err
+		return nil, errors.Join(err, os.RemoveAll(tmp))
 	}
 	err := data.CreateSynced(filepath.Join(tmp, SummaryFile), func(w io.Writer) error {
 		enc := json.NewEncoder(w)
@@ -149,8 +148,7 @@ func Import(ctx context.Context, format, src, dst string, opt Options) (*Summary
 		err = os.Rename(tmp, dst)
 	}
 	if err != nil {
-		os.RemoveAll(tmp)
-		return nil, err
+		return nil, errors.Join(err, os.RemoveAll(tmp))
 	}
 	return sum, nil
 }

@@ -146,11 +146,17 @@ func TestImportErrorsNameTheProblem(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	noHeader := filepath.Join(dir, "noheader")
-	os.MkdirAll(noHeader, 0o755)
-	os.WriteFile(filepath.Join(noHeader, "rating.tsv"), []byte("user_id\titem\tcategory_id\trating\ttimestamp\n"), 0o644)
 	tooBad := filepath.Join(dir, "toobad")
-	os.MkdirAll(tooBad, 0o755)
-	os.WriteFile(filepath.Join(tooBad, "nodes.csv"), []byte("1\nx\ny\n"), 0o644)
+	for _, err := range []error{
+		os.MkdirAll(noHeader, 0o755),
+		os.WriteFile(filepath.Join(noHeader, "rating.tsv"), []byte("user_id\titem\tcategory_id\trating\ttimestamp\n"), 0o644),
+		os.MkdirAll(tooBad, 0o755),
+		os.WriteFile(filepath.Join(tooBad, "nodes.csv"), []byte("1\nx\ny\n"), 0o644),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, c := range []struct {
 		format, src, want string
 		bad               bool

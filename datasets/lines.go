@@ -3,6 +3,7 @@ package datasets
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -42,13 +43,13 @@ type lineReader struct {
 // read calls fn with the wanted fields of each data line, in cols order
 // (nil for an absent optional column). fn returns "" when it used the line
 // or the reason it skipped it.
-func (d delimited) read(b *builder, fn func(f [][]byte) string) error {
+func (d delimited) read(b *builder, fn func(f [][]byte) string) (err error) {
 	path, sum := b.src+string(os.PathSeparator)+d.name, b.sum
 	file, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("%w: open %s: %v; is the -src directory the %s dataset?", data.ErrBadInput, path, err, sum.Format)
 	}
-	defer file.Close()
+	defer func() { err = errors.Join(err, file.Close()) }()
 	lr := &lineReader{path: path, sum: sum, maxBad: b.maxBad}
 	return lr.scan(file, d, fn)
 }

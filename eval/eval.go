@@ -128,7 +128,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (*Report, error) {
 		if err != nil {
 			return nil, err
 		}
-		defer os.RemoveAll(dir)
+		defer removeScratch(log, dir)
 		cfg.Work = dir
 	}
 	log = log.With("job", "eval", "dataset", cfg.Name)
@@ -530,9 +530,12 @@ func baselines(ctx context.Context, train, all *data.Tables, task string, truth 
 		userIDs[i] = u.UserID
 	}
 	bs := baselineSet{lists: map[string]quality.Lists{}}
-	add := func(name string, l quality.Lists, err error) error {
+	put := func(name string, l quality.Lists) {
 		bs.order = append(bs.order, name)
 		bs.lists[name] = l
+	}
+	add := func(name string, l quality.Lists, err error) error {
+		put(name, l)
 		return err
 	}
 	friends := quality.Graph(friendEdges(train), userIDs)
@@ -543,7 +546,7 @@ func baselines(ctx context.Context, train, all *data.Tables, task string, truth 
 			return bs, err
 		}
 		for _, name := range []string{quality.CommonNeighbours, quality.Jaccard, quality.AdamicAdar, quality.ResourceAllocation} {
-			add(name, idx[name], nil)
+			put(name, idx[name])
 		}
 		l, err := quality.MostPopular(ctx, friends, users, true)
 		return bs, add(quality.MostPopularFriend, l, err)
@@ -633,4 +636,12 @@ func sampleNegatives(cands []models.FriendCandidate, positive func(c models.Frie
 	}
 	r.Shuffle(len(neg), func(i, j int) { neg[i], neg[j] = neg[j], neg[i] })
 	return append(pos, neg[:min(n, len(neg))]...)
+}
+
+// removeScratch removes a temporary directory the evaluation made; a
+// failure leaves it behind, which the log says.
+func removeScratch(log *slog.Logger, dir string) {
+	if err := os.RemoveAll(dir); err != nil {
+		log.Warn("scratch directory not removed", "path", dir, "err", err)
+	}
 }

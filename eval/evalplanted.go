@@ -8,6 +8,7 @@ import (
 	"math"
 	"path/filepath"
 	"slices"
+	"strings"
 	"text/tabwriter"
 
 	"circles/data"
@@ -218,10 +219,14 @@ func popularInCity(d *data.Dims, f *features.Features, k int) func(u int32) []in
 
 // PrintMetrics writes metrics as an aligned table.
 func PrintMetrics(w io.Writer, ms []Metric) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "task\tmethod\tusers\trecall@K\t± s.e.")
+	var rows strings.Builder
+	rows.WriteString("task\tmethod\tusers\trecall@K\t± s.e.\n")
 	for _, m := range ms {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%.4f (K=%d)\t%.4f\n", m.Task, m.Method, m.Users, m.Recall, m.K, m.StdErr)
+		fmt.Fprintf(&rows, "%s\t%s\t%d\t%.4f (K=%d)\t%.4f\n", m.Task, m.Method, m.Users, m.Recall, m.K, m.StdErr)
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	if _, err := io.WriteString(tw, rows.String()); err != nil {
+		return err
 	}
 	return tw.Flush()
 }

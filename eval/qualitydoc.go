@@ -62,7 +62,7 @@ func QualityDoc(ctx context.Context, cfg QualityConfig, log *slog.Logger) error 
 		if err != nil {
 			return err
 		}
-		defer os.RemoveAll(dir)
+		defer removeScratch(log, dir)
 		cfg.Work = dir
 	}
 	assets := strings.TrimSuffix(cfg.Out, filepath.Ext(cfg.Out))

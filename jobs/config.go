@@ -94,9 +94,9 @@ func LoadParams(path string, base output.Params) (output.Params, error) {
 	if err != nil {
 		return output.Params{}, UsageError("-config: %v", err)
 	}
-	defer f.Close()
 	p := base
-	if err := decodeStrict(f, &p); err != nil {
+	err = errors.Join(decodeStrict(f, &p), f.Close())
+	if err != nil {
 		return output.Params{}, UsageError("-config %s: %v (see 'circles config defaults' for every field)", path, err)
 	}
 	return p, nil

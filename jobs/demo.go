@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 
 	"circles/output"
@@ -39,35 +40,35 @@ func Demo(ctx context.Context, cfg DemoConfig, w io.Writer, log *slog.Logger, pr
 		return err
 	}
 	m := res.Manifest
-	fmt.Fprintf(w, "circles demo: %d users, %d groups, %d activities, %d days of events (seed %d)\n\n",
+	// The report is rendered whole, then written once.
+	var out, inputs, stages strings.Builder
+	fmt.Fprintf(&out, "circles demo: %d users, %d groups, %d activities, %d days of events (seed %d)\n\n",
 		gs.Users, gs.Groups, gs.Activities, cfg.World.Days, cfg.World.Seed)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "table\trows read\tused\tquarantined\t")
+	fmt.Fprintln(&inputs, "table\trows read\tused\tquarantined\t")
 	for _, s := range m.Inputs {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t\n", s.Table, s.Read, s.Used, s.QuarantinedRows())
+		fmt.Fprintf(&inputs, "%s\t%d\t%d\t%d\t\n", s.Table, s.Read, s.Used, s.QuarantinedRows())
 	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	fmt.Fprintln(w)
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "stage\tseconds\t")
+	fmt.Fprintln(&stages, "stage\tseconds\t")
 	for _, t := range m.Timings {
-		fmt.Fprintf(tw, "%s\t%.2f\t\n", t.Stage, t.Seconds)
+		fmt.Fprintf(&stages, "%s\t%.2f\t\n", t.Stage, t.Seconds)
 	}
-	if err := tw.Flush(); err != nil {
+	out.WriteString(aligned(inputs.String(), tabwriter.AlignRight))
+	out.WriteString("\n")
+	out.WriteString(aligned(stages.String(), tabwriter.AlignRight))
+	fmt.Fprintf(&out, "\npublished %s\n", res.Dir)
+	fmt.Fprintf(&out, "suggestions per eligible user: %.1f groups, %.1f activities, %.1f friends\n",
+		m.Suggestions.GroupsPerUser, m.Suggestions.ActivitiesPerUser, m.Suggestions.FriendsPerUser)
+	if err := showSamples(&out, res.Dir, 3); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\npublished %s\n", res.Dir)
-	fmt.Fprintf(w, "suggestions per eligible user: %.1f groups, %.1f activities, %.1f friends\n",
-		m.Suggestions.GroupsPerUser, m.Suggestions.ActivitiesPerUser, m.Suggestions.FriendsPerUser)
-	return showSamples(w, res.Dir, 3)
+	_, err = io.WriteString(w, out.String())
+	return err
 }
 
 // showSamples prints the top suggestions of the first n users (by ID) that
 // have group, activity and friend suggestions, read back from the
 // published files.
-func showSamples(w io.Writer, dir string, n int) error {
+func showSamples(w *strings.Builder, dir string, n int) error {
 	o, err := readOutputs(dir)
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@ package jobs
 import (
 	"bufio"
 	"cmp"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -53,9 +54,8 @@ func ReadUserList(path string) ([]int64, error) {
 	if err != nil {
 		return nil, UsageError("-users: %v", err)
 	}
-	defer f.Close()
 	ids, err := ParseUserList(f)
-	if err != nil {
+	if err := errors.Join(err, f.Close()); err != nil {
 		return nil, UsageError("-users %s: %v", path, err)
 	}
 	if len(ids) == 0 {
@@ -260,8 +260,7 @@ func (b *baseRun) copy(st *pipeline.Staging, names ...string) (written, error) {
 			_, err := io.Copy(w, src)
 			return err
 		})
-		src.Close()
-		if err != nil {
+		if err := errors.Join(err, src.Close()); err != nil {
 			return nil, fmt.Errorf("copy %s from base: %w", name, err)
 		}
 		files[name] = b.m.Outputs[i].Rows

@@ -87,7 +87,9 @@ func Run(ctx context.Context, cfg RunConfig, log *slog.Logger, progress *pipelin
 	published := false
 	defer func() {
 		if !published {
-			st.Abort()
+			if aerr := st.Abort(); aerr != nil {
+				log.Warn("staging directory not removed; the next run removes it", "path", st.Dir, "err", aerr)
+			}
 		}
 	}()
 

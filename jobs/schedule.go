@@ -242,13 +242,19 @@ func (s *Scheduler) Serve(ctx context.Context) error {
 				s.log.Warn("metrics server stopped", "err", err)
 			}
 		}()
-		defer srv.Close()
+		defer func() {
+			if err := srv.Close(); err != nil {
+				s.log.Warn("metrics server not closed", "err", err)
+			}
+		}()
 		s.log.Info("metrics listening", "path", ln.Addr().String())
 	}
 	if err := s.CatchUp(ctx); err != nil && ctx.Err() == nil {
 		s.log.Warn("catch-up stopped", "err", err)
 	}
-	c := newCron(s.loc, s.log, s.cfg.Spec, func() { s.run(ctx, s.yesterday()) })
+	c := newCron(s.loc, s.log, s.cfg.Spec, func() {
+		_, _ = s.run(ctx, s.yesterday()) // runDate logs a failed night and counts it in the metrics
+	})
 	c.Start()
 	s.log.Info("scheduler started", "spec", s.cfg.Spec, "time_zone", s.cfg.TimeZone)
 	<-ctx.Done()

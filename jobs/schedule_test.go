@@ -138,7 +138,9 @@ func TestNightGivesUpWhenInputNeverLands(t *testing.T) {
 		t.Errorf("waited %v; want one retry (1 s) within the 2 s bound", waited)
 	}
 	var b bytes.Buffer
-	s.metrics.write(&b)
+	if err := s.metrics.write(&b); err != nil {
+		t.Fatal(err)
+	}
 	if !strings.Contains(b.String(), `circles_runs_total{outcome="not_ready"} 1`) {
 		t.Errorf("metrics do not count the not-ready night:\n%s", b.String())
 	}
@@ -242,7 +244,9 @@ func TestScheduleLogsEachKeyOnce(t *testing.T) {
 	for _, line := range lines {
 		dec := json.NewDecoder(strings.NewReader(line))
 		seen := map[string]int{}
-		dec.Token() // {
+		if _, err := dec.Token(); err != nil { // {
+			t.Fatalf("line %q: %v", line, err)
+		}
 		for dec.More() {
 			k, _ := dec.Token()
 			var v any

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"text/tabwriter"
 
 	"circles/data"
@@ -44,26 +45,33 @@ func ListRuns(root string) ([]RunInfo, error) {
 // entries pipeline.Leftovers lists: staging directories of runs that
 // crashed or failed), which the next run removes.
 func PrintRuns(w io.Writer, runs []RunInfo, leftovers []string) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "date\trun\tconfig\teligible users\tgroups/user\tfriends/user\tquarantined rows\tdir")
+	var rows, out strings.Builder
+	fmt.Fprintln(&rows, "date\trun\tconfig\teligible users\tgroups/user\tfriends/user\tquarantined rows\tdir")
 	for _, r := range runs {
 		m := r.Manifest
 		var q int64
 		for _, s := range m.Inputs {
 			q += s.QuarantinedRows()
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%.12s\t%d\t%.1f\t%.1f\t%d\t%s\n", m.Date, m.RunID, m.ConfigDigest,
+		fmt.Fprintf(&rows, "%s\t%s\t%.12s\t%d\t%.1f\t%.1f\t%d\t%s\n", m.Date, m.RunID, m.ConfigDigest,
 			m.Suggestions.EligibleUsers, m.Suggestions.GroupsPerUser, m.Suggestions.FriendsPerUser, q, r.Dir)
 	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
+	out.WriteString(aligned(rows.String(), 0))
 	for _, name := range leftovers {
-		if _, err := fmt.Fprintf(w, "incomplete: %s (left by a run that crashed or failed; the next run removes it)\n", name); err != nil {
-			return err
-		}
+		fmt.Fprintf(&out, "incomplete: %s (left by a run that crashed or failed; the next run removes it)\n", name)
 	}
-	return nil
+	_, err := io.WriteString(w, out.String())
+	return err
+}
+
+// aligned lays out tab-separated cells as columns padded with spaces, in
+// memory: the caller writes the text once and checks that write.
+func aligned(cells string, flags uint) string {
+	var b strings.Builder
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', flags)
+	_, _ = tw.Write([]byte(cells)) // into memory: cannot fail
+	_ = tw.Flush()
+	return b.String()
 }
 
 // outputs is a published run's suggestions, indexed by user.
@@ -109,18 +117,18 @@ func readOutputs(dir string) (*outputs, error) {
 	}, nil
 }
 
-// show writes user u's interests and top n suggestions of each kind, with
-// reasons in words.
-func (o *outputs) show(w io.Writer, u int64, n int) {
+// show renders user u's interests and top n suggestions of each kind,
+// with reasons in words.
+func (o *outputs) show(w *strings.Builder, u int64, n int) {
 	fmt.Fprintf(w, "\nuser %d — interests:", u)
 	if i, ok := slices.BinarySearchFunc(o.interests, u, func(x data.UserInterest, id int64) int { return cmp.Compare(x.UserID, id) }); ok {
 		for _, t := range o.interests[i].TopTopics {
 			fmt.Fprintf(w, " %s %.0f%%", t.Topic, 100*t.Weight)
 		}
 	} else {
-		fmt.Fprint(w, " none (not eligible, or no data)")
+		w.WriteString(" none (not eligible, or no data)")
 	}
-	fmt.Fprintln(w)
+	w.WriteString("\n")
 	for _, s := range o.groups[u][:min(n, len(o.groups[u]))] {
 		fmt.Fprintf(w, "  group %d (score %.2f): %s\n", s.GroupID, s.Score, output.ReasonWords(s.Reasons))
 	}
@@ -142,6 +150,8 @@ func ShowUser(w io.Writer, dir string, user int64, n int) error {
 	if err != nil {
 		return err
 	}
-	o.show(w, user, n)
-	return nil
+	var out strings.Builder
+	o.show(&out, user, n)
+	_, err = io.WriteString(w, out.String())
+	return err
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -168,7 +169,11 @@ func Prune(root string, keep int, protect string) ([]string, error) {
 			return removed, fmt.Errorf("prune %s: %w", dir, err)
 		}
 		removed = append(removed, dir)
-		os.Remove(filepath.Dir(dir)) // only succeeds when the date directory is now empty
+		// The date directory goes too once it is empty; while it holds
+		// another run, the remove fails and it stays.
+		if err := os.Remove(filepath.Dir(dir)); err != nil && !errors.Is(err, syscall.ENOTEMPTY) && !errors.Is(err, syscall.EEXIST) {
+			return removed, fmt.Errorf("prune %s: %w", filepath.Dir(dir), err)
+		}
 	}
 	return removed, nil
 }

@@ -67,6 +67,9 @@ type Progress struct {
 	w    io.Writer
 	last time.Time
 	line bool
+	// off is set when a write to the terminal failed: progress is an aid,
+	// so it stops drawing rather than fail the run; logs still report.
+	off bool
 }
 
 // NewProgress returns a Progress writing to w (a terminal).
@@ -79,14 +82,14 @@ func (p *Progress) Update(what string, done, total int) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if now := time.Now(); now.Sub(p.last) >= 100*time.Millisecond || done == total {
+	if now := time.Now(); !p.off && (now.Sub(p.last) >= 100*time.Millisecond || done == total) {
 		p.last = now
 		pct := 100.0
 		if total > 0 {
 			pct = 100 * float64(done) / float64(total)
 		}
-		fmt.Fprintf(p.w, "\r\033[K%s: %d/%d (%.0f%%)", what, done, total, pct)
-		p.line = true
+		_, err := fmt.Fprintf(p.w, "\r\033[K%s: %d/%d (%.0f%%)", what, done, total, pct)
+		p.line, p.off = err == nil, err != nil
 	}
 }
 
@@ -100,8 +103,10 @@ func (w progressWriter) Write(b []byte) (int, error) {
 	w.p.mu.Lock()
 	defer w.p.mu.Unlock()
 	if w.p.line {
-		fmt.Fprint(w.p.w, "\r\033[K")
 		w.p.line = false
+		if _, err := io.WriteString(w.p.w, "\r\033[K"); err != nil {
+			return 0, err
+		}
 	}
 	return w.p.w.Write(b)
 }
@@ -114,8 +119,10 @@ func (p *Progress) Done() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.line {
-		fmt.Fprint(p.w, "\r\033[K")
 		p.line = false
+		if _, err := io.WriteString(p.w, "\r\033[K"); err != nil {
+			p.off = true
+		}
 	}
 }
 

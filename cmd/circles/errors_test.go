@@ -31,7 +31,9 @@ func TestExitCodes(t *testing.T) {
 			return []string{"run", "-input", w, "-output", o, "-date", "2026-12-25", "-window-days", "30", "-dismiss-ttl-days", "30"}
 		}, code: exitNotReady, mentions: []string{"not ready", "dt=2026-12-25"}},
 		{name: "missing success marker", prepare: func(t *testing.T, w string) {
-			os.Remove(filepath.Join(data.PartitionDir(w, data.TableTransactions, date), data.SuccessMarker))
+			if err := os.Remove(filepath.Join(data.PartitionDir(w, data.TableTransactions, date), data.SuccessMarker)); err != nil {
+				t.Fatal(err)
+			}
 		}, args: runArgs, code: exitNotReady, mentions: []string{"_SUCCESS"}},
 		{name: "corrupt file", prepare: func(t *testing.T, w string) {
 			p := filepath.Join(data.PartitionDir(w, data.TableInteractions, date.AddDate(0, 0, -3)), "part-00000.parquet")

@@ -73,7 +73,7 @@ Run 'circles <command> -h' for a command's flags.
 // run is the whole program but for process exit; it returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		tell(stderr, "%s", usage)
 		return exitUsage
 	}
 	cmd, args := args[0], args[1:]
@@ -108,17 +108,32 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		case len(args) == 1 && args[0] == "schedule-defaults":
 			err = jobs.WriteScheduleDefaults(stdout)
 		default:
-			fmt.Fprintln(stderr, "usage: circles config defaults | circles config schedule-defaults")
+			tell(stderr, "usage: circles config defaults | circles config schedule-defaults\n")
 			return exitUsage
 		}
 	case "list", "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return exitOK
+		_, err = fmt.Fprint(stdout, usage) // the listing is the command's output
 	default:
-		fmt.Fprintf(stderr, "circles: unknown command %q\n\n%s", cmd, usage)
+		tell(stderr, "circles: unknown command %q\n\n%s", cmd, usage)
 		return exitUsage
 	}
 	return exitCode(err, stderr)
+}
+
+// tell writes a message for the person at the terminal. A failed write to
+// stderr has no channel left to be reported on; the exit code still says
+// what happened.
+func tell(stderr io.Writer, format string, args ...any) {
+	_, _ = fmt.Fprintf(stderr, format, args...)
+}
+
+// summarize writes a command's closing summary to stdout. The summary
+// never changes the exit code, which says what is on disk; a failed write
+// is logged instead.
+func summarize(log *slog.Logger, stdout io.Writer, format string, args ...any) {
+	if _, err := fmt.Fprintf(stdout, format, args...); err != nil {
+		log.Warn("summary not written to stdout", "err", err)
+	}
 }
 
 // exitCode logs the final error, the only place one is logged, and maps it
@@ -132,7 +147,7 @@ func exitCode(err error, stderr io.Writer) int {
 	}
 	var logged *loggedError
 	if !errors.As(err, &logged) {
-		fmt.Fprintf(stderr, "circles: %v\n", err)
+		tell(stderr, "circles: %v\n", err)
 	}
 	switch jobs.Outcome(err) { // errors are classified in one place
 	case jobs.OutcomePublishedStale:
@@ -314,12 +329,13 @@ func (r *runFlags) parse(fs *flag.FlagSet, args []string) (stop func(), err erro
 		return nil, fmt.Errorf("%w: -cpuprofile: %v", jobs.ErrUsage, err)
 	}
 	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, err
+		return nil, errors.Join(err, f.Close())
 	}
 	return func() {
 		pprof.StopCPUProfile()
-		f.Close()
+		if err := f.Close(); err != nil {
+			tell(fs.Output(), "circles: -cpuprofile %s: %v\n", r.cpuProfile, err)
+		}
 	}, nil
 }
 
@@ -339,7 +355,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	start := time.Now()
 	res, err := jobs.Run(ctx, r.cfg, log.With("job", "run", "date", r.date), progress)
 	if res != nil { // published, even when latest or retention then failed
-		fmt.Fprintln(stdout, res.Dir)
+		summarize(log, stdout, "%s\n", res.Dir)
 	}
 	return failed(log, "run", start, err)
 }
@@ -363,7 +379,7 @@ func runBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	cfg.Run = r.cfg
 	start := time.Now()
 	ran, skipped, err := jobs.Backfill(ctx, cfg, log.With("job", "backfill"), progress)
-	fmt.Fprintf(stdout, "backfill %s..%s: %d dates run, %d already published\n", cfg.From, cfg.To, ran, skipped)
+	summarize(log, stdout, "backfill %s..%s: %d dates run, %d already published\n", cfg.From, cfg.To, ran, skipped)
 	return failed(log, "backfill", start, err)
 }
 
@@ -408,7 +424,7 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "wrote %s: %d users, %d groups, %d activities, %d transactions, %d interactions, %d planted friendships, %d planted joins\n",
+	summarize(log, stdout, "wrote %s: %d users, %d groups, %d activities, %d transactions, %d interactions, %d planted friendships, %d planted joins\n",
 		cfg.Out, s.Users, s.Groups, s.Activities, s.Transactions, s.Interactions, s.FutureFriendships, s.FutureJoins)
 	return nil
 }
@@ -416,7 +432,7 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("import", stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: circles import [flags] FORMAT SRC DST\n\nFORMAT is one of %s. DST must not exist.\n\nflags:\n", strings.Join(datasets.Formats(), ", "))
+		tell(stderr, "usage: circles import [flags] FORMAT SRC DST\n\nFORMAT is one of %s. DST must not exist.\n\nflags:\n", strings.Join(datasets.Formats(), ", "))
 		fs.PrintDefaults()
 	}
 	var lf logFlags
@@ -447,10 +463,11 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "imported %s into %s: run date %s, events over %d days; rows %v; tasks %v\n", cfg.Format, cfg.Dst, sum.Date, sum.WindowDays, sum.Rows, sum.Tasks)
+	var notes strings.Builder
 	for _, n := range sum.Notes {
-		fmt.Fprintf(stdout, "  - %s\n", n)
+		fmt.Fprintf(&notes, "  - %s\n", n)
 	}
+	summarize(log, stdout, "imported %s into %s: run date %s, events over %d days; rows %v; tasks %v\n%s", cfg.Format, cfg.Dst, sum.Date, sum.WindowDays, sum.Rows, sum.Tasks, notes.String())
 	return nil
 }
 
@@ -576,7 +593,9 @@ func setMemoryLimit() {
 	var kb int64
 	for _, line := range strings.Split(string(b), "\n") {
 		if rest, ok := strings.CutPrefix(line, "MemTotal:"); ok {
-			fmt.Sscan(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), &kb)
+			if _, err := fmt.Sscan(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), &kb); err != nil {
+				return // unreadable: keep the runtime default
+			}
 		}
 	}
 	if kb > 0 {

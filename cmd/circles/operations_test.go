@@ -192,7 +192,9 @@ func TestSIGTERMMidRunKeepsLatest(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	io.Copy(io.Discard, stderr)
+	if _, err := io.Copy(io.Discard, stderr); err != nil {
+		t.Error(err)
+	}
 	err = cmd.Wait()
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.ExitCode() != exitInterrupted {

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -124,7 +126,9 @@ func checkSchemas(t *testing.T, dir string) {
 		for _, field := range pf.Schema().Fields() {
 			got = append(got, field.Name())
 		}
-		f.Close()
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
 		if !slices.Equal(got, cols) {
 			t.Errorf("%s columns = %v, want %v", name, got, cols)
 		}
@@ -445,7 +449,7 @@ func checkArrowReadsParquet(t *testing.T, dir string) {
 			t.Fatal(err)
 		}
 		tbl, err := pqarrow.ReadTable(t.Context(), f, nil, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
-		f.Close()
+		err = errors.Join(err, f.Close())
 		if err != nil {
 			t.Fatalf("%s: Arrow's Parquet reader: %v", name, err)
 		}
@@ -481,7 +485,7 @@ func arrowRows(t *testing.T, b []byte) int64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close()
+	defer closeIn(t, r)
 	var n int64
 	for i := range r.NumRecords() {
 		rec, err := r.RecordBatch(i)
@@ -491,4 +495,12 @@ func arrowRows(t *testing.T, b []byte) int64 {
 		n += rec.NumRows()
 	}
 	return n
+}
+
+// closeIn closes c when the test is done with it, failing t if that fails.
+func closeIn(t *testing.T, c io.Closer) {
+	t.Helper()
+	if err := c.Close(); err != nil {
+		t.Error(err)
+	}
 }
