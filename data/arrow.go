@@ -13,11 +13,8 @@ import (
 // The feed export: suggestions as Arrow IPC files (the random-access "file"
 // format), which a ranking service can memory-map and use without
 // decoding. Each file holds record batches of at most ArrowBatchRows rows
-// with the schema below; the schema's metadata carries ExportSchemaVersion.
-
-// ExportSchemaVersion is the version of the Arrow export schemas. Bump it
-// on any change a loader must know about.
-const ExportSchemaVersion = "2"
+// with the schema below; the schema's metadata carries SchemaVersion under
+// SchemaVersionKey, as the Parquet files' key-value metadata does.
 
 // ArrowBatchRows bounds one record batch.
 const ArrowBatchRows = 1 << 16
@@ -55,7 +52,7 @@ func fixDictionary(mem memory.Allocator, b array.Builder, values []string) error
 // SuggestionSchema is the Arrow schema of a suggestions export whose target
 // column is named target (group_id, activity_id or candidate_id).
 func SuggestionSchema(target string) *arrow.Schema {
-	md := arrow.NewMetadata([]string{"circles.schema_version"}, []string{ExportSchemaVersion})
+	md := arrow.NewMetadata([]string{SchemaVersionKey}, []string{SchemaVersion})
 	return arrow.NewSchema([]arrow.Field{
 		{Name: "user_id", Type: arrow.PrimitiveTypes.Int64},
 		{Name: target, Type: arrow.PrimitiveTypes.Int64},

@@ -50,8 +50,8 @@ func TestSuggestionsArrowRoundTrip(t *testing.T) {
 			t.Error(err)
 		}
 	}()
-	if v, _ := r.Schema().Metadata().GetValue("circles.schema_version"); v != data.ExportSchemaVersion || r.Schema().Field(1).Name != "candidate_id" {
-		t.Errorf("schema %v lacks version %s or the target column name", r.Schema(), data.ExportSchemaVersion)
+	if v, _ := r.Schema().Metadata().GetValue(data.SchemaVersionKey); v != data.SchemaVersion || r.Schema().Field(1).Name != "candidate_id" {
+		t.Errorf("schema %v lacks version %s or the target column name", r.Schema(), data.SchemaVersion)
 	}
 	var got []data.SuggestionRow
 	for b := range r.NumRecords() {

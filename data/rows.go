@@ -157,12 +157,22 @@ type FriendSuggestion struct {
 	Reasons     []Reason `parquet:"reasons,list"`
 }
 
+// Suggestions files are sorted by user, then rank; interests by user.
+var bySuggestion = []string{"user_id", "rank"}
+
+func (GroupSuggestion) SortedBy() []string    { return bySuggestion }
+func (ActivitySuggestion) SortedBy() []string { return bySuggestion }
+func (FriendSuggestion) SortedBy() []string   { return bySuggestion }
+func (UserInterest) SortedBy() []string       { return []string{"user_id"} }
+
 // Reject is a row of rejects.parquet: one quarantined input row.
+// Its column names are ones a SQL user can type unquoted: "table" and
+// "column" are reserved words in DuckDB and PostgreSQL.
 type Reject struct {
-	Table  string `parquet:"table,dict"`
+	Table  string `parquet:"source_table,dict"`
 	File   string `parquet:"file,dict"`
 	Row    int64  `parquet:"row"`
-	Column string `parquet:"column,dict"`
+	Column string `parquet:"column_name,dict"`
 	Reason string `parquet:"reason,dict"`
 }
 

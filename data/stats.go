@@ -31,11 +31,11 @@ const MaxWeight = 1e9
 
 // TableStats counts what happened to one input table's rows.
 type TableStats struct {
-	Table       string           `json:"table"`
-	Files       []string         `json:"files"`
-	Read        int64            `json:"rows_read"`
-	Used        int64            `json:"rows_used"`
-	Quarantined map[string]int64 `json:"rows_quarantined"`
+	Table       string           `json:"table"`            // the input table
+	Files       []string         `json:"files"`            // files read, relative to the input root
+	Read        int64            `json:"rows_read"`        // rows read
+	Used        int64            `json:"rows_used"`        // rows used
+	Quarantined map[string]int64 `json:"rows_quarantined"` // rows quarantined, by reason
 	// Absent says the input tree declares the table absent (see
 	// InputContract): it was read as empty.
 	Absent bool `json:"absent,omitempty"`

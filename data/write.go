@@ -13,16 +13,47 @@ import (
 	"github.com/parquet-go/parquet-go/compress/zstd"
 )
 
-// RowsPerRowGroup bounds row groups so that a reader's memory per row group
-// stays small (1M rows of an 8-column event table is about 40 MB decoded).
-const RowsPerRowGroup = 1 << 20
+// SchemaVersion is the version of the schemas of the files circles writes,
+// recorded under SchemaVersionKey in every Parquet file's key-value
+// metadata and in every Arrow file's schema metadata. Bump it on any
+// change a reader must know about.
+const (
+	SchemaVersion    = "3"
+	SchemaVersionKey = "circles.schema_version"
+)
+
+// RowsPerRowGroup bounds row groups at the size columnar readers work in
+// (DuckDB's default is 122,880 rows): a reader holds one group per thread,
+// and a file of many groups reads in parallel.
+const RowsPerRowGroup = 1 << 17
+
+// Sorted is implemented by the row types whose files are written in a
+// known order: WriteParquet records it in the footer's sorting_columns, so
+// that a reader can merge or seek without sorting.
+type Sorted interface {
+	SortedBy() []string // column names, most significant first, all ascending
+}
 
 // WriteParquet writes rows to a new file at path with zstd compression,
 // fsyncs it, and closes it. Writing is deterministic: the same rows give the
-// same bytes. On error the partial file is removed.
+// same bytes. On error the partial file is removed. Rows of a [Sorted] type
+// must already be in that order.
 func WriteParquet[T any](path string, rows []T) error {
+	opts := []parquet.WriterOption{
+		parquet.Compression(&zstd.Codec{Level: zstd.SpeedDefault}),
+		parquet.MaxRowsPerRowGroup(RowsPerRowGroup),
+		parquet.KeyValueMetadata(SchemaVersionKey, SchemaVersion),
+	}
+	var zero T
+	if s, ok := any(zero).(Sorted); ok {
+		var cols []parquet.SortingColumn
+		for _, c := range s.SortedBy() {
+			cols = append(cols, parquet.Ascending(c))
+		}
+		opts = append(opts, parquet.SortingWriterConfig(parquet.SortingColumns(cols...)))
+	}
 	return CreateSynced(path, func(out io.Writer) error {
-		w := parquet.NewGenericWriter[T](out, parquet.Compression(&zstd.Codec{Level: zstd.SpeedDefault}), parquet.MaxRowsPerRowGroup(RowsPerRowGroup))
+		w := parquet.NewGenericWriter[T](out, opts...)
 		for len(rows) > 0 {
 			n := min(len(rows), 64<<10)
 			if _, err := w.Write(rows[:n]); err != nil {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"circles/data"
+	"circles/output/outputtest"
 )
 
 // TestAbsentTablesReadAsEmpty: a tree that declares the tables it does not
@@ -40,6 +41,7 @@ func TestAbsentTablesReadAsEmpty(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	outputtest.CheckManifest(t, res.Dir)
 	for _, s := range res.Manifest.Inputs {
 		want := strings.Contains(strings.Join(absent, " "), s.Table)
 		if s.Absent != want || (want && s.Read != 0) {

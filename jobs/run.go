@@ -48,8 +48,9 @@ func Run(ctx context.Context, cfg RunConfig, log *slog.Logger, progress *pipelin
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	started := time.Now().UTC()
 	if cfg.RunID == "" {
-		cfg.RunID = time.Now().UTC().Format("20060102T150405Z")
+		cfg.RunID = started.Format("20060102T150405Z")
 	}
 	p := cfg.Params
 	log = log.With("run_id", cfg.RunID)
@@ -134,7 +135,7 @@ func Run(ctx context.Context, cfg RunConfig, log *slog.Logger, progress *pipelin
 	}
 
 	m := output.Manifest{
-		Version: output.ManifestVersion, RunID: cfg.RunID, Stamp: pipeline.Stamp{Date: cfg.Date.Format(data.DateLayout)},
+		Version: output.ManifestVersion, RunID: cfg.RunID, Stamp: pipeline.Stamp{Date: cfg.Date.Format(data.DateLayout)}, StartedAt: started,
 		CodeVersion: codeVersion(), ConfigDigest: p.Digest(), Config: p,
 		Inputs: in.Stats, Features: f.Summary, Model: it.model,
 		Suggestions: output.SuggestionStats{
@@ -148,13 +149,15 @@ func Run(ctx context.Context, cfg RunConfig, log *slog.Logger, progress *pipelin
 	rows := merged(in.files, it.files, gs.files, fs.files)
 	var dir string
 	err = r.Stage(ctx, "publish", func(ctx context.Context) error {
+		start := time.Now()
 		outs, err := st.Describe(rows)
 		if err != nil {
 			return err
 		}
 		m.Outputs = outs
-		m.Timings = slices.Clone(r.Timings)
 		m.PublishedAt = time.Now().UTC()
+		// publish so far: checksums; the manifest and the rename take moments
+		m.Timings = append(slices.Clone(r.Timings), pipeline.StageTiming{Stage: "publish", Seconds: m.PublishedAt.Sub(start).Seconds()})
 		dir, err = st.Publish(m)
 		published = dir != ""
 		return err

@@ -18,6 +18,7 @@ import (
 	"circles/data"
 	"circles/data/datatest"
 	"circles/output"
+	"circles/output/outputtest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")
@@ -94,6 +95,7 @@ func runWorld(t *testing.T, w *datatest.World, p output.Params) *Result {
 	if err != nil {
 		t.Fatal(err)
 	}
+	outputtest.CheckManifest(t, res.Dir)
 	return res
 }
 
@@ -278,6 +280,7 @@ func runInto(t *testing.T, w *datatest.World, out string, cfg RunConfig) *Result
 	if err != nil {
 		t.Fatal(err)
 	}
+	outputtest.CheckManifest(t, res.Dir)
 	return res
 }
 

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"circles/data"
 	"circles/features"
@@ -35,31 +36,51 @@ const (
 )
 
 // ManifestVersion is the version of the manifest and output layout.
-const ManifestVersion = 1
+// Version 2 renamed two columns of rejects.parquet (source_table,
+// column_name) and added started_at.
+const ManifestVersion = 2
 
 // Manifest describes one published run. It is written last; a run
-// directory without it is incomplete and must be ignored.
+// directory without it is incomplete and must be ignored. Its JSON Schema
+// is [ManifestSchema].
 type Manifest struct {
-	Version int    `json:"manifest_version"`
-	RunID   string `json:"run_id"`
+	// Version is ManifestVersion when the run was published.
+	Version int `json:"manifest_version"`
+	// RunID names the run directory, run=<run_id>.
+	RunID string `json:"run_id"`
 	// Stamp holds the run's date and when it was published: runs are
 	// ordered by them (latest, retention, listings), never by run ID.
 	pipeline.Stamp
-	CodeVersion  string               `json:"code_version"`
-	ConfigDigest string               `json:"config_digest"`
-	Config       Params               `json:"config"`
-	Inputs       []data.TableStats    `json:"inputs"`
-	Features     features.Summary     `json:"features"`
-	Model        ModelMetrics         `json:"model"`
-	Suggestions  SuggestionStats      `json:"suggestions"`
-	Outputs      []pipeline.FileEntry `json:"outputs"`
+	// StartedAt is when the run started (UTC); published_at is when it
+	// finished.
+	StartedAt time.Time `json:"started_at"`
+	// CodeVersion names the build: module version and VCS revision.
+	CodeVersion string `json:"code_version"`
+	// ConfigDigest is the hex SHA-256 of config's canonical JSON.
+	ConfigDigest string `json:"config_digest"`
+	// Config holds every setting that shapes the outputs.
+	Config Params `json:"config"`
+	// Inputs counts, per input table, the files and rows read, used and
+	// quarantined.
+	Inputs []data.TableStats `json:"inputs"`
+	// Features counts what the features stage built and excluded.
+	Features features.Summary `json:"features"`
+	// Model summarises the interest model.
+	Model ModelMetrics `json:"model"`
+	// Suggestions says how many users got suggestions, and how many each.
+	Suggestions SuggestionStats `json:"suggestions"`
+	// Outputs lists every file of the run with its rows, bytes and SHA-256.
+	Outputs []pipeline.FileEntry `json:"outputs"`
 	// Base, Stages and UsersRecomputed describe a run built on another
 	// published run: the stages recomputed (all when empty) and the number
 	// of users a subset run recomputed (0: every user).
-	Base            string                 `json:"base,omitempty"`
-	Stages          []string               `json:"stages,omitempty"`
-	UsersRecomputed int                    `json:"users_recomputed,omitempty"`
-	Timings         []pipeline.StageTiming `json:"timings"`
+	Base            string   `json:"base,omitempty"`
+	Stages          []string `json:"stages,omitempty"`
+	UsersRecomputed int      `json:"users_recomputed,omitempty"`
+	// Timings holds the seconds of each stage, publish included up to the
+	// manifest itself. Pointing latest comes after the commit point, so
+	// its time is in the log and the metrics only.
+	Timings []pipeline.StageTiming `json:"timings"`
 }
 
 // ModelMetrics summarises the interest model.

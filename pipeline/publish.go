@@ -20,10 +20,10 @@ const ManifestName = "manifest.json"
 
 // FileEntry describes one published file.
 type FileEntry struct {
-	Name   string `json:"name"`
-	Rows   int64  `json:"rows"`
-	Bytes  int64  `json:"bytes"`
-	SHA256 string `json:"sha256"`
+	Name   string `json:"name"`   // the file's name in the run directory
+	Rows   int64  `json:"rows"`   // rows (records) it holds
+	Bytes  int64  `json:"bytes"`  // its size
+	SHA256 string `json:"sha256"` // hex SHA-256 of its bytes
 }
 
 // Staging is a private directory a run writes into before publishing.

@@ -22,6 +22,7 @@ import (
 
 	"circles/data"
 	"circles/output"
+	"circles/output/outputtest"
 )
 
 // Checks of a published run's outputs against the world it was computed
@@ -29,6 +30,7 @@ import (
 
 func checkManifest(t *testing.T, dir string, m output.Manifest) {
 	t.Helper()
+	outputtest.CheckManifest(t, dir)
 	if m.ConfigDigest != m.Config.Digest() || len(m.ConfigDigest) != 64 {
 		t.Errorf("config digest %q does not match the recorded config", m.ConfigDigest)
 	}
@@ -93,8 +95,8 @@ func checkManifest(t *testing.T, dir string, m output.Manifest) {
 	for _, st := range m.Timings {
 		stages = append(stages, st.Stage)
 	}
-	// publish writes the manifest, so the manifest times the stages before it
-	if want := []string{"ingest", "features", "interests", "groups", "friends"}; !slices.Equal(stages, want) {
+	// publish is timed up to the manifest; latest comes after it
+	if want := []string{"ingest", "features", "interests", "groups", "friends", "publish"}; !slices.Equal(stages, want) {
 		t.Errorf("timed stages = %v, want %v", stages, want)
 	}
 	if len(m.Model.Loss) == 0 || m.CodeVersion == "" {
@@ -110,7 +112,7 @@ func checkSchemas(t *testing.T, dir string) {
 		output.FileGroups:     {"user_id", "group_id", "rank", "score", "reasons"},
 		output.FileActivities: {"user_id", "activity_id", "rank", "score", "reasons"},
 		output.FileFriends:    {"user_id", "candidate_id", "rank", "score", "reasons"},
-		output.FileRejects:    {"table", "file", "row", "column", "reason"},
+		output.FileRejects:    {"source_table", "file", "row", "column_name", "reason"},
 	}
 	for name, cols := range want {
 		f, err := os.Open(filepath.Join(dir, name))
