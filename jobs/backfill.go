@@ -2,10 +2,7 @@ package jobs
 
 import (
 	"context"
-	"errors"
 	"log/slog"
-	"os"
-	"path/filepath"
 
 	"circles/data"
 	"circles/output"
@@ -20,14 +17,15 @@ type BackfillConfig struct {
 }
 
 // BackfillRunID is the run ID a backfill uses: derived from the settings,
-// so that a date already published with the same settings is recognised
-// and skipped when a backfill is resumed.
+// so that a backfill with other settings publishes beside it rather than
+// over it.
 func BackfillRunID(p output.Params) string { return "backfill-" + p.Digest()[:12] }
 
-// Backfill runs every date of the range, oldest first, skipping dates
-// already published by a backfill with the same settings, and stops at
-// the first failure. Rerunning it after a failure or a crash resumes where
-// it stopped. Older dates never move latest (see Run).
+// Backfill runs every date of the range, oldest first, and stops at the
+// first failure. A date already published with the same inputs, settings
+// and code, by a backfill or by any other run, is skipped (unless
+// cfg.Run.Force), so rerunning a backfill after a failure or a crash
+// resumes where it stopped. Older dates never move latest (see Run).
 func Backfill(ctx context.Context, cfg BackfillConfig, log *slog.Logger, progress *pipeline.Progress) (ran, skipped int, err error) {
 	from, err := data.ParseDate(cfg.From)
 	if err != nil {
@@ -42,18 +40,17 @@ func Backfill(ctx context.Context, cfg BackfillConfig, log *slog.Logger, progres
 	}
 	id := BackfillRunID(cfg.Run.Params)
 	for d := from; !d.After(to); d = d.AddDate(0, 0, 1) {
-		if _, err := os.Stat(filepath.Join(pipeline.RunDir(cfg.Run.Output, d, id), pipeline.ManifestName)); err == nil {
-			skipped++
-			continue
-		} else if !errors.Is(err, os.ErrNotExist) {
-			return ran, skipped, err
-		}
 		rc := cfg.Run
 		rc.Date, rc.RunID = d, id
-		if _, err := Run(ctx, rc, log.With("date", d.Format(data.DateLayout)), progress); err != nil {
+		res, err := Run(ctx, rc, log.With("date", d.Format(data.DateLayout)), progress)
+		if err != nil {
 			return ran, skipped, err
 		}
-		ran++
+		if res.AlreadyPublished {
+			skipped++
+		} else {
+			ran++
+		}
 	}
 	return ran, skipped, nil
 }

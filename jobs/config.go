@@ -43,6 +43,9 @@ type RunConfig struct {
 	Base   string
 	Stages []string
 	Users  []int64
+	// Force redoes the run even when a run of the date with the same
+	// inputs, settings and code is published (see identity.go).
+	Force  bool
 	Params output.Params
 }
 

@@ -99,7 +99,7 @@ func TestErrorAfterCommitSaysPublished(t *testing.T) {
 	}
 }
 
-func TestRunClearsLeftoversAndRefusesAPublishedID(t *testing.T) {
+func TestRunClearsLeftovers(t *testing.T) {
 	root := t.TempDir()
 	handWorld().Write(t, filepath.Join(root, "in"))
 	out := filepath.Join(root, "out")
@@ -119,9 +119,105 @@ func TestRunClearsLeftoversAndRefusesAPublishedID(t *testing.T) {
 	if n := bytes.Count(logs.Bytes(), []byte(`"msg":"leftover removed"`)); n != 2 {
 		t.Errorf("%d leftovers logged as removed, want 2:\n%s", n, logs.String())
 	}
-	_, err := Run(t.Context(), cfg, slog.New(slog.DiscardHandler), nil)
-	if !errors.Is(err, ErrUsage) {
-		t.Errorf("rerunning a published run ID: %v, want a usage error", err)
+}
+
+// TestDateRunsAreIdempotent: a date run behaves like an orchestrator's
+// logical date. The same inputs, settings and code publish nothing new;
+// -force redoes the run in place; a changed input or setting publishes a
+// new run, and a run ID that is taken is replaced whole.
+func TestDateRunsAreIdempotent(t *testing.T) {
+	root := t.TempDir()
+	in := filepath.Join(root, "in")
+	handWorld().Write(t, in)
+	out := filepath.Join(root, "out")
+	quiet := slog.New(slog.DiscardHandler)
+	run := func(cfg RunConfig) *Result {
+		t.Helper()
+		cfg.Input, cfg.Output, cfg.Date = in, out, runDate
+		if cfg.Params.WindowDays == 0 {
+			cfg.Params = testParams()
+		}
+		res, err := Run(t.Context(), cfg, quiet, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	dirs := func() []string {
+		t.Helper()
+		runs, err := pipeline.PublishedRuns(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ds []string
+		for _, r := range runs {
+			ds = append(ds, filepath.Base(r.Dir))
+		}
+		return ds
+	}
+	first := run(RunConfig{RunID: "t"})
+	manifest := func(dir string) []byte {
+		t.Helper()
+		b, err := os.ReadFile(filepath.Join(dir, pipeline.ManifestName))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	before := manifest(first.Dir)
+	for _, id := range []string{"t", "", "other"} {
+		again := run(RunConfig{RunID: id})
+		if !again.AlreadyPublished || again.Dir != first.Dir {
+			t.Errorf("rerun with -run-id %q: published %s (already published: %v), want nothing new", id, again.Dir, again.AlreadyPublished)
+		}
+	}
+	if got := dirs(); !slices.Equal(got, []string{"run=t"}) {
+		t.Errorf("runs after idempotent reruns: %v", got)
+	}
+	if !bytes.Equal(manifest(first.Dir), before) {
+		t.Error("an idempotent rerun rewrote the manifest")
+	}
+
+	forced := run(RunConfig{RunID: "t", Force: true})
+	if forced.AlreadyPublished || forced.Dir != first.Dir || !forced.Manifest.PublishedAt.After(first.Manifest.PublishedAt) {
+		t.Errorf("-force: %s published at %v, want run=t republished after %v", forced.Dir, forced.Manifest.PublishedAt, first.Manifest.PublishedAt)
+	}
+	if !slices.Equal(forced.Manifest.Outputs, first.Manifest.Outputs) {
+		t.Error("-force on the same inputs changed the outputs")
+	}
+	if got := dirs(); !slices.Equal(got, []string{"run=t"}) {
+		t.Errorf("runs after -force: %v, want run=t replaced in place", got)
+	}
+
+	// A fixed input: a newer file, so a new run.
+	files, err := data.WindowFiles(in, data.TableInteractions, runDate, 7)
+	if err != nil || len(files) == 0 {
+		t.Fatalf("interaction files: %v %v", files, err)
+	}
+	f := files[len(files)-1]
+	later := time.Now().Add(time.Minute)
+	if err := os.Chtimes(f, later, later); err != nil {
+		t.Fatal(err)
+	}
+	fixed := run(RunConfig{RunID: "fixed"})
+	if fixed.AlreadyPublished || fixed.Manifest.InputDigest == first.Manifest.InputDigest {
+		t.Errorf("a changed input was not rerun (input digest %s)", fixed.Manifest.InputDigest)
+	}
+	// The same ID over a changed setting: replaced whole.
+	p := testParams()
+	p.Groups.MaxPerUser = 2
+	replaced := run(RunConfig{RunID: "t", Params: p})
+	if replaced.AlreadyPublished || replaced.Manifest.ConfigDigest == first.Manifest.ConfigDigest {
+		t.Error("a changed setting was not rerun")
+	}
+	if got := dirs(); !slices.Equal(got, []string{"run=fixed", "run=t"}) {
+		t.Errorf("runs = %v, want fixed and the replaced t", got)
+	}
+	if left, _ := pipeline.Leftovers(out); len(left) != 0 {
+		t.Errorf("a replacement left %v behind", left)
+	}
+	if latest, err := filepath.EvalSymlinks(filepath.Join(out, "latest")); err != nil || latest != replaced.Dir {
+		t.Errorf("latest = %s (%v), want the newest run %s", latest, err, replaced.Dir)
 	}
 }
 
@@ -217,5 +313,15 @@ func TestCatchUpCoversEveryMissingNight(t *testing.T) {
 	}
 	if want := []string{"2026-11-17", "2026-11-18", "2026-11-19"}; !slices.Equal(ran, want) {
 		t.Errorf("ran %v, want %v (every night without a published run, past a failure)", ran, want)
+	}
+}
+
+func TestDefaultRunIDsNeverReplaceEachOther(t *testing.T) {
+	taken := map[string]bool{"20261121T020000Z": true, "20261121T020000Z-2": true}
+	if got := unusedRunID("20261121T020000Z", taken); got != "20261121T020000Z-3" {
+		t.Errorf("unusedRunID = %s, want the first free suffix", got)
+	}
+	if got := unusedRunID("b", taken); got != "b" {
+		t.Errorf("unusedRunID(b) = %s", got)
 	}
 }

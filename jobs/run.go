@@ -19,8 +19,12 @@ import (
 
 // Result is what a run returns besides its files.
 type Result struct {
-	Dir      string // the published run directory
-	Manifest output.Manifest
+	Dir string // the published run directory
+	// AlreadyPublished says the run found the same run (same date,
+	// inputs, settings and code) published and published nothing new;
+	// Dir and Manifest are that run's.
+	AlreadyPublished bool
+	Manifest         output.Manifest
 	// Inputs of the ranking, kept for callers that explain suggestions
 	// (the demo); nil unless the run succeeded.
 	Inputs *models.Inputs
@@ -49,16 +53,21 @@ func Run(ctx context.Context, cfg RunConfig, log *slog.Logger, progress *pipelin
 		return nil, err
 	}
 	started := time.Now().UTC()
-	if cfg.RunID == "" {
+	defaultID := cfg.RunID == ""
+	if defaultID {
 		cfg.RunID = started.Format("20060102T150405Z")
 	}
 	p := cfg.Params
-	log = log.With("run_id", cfg.RunID)
-	opt := Options{Workers: cfg.Workers, Progress: progress, Log: log}
 	b, err := openBase(cfg)
 	if err != nil {
 		return nil, err
 	}
+	inputs, err := inputDigest(cfg)
+	if err != nil {
+		return nil, err
+	}
+	id := identity{config: p.Digest(), inputs: inputs, code: codeVersion()}
+	day := cfg.Date.Format(data.DateLayout)
 	unlock, err := pipeline.Lock(cfg.Output)
 	if err != nil {
 		return nil, err
@@ -78,7 +87,29 @@ func Run(ctx context.Context, cfg RunConfig, log *slog.Logger, progress *pipelin
 	if err != nil {
 		return nil, err
 	}
-	st, err := pipeline.NewStaging(cfg.Output, cfg.Date, cfg.RunID)
+	same, sm, ids, err := publishedRuns(cfg.Output, day, id)
+	if err != nil {
+		return nil, err
+	}
+	if defaultID {
+		cfg.RunID = unusedRunID(cfg.RunID, ids)
+	}
+	log = log.With("run_id", cfg.RunID)
+	opt := Options{Workers: cfg.Workers, Progress: progress, Log: log}
+	if same != nil && b == nil && !cfg.Force {
+		log.Info("run already published with the same inputs, settings and code; nothing to do (-force redoes it)", "path", same.Dir)
+		res := &Result{Dir: same.Dir, Manifest: sm, AlreadyPublished: true}
+		if err := pointLatest(cfg, same.Dir, log); err != nil {
+			return res, fmt.Errorf("%w at %s, but %w", ErrAfterPublish, same.Dir, err)
+		}
+		return res, nil
+	}
+	newStaging := pipeline.NewStaging
+	if ids[cfg.RunID] { // insert-overwrite: the new run replaces the one of this ID
+		newStaging = pipeline.NewReplacement
+		log.Info("run replaces the published run of the same ID", "path", pipeline.RunDir(cfg.Output, cfg.Date, cfg.RunID))
+	}
+	st, err := newStaging(cfg.Output, cfg.Date, cfg.RunID)
 	if errors.Is(err, pipeline.ErrPublished) {
 		return nil, UsageError("-run-id: %v; choose another -run-id", err)
 	}
@@ -135,8 +166,8 @@ func Run(ctx context.Context, cfg RunConfig, log *slog.Logger, progress *pipelin
 	}
 
 	m := output.Manifest{
-		Version: output.ManifestVersion, RunID: cfg.RunID, Stamp: pipeline.Stamp{Date: cfg.Date.Format(data.DateLayout)}, StartedAt: started,
-		CodeVersion: codeVersion(), ConfigDigest: p.Digest(), Config: p,
+		Version: output.ManifestVersion, RunID: cfg.RunID, Stamp: pipeline.Stamp{Date: day}, StartedAt: started,
+		CodeVersion: id.code, ConfigDigest: id.config, InputDigest: id.inputs, Config: p,
 		Inputs: in.Stats, Features: f.Summary, Model: it.model,
 		Suggestions: output.SuggestionStats{
 			EligibleUsers:   f.Summary.EligibleUsers,

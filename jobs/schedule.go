@@ -205,24 +205,7 @@ func (s *Scheduler) waitForInputs(ctx context.Context, cfg RunConfig, log *slog.
 // inputsReady checks, without reading any data, that every partition a
 // run of cfg reads is complete.
 func inputsReady(cfg RunConfig) error {
-	date := cfg.Date
-	contract, err := data.ReadInputContract(cfg.Input)
-	if err != nil {
-		return err
-	}
-	for _, t := range data.SnapshotTables {
-		if contract.Absent(t) {
-			continue
-		}
-		if _, err := data.SnapshotDir(cfg.Input, t, date); err != nil {
-			return err
-		}
-	}
-	p := cfg.Params
-	if _, err := eventFiles(cfg.Input, contract, data.TableTransactions, date, p.WindowDays); err != nil {
-		return err
-	}
-	_, err = eventFiles(cfg.Input, contract, data.TableInteractions, date, max(p.WindowDays, p.Features.DismissTTLDays))
+	_, err := inputFiles(cfg)
 	return err
 }
 

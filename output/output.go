@@ -37,7 +37,7 @@ const (
 
 // ManifestVersion is the version of the manifest and output layout.
 // Version 2 renamed two columns of rejects.parquet (source_table,
-// column_name) and added started_at.
+// column_name) and added started_at and input_digest.
 const ManifestVersion = 2
 
 // Manifest describes one published run. It is written last; a run
@@ -58,6 +58,10 @@ type Manifest struct {
 	CodeVersion string `json:"code_version"`
 	// ConfigDigest is the hex SHA-256 of config's canonical JSON.
 	ConfigDigest string `json:"config_digest"`
+	// InputDigest fingerprints the input files the run read (paths, sizes,
+	// modification times). A run of the same date with the same input,
+	// config and code digests is the same run (see docs/contract.md).
+	InputDigest string `json:"input_digest"`
 	// Config holds every setting that shapes the outputs.
 	Config Params `json:"config"`
 	// Inputs counts, per input table, the files and rows read, used and

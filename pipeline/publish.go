@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"slices"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // ManifestName is the file that marks a published run as complete. Readers
@@ -29,10 +31,11 @@ type FileEntry struct {
 // Staging is a private directory a run writes into before publishing.
 // Nothing in it is visible to readers until [Staging.Publish].
 type Staging struct {
-	Dir   string // <root>/.staging-<run id>
-	root  string
-	name  string // .staging-<run id>
-	final string // <root>/date=YYYY-MM-DD/run=<run id>
+	Dir     string // <root>/.staging-<run id>
+	root    string
+	name    string // .staging-<run id>
+	final   string // <root>/date=YYYY-MM-DD/run=<run id>
+	replace bool   // final exists, and Publish swaps it out
 }
 
 // ErrPublished says a run ID is already published for its date: a run
@@ -57,6 +60,25 @@ func NewStaging(root string, date time.Time, runID string) (*Staging, error) {
 	}
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return nil, err
+	}
+	if err := os.Mkdir(s.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create staging directory: %w", err)
+	}
+	return s, nil
+}
+
+// NewReplacement creates the staging directory of a run that replaces the
+// published run of the same date and ID (a forced redo). Publish swaps
+// the two directories in one atomic exchange, so a reader sees the old
+// run or the new one, whole, and then removes the old one.
+func NewReplacement(root string, date time.Time, runID string) (*Staging, error) {
+	if err := ValidRunID(runID); err != nil {
+		return nil, err
+	}
+	s := &Staging{root: root, name: stagingPrefix + runID, final: RunDir(root, date, runID), replace: true}
+	s.Dir = filepath.Join(root, s.name)
+	if _, err := os.Stat(filepath.Join(s.final, ManifestName)); err != nil {
+		return nil, fmt.Errorf("replace run %s: %w", runID, err)
 	}
 	if err := os.Mkdir(s.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create staging directory: %w", err)
@@ -111,6 +133,21 @@ func (s *Staging) Publish(manifest any) (string, error) {
 	parent := filepath.Dir(s.final)
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return "", err
+	}
+	if s.replace {
+		// One atomic exchange: the new run takes the published name and
+		// the old one the staging name, which is then removed.
+		if err := unix.Renameat2(unix.AT_FDCWD, s.Dir, unix.AT_FDCWD, s.final, unix.RENAME_EXCHANGE); err != nil {
+			return "", fmt.Errorf("publish run over %s: %w", s.final, err)
+		}
+		err := errors.Join(syncDir(parent), syncDir(filepath.Dir(s.Dir)))
+		if rerr := removeScratch(s.root, s.name); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("remove the replaced run (the next run removes it): %w", rerr))
+		}
+		if err != nil {
+			return s.final, err
+		}
+		return s.final, nil
 	}
 	if err := os.Rename(s.Dir, s.final); err != nil {
 		return "", fmt.Errorf("publish run: %w", err)

@@ -1,7 +1,8 @@
 // Package pipeline is the run machinery with no domain knowledge: timed and
 // logged stages, progress on a terminal, bounded fan-out over index ranges,
 // and atomic publishing of a run directory with a manifest. It imports only
-// the standard library and errgroup.
+// the standard library, errgroup and x/sys/unix (for an atomic exchange of
+// directories).
 package pipeline
 
 import (

@@ -17,7 +17,7 @@ func TestImportDirection(t *testing.T) {
 		"circles/quality":           {[]string{"circles/pipeline"}, nil},
 		"circles/features":          {[]string{"circles/data"}, nil},
 		"circles/models":            {[]string{"circles/data", "circles/features", "circles/pipeline"}, []string{"gonum.org/v1/gonum"}},
-		"circles/pipeline":          {nil, []string{"golang.org/x/sync/errgroup"}},
+		"circles/pipeline":          {nil, []string{"golang.org/x/sync/errgroup", "golang.org/x/sys/unix"}},
 		"circles/synth":             {[]string{"circles/data", "circles/pipeline"}, nil},
 		"circles/output/outputtest": {[]string{"circles/output", "circles/pipeline"}, []string{"github.com/santhosh-tekuri/jsonschema"}},
 		"circles/output":            {[]string{"circles/data", "circles/features", "circles/models", "circles/pipeline"}, nil},

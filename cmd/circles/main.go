@@ -276,6 +276,7 @@ func (r *runFlags) register(fs *flag.FlagSet, withDate bool) {
 		fs.StringVar(&r.usersFile, "users", "", "file of user IDs, one per line: recompute only them, in -base's interest model, and merge over -base")
 	}
 	fs.StringVar(&r.configFile, "config", "", "JSON file of settings (see 'circles config defaults'); flags given on the command line override it")
+	fs.BoolVar(&r.cfg.Force, "force", false, "redo a date even when a run with the same inputs, settings and code is published (without it, such a run publishes nothing and exits 0)")
 	fs.IntVar(&r.cfg.Workers, "workers", 0, "parallel workers, 0 = all cores; never changes results")
 	fs.IntVar(&r.cfg.KeepRuns, "keep-runs", 0, "keep this many newest published runs and remove older ones (never the one 'latest' points to); 0 keeps all")
 	fs.IntVar(&p.WindowDays, "window-days", p.WindowDays, "days of events that shape interests and ties (1..36500)")

@@ -172,7 +172,7 @@ func TestSIGTERMMidRunKeepsLatest(t *testing.T) {
 	}
 	first, _ := pipeline.Latest(out)
 
-	cmd := exec.CommandContext(t.Context(), binary, append(args, "-run-id", "second", "-log-level", "info")...)
+	cmd := exec.CommandContext(t.Context(), binary, append(args, "-run-id", "second", "-force", "-log-level", "info")...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -211,5 +211,35 @@ func TestSIGTERMMidRunKeepsLatest(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(out, "date="+e2eDate, "run=second")); err == nil {
 		t.Errorf("the interrupted run was published")
+	}
+}
+
+// TestRerunningADateIsANoOp: as an orchestrator retries a logical date.
+// The same run again publishes nothing, exits 0 and says so; a backfill
+// over that date skips it though its run ID differs; -force redoes it.
+func TestRerunningADateIsANoOp(t *testing.T) {
+	world := generated(t)
+	out := filepath.Join(t.TempDir(), "out")
+	args := []string{"run", "-input", world, "-output", out, "-date", e2eDate, "-window-days", fmt.Sprint(e2eDays), "-dismiss-ttl-days", fmt.Sprint(e2eDays)}
+	code, first, stderr := circles(t, args...)
+	if code != 0 {
+		t.Fatalf("run exited %d: %s", code, stderr)
+	}
+	code, again, stderr := circles(t, args...)
+	if code != 0 || again != first || !strings.Contains(stderr, "already published") {
+		t.Errorf("rerun: exit %d, stdout %q (first %q), stderr %s", code, again, first, stderr)
+	}
+	code, stdout, stderr := circles(t, "backfill", "-input", world, "-output", out, "-from", e2eDate, "-to", e2eDate,
+		"-window-days", fmt.Sprint(e2eDays), "-dismiss-ttl-days", fmt.Sprint(e2eDays))
+	if code != 0 || !strings.Contains(stdout, "0 dates run, 1 already published") {
+		t.Errorf("backfill over a published date: exit %d, %q, %s", code, stdout, stderr)
+	}
+	code, forced, stderr := circles(t, append(args, "-force")...)
+	if code != 0 || forced == first {
+		t.Errorf("-force: exit %d, published %q, want a new run beside %q: %s", code, forced, first, stderr)
+	}
+	runs, err := pipeline.PublishedRuns(out)
+	if err != nil || len(runs) != 2 {
+		t.Errorf("published runs %v (%v), want the first and the forced one", runs, err)
 	}
 }
