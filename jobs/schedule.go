@@ -111,7 +111,24 @@ func NewScheduler(cfg ScheduleConfig, log *slog.Logger) (*Scheduler, error) {
 	loc, _ := time.LoadLocation(cfg.TimeZone)
 	s := &Scheduler{cfg: cfg, loc: loc, log: log.With("job", "schedule"), now: time.Now, metrics: newMetrics()}
 	s.run = s.runDate
+	s.restoreLastSuccess()
 	return s, nil
+}
+
+// restoreLastSuccess describes the newest published run in the metrics, so
+// that a restarted scheduler does not report that nothing ever succeeded.
+func (s *Scheduler) restoreLastSuccess() {
+	runs, err := pipeline.PublishedRuns(s.cfg.Output)
+	if err != nil || len(runs) == 0 {
+		return // nothing published yet, or no output root: nothing to restore
+	}
+	newest := runs[len(runs)-1]
+	m, err := output.ReadManifest(newest.Dir)
+	if err != nil {
+		s.log.Warn("newest run not described in the metrics", "path", newest.Dir, "err", err)
+		return
+	}
+	s.metrics.describe(m, m.PublishedAt)
 }
 
 // yesterday is the date a night's run computes: the day before now, in
@@ -141,16 +158,21 @@ func (s *Scheduler) CatchUp(ctx context.Context) error {
 	}
 	end := s.yesterday()
 	var first error
+	ran := 0
 	for d := end.AddDate(0, 0, 1-s.cfg.MaxCatchUpDays); !d.After(end); d = d.AddDate(0, 0, 1) {
 		if published[d.Format(data.DateLayout)] {
 			continue
 		}
+		ran++
 		if _, err := s.run(ctx, d); err != nil && first == nil {
 			first = err
 		}
 		if ctx.Err() != nil {
 			return first
 		}
+	}
+	if ran == 0 {
+		s.log.Info("nothing to catch up: every night is published", "from", end.AddDate(0, 0, 1-s.cfg.MaxCatchUpDays).Format(data.DateLayout), "to", end.Format(data.DateLayout))
 	}
 	return first
 }
@@ -166,7 +188,7 @@ func (s *Scheduler) runDate(ctx context.Context, date time.Time) (*Result, error
 	if err == nil {
 		res, err = Run(ctx, cfg, log, nil)
 	}
-	s.metrics.record(day, res, err, s.now())
+	s.metrics.record(res, err, s.now())
 	if s.cfg.MetricsTextfile != "" {
 		if werr := s.metrics.writeTextfile(s.cfg.MetricsTextfile); werr != nil {
 			log.Warn("metrics textfile not written", "path", s.cfg.MetricsTextfile, "err", werr)
@@ -235,11 +257,14 @@ func (s *Scheduler) Serve(ctx context.Context) error {
 	if err := s.CatchUp(ctx); err != nil && ctx.Err() == nil {
 		s.log.Warn("catch-up stopped", "err", err)
 	}
-	c := newCron(s.loc, s.log, s.cfg.Spec, func() {
+	var c *cron.Cron
+	next := func() time.Time { return c.Entries()[0].Next }
+	c = newCron(s.loc, s.log, s.cfg.Spec, func() {
 		_, _ = s.run(ctx, s.yesterday()) // runDate logs a failed night and counts it in the metrics
+		s.log.Info("next night", "at", next().Format(time.RFC3339))
 	})
 	c.Start()
-	s.log.Info("scheduler started", "spec", s.cfg.Spec, "time_zone", s.cfg.TimeZone)
+	s.log.Info("scheduler started", "spec", s.cfg.Spec, "time_zone", s.cfg.TimeZone, "next_night", next().Format(time.RFC3339))
 	<-ctx.Done()
 	<-c.Stop().Done()
 	s.log.Info("scheduler stopped")

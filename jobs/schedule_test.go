@@ -112,12 +112,26 @@ func TestCatchUpRunsMissedNightsOnce(t *testing.T) {
 	s.metrics.handler(s.log).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	for _, body := range []string{string(text), rec.Body.String()} {
 		for _, want := range []string{`circles_runs_total{outcome="ok"} 2`, `circles_last_success_date_info{date="2026-11-20"`,
-			`circles_stage_duration_seconds{stage="ingest"}`, `circles_rows_quarantined{table="interactions",reason="duplicate_id"}`,
-			`circles_suggestions_per_user{kind="friend"}`, "# TYPE circles_last_success_timestamp_seconds gauge"} {
+			`circles_stage_duration_seconds{stage="ingest"}`, `circles_rows_quarantined{reason="duplicate_id",table="interactions"}`,
+			`circles_suggestions_per_user{kind="friend"}`, `circles_users_with_suggestions{kind="group"}`, "# TYPE circles_last_success_timestamp_seconds gauge",
+			"circles_last_failure_timestamp_seconds 0", `circles_runs_total{outcome="failure"} 0`,
+			"go_goroutines ", "process_resident_memory_bytes ", "go_build_info{"} {
 			if !strings.Contains(body, want) {
 				t.Errorf("metrics lack %q:\n%s", want, body)
 			}
 		}
+	}
+	// A restarted scheduler still knows the last success.
+	restarted, err := NewScheduler(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := restarted.metrics.write(&b); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), `circles_last_success_date_info{date="2026-11-20"`) || strings.Contains(b.String(), "circles_last_success_timestamp_seconds 0\n") {
+		t.Errorf("a restarted scheduler forgot the last success:\n%s", b.String())
 	}
 }
 

@@ -28,6 +28,8 @@ import (
 	"circles/output"
 	"circles/pipeline"
 	"circles/synth"
+
+	"golang.org/x/term"
 )
 
 // Exit codes; README.md lists them.
@@ -215,11 +217,7 @@ func failed(log *slog.Logger, what string, start time.Time, err error) error {
 
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	return ok && term.IsTerminal(int(f.Fd())) // a tty, not merely a character device such as /dev/null
 }
 
 // parse parses flags, turning a parse error into a usage error and
