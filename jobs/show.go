@@ -17,8 +17,9 @@ import (
 
 // RunInfo is one published run.
 type RunInfo struct {
-	Dir      string
-	Manifest output.Manifest
+	Dir      string          `json:"dir"`
+	Latest   bool            `json:"latest"` // <output>/latest points to it
+	Manifest output.Manifest `json:"manifest"`
 }
 
 // ListRuns returns the published runs under root, oldest first (by date,
@@ -29,6 +30,10 @@ func ListRuns(root string) ([]RunInfo, error) {
 	if err != nil {
 		return nil, UsageError("-output: %v", err)
 	}
+	latest, err := pipeline.Latest(root)
+	if err != nil {
+		return nil, err
+	}
 	runs := make([]RunInfo, 0, len(dirs))
 	for _, r := range dirs {
 		m, err := output.ReadManifest(r.Dir)
@@ -36,7 +41,7 @@ func ListRuns(root string) ([]RunInfo, error) {
 			return nil, err
 		}
 		m.Stamp = r.Stamp // with the publication time filled in for old manifests
-		runs = append(runs, RunInfo{Dir: r.Dir, Manifest: m})
+		runs = append(runs, RunInfo{Dir: r.Dir, Latest: r.Dir == latest, Manifest: m})
 	}
 	return runs, nil
 }
@@ -46,14 +51,18 @@ func ListRuns(root string) ([]RunInfo, error) {
 // crashed or failed), which the next run removes.
 func PrintRuns(w io.Writer, runs []RunInfo, leftovers []string) error {
 	var rows, out strings.Builder
-	fmt.Fprintln(&rows, "date\trun\tconfig\teligible users\tgroups/user\tfriends/user\tquarantined rows\tdir")
+	fmt.Fprintln(&rows, "date\trun\tlatest\tconfig\teligible users\tgroups/user\tfriends/user\tquarantined rows\tdir")
 	for _, r := range runs {
 		m := r.Manifest
 		var q int64
 		for _, s := range m.Inputs {
 			q += s.QuarantinedRows()
 		}
-		fmt.Fprintf(&rows, "%s\t%s\t%.12s\t%d\t%.1f\t%.1f\t%d\t%s\n", m.Date, m.RunID, m.ConfigDigest,
+		mark := ""
+		if r.Latest {
+			mark = "latest"
+		}
+		fmt.Fprintf(&rows, "%s\t%s\t%s\t%.12s\t%d\t%.1f\t%.1f\t%d\t%s\n", m.Date, m.RunID, mark, m.ConfigDigest,
 			m.Suggestions.EligibleUsers, m.Suggestions.GroupsPerUser, m.Suggestions.FriendsPerUser, q, r.Dir)
 	}
 	out.WriteString(aligned(rows.String(), 0))
@@ -62,6 +71,18 @@ func PrintRuns(w io.Writer, runs []RunInfo, leftovers []string) error {
 	}
 	_, err := io.WriteString(w, out.String())
 	return err
+}
+
+// PrintRunsJSON writes the runs and leftovers as one JSON object, for
+// scripts: {"runs": [{"dir", "latest", "manifest"}, …], "incomplete": […]}.
+func PrintRunsJSON(w io.Writer, runs []RunInfo, leftovers []string) error {
+	if leftovers == nil {
+		leftovers = []string{}
+	}
+	return writeJSON(w, struct {
+		Runs       []RunInfo `json:"runs"`
+		Incomplete []string  `json:"incomplete"`
+	}{runs, leftovers})
 }
 
 // aligned lays out tab-separated cells as columns padded with spaces, in
@@ -117,6 +138,12 @@ func readOutputs(dir string) (*outputs, error) {
 	}, nil
 }
 
+// has reports whether user u has any row in the run's outputs.
+func (o *outputs) has(u int64) bool {
+	_, ok := slices.BinarySearchFunc(o.interests, u, func(x data.UserInterest, id int64) int { return cmp.Compare(x.UserID, id) })
+	return ok || len(o.groups[u]) > 0 || len(o.acts[u]) > 0 || len(o.friends[u]) > 0
+}
+
 // show renders user u's interests and top n suggestions of each kind,
 // with reasons in words.
 func (o *outputs) show(w *strings.Builder, u int64, n int) {
@@ -149,6 +176,9 @@ func ShowUser(w io.Writer, dir string, user int64, n int) error {
 	o, err := readOutputs(dir)
 	if err != nil {
 		return err
+	}
+	if !o.has(user) {
+		return UsageError("-user %d has no interests or suggestions in %s: unknown to the run, not eligible, or without data", user, dir)
 	}
 	var out strings.Builder
 	o.show(&out, user, n)

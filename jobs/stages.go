@@ -31,6 +31,14 @@ type Options struct {
 	Log      *slog.Logger       // may be nil: no logs
 }
 
+// progress reports a count under the label what on the terminal, if any.
+func (o Options) progress(what string) func(done, total int) {
+	if o.Progress == nil {
+		return nil
+	}
+	return func(done, total int) { o.Progress.Update(what, done, total) }
+}
+
 func (o Options) logger() *slog.Logger {
 	if o.Log == nil {
 		return slog.New(slog.DiscardHandler)
@@ -229,6 +237,7 @@ func groupsStage(ctx context.Context, st *pipeline.Staging, b *baseRun, mi model
 		return groupsRanked{coverage{s.UsersWithGroups, s.GroupsPerUser}, coverage{s.UsersWithActivity, s.ActivitiesPerUser}, files}, err
 	}
 	eligible := mi.Features.Summary.EligibleUsers
+	mi.Progress = opt.progress("groups: users")
 	groups, err := models.RankGroups(ctx, mi, p, opt.Workers)
 	if err == nil {
 		groups, err = mergeWithBase(b, output.FileGroups, groups, func(s data.GroupSuggestion) int64 { return s.UserID })
@@ -244,6 +253,8 @@ func groupsStage(ctx context.Context, st *pipeline.Staging, b *baseRun, mi model
 	if err != nil {
 		return groupsRanked{}, err
 	}
+	opt.Progress.Done()
+	mi.Progress = opt.progress("activities: users")
 	acts, err := models.RankActivities(ctx, mi, p, opt.Workers)
 	if err == nil {
 		acts, err = mergeWithBase(b, output.FileActivities, acts, func(s data.ActivitySuggestion) int64 { return s.UserID })
@@ -273,6 +284,7 @@ func friendsStage(ctx context.Context, st *pipeline.Staging, b *baseRun, mi mode
 		files, err := b.copy(st, output.FileFriends, output.FileFriendsArrow)
 		return friendsRanked{coverage{s.UsersWithFriends, s.FriendsPerUser}, files}, err
 	}
+	mi.Progress = opt.progress("friends: users")
 	friends, err := models.RankFriends(ctx, mi, p, opt.Workers)
 	if err == nil {
 		friends, err = mergeWithBase(b, output.FileFriends, friends, func(s data.FriendSuggestion) int64 { return s.UserID })

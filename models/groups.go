@@ -6,6 +6,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"sync/atomic"
 
 	"gonum.org/v1/gonum/floats"
 
@@ -25,6 +26,10 @@ type Inputs struct {
 	// Only, when not nil, restricts ranking to the users marked in it
 	// (dense indices): a subset recomputation.
 	Only []bool
+	// Progress, when not nil, is told after each chunk of users how many
+	// of all users a ranking has covered. It must be safe for concurrent
+	// use.
+	Progress func(done, total int)
 }
 
 // GroupParams tunes group and activity suggestions. Scores are sums of
@@ -404,11 +409,15 @@ func rankEligible[S, T any](ctx context.Context, in Inputs, workers int, init fu
 	nu := d.Users.Len()
 	per := make([][]T, nu)
 	order := usersByCity(d)
+	var done atomic.Int64
 	err := pipeline.ForChunks(ctx, nu, workers, 256, init, func(s S, lo, hi int) {
 		for _, u := range order[lo:hi] {
 			if f.Eligible[u] && (in.Only == nil || in.Only[u]) {
 				per[u] = rank(s, u)
 			}
+		}
+		if in.Progress != nil {
+			in.Progress(int(done.Add(int64(hi-lo))), nu)
 		}
 	})
 	if err != nil {

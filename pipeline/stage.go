@@ -68,6 +68,11 @@ type Progress struct {
 	w    io.Writer
 	last time.Time
 	line bool
+	// what is being counted, since when, and the count then: the ETA
+	// extrapolates the rate since then.
+	what  string
+	since time.Time
+	from  int
 	// off is set when a write to the terminal failed: progress is an aid,
 	// so it stops drawing rather than fail the run; logs still report.
 	off bool
@@ -83,15 +88,28 @@ func (p *Progress) Update(what string, done, total int) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if now := time.Now(); !p.off && (now.Sub(p.last) >= 100*time.Millisecond || done == total) {
+	now := time.Now()
+	if what != p.what || done < p.from {
+		p.what, p.since, p.from = what, now, done
+	}
+	if !p.off && (now.Sub(p.last) >= 100*time.Millisecond || done == total) {
 		p.last = now
 		pct := 100.0
 		if total > 0 {
 			pct = 100 * float64(done) / float64(total)
 		}
-		_, err := fmt.Fprintf(p.w, "\r\033[K%s: %d/%d (%.0f%%)", what, done, total, pct)
+		_, err := fmt.Fprintf(p.w, "\r\033[K%s: %d/%d (%.0f%%)%s", what, done, total, pct, eta(now.Sub(p.since), done-p.from, total-done))
 		p.line, p.off = err == nil, err != nil
 	}
+}
+
+// eta estimates the time left from the time spent on the last n units,
+// once there is a second of history to go on.
+func eta(spent time.Duration, n, left int) string {
+	if n <= 0 || left <= 0 || spent < time.Second {
+		return ""
+	}
+	return ", ETA " + (spent * time.Duration(left) / time.Duration(n)).Round(time.Second).String()
 }
 
 // Writer returns a writer to the same terminal that clears the progress

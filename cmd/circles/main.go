@@ -6,6 +6,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -109,17 +110,65 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			err = jobs.WriteDefaults(stdout)
 		case len(args) == 1 && args[0] == "schedule-defaults":
 			err = jobs.WriteScheduleDefaults(stdout)
+		case len(args) == 1 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help"):
+			_, err = fmt.Fprint(stdout, configUsage)
 		default:
-			tell(stderr, "usage: circles config defaults | circles config schedule-defaults\n")
+			tell(stderr, "%s", configUsage)
 			return exitUsage
 		}
 	case "list", "help", "-h", "--help":
 		_, err = fmt.Fprint(stdout, usage) // the listing is the command's output
 	default:
-		tell(stderr, "circles: unknown command %q\n\n%s", cmd, usage)
+		if near := nearest(cmd, commands); near != "" {
+			tell(stderr, "circles: unknown command %q; did you mean %q?\nRun 'circles list' for the commands.\n", cmd, near)
+		} else {
+			tell(stderr, "circles: unknown command %q\n\n%s", cmd, usage)
+		}
 		return exitUsage
 	}
 	return exitCode(err, stderr)
+}
+
+const configUsage = "usage: circles config defaults | circles config schedule-defaults\n"
+
+// commands are the names run accepts, for "did you mean".
+var commands = []string{"demo", "run", "generate", "import", "eval", "quality", "eval-planted", "schedule", "backfill", "runs", "show", "config", "list", "help"}
+
+// nearest returns the name in names closest to s by edit distance, when
+// it is close enough to be a likely typo (at most a third of s's length,
+// and at most 2 edits); otherwise "".
+func nearest(s string, names []string) string {
+	best, bestD := "", min(2, max(1, len(s)/3))+1
+	for _, n := range names {
+		if d := editDistance(s, n); d < bestD {
+			best, bestD = n, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b, counting an
+// adjacent transposition as one edit (so "inptu" is one edit from "input").
+func editDistance(a, b string) int {
+	prev2, prev, cur := make([]int, len(b)+1), make([]int, len(b)+1), make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				cur[j] = min(cur[j], prev2[j-2]+1)
+			}
+		}
+		prev2, prev, cur = prev, cur, prev2
+	}
+	return prev[len(b)]
 }
 
 // tell writes a message for the person at the terminal. A failed write to
@@ -223,16 +272,43 @@ func isTerminal(w io.Writer) bool {
 // parse parses flags, turning a parse error into a usage error and
 // rejecting stray arguments.
 func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return fmt.Errorf("%w: %v", jobs.ErrUsage, err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected argument %q; flags go before it", jobs.ErrUsage, fs.Arg(0))
 	}
 	return nil
+}
+
+// parseFlags parses the flags of args, leaving positional arguments. The
+// flag package prints the usage on any error; here -h prints it and a bad
+// flag gets one line, naming the flag it was likely meant to be, so the
+// error is not buried under the usage and then printed again.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	out := fs.Output()
+	var buf bytes.Buffer
+	fs.SetOutput(&buf)
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	if errors.Is(err, flag.ErrHelp) {
+		if _, werr := out.Write(buf.Bytes()); werr != nil {
+			return werr
+		}
+		return err
+	}
+	if err == nil {
+		return nil
+	}
+	hint := ""
+	if name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: -"); ok {
+		var names []string
+		fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+		if near := nearest(name, names); near != "" {
+			hint = fmt.Sprintf("; did you mean -%s?", near)
+		}
+	}
+	return fmt.Errorf("%w: %v%s ('%s -h' lists the flags)", jobs.ErrUsage, err, hint, fs.Name())
 }
 
 func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
@@ -439,11 +515,8 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	date := fs.String("date", "2011-12-31", "stated date (YYYY-MM-DD) of rows the dataset does not date")
 	cfg := jobs.ImportConfig{}
 	fs.Float64Var(&cfg.MaxBadLineFraction, "max-bad-lines", 0.05, "share of a file's lines that may be skipped before the import fails")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return fmt.Errorf("%w: %v", jobs.ErrUsage, err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() != 3 {
 		return fmt.Errorf("%w: import wants FORMAT SRC DST after its flags, got %d arguments", jobs.ErrUsage, fs.NArg())
@@ -541,7 +614,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := parseEnd(&cfg.World, end); err != nil {
 		return err
 	}
-	if cfg.Dir == "" {
+	temporary := cfg.Dir == ""
+	if temporary {
 		dir, err := os.MkdirTemp("", "circles-demo-")
 		if err != nil {
 			return err
@@ -552,7 +626,16 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	return jobs.Demo(ctx, cfg, stdout, log, progress)
+	if err := jobs.Demo(ctx, cfg, stdout, log, progress); err != nil {
+		if temporary {
+			log.Info("demo files kept", "path", cfg.Dir)
+		}
+		return err
+	}
+	if temporary {
+		summarize(log, stdout, "\nThe world and the run are kept in %s, a temporary directory: look around, then remove it (rm -r %s). -dir chooses the directory.\n", cfg.Dir, cfg.Dir)
+	}
+	return nil
 }
 
 func runEvalPlanted(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -605,6 +688,7 @@ func setMemoryLimit() {
 func runRuns(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("runs", stderr)
 	out := fs.String("output", "", "output root the runs were published under (required)")
+	asJSON := fs.Bool("json", false, "print one JSON object (every run with its manifest, and the incomplete directories) instead of a table")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -618,6 +702,9 @@ func runRuns(args []string, stdout, stderr io.Writer) error {
 	leftovers, err := pipeline.Leftovers(*out)
 	if err != nil {
 		return err
+	}
+	if *asJSON {
+		return jobs.PrintRunsJSON(stdout, runs, leftovers)
 	}
 	return jobs.PrintRuns(stdout, runs, leftovers)
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -96,6 +97,53 @@ func TestRunsAndShow(t *testing.T) {
 	}
 	if code, _, _ := circles(t, "show", "-run", out, "-user", "1"); code != exitUsage {
 		t.Errorf("show on a directory that is not a run: exit %d, want %d", code, exitUsage)
+	}
+	if code, _, stderr := circles(t, "show", "-run", dir, "-user", "424242424242"); code != exitUsage || !strings.Contains(stderr, "-user 424242424242") {
+		t.Errorf("show on a user the run does not have: exit %d, %s; want %d naming the user", code, stderr, exitUsage)
+	}
+	code, stdout, stderr = circles(t, "runs", "-output", out)
+	if code != 0 || !strings.Contains(stdout, "e2e  latest") {
+		t.Errorf("runs does not mark the run latest points to:\n%s%s", stdout, stderr)
+	}
+	code, stdout, stderr = circles(t, "runs", "-output", out, "-json")
+	var listed struct {
+		Runs []struct {
+			Dir      string          `json:"dir"`
+			Latest   bool            `json:"latest"`
+			Manifest output.Manifest `json:"manifest"`
+		} `json:"runs"`
+		Incomplete []string `json:"incomplete"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &listed); code != 0 || err != nil || len(listed.Runs) != 1 || !listed.Runs[0].Latest ||
+		listed.Runs[0].Manifest.RunID != "e2e" || !slices.Equal(listed.Incomplete, []string{".staging-died"}) {
+		t.Errorf("runs -json: exit %d (%v):\n%s%s", code, err, stdout, stderr)
+	}
+}
+
+// TestHelpAndTypos: -h prints a command's flags once and exits 0 (config
+// too); a mistyped command or flag exits 2 with one line that names the
+// likely intended one, not the usage.
+func TestHelpAndTypos(t *testing.T) {
+	for _, c := range []struct {
+		args  []string
+		code  int
+		want  string
+		never string
+	}{
+		{[]string{"run", "-h"}, 0, "-input string", ""},
+		{[]string{"config", "-h"}, 0, "circles config defaults", ""},
+		{[]string{"rn"}, exitUsage, `did you mean "run"?`, "commands:"},
+		{[]string{"run", "-inptu", "x"}, exitUsage, "did you mean -input?", "Usage of"},
+		{[]string{"runs", "-outptu", "x"}, exitUsage, "did you mean -output?", "Usage of"},
+	} {
+		code, stdout, stderr := circles(t, c.args...)
+		both := stdout + stderr
+		if code != c.code || !strings.Contains(both, c.want) || (c.never != "" && strings.Contains(both, c.never)) {
+			t.Errorf("circles %v: exit %d, want %d with %q:\n%s", c.args, code, c.code, c.want, both)
+		}
+		if strings.Count(both, "flag provided but not defined") > 1 {
+			t.Errorf("circles %v prints its error twice:\n%s", c.args, both)
+		}
 	}
 }
 
