@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
-	"runtime/debug"
 	"slices"
 	"time"
 
@@ -66,7 +65,7 @@ func Run(ctx context.Context, cfg RunConfig, log *slog.Logger, progress *pipelin
 	if err != nil {
 		return nil, err
 	}
-	id := identity{config: p.Digest(), inputs: inputs, code: codeVersion()}
+	id := identity{config: p.Digest(), inputs: inputs, code: CodeVersion()}
 	day := cfg.Date.Format(data.DateLayout)
 	unlock, err := pipeline.Lock(cfg.Output)
 	if err != nil {
@@ -206,22 +205,6 @@ func Run(ctx context.Context, cfg RunConfig, log *slog.Logger, progress *pipelin
 		return res, fmt.Errorf("%w at %s, but %w", ErrAfterPublish, dir, err)
 	}
 	return res, nil
-}
-
-// codeVersion names the build: the module version and VCS revision when the
-// binary carries them.
-func codeVersion() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "unknown"
-	}
-	v := bi.Main.Version
-	for _, s := range bi.Settings {
-		if s.Key == "vcs.revision" {
-			v += "+" + s.Value
-		}
-	}
-	return v
 }
 
 // pointLatest points <output>/latest at the newest published run (by

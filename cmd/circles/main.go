@@ -16,7 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime/debug"
+	"runtime"
 	"runtime/pprof"
 	"strings"
 	"syscall"
@@ -68,6 +68,7 @@ commands:
   schedule   run the nightly job on a cron spec (long-running), or catch up once with -once
   runs       list the published runs under an output root
   show       print one user's interests and suggestions, with reasons in words
+  version    print the build's version (as manifests record it)
   list       list the commands
 
 Run 'circles <command> -h' for a command's flags.
@@ -116,6 +117,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			tell(stderr, "%s", configUsage)
 			return exitUsage
 		}
+	case "version", "-version", "--version":
+		_, err = fmt.Fprintf(stdout, "circles %s (%s %s/%s)\n", jobs.CodeVersion(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	case "list", "help", "-h", "--help":
 		_, err = fmt.Fprint(stdout, usage) // the listing is the command's output
 	default:
@@ -132,7 +135,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 const configUsage = "usage: circles config defaults | circles config schedule-defaults\n"
 
 // commands are the names run accepts, for "did you mean".
-var commands = []string{"demo", "run", "generate", "import", "eval", "quality", "eval-planted", "schedule", "backfill", "runs", "show", "config", "list", "help"}
+var commands = []string{"demo", "run", "generate", "import", "eval", "quality", "eval-planted", "schedule", "backfill", "runs", "show", "config", "version", "list", "help"}
 
 // nearest returns the name in names closest to s by edit distance, when
 // it is close enough to be a likely typo (at most a third of s's length,
@@ -658,31 +661,6 @@ func runEvalPlanted(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	}
 	return eval.PrintMetrics(stdout, ms)
-}
-
-// setMemoryLimit gives the garbage collector a soft limit of 75% of the
-// machine's memory unless GOMEMLIMIT is set. A run's live heap is large
-// (every event of the window, then a table of suggestions), and with the
-// default GOGC alone the heap may grow to twice that before a collection.
-func setMemoryLimit() {
-	if os.Getenv("GOMEMLIMIT") != "" {
-		return
-	}
-	b, err := os.ReadFile("/proc/meminfo")
-	if err != nil {
-		return // not Linux: keep the runtime default
-	}
-	var kb int64
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "MemTotal:"); ok {
-			if _, err := fmt.Sscan(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), &kb); err != nil {
-				return // unreadable: keep the runtime default
-			}
-		}
-	}
-	if kb > 0 {
-		debug.SetMemoryLimit(kb * 1024 * 3 / 4)
-	}
 }
 
 func runRuns(args []string, stdout, stderr io.Writer) error {
