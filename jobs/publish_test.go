@@ -182,7 +182,7 @@ func TestDateRunsAreIdempotent(t *testing.T) {
 	if forced.AlreadyPublished || forced.Dir != first.Dir || !forced.Manifest.PublishedAt.After(first.Manifest.PublishedAt) {
 		t.Errorf("-force: %s published at %v, want run=t republished after %v", forced.Dir, forced.Manifest.PublishedAt, first.Manifest.PublishedAt)
 	}
-	if !slices.Equal(forced.Manifest.Outputs, first.Manifest.Outputs) {
+	if !slices.Equal(forced.Manifest.DataFiles(), first.Manifest.DataFiles()) {
 		t.Error("-force on the same inputs changed the outputs")
 	}
 	if got := dirs(); !slices.Equal(got, []string{"run=t"}) {

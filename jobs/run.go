@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"circles/data"
@@ -14,6 +16,7 @@ import (
 	"circles/models"
 	"circles/output"
 	"circles/pipeline"
+	"circles/report"
 )
 
 // Result is what a run returns besides its files.
@@ -186,8 +189,19 @@ func Run(ctx context.Context, cfg RunConfig, log *slog.Logger, progress *pipelin
 		}
 		m.Outputs = outs
 		m.PublishedAt = time.Now().UTC()
-		// publish so far: checksums; the manifest and the rename take moments
-		m.Timings = append(slices.Clone(r.Timings), pipeline.StageTiming{Stage: "publish", Seconds: m.PublishedAt.Sub(start).Seconds()})
+		// publish so far: checksums; the report, the manifest and the rename take moments
+		m.Timings = append(slices.Clone(r.Timings), pipeline.Timing("publish", m.PublishedAt.Sub(start)))
+		m.Report = output.FileReport
+		page := report.Run{Manifest: m, Kinds: append(slices.Clone(gs.report), fs.report)}
+		if err := data.CreateSynced(st.Path(output.FileReport), func(w io.Writer) error { return report.Write(w, page) }); err != nil {
+			return err
+		}
+		entry, err := st.Describe(map[string]int64{output.FileReport: 0})
+		if err != nil {
+			return err
+		}
+		m.Outputs = append(m.Outputs, entry...)
+		slices.SortFunc(m.Outputs, func(a, b pipeline.FileEntry) int { return strings.Compare(a.Name, b.Name) })
 		dir, err = st.Publish(m)
 		published = dir != ""
 		return err

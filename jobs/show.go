@@ -51,7 +51,7 @@ func ListRuns(root string) ([]RunInfo, error) {
 // crashed or failed), which the next run removes.
 func PrintRuns(w io.Writer, runs []RunInfo, leftovers []string) error {
 	var rows, out strings.Builder
-	fmt.Fprintln(&rows, "date\trun\tlatest\tconfig\teligible users\tgroups/user\tfriends/user\tquarantined rows\tdir")
+	fmt.Fprintln(&rows, "date\trun\tlatest\tconfig\teligible users\tgroups/user\tfriends/user\tquarantined rows\treport")
 	for _, r := range runs {
 		m := r.Manifest
 		var q int64
@@ -63,7 +63,7 @@ func PrintRuns(w io.Writer, runs []RunInfo, leftovers []string) error {
 			mark = "latest"
 		}
 		fmt.Fprintf(&rows, "%s\t%s\t%s\t%.12s\t%d\t%.1f\t%.1f\t%d\t%s\n", m.Date, m.RunID, mark, m.ConfigDigest,
-			m.Suggestions.EligibleUsers, m.Suggestions.GroupsPerUser, m.Suggestions.FriendsPerUser, q, r.Dir)
+			m.Suggestions.EligibleUsers, m.Suggestions.GroupsPerUser, m.Suggestions.FriendsPerUser, q, reportPath(r.Dir, m))
 	}
 	out.WriteString(aligned(rows.String(), 0))
 	for _, name := range leftovers {
@@ -71,6 +71,15 @@ func PrintRuns(w io.Writer, runs []RunInfo, leftovers []string) error {
 	}
 	_, err := io.WriteString(w, out.String())
 	return err
+}
+
+// reportPath is where a run's report is, or its directory for a run
+// published before runs had one.
+func reportPath(dir string, m output.Manifest) string {
+	if m.Report == "" {
+		return dir
+	}
+	return filepath.Join(dir, m.Report)
 }
 
 // PrintRunsJSON writes the runs and leftovers as one JSON object, for
@@ -182,6 +191,9 @@ func ShowUser(w io.Writer, dir string, user int64, n int) error {
 	}
 	var out strings.Builder
 	o.show(&out, user, n)
+	if m, err := output.ReadManifest(dir); err == nil && m.Report != "" {
+		fmt.Fprintf(&out, "\nthe run's report: %s\n", filepath.Join(dir, m.Report))
+	}
 	_, err = io.WriteString(w, out.String())
 	return err
 }

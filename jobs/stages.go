@@ -16,6 +16,7 @@ import (
 	"circles/models"
 	"circles/output"
 	"circles/pipeline"
+	"circles/report"
 )
 
 // The stages of a run, each a function of the outputs of the ones before
@@ -223,8 +224,14 @@ type coverage struct {
 // groupsRanked is the groups stage's output.
 type groupsRanked struct {
 	groups, activities coverage
+	report             []report.Kind // groups, activities
 	files              written
 }
+
+// Key functions for the report of each table.
+func groupKey(s data.GroupSuggestion) (int64, float32)       { return s.UserID, s.Score }
+func activityKey(s data.ActivitySuggestion) (int64, float32) { return s.UserID, s.Score }
+func friendKey(s data.FriendSuggestion) (int64, float32)     { return s.UserID, s.Score }
 
 // groupsStage ranks same-city groups and upcoming activities and writes
 // each table, as Parquet and as the Arrow feed export, as soon as it is
@@ -234,7 +241,13 @@ func groupsStage(ctx context.Context, st *pipeline.Staging, b *baseRun, mi model
 	if b.reuses(StageGroups) {
 		s := b.m.Suggestions
 		files, err := b.copy(st, output.FileGroups, output.FileGroupsArrow, output.FileActivities, output.FileActivitiesArrow)
-		return groupsRanked{coverage{s.UsersWithGroups, s.GroupsPerUser}, coverage{s.UsersWithActivity, s.ActivitiesPerUser}, files}, err
+		if err != nil {
+			return groupsRanked{}, err
+		}
+		groups, gerr := data.ReadParquet[data.GroupSuggestion](st.Path(output.FileGroups))
+		acts, aerr := data.ReadParquet[data.ActivitySuggestion](st.Path(output.FileActivities))
+		kinds := []report.Kind{kindReport("Groups", groups, groupKey, mi.Dims, mi.Features, p.MaxPerUser), kindReport("Activities", acts, activityKey, mi.Dims, mi.Features, p.MaxPerUser)}
+		return groupsRanked{coverage{s.UsersWithGroups, s.GroupsPerUser}, coverage{s.UsersWithActivity, s.ActivitiesPerUser}, kinds, files}, errors.Join(gerr, aerr)
 	}
 	eligible := mi.Features.Summary.EligibleUsers
 	mi.Progress = opt.progress("groups: users")
@@ -247,6 +260,7 @@ func groupsStage(ctx context.Context, st *pipeline.Staging, b *baseRun, mi model
 	}
 	var out groupsRanked
 	out.groups = coverageOf(groups, eligible, func(s data.GroupSuggestion) int64 { return s.UserID })
+	out.report = append(out.report, kindReport("Groups", groups, groupKey, mi.Dims, mi.Features, p.MaxPerUser))
 	gw, err := writeSuggestions(ctx, st, output.FileGroups, output.FileGroupsArrow, "group_id", mi.Features.Topics, groups, func(s data.GroupSuggestion) data.SuggestionRow {
 		return data.SuggestionRow{UserID: s.UserID, TargetID: s.GroupID, Rank: s.Rank, Score: s.Score, Reasons: s.Reasons}
 	})
@@ -263,6 +277,7 @@ func groupsStage(ctx context.Context, st *pipeline.Staging, b *baseRun, mi model
 		return groupsRanked{}, err
 	}
 	out.activities = coverageOf(acts, eligible, func(s data.ActivitySuggestion) int64 { return s.UserID })
+	out.report = append(out.report, kindReport("Activities", acts, activityKey, mi.Dims, mi.Features, p.MaxPerUser))
 	aw, err := writeSuggestions(ctx, st, output.FileActivities, output.FileActivitiesArrow, "activity_id", mi.Features.Topics, acts, func(s data.ActivitySuggestion) data.SuggestionRow {
 		return data.SuggestionRow{UserID: s.UserID, TargetID: s.ActivityID, Rank: s.Rank, Score: s.Score, Reasons: s.Reasons}
 	})
@@ -273,6 +288,7 @@ func groupsStage(ctx context.Context, st *pipeline.Staging, b *baseRun, mi model
 // friendsRanked is the friends stage's output.
 type friendsRanked struct {
 	friends coverage
+	report  report.Kind
 	files   written
 }
 
@@ -282,7 +298,11 @@ func friendsStage(ctx context.Context, st *pipeline.Staging, b *baseRun, mi mode
 	if b.reuses(StageFriends) {
 		s := b.m.Suggestions
 		files, err := b.copy(st, output.FileFriends, output.FileFriendsArrow)
-		return friendsRanked{coverage{s.UsersWithFriends, s.FriendsPerUser}, files}, err
+		if err != nil {
+			return friendsRanked{}, err
+		}
+		friends, err := data.ReadParquet[data.FriendSuggestion](st.Path(output.FileFriends))
+		return friendsRanked{coverage{s.UsersWithFriends, s.FriendsPerUser}, kindReport("People you may know", friends, friendKey, mi.Dims, mi.Features, p.MaxPerUser), files}, err
 	}
 	mi.Progress = opt.progress("friends: users")
 	friends, err := models.RankFriends(ctx, mi, p, opt.Workers)
@@ -293,10 +313,11 @@ func friendsStage(ctx context.Context, st *pipeline.Staging, b *baseRun, mi mode
 		return friendsRanked{}, err
 	}
 	cov := coverageOf(friends, mi.Features.Summary.EligibleUsers, func(s data.FriendSuggestion) int64 { return s.UserID })
+	kind := kindReport("People you may know", friends, friendKey, mi.Dims, mi.Features, p.MaxPerUser)
 	files, err := writeSuggestions(ctx, st, output.FileFriends, output.FileFriendsArrow, "candidate_id", mi.Features.Topics, friends, func(s data.FriendSuggestion) data.SuggestionRow {
 		return data.SuggestionRow{UserID: s.UserID, TargetID: s.CandidateID, Rank: s.Rank, Score: s.Score, Reasons: s.Reasons}
 	})
-	return friendsRanked{cov, files}, err
+	return friendsRanked{cov, kind, files}, err
 }
 
 // eventFiles lists the files of an event table's window, none when the

@@ -33,6 +33,11 @@ const (
 	FileGroupsArrow     = "group_suggestions.arrow"
 	FileActivitiesArrow = "activity_suggestions.arrow"
 	FileFriendsArrow    = "friend_suggestions.arrow"
+
+	// FileReport is the run's page for people: one self-contained HTML
+	// file. It records times, so unlike the data files it differs between
+	// two runs of the same inputs.
+	FileReport = "report.html"
 )
 
 // ManifestVersion is the version of the manifest and output layout.
@@ -75,6 +80,8 @@ type Manifest struct {
 	Suggestions SuggestionStats `json:"suggestions"`
 	// Outputs lists every file of the run with its rows, bytes and SHA-256.
 	Outputs []pipeline.FileEntry `json:"outputs"`
+	// Report names the run's HTML page in the run directory (FileReport).
+	Report string `json:"report"`
 	// Base, Stages and UsersRecomputed describe a run built on another
 	// published run: the stages recomputed (all when empty) and the number
 	// of users a subset run recomputed (0: every user).
@@ -85,6 +92,18 @@ type Manifest struct {
 	// manifest itself. Pointing latest comes after the commit point, so
 	// its time is in the log and the metrics only.
 	Timings []pipeline.StageTiming `json:"timings"`
+}
+
+// DataFiles lists the outputs but the report: the files that two runs of
+// the same inputs, settings and code write byte for byte alike.
+func (m Manifest) DataFiles() []pipeline.FileEntry {
+	var out []pipeline.FileEntry
+	for _, o := range m.Outputs {
+		if o.Name != FileReport {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 // ModelMetrics summarises the interest model.

@@ -10,14 +10,37 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime/metrics"
 	"sync"
+	"syscall"
 	"time"
 )
 
-// StageTiming is how long one stage took.
+// StageTiming is how long one stage took, and the memory at its end.
 type StageTiming struct {
 	Stage   string  `json:"stage"`
 	Seconds float64 `json:"seconds"`
+	// PeakRSSBytes is the process's peak resident memory so far, at the
+	// stage's end: the first stage where it jumps is the one that needed
+	// the memory. 0 where the system does not say.
+	PeakRSSBytes int64 `json:"peak_rss_bytes"`
+	// HeapLiveBytes is the heap the last garbage collection found live.
+	HeapLiveBytes int64 `json:"heap_live_bytes"`
+}
+
+// Timing records that stage took d, with the memory now.
+func Timing(stage string, d time.Duration) StageTiming {
+	t := StageTiming{Stage: stage, Seconds: d.Seconds()}
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err == nil {
+		t.PeakRSSBytes = ru.Maxrss * 1024 // kilobytes on Linux
+	}
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() == metrics.KindUint64 {
+		t.HeapLiveBytes = int64(s[0].Value.Uint64())
+	}
+	return t
 }
 
 // Runner runs named stages in order, logging their start and end and
@@ -52,7 +75,7 @@ func (r *Runner) Stage(ctx context.Context, name string, fn func(ctx context.Con
 	err := fn(ctx)
 	dur := time.Since(start)
 	r.Progress.Done()
-	r.Timings = append(r.Timings, StageTiming{Stage: name, Seconds: dur.Seconds()})
+	r.Timings = append(r.Timings, Timing(name, dur))
 	if err != nil {
 		return &StageError{Stage: name, Err: err}
 	}

@@ -19,12 +19,13 @@ func TestImportDirection(t *testing.T) {
 		"circles/models":            {[]string{"circles/data", "circles/features", "circles/pipeline"}, []string{"gonum.org/v1/gonum"}},
 		"circles/pipeline":          {nil, []string{"golang.org/x/sync/errgroup", "golang.org/x/sys/unix"}},
 		"circles/synth":             {[]string{"circles/data", "circles/pipeline"}, nil},
+		"circles/report":            {[]string{"circles/output"}, nil},
 		"circles/output/outputtest": {[]string{"circles/output", "circles/pipeline"}, []string{"github.com/santhosh-tekuri/jsonschema"}},
 		"circles/output":            {[]string{"circles/data", "circles/features", "circles/models", "circles/pipeline"}, nil},
 		// jobs is the nightly family (run, rerun, backfill, schedule) and must
 		// not import eval: offline evaluation builds on the jobs, never the
 		// other way round.
-		"circles/jobs":        {[]string{"circles/data", "circles/datasets", "circles/features", "circles/models", "circles/output", "circles/pipeline", "circles/synth"}, []string{"github.com/robfig/cron/v3", "github.com/prometheus/client_golang", "github.com/prometheus/common"}},
+		"circles/jobs":        {[]string{"circles/data", "circles/datasets", "circles/features", "circles/models", "circles/output", "circles/pipeline", "circles/report", "circles/synth"}, []string{"github.com/robfig/cron/v3", "github.com/prometheus/client_golang", "github.com/prometheus/common"}},
 		"circles/eval":        {[]string{"circles/data", "circles/datasets", "circles/features", "circles/jobs", "circles/models", "circles/output", "circles/quality", "circles/synth"}, []string{"gonum.org/v1/gonum"}},
 		"circles/cmd/circles": {[]string{"circles/data", "circles/datasets", "circles/eval", "circles/jobs", "circles/output", "circles/pipeline", "circles/synth"}, []string{"golang.org/x/term"}},
 	}

@@ -62,7 +62,7 @@ func checkManifest(t *testing.T, dir string, m output.Manifest) {
 	if int64(len(rejects)) != quarantined || quarantined == 0 {
 		t.Errorf("rejects.parquet has %d rows, manifest counts %d quarantined (the generator plants bad rows)", len(rejects), quarantined)
 	}
-	want := []string{output.FileActivitiesArrow, output.FileActivities, output.FileFriendsArrow, output.FileFriends, output.FileGroupsArrow, output.FileGroups, output.FileItemFactors, output.FileRejects, output.FileInterests}
+	want := []string{output.FileActivitiesArrow, output.FileActivities, output.FileFriendsArrow, output.FileFriends, output.FileGroupsArrow, output.FileGroups, output.FileItemFactors, output.FileRejects, output.FileReport, output.FileInterests}
 	var got []string
 	for _, o := range m.Outputs {
 		got = append(got, o.Name)
@@ -73,6 +73,12 @@ func checkManifest(t *testing.T, dir string, m output.Manifest) {
 		sum := sha256.Sum256(b)
 		if hex.EncodeToString(sum[:]) != o.SHA256 || int64(len(b)) != o.Bytes {
 			t.Errorf("%s: checksum or size differs from the manifest", o.Name)
+		}
+		if o.Name == output.FileReport {
+			if m.Report != output.FileReport || !bytes.HasPrefix(b, []byte("<!doctype html>")) || !bytes.Contains(b, []byte("People you may know")) {
+				t.Errorf("%s is not the run's report, or the manifest does not link it (%q)", o.Name, m.Report)
+			}
+			continue
 		}
 		if strings.HasSuffix(o.Name, ".arrow") {
 			if n := arrowRows(t, b); n != o.Rows {

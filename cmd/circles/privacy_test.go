@@ -60,7 +60,7 @@ func TestIneligibleUsersShapeNothing(t *testing.T) {
 	}
 	a, b := run("all", all), run("without", &without)
 	compared := 0
-	for _, fa := range a.Outputs {
+	for _, fa := range a.DataFiles() {
 		if fa.Name == output.FileRejects {
 			continue // the deleted rows include some the run would quarantine
 		}
