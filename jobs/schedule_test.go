@@ -79,7 +79,8 @@ func TestCatchUpRunsMissedNightsOnce(t *testing.T) {
 	t.Parallel()
 	_, cfg := scheduleWorld(t)
 	cfg.MetricsTextfile = filepath.Join(t.TempDir(), "circles.prom")
-	s, err := NewScheduler(cfg, slog.New(slog.DiscardHandler))
+	var logs syncBuffer
+	s, err := NewScheduler(cfg, slog.New(slog.NewJSONHandler(&logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,8 +99,14 @@ func TestCatchUpRunsMissedNightsOnce(t *testing.T) {
 	if latest, _ := pipeline.Latest(cfg.Output); latest != runs[1].Dir {
 		t.Errorf("latest = %s, want the 20th's run", latest)
 	}
+	if strings.Contains(logs.String(), "nothing to catch up") {
+		t.Error("a catch-up that ran nights said it had nothing to do")
+	}
 	if err := s.CatchUp(t.Context()); err != nil {
 		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), `"msg":"nothing to catch up: every night is published"`) {
+		t.Errorf("a catch-up with nothing to do did not say so:\n%s", logs.String())
 	}
 	if again, _ := ListRuns(cfg.Output); len(again) != 2 {
 		t.Errorf("a second catch-up ran published nights again: %d runs", len(again))
@@ -287,4 +294,22 @@ func TestScheduleLogsEachKeyOnce(t *testing.T) {
 	if len(lines) < 5 {
 		t.Errorf("only %d log lines", len(lines))
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
