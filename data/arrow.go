@@ -36,7 +36,7 @@ var reasonType = arrow.ListOf(arrow.StructOf(
 func ReasonCodes() []string {
 	return []string{ReasonMutualFriends, ReasonSplitBill, ReasonTransfer, ReasonRedPacket, ReasonFundGroup, ReasonFamily,
 		ReasonSameGroup, ReasonSameActivity, ReasonSimilarInterest, ReasonFriendsInGroup, ReasonFriendsGoing, ReasonMatchesInterest,
-		ReasonActiveGroup, ReasonPopularNearby, ReasonStartsSoon}
+		ReasonActiveGroup, ReasonPopularNearby, ReasonStartsSoon, ReasonInContacts}
 }
 
 // fixDictionary seeds a dictionary builder with values.

@@ -195,4 +195,5 @@ const (
 	ReasonActiveGroup     = "active_group"      // Count: activities in the last 30 days
 	ReasonPopularNearby   = "popular_nearby"    // Count: sign-ups so far
 	ReasonStartsSoon      = "starts_soon"       // Count: days until it starts
+	ReasonInContacts      = "in_contacts"       // the candidate is in your own address book
 )

@@ -58,9 +58,13 @@ type Features struct {
 	// the IDF-weighted share of a user's positive engagement per topic.
 	UserTopics []float32
 
-	Friends CSR       // symmetric friend graph between eligible users (values 1)
-	Ties    CSR       // symmetric tie strength between eligible users, > 0
-	TieInfo []TieInfo // per entry of Ties: what the tie is made of
+	Friends CSR // symmetric friend graph between eligible users (values 1)
+	// Contacts is directed: row u lists the eligible users in u's own
+	// opt-in address book. It suggests them to u, never u to them: that
+	// would tell them whose address book holds their number.
+	Contacts CSR
+	Ties     CSR       // symmetric tie strength between eligible users, > 0
+	TieInfo  []TieInfo // per entry of Ties: what the tie is made of
 
 	Blocked        PairSet // blocks and reports between any users, either direction, of any age
 	DismissedUsers PairSet // unexpired dismissals or hides of a user, either direction
@@ -142,6 +146,7 @@ func Build(ctx context.Context, d *data.Dims, txns [][]data.Txn, events [][]data
 	}
 	acc.ties = append(acc.ties, f.moneySignals(txns, p, now, &acc.sig)...)
 	friends := make([]Triple, 0, 2*len(d.Relations)) // both directions of each friendship
+	var contacts []Triple
 	for _, r := range d.Relations {
 		if r.Kind == data.RelBlock || r.Kind == data.RelReport {
 			acc.blocks = append(acc.blocks, [2]int32{r.User, r.Other})
@@ -156,6 +161,8 @@ func Build(ctx context.Context, d *data.Dims, txns [][]data.Txn, events [][]data
 			acc.ties = append(acc.ties, tieEvent{from: r.User, to: r.Other, kind: tieFamily, w: float32(p.Ties.Family)})
 		case data.RelFriend:
 			friends = append(friends, Triple{r.User, r.Other, 1}, Triple{r.Other, r.User, 1})
+		case data.RelContact:
+			contacts = append(contacts, Triple{r.User, r.Other, 1})
 		}
 	}
 	sig, hidden, signups, blocks, dismissed, ties := acc.sig, acc.hidden, acc.signups, acc.blocks, acc.dismissed, acc.ties
@@ -172,6 +179,7 @@ func Build(ctx context.Context, d *data.Dims, txns [][]data.Txn, events [][]data
 	f.Blocked = NewPairSet(blocks)
 	f.DismissedUsers = NewPairSet(dismissed)
 	f.buildFriends(nu, friends)
+	f.Contacts = BuildCSR(nu, contacts)
 	f.buildMembers(d, members)
 	if err := ctx.Err(); err != nil {
 		return nil, err

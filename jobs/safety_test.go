@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"circles/data"
+	"circles/data/datatest"
 	"circles/output"
 )
 
@@ -140,6 +141,38 @@ func TestOptedOutFriendsCountForNothing(t *testing.T) {
 		}
 		if !bytes.Equal(a, b) {
 			t.Errorf("%s changes when opted-out user 8's friendships are deleted", name)
+		}
+	}
+}
+
+// TestContactsSuggestOnlyToTheirOwner: a contact is a candidate source of
+// its own, suggested to the owner of the address book with a reason that
+// says so, never the other way round (that would tell someone whose
+// address book holds their number). It does not make a minor and an adult
+// "not strangers", and an opted-out contact is not suggested.
+func TestContactsSuggestOnlyToTheirOwner(t *testing.T) {
+	w := datatest.New(runDate, 7)
+	for id := int64(1); id <= 5; id++ {
+		w.User(id, "hangzhou")
+	}
+	young := int32(runDate.Year() - 12)
+	w.Users[2].BirthYear = &young  // user 3 is a minor
+	w.Users[3].SocialOptOut = true // user 4 opted out
+	for _, c := range []int64{2, 3, 4} {
+		w.Relations = append(w.Relations, data.RelationRow{UserID: 1, OtherID: c, Kind: "contact", CreatedAtMillis: w.At(30, 0)})
+	}
+	friends, _ := suggestions(t, runWorld(t, w, testParams()).Dir)
+	rs, ok := friends[[2]int64{1, 2}]
+	if !ok || !slices.ContainsFunc(rs, func(r data.Reason) bool { return r.Code == data.ReasonInContacts }) {
+		t.Errorf("1's contact 2 is not suggested to 1 with reason in_contacts: %v (%v)", rs, ok)
+	}
+	for pair, why := range map[[2]int64]string{
+		{2, 1}: "1's address book suggested 1 to 2",
+		{1, 3}: "a contact made an adult and a minor not strangers",
+		{1, 4}: "an opted-out contact was suggested",
+	} {
+		if _, ok := friends[pair]; ok {
+			t.Error(why)
 		}
 	}
 }

@@ -29,6 +29,7 @@ type FriendParams struct {
 	LatentWeight       float64 `json:"latent_weight"`       // on cosine of the interest model's user vectors
 	SharedItemsWeight  float64 `json:"shared_items_weight"` // on cosine of the two users' sets of items engaged with
 	GraphWeight        float64 `json:"graph_weight"`        // on the friend-graph embedding's predicted tie x_u·y_c (0 skips training the embedding)
+	ContactWeight      float64 `json:"contact_weight"`      // when the candidate is in the user's own opt-in address book
 	GraphFactors       int     `json:"graph_factors"`       // dimension of the friend-graph embedding, 2..512
 	MaxFanout          int     `json:"max_fanout"`          // friends of a friend visited per friend, 10..100000
 	SmallGroupSize     int     `json:"small_group_size"`    // groups and activities at most this large are candidate sources, 2..1000
@@ -52,6 +53,7 @@ const (
 	FeatLatent                                  // cosine of the interest model's user vectors
 	FeatSharedItems                             // cosine of the two users' item sets
 	FeatGraph                                   // the friend-graph embedding's predicted tie
+	FeatContact                                 // 1 when the candidate is in the user's own address book
 	NumFriendFeatures                           // the vector's length
 )
 
@@ -61,7 +63,7 @@ const (
 var FriendFeatureNames = [NumFriendFeatures]string{
 	FeatMutual: "mutual_weight", FeatAdamicAdar: "adamic_adar", FeatResourceAllocation: "resource_allocation", FeatTie: "tie_weight",
 	FeatCoMember: "co_member_weight", FeatInterest: "interest_weight", FeatDegree: "degree_weight", FeatLatent: "latent_weight",
-	FeatSharedItems: "shared_items_weight", FeatGraph: "graph_weight",
+	FeatSharedItems: "shared_items_weight", FeatGraph: "graph_weight", FeatContact: "contact_weight",
 }
 
 // weightRefs points at p's weight of every feature.
@@ -69,7 +71,7 @@ func (p *FriendParams) weightRefs() [NumFriendFeatures]*float64 {
 	return [NumFriendFeatures]*float64{
 		FeatMutual: &p.MutualWeight, FeatAdamicAdar: &p.AdamicAdar, FeatResourceAllocation: &p.ResourceAllocation, FeatTie: &p.TieWeight,
 		FeatCoMember: &p.CoMemberWeight, FeatInterest: &p.InterestWeight, FeatDegree: &p.DegreeWeight, FeatLatent: &p.LatentWeight,
-		FeatSharedItems: &p.SharedItemsWeight, FeatGraph: &p.GraphWeight,
+		FeatSharedItems: &p.SharedItemsWeight, FeatGraph: &p.GraphWeight, FeatContact: &p.ContactWeight,
 	}
 }
 
@@ -92,7 +94,7 @@ func (p *FriendParams) SetWeights(w [NumFriendFeatures]float64) {
 // DefaultFriendParams returns production defaults.
 func DefaultFriendParams() FriendParams {
 	return FriendParams{MaxPerUser: 10, MutualWeight: 1, AdamicAdar: 0.5, TieWeight: 1, CoMemberWeight: 0.3, InterestWeight: 0.3,
-		GraphFactors: 32, MaxFanout: 1000, SmallGroupSize: 50, MinMutualForFoF: 1}
+		ContactWeight: 1.5, GraphFactors: 32, MaxFanout: 1000, SmallGroupSize: 50, MinMutualForFoF: 1}
 }
 
 // Validate checks every field and names the first bad one.
@@ -236,7 +238,8 @@ func (cf *friendFeaturizer) degree(u int32) int {
 }
 
 // gather fills s with u's candidates: friends of friends, money ties that
-// are not friendships yet, and co-members of small groups and activities.
+// are not friendships yet, the people in u's own address book, and
+// co-members of small groups and activities.
 func (cf *friendFeaturizer) gather(s *scratch, u int32) {
 	d, f, p := cf.in.Dims, cf.in.Features, cf.p
 	// friends of friends, through eligible friends only: an opted-out
@@ -259,6 +262,10 @@ func (cf *friendFeaturizer) gather(s *scratch, u int32) {
 	}
 	// money ties
 	for _, c := range colsOf(&f.Ties, u) {
+		s.touch(c)
+	}
+	// u's own contacts (never the address books that hold u)
+	for _, c := range colsOf(&f.Contacts, u) {
 		s.touch(c)
 	}
 	// small groups and activities in common
@@ -296,7 +303,8 @@ func (cf *friendFeaturizer) gather(s *scratch, u int32) {
 func (cf *friendFeaturizer) features(s *scratch, u, c int32) (x [NumFriendFeatures]float64, ok bool) {
 	d, f := cf.in.Dims, cf.in.Features
 	tie, _ := f.Tie(u, c)
-	if tie == 0 && s.comember[c] == 0 && int(s.mutual[c]) < cf.p.MinMutualForFoF {
+	contact := f.Contacts.Has(u, c)
+	if tie == 0 && !contact && s.comember[c] == 0 && int(s.mutual[c]) < cf.p.MinMutualForFoF {
 		return x, false
 	}
 	if !Allowed(f, d.UserMinor, u, c) {
@@ -315,6 +323,9 @@ func (cf *friendFeaturizer) features(s *scratch, u, c int32) (x [NumFriendFeatur
 	}
 	if g := cf.in.Graph; g != nil {
 		x[FeatGraph] = floats.Dot(g.Users.RawRowView(int(u)), g.Items.RawRowView(int(c)))
+	}
+	if contact {
+		x[FeatContact] = 1
 	}
 	return x, true
 }
@@ -393,6 +404,9 @@ func FriendCandidates(ctx context.Context, in Inputs, p FriendParams, users []in
 func friendReasons(in Inputs, s *scratch, u, c int32) []data.Reason {
 	d, f := in.Dims, in.Features
 	var rs []data.Reason
+	if f.Contacts.Has(u, c) {
+		rs = append(rs, data.Reason{Code: data.ReasonInContacts})
+	}
 	if s.mutual[c] > 0 {
 		rs = append(rs, data.Reason{Code: data.ReasonMutualFriends, Count: s.mutual[c]})
 	}

@@ -45,6 +45,8 @@ func Words(r data.Reason) string {
 		return plural(r.Count, "activity", "activities") + " recently or coming up"
 	case data.ReasonPopularNearby:
 		return plural(r.Count, "person", "people") + " signed up"
+	case data.ReasonInContacts:
+		return "in your contacts"
 	case data.ReasonStartsSoon:
 		if r.Count == 0 {
 			return "starts today"

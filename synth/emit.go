@@ -38,6 +38,7 @@ const TruthDir = "truth"
 type Summary struct {
 	Users, Groups, Activities, Merchants, Content int
 	Friendships, FutureFriendships, FutureJoins   int
+	Contacts                                      int // address-book entries
 	Transactions, Interactions                    int64
 }
 
@@ -183,6 +184,10 @@ func (w *world) writeSnapshots(root string, s *Summary) error {
 	for _, bl := range w.blocks {
 		rels = append(rels, data.RelationRow{UserID: w.userID(bl[0]), OtherID: w.userID(bl[1]), Kind: "block", CreatedAtMillis: w.startMilli - dayMillis})
 	}
+	for _, c := range w.contacts {
+		rels = append(rels, data.RelationRow{UserID: w.userID(c[0]), OtherID: w.userID(c[1]), Kind: "contact", CreatedAtMillis: w.startMilli - 30*dayMillis})
+	}
+	s.Contacts = len(w.contacts)
 	rels = append(rels, data.RelationRow{UserID: w.userID(0), OtherID: w.userID(0), Kind: "friend", CreatedAtMillis: w.startMilli}) // self
 	return writePartition(root, data.TableRelations, end, rels)
 }

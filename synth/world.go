@@ -94,6 +94,7 @@ type world struct {
 	adj       []int32 // neighbour
 	adjEdge   []int32 // index into edges
 	blocks    [][2]int32
+	contacts  [][2]int32 // (owner, contact): entries of opt-in address books
 	funds     [][]int32
 	fundOwner []int32
 
@@ -187,6 +188,7 @@ func buildWorld(cfg Config) *world {
 	}
 	w.buildUsers()
 	w.buildGraph()
+	w.buildContacts()
 	w.buildMerchants()
 	w.buildGroups()
 	w.buildActivities()
@@ -375,6 +377,35 @@ func (w *world) buildGraph() {
 		pool := w.cityUsers[w.city[u]]
 		if v := pool[r.IntN(len(pool))]; v != u {
 			w.blocks = append(w.blocks, [2]int32{u, v})
+		}
+	}
+}
+
+// buildContacts fills the address books of the users who sync theirs
+// (two in five): most of a user's family and half of the people they know,
+// friends on the platform now or later, plus a few same-city numbers of
+// people they are not connected to (a landlord, a plumber). A contact can
+// be of any age: the minor rule must hold regardless.
+func (w *world) buildContacts() {
+	r := newRand(w.cfg.Seed, 8)
+	for u := range int32(w.n) {
+		if r.Float64() >= 0.4 {
+			continue
+		}
+		for i, v := range w.neighbours(u) {
+			p := 0.5
+			if w.edges[w.adjEdge[w.adjStart[u]+int32(i)]].family {
+				p = 0.9
+			}
+			if r.Float64() < p {
+				w.contacts = append(w.contacts, [2]int32{u, v})
+			}
+		}
+		pool := w.cityUsers[w.city[u]]
+		for range count(r, 2) {
+			if v := pool[r.IntN(len(pool))]; v != u {
+				w.contacts = append(w.contacts, [2]int32{u, v})
+			}
 		}
 	}
 }

@@ -149,6 +149,7 @@ type world struct {
 	now, windowStart int64
 	users            map[int64]data.UserRow
 	friends, family  map[[2]int64]bool
+	contacts         map[[2]int64]bool // (owner, contact), directed
 	blocked          map[[2]int64]bool
 	dismissed        map[[2]int64]bool
 	money            map[[2]int64]map[string]int
@@ -179,7 +180,7 @@ func loadWorld(t *testing.T, root string) *world {
 	t.Helper()
 	date, _ := data.ParseDate(e2eDate)
 	w := &world{now: date.AddDate(0, 0, 1).UnixMilli(), users: map[int64]data.UserRow{}, friends: map[[2]int64]bool{}, family: map[[2]int64]bool{},
-		blocked: map[[2]int64]bool{}, dismissed: map[[2]int64]bool{}, money: map[[2]int64]map[string]int{}, groups: map[int64]data.GroupRow{},
+		contacts: map[[2]int64]bool{}, blocked: map[[2]int64]bool{}, dismissed: map[[2]int64]bool{}, money: map[[2]int64]map[string]int{}, groups: map[int64]data.GroupRow{},
 		members: map[[2]int64]bool{}, hidden: map[[2]int64]bool{}, activities: map[int64]data.ActivityRow{}, signups: map[[2]int64]bool{}}
 	w.windowStart = date.AddDate(0, 0, 1-e2eDays).UnixMilli()
 	for _, u := range readTable[data.UserRow](t, root, data.TableUsers, date) {
@@ -193,6 +194,8 @@ func loadWorld(t *testing.T, root string) *world {
 			w.friends[pair(r.UserID, r.OtherID)] = true
 		case "family":
 			w.family[pair(r.UserID, r.OtherID)] = true
+		case "contact":
+			w.contacts[[2]int64{r.UserID, r.OtherID}] = true
 		case "block":
 			w.blocked[pair(r.UserID, r.OtherID)] = true
 		}
@@ -326,7 +329,8 @@ func checkInterests(t *testing.T, dir string, w *world) {
 }
 
 var friendCodes = map[string]bool{data.ReasonMutualFriends: true, data.ReasonSplitBill: true, data.ReasonTransfer: true, data.ReasonRedPacket: true,
-	data.ReasonFundGroup: true, data.ReasonFamily: true, data.ReasonSameGroup: true, data.ReasonSameActivity: true, data.ReasonSimilarInterest: true}
+	data.ReasonFundGroup: true, data.ReasonFamily: true, data.ReasonSameGroup: true, data.ReasonSameActivity: true, data.ReasonSimilarInterest: true,
+	data.ReasonInContacts: true}
 
 func checkFriends(t *testing.T, dir string, w *world) {
 	rows, err := data.ReadParquet[data.FriendSuggestion](filepath.Join(dir, output.FileFriends))
@@ -374,6 +378,9 @@ func checkFriends(t *testing.T, dir string, w *world) {
 			}
 			if r.Code == data.ReasonFamily && !w.family[p] {
 				fail("%d→%d: family reason without a family relation", u, c)
+			}
+			if r.Code == data.ReasonInContacts && !w.contacts[[2]int64{u, c}] {
+				fail("%d→%d: in_contacts, but %d is not in %d's own address book", u, c, c, u)
 			}
 		}
 		if len(s.Reasons) == 0 {
