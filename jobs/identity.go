@@ -61,12 +61,7 @@ func inputFiles(cfg RunConfig) ([]string, error) {
 		}
 		files = append(files, fs...)
 	}
-	p := cfg.Params
-	txns, err := eventFiles(cfg.Input, contract, data.TableTransactions, cfg.Date, p.WindowDays)
-	if err != nil {
-		return nil, err
-	}
-	events, err := eventFiles(cfg.Input, contract, data.TableInteractions, cfg.Date, max(p.WindowDays, p.Features.DismissTTLDays))
+	txns, events, err := windowFiles(cfg.Input, contract, cfg.Date, cfg.Params)
 	if err != nil {
 		return nil, err
 	}

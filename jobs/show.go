@@ -147,9 +147,18 @@ func readOutputs(dir string) (*outputs, error) {
 	}, nil
 }
 
+// interestsOf returns user u's interests row, if the run has one.
+func (o *outputs) interestsOf(u int64) (data.UserInterest, bool) {
+	i, ok := slices.BinarySearchFunc(o.interests, u, func(x data.UserInterest, id int64) int { return cmp.Compare(x.UserID, id) })
+	if !ok {
+		return data.UserInterest{}, false
+	}
+	return o.interests[i], true
+}
+
 // has reports whether user u has any row in the run's outputs.
 func (o *outputs) has(u int64) bool {
-	_, ok := slices.BinarySearchFunc(o.interests, u, func(x data.UserInterest, id int64) int { return cmp.Compare(x.UserID, id) })
+	_, ok := o.interestsOf(u)
 	return ok || len(o.groups[u]) > 0 || len(o.acts[u]) > 0 || len(o.friends[u]) > 0
 }
 
@@ -157,8 +166,8 @@ func (o *outputs) has(u int64) bool {
 // with reasons in words.
 func (o *outputs) show(w *strings.Builder, u int64, n int) {
 	fmt.Fprintf(w, "\nuser %d — interests:", u)
-	if i, ok := slices.BinarySearchFunc(o.interests, u, func(x data.UserInterest, id int64) int { return cmp.Compare(x.UserID, id) }); ok {
-		for _, t := range o.interests[i].TopTopics {
+	if ui, ok := o.interestsOf(u); ok {
+		for _, t := range ui.TopTopics {
 			fmt.Fprintf(w, " %s %.0f%%", t.Topic, 100*t.Weight)
 		}
 	} else {

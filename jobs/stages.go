@@ -78,18 +78,11 @@ func Load(ctx context.Context, input string, date time.Time, p output.Params, op
 		return nil, err
 	}
 	out := &Loaded{Dims: d, Stats: slices.Clone(d.Stats), Rejects: slices.Clone(d.Rejects)}
-	// Interactions are read back as far as dismissals last, so an old
-	// dismissal still holds; events older than the window only count as
-	// negatives.
-	intDays := max(p.WindowDays, p.Features.DismissTTLDays)
-	txnFiles, err := eventFiles(input, d.Contract, data.TableTransactions, date, p.WindowDays)
+	txnFiles, intFiles, err := windowFiles(input, d.Contract, date, p)
 	if err != nil {
 		return nil, err
 	}
-	intFiles, err := eventFiles(input, d.Contract, data.TableInteractions, date, intDays)
-	if err != nil {
-		return nil, err
-	}
+	intDays := interactionDays(p)
 	total := len(txnFiles) + len(intFiles)
 	var done atomic.Int64
 	tick := func() { opt.Progress.Update("ingest: files", int(done.Add(1)), total) }
@@ -318,6 +311,21 @@ func friendsStage(ctx context.Context, st *pipeline.Staging, b *baseRun, mi mode
 		return data.SuggestionRow{UserID: s.UserID, TargetID: s.CandidateID, Rank: s.Rank, Score: s.Score, Reasons: s.Reasons}
 	})
 	return friendsRanked{cov, kind, files}, err
+}
+
+// interactionDays is how far back interactions are read: as far as
+// dismissals last, so an old dismissal still holds. Events older than the
+// window only count as negatives.
+func interactionDays(p output.Params) int { return max(p.WindowDays, p.Features.DismissTTLDays) }
+
+// windowFiles lists the event files a run of date reads: transactions of
+// the window, interactions of interactionDays.
+func windowFiles(input string, c data.InputContract, date time.Time, p output.Params) (txns, events []string, err error) {
+	if txns, err = eventFiles(input, c, data.TableTransactions, date, p.WindowDays); err != nil {
+		return nil, nil, err
+	}
+	events, err = eventFiles(input, c, data.TableInteractions, date, interactionDays(p))
+	return txns, events, err
 }
 
 // eventFiles lists the files of an event table's window, none when the
