@@ -50,21 +50,7 @@ func RunDir(root string, date time.Time, runID string) string {
 // NewStaging creates the staging directory of a run. It fails if the run was
 // already published or is being staged, so two runs never share a directory.
 func NewStaging(root string, date time.Time, runID string) (*Staging, error) {
-	if err := ValidRunID(runID); err != nil {
-		return nil, err
-	}
-	s := &Staging{root: root, name: stagingPrefix + runID, final: RunDir(root, date, runID)}
-	s.Dir = filepath.Join(root, s.name)
-	if _, err := os.Stat(s.final); err == nil {
-		return nil, fmt.Errorf("run %s is already published at %s: %w", runID, s.final, ErrPublished)
-	}
-	if err := os.MkdirAll(root, 0o755); err != nil {
-		return nil, err
-	}
-	if err := os.Mkdir(s.Dir, 0o755); err != nil {
-		return nil, fmt.Errorf("create staging directory: %w", err)
-	}
-	return s, nil
+	return newStaging(root, date, runID, false)
 }
 
 // NewReplacement creates the staging directory of a run that replaces the
@@ -72,13 +58,26 @@ func NewStaging(root string, date time.Time, runID string) (*Staging, error) {
 // the two directories in one atomic exchange, so a reader sees the old
 // run or the new one, whole, and then removes the old one.
 func NewReplacement(root string, date time.Time, runID string) (*Staging, error) {
+	return newStaging(root, date, runID, true)
+}
+
+// newStaging checks that the final directory is free (or, to replace it,
+// published) and creates the staging directory.
+func newStaging(root string, date time.Time, runID string, replace bool) (*Staging, error) {
 	if err := ValidRunID(runID); err != nil {
 		return nil, err
 	}
-	s := &Staging{root: root, name: stagingPrefix + runID, final: RunDir(root, date, runID), replace: true}
+	s := &Staging{root: root, name: stagingPrefix + runID, final: RunDir(root, date, runID), replace: replace}
 	s.Dir = filepath.Join(root, s.name)
-	if _, err := os.Stat(filepath.Join(s.final, ManifestName)); err != nil {
-		return nil, fmt.Errorf("replace run %s: %w", runID, err)
+	if replace {
+		if _, err := os.Stat(filepath.Join(s.final, ManifestName)); err != nil {
+			return nil, fmt.Errorf("replace run %s: %w", runID, err)
+		}
+	} else if _, err := os.Stat(s.final); err == nil {
+		return nil, fmt.Errorf("run %s is already published at %s: %w", runID, s.final, ErrPublished)
+	}
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return nil, err
 	}
 	if err := os.Mkdir(s.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create staging directory: %w", err)
