@@ -19,6 +19,7 @@ type Relation struct {
 	User, Other     int32
 	Kind            RelationKind
 	CreatedAtMillis int64
+	Label           RelationType // how the user says they know the other, on friend rows
 }
 
 // Dims holds the validated dimension snapshots of one run date, with every
@@ -483,8 +484,9 @@ func loadContent(d *Dims, path string, q *quarantine) error {
 }
 
 func loadRelations(d *Dims, path string, q *quarantine) error {
-	specs := []spec{{"user_id", colInt64, true}, {"other_id", colInt64, true}, {"kind", colString, true}, {"created_at", colTime, true}}
+	specs := []spec{{"user_id", colInt64, true}, {"other_id", colInt64, true}, {"kind", colString, true}, {"created_at", colTime, true}, {"label", colString, false}}
 	parseKind := func(b []byte) (int32, bool) { k, ok := ParseRelationKind(b); return int32(k), ok }
+	parseLabel := func(b []byte) (int32, bool) { t, ok := ParseRelationType(b); return int32(t), ok }
 	return scanRowGroups(path, specs, func(p *parquetFile, rg parquet.RowGroup, base int64, c []*column) error {
 		n := int(rg.NumRows())
 		buf := make([]parquet.Value, valueBufSize)
@@ -492,11 +494,13 @@ func loadRelations(d *Dims, path string, q *quarantine) error {
 		oid, oOK := make([]int64, n), make([]bool, n)
 		kind := make([]int32, n)
 		at, atOK := make([]int64, n), make([]bool, n)
+		label := make([]int32, n)
 		if err := errors.Join(
 			p.int64s(rg, c[0], buf, uid, uOK),
 			p.int64s(rg, c[1], buf, oid, oOK),
 			p.codes(rg, c[2], buf, kind, parseKind),
 			p.int64s(rg, c[3], buf, at, atOK),
+			p.codes(rg, c[4], buf, label, parseLabel),
 		); err != nil {
 			return err
 		}
@@ -508,6 +512,8 @@ func loadRelations(d *Dims, path string, q *quarantine) error {
 			case !uOK[i] || !oOK[i] || !atOK[i]:
 				q.reject(row, firstNull([]string{"user_id", "other_id", "created_at"}, uOK[i], oOK[i], atOK[i]), QNull)
 			case !stringCode(q, row, "kind", kind[i], QUnknownEnum):
+			case label[i] == -2:
+				q.reject(row, "label", QUnknownEnum)
 			case u < 0:
 				q.reject(row, "user_id", QUnknownUser)
 			case o < 0:
@@ -516,7 +522,11 @@ func loadRelations(d *Dims, path string, q *quarantine) error {
 				q.reject(row, "other_id", QSelf)
 			default:
 				q.stats.Used++
-				d.Relations = append(d.Relations, Relation{User: u, Other: o, Kind: RelationKind(kind[i]), CreatedAtMillis: at[i]})
+				r := Relation{User: u, Other: o, Kind: RelationKind(kind[i]), CreatedAtMillis: at[i]}
+				if r.Kind == RelFriend && label[i] > 0 {
+					r.Label = RelationType(label[i])
+				}
+				d.Relations = append(d.Relations, r)
 			}
 		}
 		return nil

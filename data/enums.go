@@ -164,6 +164,32 @@ func ParseRelationKind(b []byte) (RelationKind, bool) {
 	return RelationKind(i), ok
 }
 
+// RelationType is how two people know each other: what a user declares
+// of a friend (the relations snapshot's optional label column) and what
+// the friend ranker predicts for a suggested tie. RelUnknown (the zero
+// value) is no label.
+type RelationType uint8
+
+// Relation types.
+const (
+	RelUnknown RelationType = iota
+	RelTypeFamily
+	RelTypeColleague
+	RelTypeClassmate
+	RelTypeInterest
+	NumRelationTypes
+)
+
+var relationTypeNames = [NumRelationTypes]string{"", "family", "colleague", "classmate", "interest"}
+
+func (t RelationType) String() string { return enumName(relationTypeNames[:], int(t)) }
+
+// ParseRelationType parses a label; the empty string is RelUnknown.
+func ParseRelationType(b []byte) (RelationType, bool) {
+	i, ok := enumIndex(relationTypeNames[:], b)
+	return RelationType(i), ok
+}
+
 func enumIndex(names []string, b []byte) (int, bool) {
 	for i, n := range names {
 		if string(b) == n {

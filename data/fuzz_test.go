@@ -26,7 +26,10 @@ func fuzzWorld(tb testing.TB, root string) {
 	w.User(2, "hangzhou")
 	w.User(2, "chengdu") // a duplicate
 	w.Friend(1, 2)
-	w.Relations = append(w.Relations, data.RelationRow{UserID: 1, OtherID: 3, Kind: "block", CreatedAtMillis: w.At(1, 0)})
+	colleague, bad := "colleague", "boss"
+	w.Relations = append(w.Relations, data.RelationRow{UserID: 1, OtherID: 3, Kind: "block", CreatedAtMillis: w.At(1, 0)},
+		data.RelationRow{UserID: 2, OtherID: 1, Kind: "friend", CreatedAtMillis: w.At(1, 0), Label: &colleague},
+		data.RelationRow{UserID: 1, OtherID: 2, Kind: "friend", CreatedAtMillis: w.At(1, 0), Label: &bad})
 	w.Group(10, "hangzhou", "hiking", "food")
 	w.Member(10, 1)
 	w.Activities = []data.ActivityRow{{ActivityID: 30, GroupID: 10, City: "hangzhou", StartMillis: w.At(-2, 0), Status: "active"}}

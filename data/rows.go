@@ -93,6 +93,9 @@ type RelationRow struct {
 	OtherID         int64  `parquet:"other_id"`
 	Kind            string `parquet:"kind,dict"`
 	CreatedAtMillis int64  `parquet:"created_at,timestamp(millisecond)"`
+	// Label is how the user says they know a friend (family, colleague,
+	// classmate, interest), on friend rows; nil or empty when not given.
+	Label *string `parquet:"label,optional,dict"`
 }
 
 // Outputs.
@@ -155,6 +158,14 @@ type FriendSuggestion struct {
 	Rank        int32    `parquet:"rank"`
 	Score       float32  `parquet:"score"`
 	Reasons     []Reason `parquet:"reasons,list"`
+	// Relation is the predicted relation type of the tie, the most likely
+	// of the four whose probabilities follow; empty and all 0 when the run
+	// has no relation-type model.
+	Relation   string  `parquet:"relation,dict"`
+	PFamily    float32 `parquet:"p_family"`
+	PColleague float32 `parquet:"p_colleague"`
+	PClassmate float32 `parquet:"p_classmate"`
+	PInterest  float32 `parquet:"p_interest"`
 }
 
 // Suggestions files are sorted by user, then rank; interests by user.
@@ -196,4 +207,8 @@ const (
 	ReasonPopularNearby   = "popular_nearby"    // Count: sign-ups so far
 	ReasonStartsSoon      = "starts_soon"       // Count: days until it starts
 	ReasonInContacts      = "in_contacts"       // the candidate is in your own address book
+	ReasonMayBeFamily     = "may_be_family"     // the relation-type model's most likely type, when it is sure enough
+	ReasonMayBeColleagues = "may_be_colleagues"
+	ReasonMayBeClassmates = "may_be_classmates"
+	ReasonMayShareCircle  = "may_share_interest_circle"
 )

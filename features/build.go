@@ -65,6 +65,9 @@ type Features struct {
 	Contacts CSR
 	Ties     CSR       // symmetric tie strength between eligible users, > 0
 	TieInfo  []TieInfo // per entry of Ties: what the tie is made of
+	// FriendLabels are the labelled friendships between eligible users,
+	// in relations order; a friendship labelled from both sides is two.
+	FriendLabels []FriendLabel
 
 	Blocked        PairSet // blocks and reports between any users, either direction, of any age
 	DismissedUsers PairSet // unexpired dismissals or hides of a user, either direction
@@ -82,11 +85,21 @@ type Features struct {
 	Summary Summary
 }
 
-// TieInfo counts the money events behind a tie, for reasons. Every count is
-// of events both users took part in.
+// TieInfo counts the money events behind a tie, for reasons and for the
+// relation type. Every count is of events both users took part in.
 type TieInfo struct {
 	Transfers, Splits, RedPackets, Funds uint16
-	Family                               bool
+	// WorkHours counts the transfers, splits and red packets between the
+	// two made on a weekday between 09:00 and 18:00 local time.
+	WorkHours uint16
+	Family    bool
+}
+
+// FriendLabel is a friendship whose user said how they know the friend
+// (the relations snapshot's label): the relation-type model's examples.
+type FriendLabel struct {
+	User, Friend int32
+	Type         data.RelationType
 }
 
 // Summary counts what the feature build used and left out.
@@ -161,6 +174,9 @@ func Build(ctx context.Context, d *data.Dims, txns [][]data.Txn, events [][]data
 			acc.ties = append(acc.ties, tieEvent{from: r.User, to: r.Other, kind: tieFamily, w: float32(p.Ties.Family)})
 		case data.RelFriend:
 			friends = append(friends, Triple{r.User, r.Other, 1}, Triple{r.Other, r.User, 1})
+			if r.Label != data.RelUnknown {
+				f.FriendLabels = append(f.FriendLabels, FriendLabel{r.User, r.Other, r.Label})
+			}
 		case data.RelContact:
 			contacts = append(contacts, Triple{r.User, r.Other, 1})
 		}
@@ -299,13 +315,14 @@ func (f *Features) moneySignals(txns [][]data.Txn, p Params, now int64, sig *[]T
 			f.Summary.ExcludedTxns++
 			continue
 		}
+		work := workHours(t.TimeMillis, p.UTCOffsetHours)
 		switch t.Kind {
 		case data.TxTransfer:
-			ties = append(ties, tieEvent{from: t.Payer, to: t.Payee, kind: tieTransfer, w: float32(p.Ties.Transfer * dec)})
+			ties = append(ties, tieEvent{from: t.Payer, to: t.Payee, kind: tieTransfer, w: float32(p.Ties.Transfer * dec), work: work})
 		case data.TxRedPacket:
-			ties = append(ties, tieEvent{from: t.Payer, to: t.Payee, kind: tieRedPacket, w: float32(p.Ties.RedPacket * dec)})
+			ties = append(ties, tieEvent{from: t.Payer, to: t.Payee, kind: tieRedPacket, w: float32(p.Ties.RedPacket * dec), work: work})
 		case data.TxAASplit:
-			ties = append(ties, tieEvent{from: t.Payer, to: t.Payee, kind: tieSplit, w: float32(p.Ties.AASplit * dec)})
+			ties = append(ties, tieEvent{from: t.Payer, to: t.Payee, kind: tieSplit, w: float32(p.Ties.AASplit * dec), work: work})
 			legs = append(legs, leg{t.Kind, t.Ref, i, t})
 		case data.TxFundGroup:
 			ties = append(ties, tieEvent{from: t.Payer, to: t.Payee, kind: tieFund, w: float32(p.Ties.FundGroup * dec)})
@@ -333,8 +350,9 @@ func (f *Features) moneySignals(txns [][]data.Txn, p Params, now int64, sig *[]T
 			for y := x + 1; y < len(group); y++ {
 				a, b := group[x].t, group[y].t
 				if a.Payer != b.Payer {
-					dec := decay(now, max(a.TimeMillis, b.TimeMillis), p.HalfLifeDays)
-					ties = append(ties, tieEvent{from: a.Payer, to: b.Payer, kind: kind, w: float32(w * dec)})
+					at := max(a.TimeMillis, b.TimeMillis)
+					dec := decay(now, at, p.HalfLifeDays)
+					ties = append(ties, tieEvent{from: a.Payer, to: b.Payer, kind: kind, w: float32(w * dec), work: kind == tieSplit && workHours(at, p.UTCOffsetHours)})
 				}
 			}
 		}

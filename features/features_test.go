@@ -252,3 +252,34 @@ func build(t testing.TB, d *data.Dims, txns [][]data.Txn, events [][]data.Event,
 	}
 	return f
 }
+
+func TestWorkHours(t *testing.T) {
+	at := func(s string) int64 {
+		tm, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tm.UnixMilli()
+	}
+	for _, c := range []struct {
+		at     string
+		offset int
+		want   bool
+	}{
+		{"2026-11-18T01:00:00Z", 8, true},   // Wednesday 09:00 in UTC+8
+		{"2026-11-18T00:59:59Z", 8, false},  // 08:59:59
+		{"2026-11-18T09:59:59Z", 8, true},   // 17:59:59
+		{"2026-11-18T10:00:00Z", 8, false},  // 18:00
+		{"2026-11-20T20:00:00Z", 8, false},  // Saturday 04:00 local
+		{"2026-11-21T02:00:00Z", 8, false},  // Saturday 10:00 local
+		{"2026-11-23T02:00:00Z", 8, true},   // Monday 10:00 local
+		{"2026-11-23T14:00:00Z", -5, true},  // Monday 09:00 in UTC−5
+		{"2026-11-23T04:00:00Z", -5, false}, // Sunday 23:00 in UTC−5
+		{"1969-12-31T10:00:00Z", 0, true},   // a Wednesday before the epoch
+		{"1969-12-28T10:00:00Z", 0, false},  // a Sunday before the epoch
+	} {
+		if got := workHours(at(c.at), c.offset); got != c.want {
+			t.Errorf("workHours(%s, UTC%+d) = %v, want %v", c.at, c.offset, got, c.want)
+		}
+	}
+}

@@ -54,6 +54,9 @@ type Params struct {
 	Ties           TieWeights        `json:"ties"`
 	CategoryTopics map[string]string `json:"category_topics"` // merchant category → interest topic
 	TopTopics      int               `json:"top_topics"`      // interpretable topics kept per user, 1..32
+	// UTCOffsetHours is the users' local time zone, for the time of day
+	// of money events (working hours tell colleagues apart), -12..14.
+	UTCOffsetHours int `json:"utc_offset_hours"`
 }
 
 // DefaultParams returns the production defaults. The ratios follow the
@@ -71,6 +74,7 @@ func DefaultParams() Params {
 		Ties:           TieWeights{Transfer: 3, AASplit: 4, CoSplit: 2, RedPacket: 2, FundGroup: 2, Family: 6, Interaction: 0.5, Reciprocity: 1},
 		CategoryTopics: data.DefaultCategoryTopics(),
 		TopTopics:      5,
+		UTCOffsetHours: 8,
 	}
 }
 
@@ -83,6 +87,8 @@ func (p Params) Validate() error {
 		return fmt.Errorf("features.dismiss_ttl_days = %d: want 1..3650", p.DismissTTLDays)
 	case p.TopTopics < 1 || p.TopTopics > 32:
 		return fmt.Errorf("features.top_topics = %d: want 1..32", p.TopTopics)
+	case p.UTCOffsetHours < -12 || p.UTCOffsetHours > 14:
+		return fmt.Errorf("features.utc_offset_hours = %d: want -12..14", p.UTCOffsetHours)
 	case p.Ties.Reciprocity < 0 || p.Ties.Reciprocity > 4:
 		return fmt.Errorf("features.ties.reciprocity = %v: want 0..4", p.Ties.Reciprocity)
 	}

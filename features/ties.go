@@ -25,6 +25,20 @@ type tieEvent struct {
 	from, to int32
 	kind     tieKind
 	w        float32
+	work     bool // during working hours (see workHours)
+}
+
+// workHours reports whether a time falls on a weekday between 09:00 and
+// 18:00 at the given offset from UTC.
+func workHours(millis int64, utcOffsetHours int) bool {
+	secs := millis/1000 + int64(utcOffsetHours)*3600
+	day, sec := secs/86400, secs%86400
+	if sec < 0 {
+		day, sec = day-1, sec+86400
+	}
+	weekday := (day%7 + 7 + 4) % 7 // 1970-01-01 was a Thursday (4); Sunday is 0
+	hour := sec / 3600
+	return weekday >= 1 && weekday <= 5 && hour >= 9 && hour < 18
 }
 
 func (f *Features) buildTies(events []tieEvent, p Params) {
@@ -45,6 +59,9 @@ func (f *Features) buildTies(events []tieEvent, p Params) {
 				wab += float64(e.w)
 			} else {
 				wba += float64(e.w)
+			}
+			if e.work {
+				info.WorkHours = satInc(info.WorkHours)
 			}
 			switch e.kind {
 			case tieTransfer:
