@@ -36,7 +36,8 @@ var reasonType = arrow.ListOf(arrow.StructOf(
 func ReasonCodes() []string {
 	return []string{ReasonMutualFriends, ReasonSplitBill, ReasonTransfer, ReasonRedPacket, ReasonFundGroup, ReasonFamily,
 		ReasonSameGroup, ReasonSameActivity, ReasonSimilarInterest, ReasonFriendsInGroup, ReasonFriendsGoing, ReasonMatchesInterest,
-		ReasonActiveGroup, ReasonPopularNearby, ReasonStartsSoon, ReasonInContacts}
+		ReasonActiveGroup, ReasonPopularNearby, ReasonStartsSoon, ReasonInContacts,
+		ReasonMayBeFamily, ReasonMayBeColleagues, ReasonMayBeClassmates, ReasonMayShareCircle}
 }
 
 // fixDictionary seeds a dictionary builder with values.
@@ -49,25 +50,54 @@ func fixDictionary(mem memory.Allocator, b array.Builder, values []string) error
 	return b.(*array.BinaryDictionaryBuilder).InsertStringDictValues(arr)
 }
 
+// FriendTarget is the target column of friend suggestions, whose export
+// also carries the relation type: a dictionary-encoded relation (null when
+// unknown) and its four probabilities, as in the Parquet file.
+const FriendTarget = "candidate_id"
+
+// RelationColumns name the relation probabilities, in the order of
+// SuggestionRow.RelationProbs.
+var RelationColumns = [4]string{"p_family", "p_colleague", "p_classmate", "p_interest"}
+
 // SuggestionSchema is the Arrow schema of a suggestions export whose target
-// column is named target (group_id, activity_id or candidate_id).
+// column is named target (group_id, activity_id or FriendTarget).
 func SuggestionSchema(target string) *arrow.Schema {
 	md := arrow.NewMetadata([]string{SchemaVersionKey}, []string{SchemaVersion})
-	return arrow.NewSchema([]arrow.Field{
+	fields := []arrow.Field{
 		{Name: "user_id", Type: arrow.PrimitiveTypes.Int64},
 		{Name: target, Type: arrow.PrimitiveTypes.Int64},
 		{Name: "rank", Type: arrow.PrimitiveTypes.Int32},
 		{Name: "score", Type: arrow.PrimitiveTypes.Float32},
 		{Name: "reasons", Type: reasonType},
-	}, &md)
+	}
+	if target == FriendTarget {
+		fields = append(fields, arrow.Field{Name: "relation", Type: &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int8, ValueType: arrow.BinaryTypes.String}, Nullable: true})
+		for _, name := range RelationColumns {
+			fields = append(fields, arrow.Field{Name: name, Type: arrow.PrimitiveTypes.Float32})
+		}
+	}
+	return arrow.NewSchema(fields, &md)
 }
 
-// SuggestionRow is the common shape of the three suggestion outputs.
+// SuggestionRow is the common shape of the three suggestion outputs; the
+// relation fields are written for friend suggestions only.
 type SuggestionRow struct {
 	UserID, TargetID int64
 	Rank             int32
 	Score            float32
 	Reasons          []Reason
+	Relation         string
+	RelationProbs    [4]float32
+}
+
+// RelationNames lists the relation types a suggestion can carry, in the
+// order of the export's relation dictionary.
+func RelationNames() []string {
+	out := make([]string, 0, NumRelationTypes-1)
+	for t := RelTypeFamily; t < NumRelationTypes; t++ {
+		out = append(out, t.String())
+	}
+	return out
 }
 
 // WriteSuggestionsArrow writes n suggestions, row(i) giving the i-th, as an
@@ -96,6 +126,19 @@ func WriteSuggestionsArrow(path, target string, topics []string, n int, row func
 		if err := errors.Join(fixDictionary(mem, code, ReasonCodes()), fixDictionary(mem, topic, topics)); err != nil {
 			return err
 		}
+		var (
+			relation *array.BinaryDictionaryBuilder
+			probs    [4]*array.Float32Builder
+		)
+		if target == FriendTarget {
+			relation = b.Field(5).(*array.BinaryDictionaryBuilder)
+			if err := fixDictionary(mem, relation, RelationNames()); err != nil {
+				return err
+			}
+			for k := range probs {
+				probs[k] = b.Field(6 + k).(*array.Float32Builder)
+			}
+		}
 		flush := func() error {
 			rec := b.NewRecordBatch()
 			defer rec.Release()
@@ -119,6 +162,16 @@ func WriteSuggestionsArrow(path, target string, topics []string, n int, row func
 					topic.AppendNull()
 				} else if err := topic.AppendString(x.Topic); err != nil {
 					return err
+				}
+			}
+			if relation != nil {
+				if r.Relation == "" {
+					relation.AppendNull()
+				} else if err := relation.AppendString(r.Relation); err != nil {
+					return err
+				}
+				for k, p := range probs {
+					p.Append(r.RelationProbs[k])
 				}
 			}
 			if (i+1)%ArrowBatchRows == 0 {

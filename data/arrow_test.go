@@ -27,9 +27,13 @@ func TestSuggestionsArrowRoundTrip(t *testing.T) {
 		if i%5 == 0 {
 			want[i].Reasons = append(want[i].Reasons, data.Reason{Code: data.ReasonMatchesInterest, Topic: []string{"hiking", "board_games"}[i%2]})
 		}
+		if i%4 != 0 { // friends carry a relation type, or none
+			want[i].Relation = data.RelationNames()[i%4]
+			want[i].RelationProbs = [4]float32{0.1, 0.2, 0.3, 0.4}
+		}
 	}
 	path := filepath.Join(t.TempDir(), "s.arrow")
-	if err := data.WriteSuggestionsArrow(path, "candidate_id", []string{"hiking", "food", "board_games"}, n, func(i int) data.SuggestionRow { return want[i] }); err != nil {
+	if err := data.WriteSuggestionsArrow(path, data.FriendTarget, []string{"hiking", "food", "board_games"}, n, func(i int) data.SuggestionRow { return want[i] }); err != nil {
 		t.Fatal(err)
 	}
 	f, err := os.Open(path)
@@ -85,9 +89,17 @@ func readBatch(rec arrow.RecordBatch) []data.SuggestionRow {
 		}
 		return topicDict.Value(topics.GetValueIndex(j))
 	}
+	relation := rec.Column(5).(*array.Dictionary)
+	relationDict := relation.Dictionary().(*array.String)
 	out := make([]data.SuggestionRow, rec.NumRows())
 	for i := range out {
 		out[i] = data.SuggestionRow{UserID: users.Value(i), TargetID: targets.Value(i), Rank: ranks.Value(i), Score: scores.Value(i)}
+		if !relation.IsNull(i) {
+			out[i].Relation = relationDict.Value(relation.GetValueIndex(i))
+		}
+		for k := range out[i].RelationProbs {
+			out[i].RelationProbs[k] = rec.Column(6 + k).(*array.Float32).Value(i)
+		}
 		lo, hi := reasons.ValueOffsets(i)
 		for j := int(lo); j < int(hi); j++ {
 			out[i].Reasons = append(out[i].Reasons, data.Reason{Code: codeDict.Value(codes.GetValueIndex(j)), Count: counts.Value(j), RefID: refs.Value(j), Topic: topicOf(j)})

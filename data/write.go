@@ -18,7 +18,7 @@ import (
 // metadata and in every Arrow file's schema metadata. Bump it on any
 // change a reader must know about.
 const (
-	SchemaVersion    = "3"
+	SchemaVersion    = "4"
 	SchemaVersionKey = "circles.schema_version"
 )
 

@@ -161,7 +161,7 @@ func Run(ctx context.Context, cfg RunConfig, log *slog.Logger, progress *pipelin
 		return nil, err
 	}
 	fs, err := pipeline.Produce(ctx, r, "friends", func(ctx context.Context) (friendsRanked, error) {
-		return friendsStage(ctx, st, b, mi, p.Friends, opt)
+		return friendsStage(ctx, st, b, mi, p.Friends, p.Relations, opt)
 	})
 	if err != nil {
 		return nil, err
@@ -170,7 +170,7 @@ func Run(ctx context.Context, cfg RunConfig, log *slog.Logger, progress *pipelin
 	m := output.Manifest{
 		Version: output.ManifestVersion, RunID: cfg.RunID, Stamp: pipeline.Stamp{Date: day}, StartedAt: started,
 		CodeVersion: id.code, ConfigDigest: id.config, InputDigest: id.inputs, Config: p,
-		Inputs: in.Stats, Features: f.Summary, Model: it.model,
+		Inputs: in.Stats, Features: f.Summary, Model: it.model, Relations: fs.relations,
 		Suggestions: output.SuggestionStats{
 			EligibleUsers:   f.Summary.EligibleUsers,
 			UsersWithGroups: gs.groups.users, GroupsPerUser: gs.groups.perUser,

@@ -280,14 +280,15 @@ func groupsStage(ctx context.Context, st *pipeline.Staging, b *baseRun, mi model
 
 // friendsRanked is the friends stage's output.
 type friendsRanked struct {
-	friends coverage
-	report  report.Kind
-	files   written
+	friends   coverage
+	report    report.Kind
+	files     written
+	relations output.RelationMetrics
 }
 
-// friendsStage ranks people you may know and writes them, as Parquet and
-// as the Arrow feed export.
-func friendsStage(ctx context.Context, st *pipeline.Staging, b *baseRun, mi models.Inputs, p models.FriendParams, opt Options) (friendsRanked, error) {
+// friendsStage trains the relation-type model, ranks people you may know
+// and writes them, as Parquet and as the Arrow feed export.
+func friendsStage(ctx context.Context, st *pipeline.Staging, b *baseRun, mi models.Inputs, p models.FriendParams, rp models.RelationParams, opt Options) (friendsRanked, error) {
 	if b.reuses(StageFriends) {
 		s := b.m.Suggestions
 		files, err := b.copy(st, output.FileFriends, output.FileFriendsArrow)
@@ -295,8 +296,13 @@ func friendsStage(ctx context.Context, st *pipeline.Staging, b *baseRun, mi mode
 			return friendsRanked{}, err
 		}
 		friends, err := data.ReadParquet[data.FriendSuggestion](st.Path(output.FileFriends))
-		return friendsRanked{coverage{s.UsersWithFriends, s.FriendsPerUser}, kindReport("People you may know", friends, friendKey, mi.Dims, mi.Features, p.MaxPerUser), files}, err
+		return friendsRanked{coverage{s.UsersWithFriends, s.FriendsPerUser}, kindReport("People you may know", friends, friendKey, mi.Dims, mi.Features, p.MaxPerUser), files, b.m.Relations}, err
 	}
+	rel, rm, err := relationModel(ctx, mi, rp)
+	if err != nil {
+		return friendsRanked{}, err
+	}
+	mi.Relations = rel
 	mi.Progress = opt.progress("friends: users")
 	friends, err := models.RankFriends(ctx, mi, p, opt.Workers)
 	if err == nil {
@@ -307,10 +313,31 @@ func friendsStage(ctx context.Context, st *pipeline.Staging, b *baseRun, mi mode
 	}
 	cov := coverageOf(friends, mi.Features.Summary.EligibleUsers, func(s data.FriendSuggestion) int64 { return s.UserID })
 	kind := kindReport("People you may know", friends, friendKey, mi.Dims, mi.Features, p.MaxPerUser)
-	files, err := writeSuggestions(ctx, st, output.FileFriends, output.FileFriendsArrow, "candidate_id", mi.Features.Topics, friends, func(s data.FriendSuggestion) data.SuggestionRow {
-		return data.SuggestionRow{UserID: s.UserID, TargetID: s.CandidateID, Rank: s.Rank, Score: s.Score, Reasons: s.Reasons}
+	files, err := writeSuggestions(ctx, st, output.FileFriends, output.FileFriendsArrow, data.FriendTarget, mi.Features.Topics, friends, func(s data.FriendSuggestion) data.SuggestionRow {
+		return data.SuggestionRow{UserID: s.UserID, TargetID: s.CandidateID, Rank: s.Rank, Score: s.Score, Reasons: s.Reasons,
+			Relation: s.Relation, RelationProbs: [4]float32{s.PFamily, s.PColleague, s.PClassmate, s.PInterest}}
 	})
-	return friendsRanked{cov, kind, files}, err
+	return friendsRanked{cov, kind, files, rm}, err
+}
+
+// relationModel trains the relation-type model, or says why there is none:
+// a run whose users labelled too few friendships suggests friends without
+// a type, which is not an error.
+func relationModel(ctx context.Context, mi models.Inputs, rp models.RelationParams) (*models.RelationModel, output.RelationMetrics, error) {
+	rm := output.RelationMetrics{Labels: len(mi.Features.FriendLabels)}
+	m, err := models.TrainRelations(ctx, mi.Dims, mi.Features, rp)
+	switch {
+	case errors.Is(err, models.ErrTooFewLabels):
+		rm.Note = err.Error()
+		return nil, rm, nil
+	case err != nil:
+		return nil, rm, err
+	}
+	rm.Trained, rm.TrainAccuracy, rm.Examples = true, m.TrainAccuracy, map[string]int{}
+	for k, n := range m.Examples {
+		rm.Examples[models.RelationTypes[k].String()] = n
+	}
+	return m, rm, nil
 }
 
 // interactionDays is how far back interactions are read: as far as

@@ -203,7 +203,11 @@ func RankFriends(ctx context.Context, in Inputs, p FriendParams, workers int) ([
 			}
 		}
 		for rank, sc := range top.Sorted() {
-			out = append(out, data.FriendSuggestion{UserID: d.Users.ID(u), CandidateID: sc.ID, Rank: int32(rank + 1), Score: float32(sc.Score), Reasons: friendReasons(in, s, u, sc.Index)})
+			fs := data.FriendSuggestion{UserID: d.Users.ID(u), CandidateID: sc.ID, Rank: int32(rank + 1), Score: float32(sc.Score), Reasons: friendReasons(in, s, u, sc.Index)}
+			if in.Relations != nil {
+				in.Relations.label(&fs, d, in.Features, u, sc.Index)
+			}
+			out = append(out, fs)
 		}
 		s.reset()
 		return out

@@ -23,6 +23,9 @@ type Inputs struct {
 	// Graph, when not nil, is the friend-graph embedding of
 	// [TrainFriendGraph]; RankFriends trains it itself when it needs one.
 	Graph *ALS
+	// Relations, when not nil, is the relation-type model of
+	// [TrainRelations]: RankFriends gives each suggestion its type.
+	Relations *RelationModel
 	// Only, when not nil, restricts ranking to the users marked in it
 	// (dense indices): a subset recomputation.
 	Only []bool

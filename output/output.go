@@ -76,6 +76,8 @@ type Manifest struct {
 	Features features.Summary `json:"features"`
 	// Model summarises the interest model.
 	Model ModelMetrics `json:"model"`
+	// Relations summarises the relation-type model of friend suggestions.
+	Relations RelationMetrics `json:"relations"`
 	// Suggestions says how many users got suggestions, and how many each.
 	Suggestions SuggestionStats `json:"suggestions"`
 	// Outputs lists every file of the run with its rows, bytes and SHA-256.
@@ -113,6 +115,17 @@ type ModelMetrics struct {
 	Observations int       `json:"observations"`
 	Factors      int       `json:"factors"`
 	Loss         []float64 `json:"loss_per_iteration"`
+}
+
+// RelationMetrics summarises the relation-type model: the labelled
+// friendships it learned from, per type, and its accuracy on them; or,
+// when Trained is false, why friend suggestions carry no type.
+type RelationMetrics struct {
+	Trained       bool           `json:"trained"`
+	Labels        int            `json:"labelled_friendships"`
+	Examples      map[string]int `json:"examples_per_type,omitempty"`
+	TrainAccuracy float64        `json:"train_accuracy,omitempty"`
+	Note          string         `json:"note,omitempty"`
 }
 
 // SuggestionStats counts what a run suggested.

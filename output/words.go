@@ -47,6 +47,14 @@ func Words(r data.Reason) string {
 		return plural(r.Count, "person", "people") + " signed up"
 	case data.ReasonInContacts:
 		return "in your contacts"
+	case data.ReasonMayBeFamily:
+		return "you may be family"
+	case data.ReasonMayBeColleagues:
+		return "you may be colleagues"
+	case data.ReasonMayBeClassmates:
+		return "you may be classmates"
+	case data.ReasonMayShareCircle:
+		return "you may share an interest circle"
 	case data.ReasonStartsSoon:
 		if r.Count == 0 {
 			return "starts today"

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -117,7 +118,7 @@ func checkSchemas(t *testing.T, dir string) {
 		output.FileInterests:  {"user_id", "vector", "top_topics"},
 		output.FileGroups:     {"user_id", "group_id", "rank", "score", "reasons"},
 		output.FileActivities: {"user_id", "activity_id", "rank", "score", "reasons"},
-		output.FileFriends:    {"user_id", "candidate_id", "rank", "score", "reasons"},
+		output.FileFriends:    {"user_id", "candidate_id", "rank", "score", "reasons", "relation", "p_family", "p_colleague", "p_classmate", "p_interest"},
 		output.FileRejects:    {"source_table", "file", "row", "column_name", "reason"},
 	}
 	for name, cols := range want {
@@ -332,6 +333,10 @@ var friendCodes = map[string]bool{data.ReasonMutualFriends: true, data.ReasonSpl
 	data.ReasonFundGroup: true, data.ReasonFamily: true, data.ReasonSameGroup: true, data.ReasonSameActivity: true, data.ReasonSimilarInterest: true,
 	data.ReasonInContacts: true}
 
+// relationReason is the reason that names each relation type.
+var relationReason = map[string]string{"family": data.ReasonMayBeFamily, "colleague": data.ReasonMayBeColleagues,
+	"classmate": data.ReasonMayBeClassmates, "interest": data.ReasonMayShareCircle}
+
 func checkFriends(t *testing.T, dir string, w *world) {
 	rows, err := data.ReadParquet[data.FriendSuggestion](filepath.Join(dir, output.FileFriends))
 	if err != nil {
@@ -369,8 +374,16 @@ func checkFriends(t *testing.T, dir string, w *world) {
 				fail("%d→%d: a minor and an adult stranger (no money tie, no family account)", u, c)
 			}
 		}
-		for _, r := range s.Reasons {
-			if !friendCodes[r.Code] {
+		probs := []float32{s.PFamily, s.PColleague, s.PClassmate, s.PInterest}
+		sum := s.PFamily + s.PColleague + s.PClassmate + s.PInterest
+		if _, ok := relationReason[s.Relation]; !ok || math.Abs(float64(sum)-1) > 1e-4 || slices.Max(probs) != probs[slices.Index([]string{"family", "colleague", "classmate", "interest"}, s.Relation)] {
+			fail("%d→%d: relation %q with probabilities %v: want one of the four types, the most likely, probabilities summing to 1", u, c, s.Relation, probs)
+		}
+		for i, r := range s.Reasons {
+			if code := relationReason[s.Relation]; r.Code == code && (i != 0 || slices.Max(probs) < 0.6) {
+				fail("%d→%d: reason %s at %d with p = %v: want it first, and only from p ≥ reason_min", u, c, r.Code, i, slices.Max(probs))
+			}
+			if !friendCodes[r.Code] && r.Code != relationReason[s.Relation] {
 				fail("%d→%d: reason %q is not a friend reason", u, c, r.Code)
 			}
 			if kind, ok := moneyCode[r.Code]; ok && w.money[p][kind] == 0 {
