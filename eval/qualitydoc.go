@@ -276,7 +276,7 @@ func plantedSection(ctx context.Context, cfg QualityConfig, log *slog.Logger) (s
 	if err != nil {
 		return "", err
 	}
-	ms, err := Planted(ctx, PlantedConfig{World: world, Run: res.Dir, K: 20}, log)
+	rep, err := Planted(ctx, PlantedConfig{World: world, Run: res.Dir, K: 20}, log)
 	if err != nil {
 		return "", err
 	}
@@ -284,8 +284,25 @@ func plantedSection(ctx context.Context, cfg QualityConfig, log *slog.Logger) (s
 	fmt.Fprintf(&b, "## Generated world with planted truth\n\n")
 	fmt.Fprintf(&b, "`circles generate -users %d` (seed %d), run with production defaults and 20 suggestions per user, scored by `circles eval-planted -k 20` against the friendships and group joins the generator planted after the run date. The generator encodes the same domain lessons the model uses, so this checks that every signal is wired through (city-local groups, money ties), which no public dataset can; it is not an independent quality claim.\n\n", wc.Users, wc.Seed)
 	b.WriteString("| task | method | users | recall@20 |\n|---|---|---|---|\n")
-	for _, m := range ms {
+	for _, m := range rep.Recall {
 		fmt.Fprintf(&b, "| %s | %s | %d | %.3f ± %.3f |\n", m.Task, m.Method, m.Users, m.Recall, m.StdErr)
 	}
+	b.WriteString(relationSection(rep))
 	return b.String(), nil
+}
+
+// relationSection reports the relation types of the planted ties.
+func relationSection(rep *PlantedReport) string {
+	var b strings.Builder
+	b.WriteString("\n**Relation types.** For every suggested tie in a top 20 that is a planted friendship of a known type (family, colleague, classmate, interest), the type the run predicted, against the majority type of the friendships users labelled and a rule baseline (a family account or shared fund is family, two minors are classmates, money moved mostly in working hours makes colleagues, anything else interest friends). The model learns from the three in ten friend rows the generator labels; the planted types are never shown to it.\n\n")
+	if len(rep.Relations) == 0 {
+		fmt.Fprintf(&b, "Not scored: %s.\n", rep.RelationNote)
+		return b.String()
+	}
+	b.WriteString("| method | pairs | accuracy | macro-F1 | F1 family | F1 colleague | F1 classmate | F1 interest |\n|---|---|---|---|---|---|---|---|\n")
+	for _, r := range rep.Relations {
+		fmt.Fprintf(&b, "| %s | %d | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f |\n", r.Method, r.Pairs, r.Accuracy, r.MacroF1,
+			r.F1["family"], r.F1["colleague"], r.F1["classmate"], r.F1["interest"])
+	}
+	return b.String()
 }

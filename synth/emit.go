@@ -20,6 +20,9 @@ type FutureFriendship struct {
 	UserID     int64 `parquet:"user_id"`
 	FriendID   int64 `parquet:"friend_id"`
 	TimeMillis int64 `parquet:"time,timestamp(millisecond)"`
+	// Type is how the two know each other (family, colleague, classmate,
+	// interest), or empty for a chance or friend-of-friend tie.
+	Type string `parquet:"type,dict"`
 }
 
 // FutureJoin is a row of truth/group_joins.parquet: a group join that
@@ -39,6 +42,7 @@ type Summary struct {
 	Users, Groups, Activities, Merchants, Content int
 	Friendships, FutureFriendships, FutureJoins   int
 	Contacts                                      int // address-book entries
+	Labels                                        int // friend rows labelled with how the user knows the friend
 	Transactions, Interactions                    int64
 }
 
@@ -167,15 +171,27 @@ func (w *world) writeSnapshots(root string, s *Summary) error {
 	}
 
 	var rels []data.RelationRow
+	// label is how a user tagged the friend: three in ten friend rows of a
+	// tie of a known kind carry one
+	label := func(e edge) *string {
+		if e.kind == data.RelUnknown || r.Float64() >= 0.3 {
+			return nil
+		}
+		s.Labels++
+		return ptr(e.kind.String())
+	}
 	for _, e := range w.edges {
+		a, b := w.userID(e.a), w.userID(e.b)
 		if e.created >= w.endMilli {
+			if e.family { // the family account predates the friendship
+				rels = append(rels, data.RelationRow{UserID: a, OtherID: b, Kind: "family", CreatedAtMillis: w.startMilli - 30*dayMillis})
+			}
 			continue
 		}
 		s.Friendships++
-		a, b := w.userID(e.a), w.userID(e.b)
-		rels = append(rels, data.RelationRow{UserID: a, OtherID: b, Kind: "friend", CreatedAtMillis: e.created})
+		rels = append(rels, data.RelationRow{UserID: a, OtherID: b, Kind: "friend", CreatedAtMillis: e.created, Label: label(e)})
 		if r.Float64() < 0.5 { // some upstream rows list both directions
-			rels = append(rels, data.RelationRow{UserID: b, OtherID: a, Kind: "friend", CreatedAtMillis: e.created})
+			rels = append(rels, data.RelationRow{UserID: b, OtherID: a, Kind: "friend", CreatedAtMillis: e.created, Label: label(e)})
 		}
 		if e.family {
 			rels = append(rels, data.RelationRow{UserID: a, OtherID: b, Kind: "family", CreatedAtMillis: e.created})
@@ -200,7 +216,7 @@ func (w *world) writeTruth(root string, s *Summary) error {
 	var ff []FutureFriendship
 	for _, e := range w.edges {
 		if e.created >= w.endMilli {
-			ff = append(ff, FutureFriendship{UserID: w.userID(e.a), FriendID: w.userID(e.b), TimeMillis: e.created})
+			ff = append(ff, FutureFriendship{UserID: w.userID(e.a), FriendID: w.userID(e.b), TimeMillis: e.created, Type: e.kind.String()})
 		}
 	}
 	var fj []FutureJoin
@@ -246,8 +262,38 @@ func (g *dayGen) interact(u int32, kind string, target int64, action string, t i
 	g.ints = append(g.ints, data.Interaction{EventID: g.id(), TimeMillis: t, UserID: g.w.userID(u), TargetKind: kind, TargetID: target, Action: action})
 }
 
+// localOffset is the generated users' time zone, UTC+8, as
+// features.DefaultParams assumes.
+const localOffset = 8 * 3600 * 1000
+
+// atBetween is a time during the day between local hours lo and hi, late
+// as often as at's.
+func (g *dayGen) atBetween(lo, hi int) int64 {
+	t := g.t0 - localOffset + int64(lo)*3600*1000 + g.r.Int64N(int64(hi-lo)*3600*1000)
+	if g.r.Float64() < 0.01 {
+		t -= dayMillis
+	}
+	return t
+}
+
+// friendTime is when u moves money with a friend: with a colleague in
+// working hours, with anyone else mostly in the evening.
+func (g *dayGen) friendTime(kind data.RelationType) int64 {
+	switch {
+	case kind == data.RelTypeColleague && g.r.Float64() < 0.85:
+		return g.atBetween(9, 18)
+	case kind != data.RelTypeColleague && g.r.Float64() < 0.75:
+		return g.atBetween(18, 24)
+	}
+	return g.at()
+}
+
 func (g *dayGen) pay(payer int32, payee int64, ptype, kind string, amount int64, ref *int64, city int32, cat int) {
-	row := data.Transaction{TxnID: g.id(), TimeMillis: g.at(), PayerID: g.w.userID(payer), PayeeID: payee, PayeeType: ptype, Kind: kind, AmountCents: amount, Ref: ref, City: g.cities[city]}
+	g.payAt(g.at(), payer, payee, ptype, kind, amount, ref, city, cat)
+}
+
+func (g *dayGen) payAt(t int64, payer int32, payee int64, ptype, kind string, amount int64, ref *int64, city int32, cat int) {
+	row := data.Transaction{TxnID: g.id(), TimeMillis: t, PayerID: g.w.userID(payer), PayeeID: payee, PayeeType: ptype, Kind: kind, AmountCents: amount, Ref: ref, City: g.cities[city]}
 	if cat >= 0 {
 		row.Category = g.cats[cat]
 	}
@@ -367,26 +413,37 @@ func (w *world) writeDay(root string, d int) (int64, int64, error) {
 		}
 		nb := w.neighbours(u)
 		if len(nb) > 0 {
-			friend := func(familyFirst bool) int32 {
-				for range 3 {
-					k := r.IntN(len(nb))
+			// friend picks a friend of u (preferring family when asked) and
+			// says how they know each other
+			friend := func(familyFirst bool) (int32, data.RelationType) {
+				k := r.IntN(len(nb))
+				for range 2 {
 					if !familyFirst || w.edges[w.adjEdge[int(w.adjStart[u])+k]].family {
-						return nb[k]
+						break
 					}
+					k = r.IntN(len(nb))
 				}
-				return nb[r.IntN(len(nb))]
+				return nb[k], w.edges[w.adjEdge[int(w.adjStart[u])+k]].kind
 			}
 			for range count(r, rateTransfer) {
-				g.pay(u, w.userID(friend(false)), "user", "transfer", 1000+r.Int64N(50000), nil, c, -1)
+				f, kind := friend(false)
+				g.payAt(g.friendTime(kind), u, w.userID(f), "user", "transfer", 1000+r.Int64N(50000), nil, c, -1)
 			}
 			for range count(r, rateRedPacket) {
-				g.pay(u, w.userID(friend(true)), "user", "red_packet", 600+r.Int64N(20000), nil, c, -1)
+				f, kind := friend(true)
+				g.payAt(g.friendTime(kind), u, w.userID(f), "user", "red_packet", 600+r.Int64N(20000), nil, c, -1)
 			}
-			for range count(r, rateSplit) { // an AA split: friends each pay u their share
+			for range count(r, rateSplit) { // an AA split: friends each pay u their share, at the time of the meal
 				ref := g.id()
-				for range 1 + r.IntN(4) {
-					if f := friend(false); w.city[f] == c {
-						g.pay(f, w.userID(u), "user", "aa_split", 2000+r.Int64N(10000), ptr(ref), c, -1)
+				first, kind := friend(false)
+				at := g.friendTime(kind)
+				for i := range 1 + r.IntN(4) {
+					f := first
+					if i > 0 {
+						f, _ = friend(false)
+					}
+					if w.city[f] == c {
+						g.payAt(at, f, w.userID(u), "user", "aa_split", 2000+r.Int64N(10000), ptr(ref), c, -1)
 					}
 				}
 			}

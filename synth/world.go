@@ -66,7 +66,8 @@ const (
 type edge struct {
 	a, b    int32
 	family  bool
-	created int64 // millis; after End means a planted future friendship
+	kind    data.RelationType // how the two know each other; RelUnknown for a chance or friend-of-friend tie
+	created int64             // millis; after End means a planted future friendship
 }
 
 type world struct {
@@ -259,7 +260,7 @@ func (w *world) buildGraph() {
 	r := newRand(w.cfg.Seed, 2)
 	type key = uint64
 	set := map[key]bool{}
-	add := func(a, b int32, family bool) {
+	add := func(a, b int32, kind data.RelationType) {
 		if a == b {
 			return
 		}
@@ -271,7 +272,7 @@ func (w *world) buildGraph() {
 			return
 		}
 		set[k] = true
-		w.edges = append(w.edges, edge{a: a, b: b, family: family})
+		w.edges = append(w.edges, edge{a: a, b: b, family: kind == data.RelTypeFamily, kind: kind})
 	}
 	for _, users := range w.cityUsers {
 		perm := slices.Clone(users)
@@ -282,7 +283,7 @@ func (w *world) buildGraph() {
 			hh := perm[i:min(len(perm), i+size)]
 			for x := range hh {
 				for y := x + 1; y < len(hh); y++ {
-					add(hh[x], hh[y], true)
+					add(hh[x], hh[y], data.RelTypeFamily)
 				}
 			}
 			if len(hh) >= 3 {
@@ -299,7 +300,11 @@ func (w *world) buildGraph() {
 				adults = append(adults, u)
 			}
 		}
-		for _, pool := range [][]int32{adults, minors} {
+		for pi, pool := range [][]int32{adults, minors} {
+			kind := data.RelTypeColleague
+			if pi == 1 {
+				kind = data.RelTypeClassmate
+			}
 			nUnits := max(1, len(pool)/30)
 			units := make([][]int32, nUnits)
 			for _, u := range pool {
@@ -309,7 +314,7 @@ func (w *world) buildGraph() {
 			for _, unit := range units {
 				for _, u := range unit {
 					for range count(r, 2.5) {
-						add(u, unit[r.IntN(len(unit))], false)
+						add(u, unit[r.IntN(len(unit))], kind)
 					}
 				}
 				if len(unit) >= 4 && r.Float64() < 0.3 { // a colleagues' fund
@@ -327,7 +332,7 @@ func (w *world) buildGraph() {
 			pool := byTopic[t]
 			for _, u := range pool {
 				for range count(r, 1.0) {
-					add(u, pool[r.IntN(len(pool))], false)
+					add(u, pool[r.IntN(len(pool))], data.RelTypeInterest)
 				}
 			}
 		}
@@ -336,7 +341,7 @@ func (w *world) buildGraph() {
 	for range w.n / 3 {
 		a, b := int32(r.IntN(w.n)), int32(r.IntN(w.n))
 		if !w.minor[a] && !w.minor[b] {
-			add(a, b, false)
+			add(a, b, data.RelUnknown)
 		}
 	}
 	w.buildAdj()
@@ -350,16 +355,18 @@ func (w *world) buildGraph() {
 			f := nb[r.IntN(len(nb))]
 			fnb := w.neighbours(f)
 			if g := fnb[r.IntN(len(fnb))]; w.minor[g] == w.minor[u] {
-				add(u, g, false)
+				add(u, g, data.RelUnknown)
 			}
 		}
 	}
-	// date the edges: 8% of non-family edges are planted future friendships
+	// date the edges: 8% of non-family edges and 4% of family edges (a
+	// relative who shares a family account but has not added the user yet)
+	// are planted future friendships
 	future := w.cfg.End.AddDate(0, 0, 1).UnixMilli()
 	for i := range w.edges {
 		e := &w.edges[i]
 		switch x := r.Float64(); {
-		case !e.family && x < 0.08:
+		case x < 0.08 && (!e.family || x < 0.04):
 			e.created = future + r.Int64N(int64(w.cfg.FutureDays)*dayMillis)
 		case x < 0.18:
 			e.created = w.startMilli + r.Int64N(w.endMilli-w.startMilli)

@@ -656,11 +656,11 @@ func runEvalPlanted(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	ms, err := eval.Planted(ctx, cfg, log)
+	rep, err := eval.Planted(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	return eval.PrintMetrics(stdout, ms)
+	return eval.PrintPlanted(stdout, rep)
 }
 
 func runRuns(args []string, stdout, stderr io.Writer) error {
