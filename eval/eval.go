@@ -52,7 +52,13 @@ const (
 	MethodOursNoSocial   = "ours without social signal"
 	MethodOursNoInterest = "ours without interest signal"
 	MethodOursNoDecay    = "ours without time decay"
+	MethodOursNoCold     = "ours without the cold-start prior"
 )
+
+// ColdSuffix names the cold-start slice of a task in a report: the users
+// of the task's split with fewer than models.ColdStartParams.MinEvents
+// items of positive signal in the training part.
+const ColdSuffix = "-cold-start"
 
 // Report is what an evaluation measured, in the report's JSON.
 type Report struct {
@@ -180,9 +186,22 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (*Report, error) {
 	if sum.Timed {
 		variants = append(variants, variant{MethodOursNoDecay, withoutDecay(p)})
 	}
+	noCold := p
+	noCold.ColdStart.MinEvents = 0
+	variants = append(variants, variant{MethodOursNoCold, noCold})
 	results := map[string]*quality.Result{}
+	cold := map[string]*quality.Result{} // the cold-start slices, once the first run tells who is cold
+	coldTruth := map[string]map[int64][]int64{}
 	for _, task := range sum.Tasks {
 		results[task] = &quality.Result{Dataset: cfg.Name, Task: task, Split: splitName(task, byTime, cfg.Seed), Catalogue: catalogue(all, task)}
+	}
+	// score adds a method's lists to a task's result and its cold slice
+	score := func(task, method string, lists quality.Lists) {
+		r := results[task]
+		r.Methods = append(r.Methods, quality.Score(method, test[task].Truth, lists, r.Catalogue))
+		if c := cold[task]; c != nil {
+			c.Methods = append(c.Methods, quality.Score(method, coldTruth[task], lists, c.Catalogue))
+		}
 	}
 	for i, v := range variants {
 		if i > 0 && v.p.Digest() == p.Digest() {
@@ -197,16 +216,25 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (*Report, error) {
 			if err != nil {
 				return err
 			}
+			if i == 0 {
+				for _, task := range sum.Tasks {
+					if ct := coldUsers(res.Inputs, test[task].Truth, p.ColdStart.MinEvents); task != datasets.TaskFriends && len(ct) >= minColdSlice {
+						r := results[task]
+						coldTruth[task] = ct
+						cold[task] = &quality.Result{Dataset: cfg.Name, Task: task + ColdSuffix, Catalogue: r.Catalogue,
+							Split: fmt.Sprintf("the users of the %s split with fewer than %d items of positive signal in the training part (%d of %d)", task, p.ColdStart.MinEvents, len(ct), len(test[task].Truth))}
+					}
+				}
+			}
 			for _, task := range sum.Tasks {
-				if skipVariant(task, v.name) {
+				if skipVariant(task, v.name) || (v.name == MethodOursNoCold && cold[task] == nil) {
 					continue
 				}
 				lists, err := oursLists(res, task, test[task].Truth)
 				if err != nil {
 					return err
 				}
-				r := results[task]
-				r.Methods = append(r.Methods, quality.Score(v.name, test[task].Truth, lists, r.Catalogue))
+				score(task, v.name, lists)
 			}
 			return nil
 		})
@@ -220,9 +248,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (*Report, error) {
 			if err != nil {
 				return err
 			}
-			r := results[task]
 			for _, name := range bs.order {
-				r.Methods = append(r.Methods, quality.Score(name, test[task].Truth, bs.lists[name], r.Catalogue))
+				score(task, name, bs.lists[name])
 			}
 		}
 		return nil
@@ -239,8 +266,27 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (*Report, error) {
 		}
 		rep.Results = append(rep.Results, r)
 		rep.Targets = append(rep.Targets, targets(r)...)
+		if c := cold[task]; c != nil {
+			rep.Results = append(rep.Results, *c)
+		}
 	}
 	return rep, nil
+}
+
+// minColdSlice is the fewest cold users worth a slice of a report.
+const minColdSlice = 30
+
+// coldUsers is the part of truth whose users have fewer than minEvents
+// items of positive signal in the run's features (none when minEvents is
+// 0: the prior is off).
+func coldUsers(in *models.Inputs, truth map[int64][]int64, minEvents int) map[int64][]int64 {
+	out := map[int64][]int64{}
+	for id, items := range truth {
+		if u := in.Dims.Users.Lookup(id); u >= 0 && models.PositiveEvents(in.Features, u) < minEvents {
+			out[id] = items
+		}
+	}
+	return out
 }
 
 // evaluator runs the pipeline for an evaluation.

@@ -147,6 +147,24 @@ func Planted(ctx context.Context, cfg PlantedConfig, log *slog.Logger) (*Planted
 		recallAt("circles", "groups", cfg.K, wantGroups, func(u int32) []int32 { return gotGroups[u] }),
 		recallAt("most-popular-in-city", "groups", cfg.K, wantGroups, popularInCity(d, f, cfg.K)),
 	}}
+	// the cold-start slice: users with fewer than min_events items of
+	// positive signal (5 when the run had the prior off)
+	minEvents := m.Config.ColdStart.MinEvents
+	if minEvents == 0 {
+		minEvents = models.DefaultColdStartParams().MinEvents
+	}
+	coldGroups := map[int32][]int32{}
+	for u, gs := range wantGroups {
+		if models.PositiveEvents(f, u) < minEvents {
+			coldGroups[u] = gs
+		}
+	}
+	if len(coldGroups) > 0 {
+		task := "groups" + ColdSuffix
+		rep.Recall = append(rep.Recall,
+			recallAt("circles", task, cfg.K, coldGroups, func(u int32) []int32 { return gotGroups[u] }),
+			recallAt("most-popular-in-city", task, cfg.K, coldGroups, popularInCity(d, f, cfg.K)))
+	}
 	if !m.Relations.Trained {
 		rep.RelationNote = "the run has no relation-type model: " + m.Relations.Note
 		return rep, nil

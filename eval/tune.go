@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 
+	"gonum.org/v1/gonum/mat"
+
 	"circles/data"
 	"circles/datasets"
 	"circles/models"
@@ -130,6 +132,7 @@ func (e *evaluator) tune(ctx context.Context, train *data.Tables, val evalTasks,
 	rt := f.Signals.Transpose(int(f.Items.N))
 	bestI, bestV = -1, math.Inf(-1)
 	bestALS, bestAP := in.ALS, p.ALS
+	var bestBare *models.ALS // bestALS before the cold-start prior
 	type setting struct {
 		factors       int
 		alpha, lambda float64
@@ -152,7 +155,11 @@ func (e *evaluator) tune(ctx context.Context, train *data.Tables, val evalTasks,
 		}
 		ap := p.ALS
 		ap.Factors, ap.Alpha, ap.Lambda, ap.Workers = g.factors, g.alpha, g.lambda, e.cfg.Workers
-		als, err := models.TrainALS(ctx, &f.Signals, &rt, ap, nil)
+		bare, err := models.TrainALS(ctx, &f.Signals, &rt, ap, nil)
+		if err != nil {
+			return p, trials, notes, err
+		}
+		als, err := withColdStart(ctx, in, bare, p.ColdStart, ap)
 		if err != nil {
 			return p, trials, notes, err
 		}
@@ -163,15 +170,44 @@ func (e *evaluator) tune(ctx context.Context, train *data.Tables, val evalTasks,
 		}
 		t := record(primary, fmt.Sprintf("als factors=%d alpha=%g lambda=%g", g.factors, g.alpha, g.lambda), metric, v)
 		if v > bestV {
-			bestI, bestV, bestALS, bestAP = t, v, als, ap
+			bestI, bestV, bestALS, bestAP, bestBare = t, v, als, ap, bare
 		}
 	}
 	if bestI >= 0 {
 		choose(bestI)
 	}
-	bestAP.Workers = 0
 	p.ALS = bestAP
+	p.ALS.Workers = 0
 	in = &models.Inputs{Dims: in.Dims, Features: f, ALS: bestALS}
+
+	// 2b. the cold-start prior's weight, where groups are evaluated (its
+	// pseudo-observations are groups)
+	if has(datasets.TaskGroups) && bestBare != nil {
+		bestI, bestV = -1, math.Inf(-1)
+		for _, w := range []float64{0, 1, 2, 4, 8} {
+			if !more("cold-start") {
+				break
+			}
+			cp := p.ColdStart
+			cp.Weight = w
+			als, err := withColdStart(ctx, in, bestBare, cp, bestAP)
+			if err != nil {
+				return p, trials, notes, err
+			}
+			cand := &models.Inputs{Dims: in.Dims, Features: f, ALS: als}
+			v, err := objective(cand, p.Friends, p.Groups)
+			if err != nil {
+				return p, trials, notes, err
+			}
+			t := record(primary, fmt.Sprintf("cold_start weight=%g", w), metric, v)
+			if v > bestV {
+				bestI, bestV, p.ColdStart, in = t, v, cp, cand
+			}
+		}
+		if bestI >= 0 {
+			choose(bestI)
+		}
+	}
 
 	// 3. group score
 	if has(datasets.TaskGroups) {
@@ -213,6 +249,14 @@ func (e *evaluator) tune(ctx context.Context, train *data.Tables, val evalTasks,
 		}
 	}
 	return p, trials, notes, nil
+}
+
+// withColdStart is a copy of the interest model bare with the cold-start
+// prior applied, as the pipeline applies it after training.
+func withColdStart(ctx context.Context, in *models.Inputs, bare *models.ALS, cp models.ColdStartParams, ap models.ALSParams) (*models.ALS, error) {
+	m := &models.ALS{Users: mat.DenseCopyOf(bare.Users), Items: bare.Items, Loss: bare.Loss}
+	_, err := models.ColdStart(ctx, in.Dims, in.Features, m, cp, ap, nil)
+	return m, err
 }
 
 // budgetNoted reports whether notes already say the trial budget ran out.

@@ -53,7 +53,7 @@ func benchWorld(b *testing.B) *benchState {
 		if bench.f, benchErr = BuildFeatures(ctx, bench.in, runDate, p); benchErr != nil {
 			return
 		}
-		bench.als, _, benchErr = TrainInterests(ctx, bench.f, p.ALS, Options{})
+		bench.als, _, benchErr = TrainInterests(ctx, bench.in.Dims, bench.f, p.ALS, p.ColdStart, Options{})
 	})
 	if benchErr != nil {
 		b.Fatal(benchErr)

@@ -148,8 +148,9 @@ func BuildFeatures(ctx context.Context, in *Loaded, date time.Time, p output.Par
 	return features.Build(ctx, in.Dims, in.Txns, in.Events, data.NewWindow(date, p.WindowDays).StartMillis, p.Features)
 }
 
-// TrainInterests trains the interest model on the features' signals.
-func TrainInterests(ctx context.Context, f *features.Features, p models.ALSParams, opt Options) (*models.ALS, output.ModelMetrics, error) {
+// TrainInterests trains the interest model on the features' signals and
+// gives its cold users the cold-start prior (models.ColdStart).
+func TrainInterests(ctx context.Context, d *data.Dims, f *features.Features, p models.ALSParams, cp models.ColdStartParams, opt Options) (*models.ALS, output.ModelMetrics, error) {
 	p.Workers = opt.Workers
 	rt := f.Signals.Transpose(int(f.Items.N))
 	log := opt.logger()
@@ -160,7 +161,11 @@ func TrainInterests(ctx context.Context, f *features.Features, p models.ALSParam
 	if err != nil {
 		return nil, output.ModelMetrics{}, err
 	}
-	return als, output.ModelMetrics{Users: f.Signals.Rows(), Items: int(f.Items.N), Observations: f.Signals.NNZ(), Factors: p.Factors, Loss: als.Loss}, nil
+	cold, err := models.ColdStart(ctx, d, f, als, cp, p, nil)
+	if err != nil {
+		return nil, output.ModelMetrics{}, err
+	}
+	return als, output.ModelMetrics{Users: f.Signals.Rows(), Items: int(f.Items.N), Observations: f.Signals.NNZ(), Factors: p.Factors, Loss: als.Loss, ColdUsers: cold}, nil
 }
 
 // interests is the interests stage's output.
@@ -194,8 +199,11 @@ func interestsStage(ctx context.Context, st *pipeline.Staging, b *baseRun, mi mo
 		if err := models.SolveUsers(ctx, &f.Signals, out.als, mi.Only, ap); err != nil {
 			return interests{}, err
 		}
+		if _, err := models.ColdStart(ctx, d, f, out.als, p.ColdStart, ap, mi.Only); err != nil {
+			return interests{}, err
+		}
 		out.model = b.m.Model
-	} else if out.als, out.model, err = TrainInterests(ctx, f, p.ALS, opt); err != nil {
+	} else if out.als, out.model, err = TrainInterests(ctx, d, f, p.ALS, p.ColdStart, opt); err != nil {
 		return interests{}, err
 	}
 	ui, err := mergeWithBase(b, output.FileInterests, userInterests(d, f, out.als, p.Features.TopTopics), func(r data.UserInterest) int64 { return r.UserID })

@@ -115,6 +115,8 @@ type ModelMetrics struct {
 	Observations int       `json:"observations"`
 	Factors      int       `json:"factors"`
 	Loss         []float64 `json:"loss_per_iteration"`
+	// ColdUsers counts the users given the cold-start prior.
+	ColdUsers int `json:"cold_start_users"`
 }
 
 // RelationMetrics summarises the relation-type model: the labelled

@@ -14,13 +14,14 @@ import (
 // them with their SHA-256 digest, so a consumer can tell which settings
 // produced a file.
 type Params struct {
-	WindowDays        int                   `json:"window_days"`          // days of events that shape interests and ties, 1..36500 (imported public datasets span years)
-	MaxBadRowFraction float64               `json:"max_bad_row_fraction"` // a table with more bad (non-duplicate) rows fails the run, 0..1
-	Features          features.Params       `json:"features"`
-	ALS               models.ALSParams      `json:"als"`
-	Groups            models.GroupParams    `json:"groups"`
-	Friends           models.FriendParams   `json:"friends"`
-	Relations         models.RelationParams `json:"relations"`
+	WindowDays        int                    `json:"window_days"`          // days of events that shape interests and ties, 1..36500 (imported public datasets span years)
+	MaxBadRowFraction float64                `json:"max_bad_row_fraction"` // a table with more bad (non-duplicate) rows fails the run, 0..1
+	Features          features.Params        `json:"features"`
+	ALS               models.ALSParams       `json:"als"`
+	ColdStart         models.ColdStartParams `json:"cold_start"`
+	Groups            models.GroupParams     `json:"groups"`
+	Friends           models.FriendParams    `json:"friends"`
+	Relations         models.RelationParams  `json:"relations"`
 }
 
 // DefaultParams returns the production defaults.
@@ -30,6 +31,7 @@ func DefaultParams() Params {
 		MaxBadRowFraction: 0.05,
 		Features:          features.DefaultParams(),
 		ALS:               models.DefaultALSParams(),
+		ColdStart:         models.DefaultColdStartParams(),
 		Groups:            models.DefaultGroupParams(),
 		Friends:           models.DefaultFriendParams(),
 		Relations:         models.DefaultRelationParams(),
@@ -44,7 +46,7 @@ func (p Params) Validate() error {
 	if !(p.MaxBadRowFraction >= 0 && p.MaxBadRowFraction <= 1) {
 		return fmt.Errorf("max_bad_row_fraction = %v: want 0..1", p.MaxBadRowFraction)
 	}
-	for _, err := range []error{p.Features.Validate(), p.ALS.Validate(), p.Groups.Validate(), p.Friends.Validate(), p.Relations.Validate()} {
+	for _, err := range []error{p.Features.Validate(), p.ALS.Validate(), p.ColdStart.Validate(), p.Groups.Validate(), p.Friends.Validate(), p.Relations.Validate()} {
 		if err != nil {
 			return err
 		}

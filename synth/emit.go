@@ -329,6 +329,9 @@ func (w *world) writeDay(root string, d int) (int64, int64, error) {
 	topics := data.Topics()
 	r := g.r
 	for u := range int32(w.n) {
+		if d < w.firstDay[u] {
+			continue
+		}
 		c := w.city[u]
 		interest := func() int8 {
 			x := r.Float32()

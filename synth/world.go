@@ -88,6 +88,7 @@ type world struct {
 	topics    [][3]int8
 	topicW    [][3]float32
 	cityUsers [][]int32
+	firstDay  []int // the first event day of each user: newcomers start in the window's last days
 
 	// social graph over all edges, present and future
 	edges     []edge
@@ -198,6 +199,7 @@ func buildWorld(cfg Config) *world {
 }
 
 func (w *world) buildUsers() {
+	defer w.buildNewcomers()
 	r := newRand(w.cfg.Seed, 1)
 	n := w.n
 	cityCDF := zipfCDF(len(cityNames), 1)
@@ -249,6 +251,19 @@ func (w *world) buildUsers() {
 		}
 		for k := range 3 {
 			w.topicW[u][k] /= sum
+		}
+	}
+}
+
+// buildNewcomers makes one user in twenty new: their first events fall in
+// the last four days of the window, so a run sees only a few of them (the
+// cold start). Their memberships and ties are as anyone's.
+func (w *world) buildNewcomers() {
+	r := newRand(w.cfg.Seed, 9)
+	w.firstDay = make([]int, w.n)
+	for u := range w.firstDay {
+		if r.Float64() < 0.05 {
+			w.firstDay[u] = max(0, w.cfg.Days-1-r.IntN(4))
 		}
 	}
 }
