@@ -311,12 +311,8 @@ func (e *evaluator) run(ctx context.Context, input, out string, p output.Params)
 // catalogue (no fan-out cap on friends of friends, every group a
 // candidate).
 func evalParams(sum *datasets.Summary) output.Params {
-	p := output.DefaultParams()
+	p := widened(output.DefaultParams())
 	p.WindowDays = sum.WindowDays
-	p.Friends.MaxPerUser, p.Groups.MaxPerUser = quality.MaxK, quality.MaxK
-	p.Friends.MaxFanout = 100000
-	p.Groups.MinScore = 0
-	p.Groups.PopularCandidates, p.Groups.PerTopicCandidates = 100000, 100000
 	return p
 }
 

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"time"
 
@@ -47,6 +48,9 @@ type RunConfig struct {
 	// inputs, settings and code is published (see identity.go).
 	Force  bool
 	Params output.Params
+	// Settings names the tuned settings file Params came from, for the
+	// manifest; nil when they came from defaults, flags or a config file.
+	Settings *output.SettingsRef
 }
 
 // Validate checks the configuration before any I/O.
@@ -88,6 +92,19 @@ func validParams(p output.Params) error {
 		return fmt.Errorf("%w: %w", ErrUsage, err)
 	}
 	return nil
+}
+
+// LoadSettings reads a tuned settings file (circles tune) for a run: its
+// params and the reference the manifest records.
+func LoadSettings(path string) (output.Params, *output.SettingsRef, error) {
+	s, err := output.ReadSettings(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return output.Params{}, nil, UsageError("-settings: %v", err)
+		}
+		return output.Params{}, nil, err
+	}
+	return s.Params, s.Ref(path), nil
 }
 
 // LoadParams reads params from a JSON file on top of base: fields the file

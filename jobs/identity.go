@@ -68,10 +68,10 @@ func inputFiles(cfg RunConfig) ([]string, error) {
 	return slices.Concat(files, txns, events), nil
 }
 
-// inputDigest fingerprints the files a run of cfg reads by their paths
+// InputDigest fingerprints the files a run of cfg reads by their paths
 // (relative to the input root), sizes and modification times: rewriting,
 // adding or removing a file changes it, and computing it reads no data.
-func inputDigest(cfg RunConfig) (string, error) {
+func InputDigest(cfg RunConfig) (string, error) {
 	files, err := inputFiles(cfg)
 	if err != nil {
 		return "", err

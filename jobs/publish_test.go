@@ -286,7 +286,7 @@ func TestCatchUpCoversEveryMissingNight(t *testing.T) {
 	t.Parallel()
 	_, cfg := scheduleWorld(t)
 	cfg.MaxCatchUpDays = 4
-	s, err := NewScheduler(cfg, slog.New(slog.DiscardHandler))
+	s, err := NewScheduler(cfg, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -64,7 +64,7 @@ func Run(ctx context.Context, cfg RunConfig, log *slog.Logger, progress *pipelin
 	if err != nil {
 		return nil, err
 	}
-	inputs, err := inputDigest(cfg)
+	inputs, err := InputDigest(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +169,7 @@ func Run(ctx context.Context, cfg RunConfig, log *slog.Logger, progress *pipelin
 
 	m := output.Manifest{
 		Version: output.ManifestVersion, RunID: cfg.RunID, Stamp: pipeline.Stamp{Date: day}, StartedAt: started,
-		CodeVersion: id.code, ConfigDigest: id.config, InputDigest: id.inputs, Config: p,
+		CodeVersion: id.code, ConfigDigest: id.config, InputDigest: id.inputs, Config: p, Settings: cfg.Settings,
 		Inputs: in.Stats, Features: f.Summary, Model: it.model, Relations: fs.relations,
 		Suggestions: output.SuggestionStats{
 			EligibleUsers:   f.Summary.EligibleUsers,

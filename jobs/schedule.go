@@ -34,13 +34,30 @@ type ScheduleConfig struct {
 	MetricsTextfile   string        `json:"metrics_textfile"`    // file rewritten after every run for a textfile collector; empty: none
 	Workers           int           `json:"workers"`             // 0 = all cores
 	Params            output.Params `json:"params"`
+	// Settings is a tuned settings file (circles tune) whose params each
+	// night uses instead of Params, once it exists; empty: Params always.
+	Settings string       `json:"settings"`
+	Tune     TuneSchedule `json:"tune"`
 }
+
+// TuneSchedule is when the scheduler runs the tuning job, which rewrites
+// the Settings file for the nights after it.
+type TuneSchedule struct {
+	Spec        string `json:"spec"`         // cron spec, in TimeZone; empty: never
+	HoldoutDays int    `json:"holdout_days"` // the last days of inputs that validate, 1..60
+	Trials      int    `json:"trials"`       // bound on the settings tried, 0 = none
+}
+
+// Tuner runs the tuning job on the inputs through date, starting from
+// base, and writes the settings file at out. The scheduler is given one by
+// its caller: tuning lives above this package.
+type Tuner func(ctx context.Context, date time.Time, base output.Params, t TuneSchedule, out string) error
 
 // DefaultScheduleConfig returns the defaults: every night at 02:00 Beijing
 // time, for the day before.
 func DefaultScheduleConfig() ScheduleConfig {
 	return ScheduleConfig{Spec: "0 2 * * *", TimeZone: "Asia/Shanghai", MaxCatchUpDays: 3, InputWaitSeconds: 3 * 3600,
-		InputRetrySeconds: 60, KeepRuns: 30, Params: output.DefaultParams()}
+		InputRetrySeconds: 60, KeepRuns: 30, Params: output.DefaultParams(), Tune: TuneSchedule{HoldoutDays: 7}}
 }
 
 var cronParser = cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
@@ -63,6 +80,24 @@ func (c ScheduleConfig) Validate() error {
 	}
 	if _, err := cronParser.Parse(c.Spec); err != nil {
 		return UsageError("spec %q: %v", c.Spec, err)
+	}
+	if c.Settings != "" {
+		if err := output.CheckSettingsPath(c.Settings); err != nil {
+			return UsageError("settings %v", err)
+		}
+	}
+	if t := c.Tune; t.Spec != "" {
+		switch {
+		case c.Settings == "":
+			return UsageError("tune.spec %q: settings is required, the file tuning writes and nights read", t.Spec)
+		case t.HoldoutDays < 1 || t.HoldoutDays > 60:
+			return UsageError("tune.holdout_days = %d: want 1..60", t.HoldoutDays)
+		case t.Trials < 0:
+			return UsageError("tune.trials = %d: want ≥ 0", t.Trials)
+		}
+		if _, err := cronParser.Parse(t.Spec); err != nil {
+			return UsageError("tune.spec %q: %v", t.Spec, err)
+		}
 	}
 	if _, err := time.LoadLocation(c.TimeZone); err != nil {
 		return UsageError("time_zone %q: %v", c.TimeZone, err)
@@ -100,16 +135,21 @@ type Scheduler struct {
 	log     *slog.Logger
 	now     func() time.Time
 	run     func(ctx context.Context, date time.Time) (*Result, error)
+	tune    Tuner
 	metrics *metrics
 }
 
-// NewScheduler validates cfg and returns a scheduler.
-func NewScheduler(cfg ScheduleConfig, log *slog.Logger) (*Scheduler, error) {
+// NewScheduler validates cfg and returns a scheduler. tune runs the
+// tuning job on cfg.Tune.Spec; it may be nil when the spec is empty.
+func NewScheduler(cfg ScheduleConfig, log *slog.Logger, tune Tuner) (*Scheduler, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if cfg.Tune.Spec != "" && tune == nil {
+		return nil, UsageError("tune.spec %q: this scheduler cannot tune", cfg.Tune.Spec)
+	}
 	loc, _ := time.LoadLocation(cfg.TimeZone)
-	s := &Scheduler{cfg: cfg, loc: loc, log: log.With("job", "schedule"), now: time.Now, metrics: newMetrics()}
+	s := &Scheduler{cfg: cfg, loc: loc, log: log.With("job", "schedule"), now: time.Now, tune: tune, metrics: newMetrics()}
 	s.run = s.runDate
 	s.restoreLastSuccess()
 	return s, nil
@@ -183,7 +223,10 @@ func (s *Scheduler) runDate(ctx context.Context, date time.Time) (*Result, error
 	cfg := RunConfig{Input: s.cfg.Input, Output: s.cfg.Output, Date: date, Workers: s.cfg.Workers, KeepRuns: s.cfg.KeepRuns, Params: s.cfg.Params}
 	day := date.Format(data.DateLayout)
 	log := s.log.With("date", day)
-	err := s.waitForInputs(ctx, cfg, log)
+	err := s.settings(&cfg, log)
+	if err == nil {
+		err = s.waitForInputs(ctx, cfg, log)
+	}
 	var res *Result
 	if err == nil {
 		res, err = Run(ctx, cfg, log, nil)
@@ -198,6 +241,37 @@ func (s *Scheduler) runDate(ctx context.Context, date time.Time) (*Result, error
 		log.Warn("night failed", "result", Outcome(err), "err", err)
 	}
 	return res, err
+}
+
+// settings sets cfg's params from the tuned settings file, when the
+// config names one and it exists. A file that exists but fails its checks
+// fails the night: it was changed or cut short since tuning wrote it.
+func (s *Scheduler) settings(cfg *RunConfig, log *slog.Logger) error {
+	if s.cfg.Settings == "" {
+		return nil
+	}
+	st, err := output.ReadSettings(s.cfg.Settings)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		log.Info("no tuned settings yet: the night uses the config's params", "path", s.cfg.Settings)
+		return nil
+	case err != nil:
+		return err
+	}
+	cfg.Params, cfg.Settings = st.Params, st.Ref(s.cfg.Settings)
+	return nil
+}
+
+// tuneNow runs the tuning job on the inputs through yesterday.
+func (s *Scheduler) tuneNow(ctx context.Context) {
+	date := s.yesterday()
+	log := s.log.With("date", date.Format(data.DateLayout))
+	start := time.Now()
+	if err := s.tune(ctx, date, s.cfg.Params, s.cfg.Tune, s.cfg.Settings); err != nil {
+		log.Warn("tuning failed: nights keep the settings they had", "result", Outcome(err), "err", err, "dur", pipeline.Seconds(time.Since(start)))
+		return
+	}
+	log.Info("tuning done: the next night loads the new settings", "path", s.cfg.Settings, "dur", pipeline.Seconds(time.Since(start)))
 }
 
 // waitForInputs polls until every partition the run needs is complete,
@@ -257,12 +331,19 @@ func (s *Scheduler) Serve(ctx context.Context) error {
 	if err := s.CatchUp(ctx); err != nil && ctx.Err() == nil {
 		s.log.Warn("catch-up stopped", "err", err)
 	}
-	var c *cron.Cron
-	next := func() time.Time { return c.Entries()[0].Next }
-	c = newCron(s.loc, s.log, s.cfg.Spec, func() {
+	var (
+		c     *cron.Cron
+		night cron.EntryID
+	)
+	next := func() time.Time { return c.Entry(night).Next }
+	c, night = newCron(s.loc, s.log, s.cfg.Spec, func() {
 		_, _ = s.run(ctx, s.yesterday()) // runDate logs a failed night and counts it in the metrics
 		s.log.Info("next night", "at", next().Format(time.RFC3339))
 	})
+	if s.cfg.Tune.Spec != "" {
+		addFunc(c, s.cfg.Tune.Spec, func() { s.tuneNow(ctx) })
+		s.log.Info("tuning scheduled", "spec", s.cfg.Tune.Spec, "settings", s.cfg.Settings)
+	}
 	c.Start()
 	s.log.Info("scheduler started", "spec", s.cfg.Spec, "time_zone", s.cfg.TimeZone, "next_night", next().Format(time.RFC3339))
 	<-ctx.Done()
@@ -272,14 +353,21 @@ func (s *Scheduler) Serve(ctx context.Context) error {
 }
 
 // newCron builds a cron that runs fn on spec in loc, skipping a trigger
-// while the previous run is still going.
-func newCron(loc *time.Location, log *slog.Logger, spec string, fn func()) *cron.Cron {
+// while the previous run of the same job is still going, and returns the
+// job's entry.
+func newCron(loc *time.Location, log *slog.Logger, spec string, fn func()) (*cron.Cron, cron.EntryID) {
 	cl := cronLogger{log}
 	c := cron.New(cron.WithLocation(loc), cron.WithParser(cronParser), cron.WithLogger(cl), cron.WithChain(cron.SkipIfStillRunning(cl)))
-	if _, err := c.AddFunc(spec, fn); err != nil {
+	return c, addFunc(c, spec, fn)
+}
+
+// addFunc adds a job to c on a spec that passed validation.
+func addFunc(c *cron.Cron, spec string, fn func()) cron.EntryID {
+	id, err := c.AddFunc(spec, fn)
+	if err != nil {
 		panic(fmt.Sprintf("spec %q passed validation but not AddFunc: %v", spec, err)) // a programmer error
 	}
-	return c
+	return id
 }
 
 // cronLogger adapts slog to cron's logger.

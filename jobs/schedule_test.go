@@ -27,7 +27,7 @@ import (
 func TestCronSkipsOverlappingTriggers(t *testing.T) {
 	t.Parallel()
 	var running, most, runs atomic.Int32
-	c := newCron(time.UTC, slog.New(slog.DiscardHandler), "* * * * * *", func() {
+	c, _ := newCron(time.UTC, slog.New(slog.DiscardHandler), "* * * * * *", func() {
 		n := running.Add(1)
 		for {
 			m := most.Load()
@@ -80,7 +80,7 @@ func TestCatchUpRunsMissedNightsOnce(t *testing.T) {
 	_, cfg := scheduleWorld(t)
 	cfg.MetricsTextfile = filepath.Join(t.TempDir(), "circles.prom")
 	var logs syncBuffer
-	s, err := NewScheduler(cfg, slog.New(slog.NewJSONHandler(&logs, nil)))
+	s, err := NewScheduler(cfg, slog.New(slog.NewJSONHandler(&logs, nil)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +129,7 @@ func TestCatchUpRunsMissedNightsOnce(t *testing.T) {
 		}
 	}
 	// A restarted scheduler still knows the last success.
-	restarted, err := NewScheduler(cfg, slog.New(slog.DiscardHandler))
+	restarted, err := NewScheduler(cfg, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +146,7 @@ func TestNightGivesUpWhenInputNeverLands(t *testing.T) {
 	t.Parallel()
 	_, cfg := scheduleWorld(t)
 	cfg.InputWaitSeconds, cfg.InputRetrySeconds = 2, 1
-	s, err := NewScheduler(cfg, slog.New(slog.DiscardHandler))
+	s, err := NewScheduler(cfg, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +178,7 @@ func TestServeStopsCleanly(t *testing.T) {
 	_, cfg := scheduleWorld(t)
 	cfg.InputWaitSeconds, cfg.InputRetrySeconds = 3600, 30
 	cfg.MaxCatchUpDays = 1
-	s, err := NewScheduler(cfg, slog.New(slog.DiscardHandler))
+	s, err := NewScheduler(cfg, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +253,7 @@ func TestScheduleLogsEachKeyOnce(t *testing.T) {
 	_, cfg := scheduleWorld(t)
 	cfg.MaxCatchUpDays = 1
 	var logs bytes.Buffer
-	s, err := NewScheduler(cfg, slog.New(slog.NewJSONHandler(&logs, nil)))
+	s, err := NewScheduler(cfg, slog.New(slog.NewJSONHandler(&logs, nil)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,4 +312,71 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// A night loads the tuned settings file when it exists, records it in the
+// manifest, uses the config's params until the first tuning writes one,
+// and fails as bad input, publishing nothing, when the file was changed
+// after tuning wrote it.
+func TestNightLoadsTunedSettings(t *testing.T) {
+	t.Parallel()
+	_, cfg := scheduleWorld(t)
+	cfg.Settings = filepath.Join(t.TempDir(), "settings.json")
+	s, err := NewScheduler(cfg, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.run(t.Context(), runDate.AddDate(0, 0, -1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := res.Manifest; m.Settings != nil || m.ConfigDigest != cfg.Params.Digest() {
+		t.Errorf("before tuning: settings %v, config digest %s; want the config's params", m.Settings, m.ConfigDigest)
+	}
+	tuned := output.Settings{Date: runDate.Format(data.DateLayout), HoldoutDays: 7, Params: cfg.Params}
+	tuned.Params.Friends.MaxPerUser = 7
+	if err := output.WriteSettings(cfg.Settings, &tuned); err != nil {
+		t.Fatal(err)
+	}
+	if res, err = s.run(t.Context(), runDate); err != nil {
+		t.Fatal(err)
+	}
+	if m := res.Manifest; m.Settings == nil || m.Settings.Digest != tuned.Digest || m.Config.Friends.MaxPerUser != 7 || m.ConfigDigest != tuned.ParamsDigest {
+		t.Errorf("after tuning: settings %+v, friends per user %d; want the settings file's", m.Settings, m.Config.Friends.MaxPerUser)
+	}
+	b, err := os.ReadFile(cfg.Settings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfg.Settings, bytes.Replace(b, []byte(`"max_per_user": 7`), []byte(`"max_per_user": 8`), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Output = filepath.Join(t.TempDir(), "out")
+	s, err = NewScheduler(cfg, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.run(t.Context(), runDate); Outcome(err) != OutcomeBadInput || (err == nil || !strings.Contains(err.Error(), cfg.Settings)) {
+		t.Errorf("tampered settings: err = %v, want bad input naming the file", err)
+	}
+	if runs, _ := pipeline.PublishedRuns(cfg.Output); len(runs) != 0 {
+		t.Errorf("a night with tampered settings published %d runs", len(runs))
+	}
+}
+
+func TestTuneScheduleNeedsSettingsAndATuner(t *testing.T) {
+	t.Parallel()
+	_, cfg := scheduleWorld(t)
+	cfg.Tune.Spec = "0 3 * * 0"
+	if _, err := NewScheduler(cfg, slog.New(slog.DiscardHandler), func(context.Context, time.Time, output.Params, TuneSchedule, string) error { return nil }); !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), "settings") {
+		t.Errorf("tune.spec without settings: err = %v, want a usage error naming settings", err)
+	}
+	cfg.Settings = filepath.Join(t.TempDir(), "settings.json")
+	if _, err := NewScheduler(cfg, slog.New(slog.DiscardHandler), nil); !errors.Is(err, ErrUsage) {
+		t.Errorf("tune.spec without a tuner: err = %v, want a usage error", err)
+	}
+	cfg.Tune.HoldoutDays = 0
+	if err := cfg.Validate(); !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), "holdout_days") {
+		t.Errorf("tune.holdout_days 0: err = %v", err)
+	}
 }

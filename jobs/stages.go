@@ -82,7 +82,7 @@ func Load(ctx context.Context, input string, date time.Time, p output.Params, op
 	if err != nil {
 		return nil, err
 	}
-	intDays := interactionDays(p)
+	intDays := InteractionDays(p)
 	total := len(txnFiles) + len(intFiles)
 	var done atomic.Int64
 	tick := func() { opt.Progress.Update("ingest: files", int(done.Add(1)), total) }
@@ -348,10 +348,10 @@ func relationModel(ctx context.Context, mi models.Inputs, rp models.RelationPara
 	return m, rm, nil
 }
 
-// interactionDays is how far back interactions are read: as far as
+// InteractionDays is how far back interactions are read: as far as
 // dismissals last, so an old dismissal still holds. Events older than the
 // window only count as negatives.
-func interactionDays(p output.Params) int { return max(p.WindowDays, p.Features.DismissTTLDays) }
+func InteractionDays(p output.Params) int { return max(p.WindowDays, p.Features.DismissTTLDays) }
 
 // windowFiles lists the event files a run of date reads: transactions of
 // the window, interactions of interactionDays.
@@ -359,7 +359,7 @@ func windowFiles(input string, c data.InputContract, date time.Time, p output.Pa
 	if txns, err = eventFiles(input, c, data.TableTransactions, date, p.WindowDays); err != nil {
 		return nil, nil, err
 	}
-	events, err = eventFiles(input, c, data.TableInteractions, date, interactionDays(p))
+	events, err = eventFiles(input, c, data.TableInteractions, date, InteractionDays(p))
 	return txns, events, err
 }
 

@@ -69,6 +69,8 @@ type Manifest struct {
 	InputDigest string `json:"input_digest"`
 	// Config holds every setting that shapes the outputs.
 	Config Params `json:"config"`
+	// Settings names the tuned settings file Config came from, if any.
+	Settings *SettingsRef `json:"settings,omitempty"`
 	// Inputs counts, per input table, the files and rows read, used and
 	// quarantined.
 	Inputs []data.TableStats `json:"inputs"`

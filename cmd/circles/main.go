@@ -63,6 +63,7 @@ commands:
   eval       split an imported dataset, run the pipeline on the training part, score against baselines
   quality    regenerate docs/quality.md: import, evaluate and chart every public dataset
   eval-planted  score a run of a generated world against its planted truth, next to baselines
+  tune       choose settings on the production inputs (the last days validate) and write a settings file
   config     'config defaults' prints every setting with its default, as a config file
   backfill   run every date of a range (-from, -to); resumable
   schedule   run the nightly job on a cron spec (long-running), or catch up once with -once
@@ -97,6 +98,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runQuality(ctx, args, stderr)
 	case "eval-planted":
 		err = runEvalPlanted(ctx, args, stdout, stderr)
+	case "tune":
+		err = runTune(ctx, args, stdout, stderr)
 	case "schedule":
 		err = runSchedule(ctx, args, stderr)
 	case "backfill":
@@ -135,7 +138,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 const configUsage = "usage: circles config defaults | circles config schedule-defaults\n"
 
 // commands are the names run accepts, for "did you mean".
-var commands = []string{"demo", "run", "generate", "import", "eval", "quality", "eval-planted", "schedule", "backfill", "runs", "show", "config", "version", "list", "help"}
+var commands = []string{"demo", "run", "generate", "import", "eval", "quality", "eval-planted", "tune", "schedule", "backfill", "runs", "show", "config", "version", "list", "help"}
 
 // nearest returns the name in names closest to s by edit distance, when
 // it is close enough to be a likely typo (at most a third of s's length,
@@ -329,6 +332,7 @@ type runFlags struct {
 	date       string // -date, parsed into cfg.Date
 	lf         logFlags
 	configFile string
+	settings   string
 	cpuProfile string
 	usersFile  string
 }
@@ -353,6 +357,7 @@ func (r *runFlags) register(fs *flag.FlagSet, withDate bool) {
 		fs.StringVar(&r.usersFile, "users", "", "file of user IDs, one per line: recompute only them, in -base's interest model, and merge over -base")
 	}
 	fs.StringVar(&r.configFile, "config", "", "JSON file of settings (see 'circles config defaults'); flags given on the command line override it")
+	fs.StringVar(&r.settings, "settings", "", "a tuned settings file written by 'circles tune' (not with -config); flags given on the command line override it")
 	fs.BoolVar(&r.cfg.Force, "force", false, "redo a date even when a run with the same inputs, settings and code is published (without it, such a run publishes nothing and exits 0)")
 	fs.IntVar(&r.cfg.Workers, "workers", 0, "parallel workers, 0 = all cores; never changes results")
 	fs.IntVar(&r.cfg.KeepRuns, "keep-runs", 0, "keep this many newest published runs and remove older ones (never the one 'latest' points to); 0 keeps all")
@@ -373,11 +378,20 @@ func (r *runFlags) parse(fs *flag.FlagSet, args []string) (stop func(), err erro
 	if err := parse(fs, args); err != nil {
 		return nil, err
 	}
-	if r.configFile != "" {
-		// Precedence: defaults < config file < flags given on the command
-		// line. The flags point into r.p, so parsing them again over the
-		// file's values re-applies exactly the ones that were given.
-		fromFile, err := jobs.LoadParams(r.configFile, output.DefaultParams())
+	if r.configFile != "" && r.settings != "" {
+		return nil, jobs.UsageError("-config and -settings: give one; a settings file holds every setting")
+	}
+	if r.configFile != "" || r.settings != "" {
+		// Precedence: defaults < config or settings file < flags given on
+		// the command line. The flags point into r.p, so parsing them again
+		// over the file's values re-applies exactly the ones that were
+		// given.
+		var fromFile output.Params
+		if r.configFile != "" {
+			fromFile, err = jobs.LoadParams(r.configFile, output.DefaultParams())
+		} else {
+			fromFile, r.cfg.Settings, err = jobs.LoadSettings(r.settings)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -581,6 +595,50 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return eval.WriteMarkdown(stdout, rep, report, filepath.Join(report, eval.FileJSON))
 }
 
+func runTune(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("tune", stderr)
+	var lf logFlags
+	lf.register(fs)
+	var cfg eval.TuneJobConfig
+	var date, configFile string
+	fs.StringVar(&cfg.Input, "input", "", "input root holding <table>/dt=YYYY-MM-DD partitions (required)")
+	fs.StringVar(&date, "date", "", "the last day of inputs to use, YYYY-MM-DD (required)")
+	fs.StringVar(&cfg.Out, "out", "", "the settings file to write; replaced whole, so a nightly run never reads half of one (required)")
+	fs.StringVar(&configFile, "config", "", "JSON file of the base settings tuning starts from and compares with (default: the defaults)")
+	fs.IntVar(&cfg.HoldoutDays, "holdout-days", eval.DefaultHoldoutDays, "the last days of inputs that validate: friendships made, groups joined, content first engaged with (1..60)")
+	fs.IntVar(&cfg.Trials, "tune-trials", 0, "try at most this many settings, in step order (0 = no bound)")
+	fs.Uint64Var(&cfg.Seed, "seed", 1, "seed of tuning's sampling")
+	fs.StringVar(&cfg.Work, "work", "", "scratch directory (default: a temporary directory, removed after)")
+	fs.IntVar(&cfg.Workers, "workers", 0, "parallel workers, 0 = all cores")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	var err error
+	if cfg.Date, err = data.ParseDate(date); err != nil {
+		return fmt.Errorf("%w: -date: %v", jobs.ErrUsage, err)
+	}
+	cfg.Base = output.DefaultParams()
+	if configFile != "" {
+		if cfg.Base, err = jobs.LoadParams(configFile, cfg.Base); err != nil {
+			return err
+		}
+	}
+	log, _, err := lf.setup(stderr)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	s, err := eval.TuneJob(ctx, cfg, log)
+	if err == nil {
+		for _, v := range s.Validation {
+			summarize(log, stdout, "%s: %s %.4f tuned, %.4f base; coverage@20 %.3f vs %.3f; top 1%% share %.3f vs %.3f; %s: %s\n",
+				v.Task, v.Metric, v.Tuned, v.Base, v.CoverageTuned, v.CoverageBase, v.Top1Tuned, v.Top1Base, map[bool]string{true: "accepted", false: "refused"}[v.Accepted], v.Reason)
+		}
+		summarize(log, stdout, "%s (digest %s)\n", cfg.Out, s.Digest)
+	}
+	return failed(log, "tune", start, err)
+}
+
 func runQuality(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := newFlagSet("quality", stderr)
 	var lf logFlags
@@ -721,7 +779,10 @@ func runSchedule(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	s, err := jobs.NewScheduler(cfg, log)
+	s, err := jobs.NewScheduler(cfg, log, func(ctx context.Context, date time.Time, base output.Params, t jobs.TuneSchedule, out string) error {
+		_, err := eval.TuneJob(ctx, eval.TuneJobConfig{Input: cfg.Input, Date: date, Out: out, Base: base, HoldoutDays: t.HoldoutDays, Trials: t.Trials, Workers: cfg.Workers, Seed: 1}, log)
+		return err
+	})
 	if err != nil {
 		return err
 	}
