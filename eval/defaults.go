@@ -1,0 +1,364 @@
+package eval
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"math"
+	"path/filepath"
+	"slices"
+
+	"circles/datasets"
+	"circles/models"
+	"circles/output"
+	"circles/quality"
+)
+
+// Defaults that hold on data never seen: the hand-set defaults ship to
+// every deployment, so they are chosen by their worst case across the
+// public datasets, not their best. Each candidate setting is scored on
+// every dataset's validation split (carved from its training part; the
+// test part is never seen) as a ratio to that dataset's best classic
+// baseline on the same split, and the setting whose smallest ratio is
+// largest wins. Leaving each dataset out of the choice in turn and
+// scoring the setting chosen on the others on its test split is the
+// estimate of how the defaults do on a dataset they were not chosen on.
+
+// defaultsSet is one dataset's validation for choosing defaults.
+type defaultsSet struct {
+	name string
+	pr   *prepared
+	// runs holds the pipeline on the validation training part with the
+	// defaults, per half-life tried (one for an undated dataset).
+	runs map[float64]*models.Inputs
+	// bars are, per task, the best classic baseline's value on validation.
+	bars map[string]float64
+	// truth is the validation truth per task, subsampled for speed.
+	truth map[string]map[int64][]int64
+	// friends caches the friend candidates of the validation users.
+	friends []models.FriendCandidate
+}
+
+// halfLives are the half-lives the defaults choose from on a timed dataset.
+var halfLives = []float64{21, 365, 3650}
+
+// objective is the metric each task is chosen on: interests NDCG@20,
+// groups recall@5, friends recall@20.
+func objective(task string) (k int, metric func(quality.AtK) float64, name string) {
+	switch task {
+	case datasets.TaskGroups:
+		return 5, func(a quality.AtK) float64 { return a.Recall }, "recall@5"
+	case datasets.TaskFriends:
+		return 20, func(a quality.AtK) float64 { return a.Recall }, "recall@20"
+	}
+	return 20, func(a quality.AtK) float64 { return a.NDCG }, "NDCG@20"
+}
+
+// classic names the baselines a task's defaults must beat.
+func classic(task string) []string {
+	switch task {
+	case datasets.TaskFriends:
+		return []string{quality.CommonNeighbours, quality.AdamicAdar, quality.ResourceAllocation, quality.MostPopularFriend}
+	case datasets.TaskGroups:
+		return []string{quality.MostFriendsInGroup, quality.MostPopularGroup}
+	}
+	return []string{quality.ItemKNNMethod, quality.MostPopularItem}
+}
+
+// newDefaultsSet runs the pipeline on a prepared evaluation's validation
+// training part and scores the classic baselines there.
+func newDefaultsSet(ctx context.Context, name string, pr *prepared, base output.Params) (*defaultsSet, error) {
+	e := pr.e
+	s := &defaultsSet{name: name, pr: pr, runs: map[float64]*models.Inputs{}, bars: map[string]float64{}, truth: map[string]map[int64][]int64{}}
+	dir := filepath.Join(e.cfg.Work, "defaults")
+	input := filepath.Join(dir, "input")
+	if err := pr.trainVal.Write(input, e.date, e.sum.Days); err != nil {
+		return nil, err
+	}
+	hls := []float64{base.Features.HalfLifeDays}
+	if e.sum.Timed {
+		hls = halfLives
+	}
+	for i, hl := range hls {
+		p := widened(base)
+		p.WindowDays = e.sum.WindowDays
+		p.Features.HalfLifeDays = hl
+		res, err := e.run(ctx, input, filepath.Join(dir, fmt.Sprintf("out-%d", i)), p)
+		if err != nil {
+			return nil, err
+		}
+		s.runs[hl] = res.Inputs
+	}
+	for _, task := range e.sum.Tasks {
+		if task == datasets.TaskMerchantInterests {
+			continue
+		}
+		n := 2000
+		if task == datasets.TaskFriends {
+			n = 1000 // every candidate of each is cached
+		}
+		truth := subsample(pr.val[task].Truth, n, e.cfg.Seed)
+		s.truth[task] = truth
+		bs, err := baselines(ctx, pr.trainVal, pr.all, task, truth)
+		if err != nil {
+			return nil, err
+		}
+		k, metric, _ := objective(task)
+		for _, b := range classic(task) {
+			if l, ok := bs.lists[b]; ok {
+				s.bars[task] = math.Max(s.bars[task], metric(quality.Score(b, truth, l, 1).At(k)))
+			}
+		}
+	}
+	if truth, ok := s.truth[datasets.TaskFriends]; ok {
+		in := *s.runs[hls[0]]
+		in.Graph = nil
+		var users []int32
+		for _, id := range slices.Sorted(maps.Keys(truth)) {
+			if u := in.Dims.Users.Lookup(id); u >= 0 {
+				users = append(users, u)
+			}
+		}
+		fp := widened(base).Friends
+		var err error
+		if s.friends, err = models.FriendCandidates(ctx, in, fp, users, e.cfg.Workers, func(c []models.FriendCandidate) []models.FriendCandidate { return c }); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// friendRecall is recall@20 of weights w on the cached candidates.
+func (s *defaultsSet) friendRecall(w [models.NumFriendFeatures]float64) float64 {
+	d := s.runs[firstKey(s.runs)].Dims
+	truth := s.truth[datasets.TaskFriends]
+	lists := quality.Lists{}
+	for lo := 0; lo < len(s.friends); {
+		hi := lo
+		u := s.friends[lo].User
+		for hi < len(s.friends) && s.friends[hi].User == u {
+			hi++
+		}
+		top := models.NewTopK(20)
+		for _, c := range s.friends[lo:hi] {
+			score := 0.0
+			for i, x := range c.X {
+				score += w[i] * x
+			}
+			top.Push(models.Scored{ID: d.Users.ID(c.Candidate), Index: c.Candidate, Score: score})
+		}
+		for _, sc := range top.Sorted() {
+			lists[d.Users.ID(u)] = append(lists[d.Users.ID(u)], sc.ID)
+		}
+		lo = hi
+	}
+	return quality.Score("", truth, lists, 1).At(20).Recall // a user without candidates scores 0
+}
+
+func firstKey(m map[float64]*models.Inputs) float64 { return slices.Sorted(maps.Keys(m))[0] }
+
+// defaultsChoice is what chooseDefaults found.
+type defaultsChoice struct {
+	all     output.Params            // chosen on every dataset
+	without map[string]output.Params // per dataset: chosen on the others
+	notes   []string                 // how each choice scored
+}
+
+// chooseDefaults chooses the defaults' half-life, interest model, group
+// weights and friend weights by their worst case over the sets, and the
+// same leaving each set out.
+func chooseDefaults(ctx context.Context, sets []*defaultsSet, base output.Params, workers int) (defaultsChoice, error) {
+	ch := defaultsChoice{without: map[string]output.Params{}}
+	subsets := map[string][]*defaultsSet{"": sets}
+	for _, s := range sets {
+		subsets[s.name] = slices.DeleteFunc(slices.Clone(sets), func(o *defaultsSet) bool { return o == s })
+	}
+	// the interest model, on each set's interest or group task
+	type alsSetting struct {
+		hl            float64
+		factors       int
+		alpha, lambda float64
+	}
+	var grid []alsSetting
+	for _, hl := range halfLives {
+		for _, factors := range []int{32, 64, 128} {
+			for _, alpha := range []float64{0.25, 1, 5, 20} {
+				for _, lambda := range []float64{0.03, 0.3} {
+					grid = append(grid, alsSetting{hl, factors, alpha, lambda})
+				}
+			}
+		}
+	}
+	// ratio[set][i] is setting i's value over the set's bar; sets whose
+	// primary task the interest model cannot change are left out
+	ratio := map[*defaultsSet][]float64{}
+	for _, s := range sets {
+		task := ""
+		for _, t := range []string{datasets.TaskInterests, datasets.TaskGroups} {
+			if _, ok := s.truth[t]; ok && task == "" {
+				task = t
+			}
+		}
+		if task == "" || s.bars[task] == 0 {
+			continue
+		}
+		k, metric, _ := objective(task)
+		undated := map[alsSetting]float64{} // an undated set's ratio per setting but the half-life
+		for _, g := range grid {
+			hl, key := g.hl, g
+			if len(s.runs) == 1 { // undated: every half-life is the same run
+				hl, key.hl = firstKey(s.runs), 0
+				if r, ok := undated[key]; ok {
+					ratio[s] = append(ratio[s], r)
+					continue
+				}
+			}
+			in := s.runs[hl]
+			ap := base.ALS
+			ap.Factors, ap.Alpha, ap.Lambda, ap.Workers = g.factors, g.alpha, g.lambda, workers
+			rt := in.Features.Signals.Transpose(int(in.Features.Items.N))
+			bare, err := models.TrainALS(ctx, &in.Features.Signals, &rt, ap, nil)
+			if err != nil {
+				return ch, err
+			}
+			als, err := withColdStart(ctx, in, bare, base.ColdStart, ap)
+			if err != nil {
+				return ch, err
+			}
+			cand := &models.Inputs{Dims: in.Dims, Features: in.Features, ALS: als}
+			var v float64
+			truth := s.truth[task]
+			if task == datasets.TaskGroups {
+				l, err := rankedGroups(ctx, cand, widened(base).Groups, truth, workers)
+				if err != nil {
+					return ch, err
+				}
+				v = metric(quality.Score("", truth, l, 1).At(k))
+			} else {
+				v = metric(quality.Score("", truth, interestLists(cand, task, slices.Sorted(maps.Keys(truth))), 1).At(k))
+			}
+			r := v / s.bars[task]
+			ratio[s] = append(ratio[s], r)
+			if key.hl == 0 {
+				undated[key] = r
+			}
+		}
+	}
+	bestALS := func(sub []*defaultsSet) (alsSetting, float64, bool) {
+		timed := slices.ContainsFunc(sub, func(s *defaultsSet) bool { return len(s.runs) > 1 })
+		var rows [][]float64
+		for _, s := range sub {
+			if r, ok := ratio[s]; ok {
+				rows = append(rows, r)
+			}
+		}
+		i, w := maximin(rows, func(i int) bool {
+			return timed || grid[i].hl == base.Features.HalfLifeDays // without a timed dataset, keep the half-life
+		})
+		if i < 0 {
+			return alsSetting{}, 0, false
+		}
+		return grid[i], w, true
+	}
+	// the friend weights, by coordinate search from the current defaults
+	// and from each set's tuned weights
+	friendSets := func(sub []*defaultsSet) []*defaultsSet {
+		return slices.DeleteFunc(slices.Clone(sub), func(s *defaultsSet) bool {
+			return len(s.friends) == 0 || s.bars[datasets.TaskFriends] == 0
+		})
+	}
+	worst := func(sub []*defaultsSet, w [models.NumFriendFeatures]float64) float64 {
+		v := math.Inf(1)
+		for _, s := range sub {
+			v = math.Min(v, s.friendRecall(w)/s.bars[datasets.TaskFriends])
+		}
+		return v
+	}
+	bestFriends := func(sub []*defaultsSet) ([models.NumFriendFeatures]float64, float64) {
+		start := []models.FriendParams{base.Friends}
+		for _, s := range sets {
+			start = append(start, s.pr.p.Friends)
+		}
+		var best [models.NumFriendFeatures]float64
+		bestW := math.Inf(-1)
+		for _, fp := range start {
+			if v := worst(sub, fp.Weights()); v > bestW {
+				best, bestW = fp.Weights(), v
+			}
+		}
+		for range 3 {
+			for i := range models.NumFriendFeatures {
+				step := 0.0
+				for _, v := range best {
+					step = math.Max(step, math.Abs(v))
+				}
+				step /= 4
+				for _, v := range []float64{0, best[i] / 2, 2 * best[i], best[i] + step, best[i] - step} {
+					if v == best[i] || math.Abs(v) > 100 {
+						continue
+					}
+					cand := best
+					cand[i] = v
+					if got := worst(sub, cand); got > bestW {
+						best, bestW = cand, got
+					}
+				}
+			}
+		}
+		for i, v := range best {
+			best[i] = math.Round(v*1e4) / 1e4
+		}
+		return best, bestW
+	}
+	for _, name := range slices.Sorted(maps.Keys(subsets)) {
+		sub := subsets[name]
+		p := base
+		label := "every dataset"
+		if name != "" {
+			label = "the datasets but " + name
+		}
+		if g, w, ok := bestALS(sub); ok {
+			p.Features.HalfLifeDays = g.hl
+			p.ALS.Factors, p.ALS.Alpha, p.ALS.Lambda = g.factors, g.alpha, g.lambda
+			ch.notes = append(ch.notes, fmt.Sprintf("on %s: half_life_days=%g, als factors=%d alpha=%g lambda=%g (worst ratio to the best classic baseline %.3f)", label, g.hl, g.factors, g.alpha, g.lambda, w))
+		}
+		if fs := friendSets(sub); len(fs) > 0 {
+			w, v := bestFriends(fs)
+			p.Friends.SetWeights(w)
+			desc := ""
+			for i, x := range w {
+				desc += fmt.Sprintf(" %s=%g", models.FriendFeatureNames[i], x)
+			}
+			ch.notes = append(ch.notes, fmt.Sprintf("on %s: friends%s (worst ratio %.3f)", label, desc, v))
+		}
+		if name == "" {
+			ch.all = p
+		} else {
+			ch.without[name] = p
+		}
+	}
+	return ch, nil
+}
+
+// maximin returns the allowed column whose smallest value over the rows
+// is largest, and that value; -1 when there are no rows or no column is
+// allowed. Ties go to the first column.
+func maximin(rows [][]float64, allowed func(col int) bool) (int, float64) {
+	if len(rows) == 0 {
+		return -1, 0
+	}
+	best, bestW := -1, math.Inf(-1)
+	for c := range rows[0] {
+		if !allowed(c) {
+			continue
+		}
+		w := math.Inf(1)
+		for _, r := range rows {
+			w = math.Min(w, r[c])
+		}
+		if w > bestW {
+			best, bestW = c, w
+		}
+	}
+	return best, bestW
+}
