@@ -288,15 +288,7 @@ func chooseDefaults(ctx context.Context, sets []*defaultsSet, base output.Params
 		}
 		for range 3 {
 			for i := range models.NumFriendFeatures {
-				step := 0.0
-				for _, v := range best {
-					step = math.Max(step, math.Abs(v))
-				}
-				step /= 4
-				for _, v := range []float64{0, best[i] / 2, 2 * best[i], best[i] + step, best[i] - step} {
-					if v == best[i] || math.Abs(v) > 100 {
-						continue
-					}
+				for _, v := range coordinateSteps(best, i) {
 					cand := best
 					cand[i] = v
 					if got := worst(sub, cand); got > bestW {

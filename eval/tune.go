@@ -137,6 +137,17 @@ func (e *evaluator) tune(ctx context.Context, train *data.Tables, val evalTasks,
 		factors       int
 		alpha, lambda float64
 	}
+	// withPrior is the interest model bare with the cold-start prior cp,
+	// and its objective
+	withPrior := func(bare *models.ALS, cp models.ColdStartParams, ap models.ALSParams) (*models.Inputs, float64, error) {
+		als, err := withColdStart(ctx, in, bare, cp, ap)
+		if err != nil {
+			return nil, 0, err
+		}
+		cand := &models.Inputs{Dims: in.Dims, Features: f, ALS: als}
+		v, err := objective(cand, p.Friends, p.Groups)
+		return cand, v, err
+	}
 	var grid []setting
 	if primary == datasets.TaskFriends && p.Friends.LatentWeight == 0 {
 		notes = append(notes, "the interest-model grid was skipped: friends is the only task evaluated and the friend score gives the interest vectors no weight (latent_weight = 0), so every setting would score the same")
@@ -159,15 +170,11 @@ func (e *evaluator) tune(ctx context.Context, train *data.Tables, val evalTasks,
 		if err != nil {
 			return p, trials, notes, err
 		}
-		als, err := withColdStart(ctx, in, bare, p.ColdStart, ap)
+		cand, v, err := withPrior(bare, p.ColdStart, ap)
 		if err != nil {
 			return p, trials, notes, err
 		}
-		cand := &models.Inputs{Dims: in.Dims, Features: f, ALS: als}
-		v, err := objective(cand, p.Friends, p.Groups)
-		if err != nil {
-			return p, trials, notes, err
-		}
+		als := cand.ALS
 		t := record(primary, fmt.Sprintf("als factors=%d alpha=%g lambda=%g", g.factors, g.alpha, g.lambda), metric, v)
 		if v > bestV {
 			bestI, bestV, bestALS, bestAP, bestBare = t, v, als, ap, bare
@@ -190,12 +197,7 @@ func (e *evaluator) tune(ctx context.Context, train *data.Tables, val evalTasks,
 			}
 			cp := p.ColdStart
 			cp.Weight = w
-			als, err := withColdStart(ctx, in, bestBare, cp, bestAP)
-			if err != nil {
-				return p, trials, notes, err
-			}
-			cand := &models.Inputs{Dims: in.Dims, Features: f, ALS: als}
-			v, err := objective(cand, p.Friends, p.Groups)
+			cand, v, err := withPrior(bestBare, cp, bestAP)
 			if err != nil {
 				return p, trials, notes, err
 			}
@@ -338,15 +340,7 @@ func (e *evaluator) tuneFriends(ctx context.Context, in *models.Inputs, hand mod
 		}
 		for i := range models.NumFriendFeatures {
 			w := refined.Weights()
-			step := 0.0
-			for _, v := range w {
-				step = math.Max(step, math.Abs(v))
-			}
-			step /= 4
-			for _, v := range []float64{0, w[i] / 2, 2 * w[i], w[i] + step, w[i] - step} {
-				if v == w[i] || math.Abs(v) > 100 {
-					continue
-				}
+			for _, v := range coordinateSteps(w, i) {
 				cand := refined
 				ws := w
 				ws[i] = v
@@ -372,6 +366,24 @@ func (e *evaluator) tuneFriends(ctx context.Context, in *models.Inputs, hand mod
 	}
 	choose(bestT)
 	return best, nil
+}
+
+// coordinateSteps are the values coordinate search tries for weight i of
+// w: zero, half, double, and a quarter of the largest weight either way;
+// never w[i] itself nor beyond the weights' range.
+func coordinateSteps(w [models.NumFriendFeatures]float64, i models.FriendFeature) []float64 {
+	step := 0.0
+	for _, v := range w {
+		step = math.Max(step, math.Abs(v))
+	}
+	step /= 4
+	var out []float64
+	for _, v := range []float64{0, w[i] / 2, 2 * w[i], w[i] + step, w[i] - step} {
+		if v != w[i] && math.Abs(v) <= 100 {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // subsample keeps at most n users of truth, chosen at random.
