@@ -3,6 +3,7 @@ package eval
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"maps"
 	"math"
 	"path/filepath"
@@ -167,7 +168,7 @@ type defaultsChoice struct {
 // chooseDefaults chooses the defaults' half-life, interest model, group
 // weights and friend weights by their worst case over the sets, and the
 // same leaving each set out.
-func chooseDefaults(ctx context.Context, sets []*defaultsSet, base output.Params, workers int) (defaultsChoice, error) {
+func chooseDefaults(ctx context.Context, sets []*defaultsSet, base output.Params, workers int, log *slog.Logger) (defaultsChoice, error) {
 	ch := defaultsChoice{without: map[string]output.Params{}}
 	subsets := map[string][]*defaultsSet{"": sets}
 	for _, s := range sets {
@@ -202,6 +203,7 @@ func chooseDefaults(ctx context.Context, sets []*defaultsSet, base output.Params
 		if task == "" || s.bars[task] == 0 {
 			continue
 		}
+		log.Info("defaults: interest-model grid", "dataset", s.name, "task", task, "settings", len(grid))
 		k, metric, _ := objective(task)
 		undated := map[alsSetting]float64{} // an undated set's ratio per setting but the half-life
 		for _, g := range grid {
@@ -304,6 +306,7 @@ func chooseDefaults(ctx context.Context, sets []*defaultsSet, base output.Params
 	}
 	for _, name := range slices.Sorted(maps.Keys(subsets)) {
 		sub := subsets[name]
+		log.Info("defaults: choosing", "without", name)
 		p := base
 		label := "every dataset"
 		if name != "" {

@@ -92,7 +92,7 @@ func QualityDoc(ctx context.Context, cfg QualityConfig, log *slog.Logger) error 
 		sets = append(sets, s)
 	}
 	log.Info("choosing the defaults by their worst case across datasets")
-	choice, err := chooseDefaults(ctx, sets, output.DefaultParams(), cfg.Workers)
+	choice, err := chooseDefaults(ctx, sets, output.DefaultParams(), cfg.Workers, log)
 	if err != nil {
 		return err
 	}
