@@ -174,93 +174,120 @@ func chooseDefaults(ctx context.Context, sets []*defaultsSet, base output.Params
 	for _, s := range sets {
 		subsets[s.name] = slices.DeleteFunc(slices.Clone(sets), func(o *defaultsSet) bool { return o == s })
 	}
-	// the interest model, on each set's interest or group task
+	// the interest model, on each set's interest or group task: first the
+	// half-life (at the base interest model, on the timed sets), then the
+	// interest model at the chosen half-life
 	type alsSetting struct {
-		hl            float64
 		factors       int
 		alpha, lambda float64
 	}
 	var grid []alsSetting
-	for _, hl := range halfLives {
-		for _, factors := range []int{32, 64, 128} {
-			for _, alpha := range []float64{0.25, 1, 5, 20} {
-				for _, lambda := range []float64{0.03, 0.3} {
-					grid = append(grid, alsSetting{hl, factors, alpha, lambda})
-				}
+	for _, factors := range []int{32, 64, 128} {
+		for _, alpha := range []float64{0.25, 1, 5, 20} {
+			for _, lambda := range []float64{0.03, 0.3} {
+				grid = append(grid, alsSetting{factors, alpha, lambda})
 			}
 		}
 	}
-	// ratio[set][i] is setting i's value over the set's bar; sets whose
-	// primary task the interest model cannot change are left out
-	ratio := map[*defaultsSet][]float64{}
-	for _, s := range sets {
-		task := ""
+	baseALS := alsSetting{base.ALS.Factors, base.ALS.Alpha, base.ALS.Lambda}
+	taskOf := func(s *defaultsSet) string {
 		for _, t := range []string{datasets.TaskInterests, datasets.TaskGroups} {
-			if _, ok := s.truth[t]; ok && task == "" {
-				task = t
+			if _, ok := s.truth[t]; ok && s.bars[t] > 0 {
+				return t
 			}
 		}
-		if task == "" || s.bars[task] == 0 {
-			continue
-		}
-		log.Info("defaults: interest-model grid", "dataset", s.name, "task", task, "settings", len(grid))
-		k, metric, _ := objective(task)
-		undated := map[alsSetting]float64{} // an undated set's ratio per setting but the half-life
-		for _, g := range grid {
-			hl, key := g.hl, g
-			if len(s.runs) == 1 { // undated: every half-life is the same run
-				hl, key.hl = firstKey(s.runs), 0
-				if r, ok := undated[key]; ok {
-					ratio[s] = append(ratio[s], r)
-					continue
-				}
-			}
-			in := s.runs[hl]
-			ap := base.ALS
-			ap.Factors, ap.Alpha, ap.Lambda, ap.Workers = g.factors, g.alpha, g.lambda, workers
-			rt := in.Features.Signals.Transpose(int(in.Features.Items.N))
-			bare, err := models.TrainALS(ctx, &in.Features.Signals, &rt, ap, nil)
-			if err != nil {
-				return ch, err
-			}
-			als, err := withColdStart(ctx, in, bare, base.ColdStart, ap)
-			if err != nil {
-				return ch, err
-			}
-			cand := &models.Inputs{Dims: in.Dims, Features: in.Features, ALS: als}
-			var v float64
-			truth := s.truth[task]
-			if task == datasets.TaskGroups {
-				l, err := rankedGroups(ctx, cand, widened(base).Groups, truth, workers)
-				if err != nil {
-					return ch, err
-				}
-				v = metric(quality.Score("", truth, l, 1).At(k))
-			} else {
-				v = metric(quality.Score("", truth, interestLists(cand, task, slices.Sorted(maps.Keys(truth))), 1).At(k))
-			}
-			r := v / s.bars[task]
-			ratio[s] = append(ratio[s], r)
-			if key.hl == 0 {
-				undated[key] = r
-			}
-		}
+		return "" // the interest model cannot change this set's primary task
 	}
-	bestALS := func(sub []*defaultsSet) (alsSetting, float64, bool) {
-		timed := slices.ContainsFunc(sub, func(s *defaultsSet) bool { return len(s.runs) > 1 })
-		var rows [][]float64
-		for _, s := range sub {
-			if r, ok := ratio[s]; ok {
-				rows = append(rows, r)
+	type key struct {
+		s  *defaultsSet
+		hl float64
+		g  alsSetting
+	}
+	memo := map[key]float64{}
+	// value is set s's ratio to its bar at half-life hl (ignored when s is
+	// undated) with interest model g
+	value := func(s *defaultsSet, hl float64, g alsSetting) (float64, error) {
+		if len(s.runs) == 1 {
+			hl = firstKey(s.runs)
+		}
+		if r, ok := memo[key{s, hl, g}]; ok {
+			return r, nil
+		}
+		task := taskOf(s)
+		k, metric, _ := objective(task)
+		in := s.runs[hl]
+		ap := base.ALS
+		ap.Factors, ap.Alpha, ap.Lambda, ap.Workers = g.factors, g.alpha, g.lambda, workers
+		rt := in.Features.Signals.Transpose(int(in.Features.Items.N))
+		bare, err := models.TrainALS(ctx, &in.Features.Signals, &rt, ap, nil)
+		if err != nil {
+			return 0, err
+		}
+		als, err := withColdStart(ctx, in, bare, base.ColdStart, ap)
+		if err != nil {
+			return 0, err
+		}
+		cand := &models.Inputs{Dims: in.Dims, Features: in.Features, ALS: als}
+		truth := s.truth[task]
+		var v float64
+		if task == datasets.TaskGroups {
+			l, err := rankedGroups(ctx, cand, widened(base).Groups, truth, workers)
+			if err != nil {
+				return 0, err
 			}
+			v = metric(quality.Score("", truth, l, 1).At(k))
+		} else {
+			v = metric(quality.Score("", truth, interestLists(cand, task, slices.Sorted(maps.Keys(truth))), 1).At(k))
 		}
-		i, w := maximin(rows, func(i int) bool {
-			return timed || grid[i].hl == base.Features.HalfLifeDays // without a timed dataset, keep the half-life
-		})
+		memo[key{s, hl, g}] = v / s.bars[task]
+		return v / s.bars[task], nil
+	}
+	// rows is a matrix of values: one row per set of sub that has a task,
+	// one column per x
+	rows := func(sub []*defaultsSet, n int, at func(s *defaultsSet, i int) (float64, error)) ([][]float64, error) {
+		var out [][]float64
+		for _, s := range sub {
+			if taskOf(s) == "" {
+				continue
+			}
+			row := make([]float64, n)
+			for i := range n {
+				v, err := at(s, i)
+				if err != nil {
+					return nil, err
+				}
+				row[i] = v
+			}
+			out = append(out, row)
+		}
+		return out, nil
+	}
+	all := func(int) bool { return true }
+	halfLifeFor := func(sub []*defaultsSet) (float64, error) {
+		timed := slices.DeleteFunc(slices.Clone(sub), func(s *defaultsSet) bool { return len(s.runs) == 1 })
+		m, err := rows(timed, len(halfLives), func(s *defaultsSet, i int) (float64, error) { return value(s, halfLives[i], baseALS) })
+		if err != nil {
+			return 0, err
+		}
+		if i, _ := maximin(m, all); i >= 0 {
+			return halfLives[i], nil
+		}
+		return base.Features.HalfLifeDays, nil // no timed dataset: keep the half-life
+	}
+	bestALS := func(sub []*defaultsSet) (float64, alsSetting, float64, bool, error) {
+		hl, err := halfLifeFor(sub)
+		if err != nil {
+			return 0, alsSetting{}, 0, false, err
+		}
+		m, err := rows(sub, len(grid), func(s *defaultsSet, i int) (float64, error) { return value(s, hl, grid[i]) })
+		if err != nil {
+			return 0, alsSetting{}, 0, false, err
+		}
+		i, w := maximin(m, all)
 		if i < 0 {
-			return alsSetting{}, 0, false
+			return hl, alsSetting{}, 0, false, nil
 		}
-		return grid[i], w, true
+		return hl, grid[i], w, true, nil
 	}
 	// the friend weights, by coordinate search from the current defaults
 	// and from each set's tuned weights
@@ -306,16 +333,20 @@ func chooseDefaults(ctx context.Context, sets []*defaultsSet, base output.Params
 	}
 	for _, name := range slices.Sorted(maps.Keys(subsets)) {
 		sub := subsets[name]
-		log.Info("defaults: choosing", "without", name)
+		log.Info("defaults: choosing", "without", name, "interest_models_trained", len(memo))
 		p := base
 		label := "every dataset"
 		if name != "" {
 			label = "the datasets but " + name
 		}
-		if g, w, ok := bestALS(sub); ok {
-			p.Features.HalfLifeDays = g.hl
+		hl, g, w, ok, err := bestALS(sub)
+		if err != nil {
+			return ch, err
+		}
+		if ok {
+			p.Features.HalfLifeDays = hl
 			p.ALS.Factors, p.ALS.Alpha, p.ALS.Lambda = g.factors, g.alpha, g.lambda
-			ch.notes = append(ch.notes, fmt.Sprintf("on %s: half_life_days=%g, als factors=%d alpha=%g lambda=%g (worst ratio to the best classic baseline %.3f)", label, g.hl, g.factors, g.alpha, g.lambda, w))
+			ch.notes = append(ch.notes, fmt.Sprintf("on %s: half_life_days=%g, als factors=%d alpha=%g lambda=%g (worst ratio to the best classic baseline %.3f)", label, hl, g.factors, g.alpha, g.lambda, w))
 		}
 		if fs := friendSets(sub); len(fs) > 0 {
 			w, v := bestFriends(fs)
