@@ -348,8 +348,18 @@ func chooseDefaults(ctx context.Context, sets []*defaultsSet, base output.Params
 			p.ALS.Factors, p.ALS.Alpha, p.ALS.Lambda = g.factors, g.alpha, g.lambda
 			ch.notes = append(ch.notes, fmt.Sprintf("on %s: half_life_days=%g, als factors=%d alpha=%g lambda=%g (worst ratio to the best classic baseline %.3f)", label, hl, g.factors, g.alpha, g.lambda, w))
 		}
+		if gs := slices.DeleteFunc(slices.Clone(sub), func(s *defaultsSet) bool { return taskOf(s) != datasets.TaskGroups }); ok && len(gs) > 0 {
+			cp, gp, v, err := bestGroups(ctx, gs, p, workers)
+			if err != nil {
+				return ch, err
+			}
+			p.ColdStart, p.Groups = cp, gp
+			ch.notes = append(ch.notes, fmt.Sprintf("on %s: groups cold_start weight=%g interest_weight=%g social_weight=%g social_scale=%g health_weight=%g (worst ratio %.3f)",
+				label, cp.Weight, gp.InterestWeight, gp.SocialWeight, gp.SocialScale, gp.HealthWeight, v))
+		}
 		if fs := friendSets(sub); len(fs) > 0 {
 			w, v := bestFriends(fs)
+			w = keepUnseen(w, base.Friends.Weights(), fs)
 			p.Friends.SetWeights(w)
 			desc := ""
 			for i, x := range w {
@@ -387,4 +397,96 @@ func maximin(rows [][]float64, allowed func(col int) bool) (int, float64) {
 		}
 	}
 	return best, bestW
+}
+
+// keepUnseen sets the weights of features no candidate of the sets ever
+// has (money ties and contacts, which no public dataset holds) back to
+// the hand-set ones, scaled as the mutual-friends weight was: a search
+// cannot choose a weight it cannot see, and zero would throw the signal
+// away in production.
+func keepUnseen(w, hand [models.NumFriendFeatures]float64, sets []*defaultsSet) [models.NumFriendFeatures]float64 {
+	var seen [models.NumFriendFeatures]bool
+	for _, s := range sets {
+		for _, c := range s.friends {
+			for i, x := range c.X {
+				seen[i] = seen[i] || x != 0
+			}
+		}
+	}
+	scale := 1.0
+	if m := models.FeatMutual; hand[m] != 0 && w[m] != 0 {
+		scale = w[m] / hand[m]
+	}
+	for i := range w {
+		if !seen[i] {
+			w[i] = math.Round(hand[i]*scale*1e4) / 1e4
+		}
+	}
+	return w
+}
+
+// bestGroups chooses the group score's weights and the cold-start prior's
+// weight by their worst case over sets (each with a group task), with the
+// half-life and interest model of p.
+func bestGroups(ctx context.Context, sets []*defaultsSet, p output.Params, workers int) (models.ColdStartParams, models.GroupParams, float64, error) {
+	type setting struct {
+		cp models.ColdStartParams
+		gp models.GroupParams
+	}
+	var grid []setting
+	for _, w := range []float64{0, 1, 2, 4} {
+		for _, iw := range []float64{0, 1, 3} {
+			for _, sw := range []float64{0, 1, 3} {
+				for _, scale := range []float64{2, 10} {
+					for _, hw := range []float64{0, 0.2, 1} {
+						st := setting{p.ColdStart, p.Groups}
+						st.cp.Weight = w
+						st.gp.InterestWeight, st.gp.SocialWeight, st.gp.SocialScale, st.gp.HealthWeight = iw, sw, scale, hw
+						grid = append(grid, st)
+					}
+				}
+			}
+		}
+	}
+	var rows [][]float64
+	for _, s := range sets {
+		in := s.runs[p.Features.HalfLifeDays]
+		if in == nil {
+			in = s.runs[firstKey(s.runs)]
+		}
+		ap := p.ALS
+		ap.Workers = workers
+		rt := in.Features.Signals.Transpose(int(in.Features.Items.N))
+		bare, err := models.TrainALS(ctx, &in.Features.Signals, &rt, ap, nil)
+		if err != nil {
+			return p.ColdStart, p.Groups, 0, err
+		}
+		truth := s.truth[datasets.TaskGroups]
+		withPrior := map[float64]*models.Inputs{}
+		row := make([]float64, len(grid))
+		for i, st := range grid {
+			cand, ok := withPrior[st.cp.Weight]
+			if !ok {
+				als, err := withColdStart(ctx, in, bare, st.cp, ap)
+				if err != nil {
+					return p.ColdStart, p.Groups, 0, err
+				}
+				cand = &models.Inputs{Dims: in.Dims, Features: in.Features, ALS: als}
+				withPrior[st.cp.Weight] = cand
+			}
+			g := widened(p).Groups
+			g.InterestWeight, g.SocialWeight, g.SocialScale, g.HealthWeight = st.gp.InterestWeight, st.gp.SocialWeight, st.gp.SocialScale, st.gp.HealthWeight
+			l, err := rankedGroups(ctx, cand, g, truth, workers)
+			if err != nil {
+				return p.ColdStart, p.Groups, 0, err
+			}
+			row[i] = quality.Score("", truth, l, 1).At(5).Recall / s.bars[datasets.TaskGroups]
+		}
+		rows = append(rows, row)
+	}
+	i, v := maximin(rows, func(int) bool { return true })
+	if i < 0 {
+		return p.ColdStart, p.Groups, 0, nil
+	}
+	return grid[i].cp, grid[i].gp, v, nil
 }

@@ -26,7 +26,7 @@ import (
 //  1. the decay half-life (timed datasets only), by a full pipeline run each;
 //  2. the interest model's dimension, confidence scaling and
 //     regularisation, by retraining on the same features;
-//  3. the group score's weights, by re-ranking;
+//  3. the group score's weights with the cold-start prior's, by re-ranking;
 //  4. the friend ranker's weights (see tuneFriends).
 //
 // The objective of steps 1 and 2 is interests NDCG@20 when the dataset has
@@ -187,51 +187,49 @@ func (e *evaluator) tune(ctx context.Context, train *data.Tables, val evalTasks,
 	p.ALS.Workers = 0
 	in = &models.Inputs{Dims: in.Dims, Features: f, ALS: bestALS}
 
-	// 2b. the cold-start prior's weight, where groups are evaluated (its
-	// pseudo-observations are groups)
-	if has(datasets.TaskGroups) && bestBare != nil {
-		bestI, bestV = -1, math.Inf(-1)
-		for _, w := range []float64{0, 1, 2, 4, 8} {
-			if !more("cold-start") {
-				break
-			}
-			cp := p.ColdStart
-			cp.Weight = w
-			cand, v, err := withPrior(bestBare, cp, bestAP)
-			if err != nil {
-				return p, trials, notes, err
-			}
-			t := record(primary, fmt.Sprintf("cold_start weight=%g", w), metric, v)
-			if v > bestV {
-				bestI, bestV, p.ColdStart, in = t, v, cp, cand
-			}
-		}
-		if bestI >= 0 {
-			choose(bestI)
-		}
-	}
-
-	// 3. group score
+	// 3. the group score's weights, jointly with the cold-start prior's
+	// weight (its pseudo-observations are groups, so the two interact:
+	// the prior and social proof both count friends' groups)
 	if has(datasets.TaskGroups) {
 		truth := val[datasets.TaskGroups].Truth
+		type prior struct {
+			cp models.ColdStartParams
+			in *models.Inputs
+		}
+		priors := []prior{{p.ColdStart, in}}
+		if bestBare != nil {
+			priors = nil
+			for _, w := range []float64{0, 1, 2, 4} {
+				cp := p.ColdStart
+				cp.Weight = w
+				als, err := withColdStart(ctx, in, bestBare, cp, bestAP)
+				if err != nil {
+					return p, trials, notes, err
+				}
+				priors = append(priors, prior{cp, &models.Inputs{Dims: in.Dims, Features: f, ALS: als}})
+			}
+		}
 		bestI, bestV = -1, math.Inf(-1)
-		for _, iw := range []float64{0, 1, 3} {
-			for _, sw := range []float64{0, 1, 3} {
-				for _, scale := range []float64{2, 10} {
-					for _, hw := range []float64{0, 0.2, 1} {
-						if !more("group-score") {
-							continue
-						}
-						gp := p.Groups
-						gp.InterestWeight, gp.SocialWeight, gp.SocialScale, gp.HealthWeight = iw, sw, scale, hw
-						l, err := rankedGroups(ctx, in, gp, truth, e.cfg.Workers)
-						if err != nil {
-							return p, trials, notes, err
-						}
-						v := quality.Score("", truth, l, 1).At(5).Recall
-						t := record(datasets.TaskGroups, fmt.Sprintf("groups interest_weight=%g social_weight=%g social_scale=%g health_weight=%g", iw, sw, scale, hw), "recall@5", v)
-						if v > bestV {
-							bestI, bestV, p.Groups = t, v, gp
+		best := priors[0]
+		for _, pr := range priors {
+			for _, iw := range []float64{0, 1, 3} {
+				for _, sw := range []float64{0, 1, 3} {
+					for _, scale := range []float64{2, 10} {
+						for _, hw := range []float64{0, 0.2, 1} {
+							if !more("group-score") {
+								continue
+							}
+							gp := p.Groups
+							gp.InterestWeight, gp.SocialWeight, gp.SocialScale, gp.HealthWeight = iw, sw, scale, hw
+							l, err := rankedGroups(ctx, pr.in, gp, truth, e.cfg.Workers)
+							if err != nil {
+								return p, trials, notes, err
+							}
+							v := quality.Score("", truth, l, 1).At(5).Recall
+							t := record(datasets.TaskGroups, fmt.Sprintf("groups cold_start weight=%g interest_weight=%g social_weight=%g social_scale=%g health_weight=%g", pr.cp.Weight, iw, sw, scale, hw), "recall@5", v)
+							if v > bestV {
+								bestI, bestV, p.Groups, best = t, v, gp, pr
+							}
 						}
 					}
 				}
@@ -239,6 +237,7 @@ func (e *evaluator) tune(ctx context.Context, train *data.Tables, val evalTasks,
 		}
 		if bestI >= 0 {
 			choose(bestI)
+			p.ColdStart, in = best.cp, best.in
 		}
 	}
 

@@ -65,6 +65,7 @@ func TestTieReciprocityAndDecay(t *testing.T) {
 	txns := []data.Txn{transfer(0, 1, now), transfer(0, 1, now), transfer(2, 3, now), transfer(3, 2, now),
 		transfer(4, 5, now-42*86_400_000), transfer(4, 5, now-42*86_400_000)}
 	p := DefaultParams()
+	p.HalfLifeDays = 21 // 42 days are two half-lives
 	f := build(t, dims(6), [][]data.Txn{txns}, nil, now-60*86_400_000, p)
 	oneWay, info := f.Tie(0, 1)
 	twoWay, _ := f.Tie(2, 3)

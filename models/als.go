@@ -27,12 +27,13 @@ type ALSParams struct {
 	Workers     int     `json:"-"`            // 0 = GOMAXPROCS; results do not depend on it
 }
 
-// DefaultALSParams returns production defaults: 32 factors, 3 CG steps
-// (Takács et al. 2011 find 2–3 enough with warm starts), alpha 10 on signal
-// weights of 1–6, and regularisation scaled by each row's number of
-// observations (Rendle et al. 2022, "Revisiting the Performance of iALS").
+// DefaultALSParams returns production defaults: 3 CG steps (Takács et
+// al. 2011 find 2–3 enough with warm starts) and regularisation scaled by
+// each row's number of observations (Rendle et al. 2022, "Revisiting the
+// Performance of iALS"); the dimension, alpha and lambda are those circles
+// quality chose by their worst case across the public datasets.
 func DefaultALSParams() ALSParams {
-	return ALSParams{Factors: 32, Iterations: 8, CGSteps: 3, Alpha: 10, Lambda: 0.05, RegExponent: 1, Seed: 42}
+	return ALSParams{Factors: 64, Iterations: 8, CGSteps: 3, Alpha: 5, Lambda: 0.03, RegExponent: 1, Seed: 42}
 }
 
 // Validate checks every field and names the first bad one.
