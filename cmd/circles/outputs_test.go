@@ -317,8 +317,8 @@ func checkInterests(t *testing.T, dir string, w *world) {
 		if !w.eligible(r.UserID) {
 			t.Errorf("interests published for ineligible user %d", r.UserID)
 		}
-		if len(r.Vector) != 32 {
-			t.Errorf("user %d: vector of %d dims", r.UserID, len(r.Vector))
+		if want := output.DefaultParams().ALS.Factors; len(r.Vector) != want {
+			t.Errorf("user %d: vector of %d dims, want %d", r.UserID, len(r.Vector), want)
 		}
 		if len(r.TopTopics) > 0 {
 			n++
