@@ -197,7 +197,7 @@ its charts and JSON, from the repository root with
 
     go run ./cmd/circles quality -data ../shared/data -out docs/quality.md
 
-(about thirteen minutes on two cores). Each dataset is imported into the
+(about forty minutes on two cores). Each dataset is imported into the
 pipeline's own input tables (` + "`circles import`" + `; [datasets.md](datasets.md)
 gives the mapping and what each dataset lacks), split, and the
 production pipeline (` + "`circles run`" + `'s stages, through real
