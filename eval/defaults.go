@@ -10,6 +10,7 @@ import (
 	"slices"
 
 	"circles/datasets"
+	"circles/jobs"
 	"circles/models"
 	"circles/output"
 	"circles/quality"
@@ -72,9 +73,11 @@ func newDefaultsSet(ctx context.Context, name string, pr *prepared, base output.
 	e := pr.e
 	s := &defaultsSet{name: name, pr: pr, runs: map[float64]*models.Inputs{}, bars: map[string]float64{}, truth: map[string]map[int64][]int64{}}
 	dir := filepath.Join(e.cfg.Work, "defaults")
-	input := filepath.Join(dir, "input")
-	if err := pr.trainVal.Write(input, e.date, e.sum.Days); err != nil {
-		return nil, err
+	input := e.tuneInput() // tuning wrote the validation training part there
+	if !e.cfg.Tune {
+		if err := pr.trainVal.Write(input, e.date, e.sum.Days); err != nil {
+			return nil, err
+		}
 	}
 	hls := []float64{base.Features.HalfLifeDays}
 	if e.sum.Timed {
@@ -217,13 +220,8 @@ func chooseDefaults(ctx context.Context, sets []*defaultsSet, base output.Params
 		k, metric, _ := objective(task)
 		in := s.runs[hl]
 		ap := base.ALS
-		ap.Factors, ap.Alpha, ap.Lambda, ap.Workers = g.factors, g.alpha, g.lambda, workers
-		rt := in.Features.Signals.Transpose(int(in.Features.Items.N))
-		bare, err := models.TrainALS(ctx, &in.Features.Signals, &rt, ap, nil)
-		if err != nil {
-			return 0, err
-		}
-		als, err := withColdStart(ctx, in, bare, base.ColdStart, ap)
+		ap.Factors, ap.Alpha, ap.Lambda = g.factors, g.alpha, g.lambda
+		als, _, err := jobs.TrainInterests(ctx, in.Dims, in.Features, ap, base.ColdStart, jobs.Options{Workers: workers})
 		if err != nil {
 			return 0, err
 		}
@@ -262,14 +260,13 @@ func chooseDefaults(ctx context.Context, sets []*defaultsSet, base output.Params
 		}
 		return out, nil
 	}
-	all := func(int) bool { return true }
 	halfLifeFor := func(sub []*defaultsSet) (float64, error) {
 		timed := slices.DeleteFunc(slices.Clone(sub), func(s *defaultsSet) bool { return len(s.runs) == 1 })
 		m, err := rows(timed, len(halfLives), func(s *defaultsSet, i int) (float64, error) { return value(s, halfLives[i], baseALS) })
 		if err != nil {
 			return 0, err
 		}
-		if i, _ := maximin(m, all); i >= 0 {
+		if i, _ := maximin(m); i >= 0 {
 			return halfLives[i], nil
 		}
 		return base.Features.HalfLifeDays, nil // no timed dataset: keep the half-life
@@ -283,7 +280,7 @@ func chooseDefaults(ctx context.Context, sets []*defaultsSet, base output.Params
 		if err != nil {
 			return 0, alsSetting{}, 0, false, err
 		}
-		i, w := maximin(m, all)
+		i, w := maximin(m)
 		if i < 0 {
 			return hl, alsSetting{}, 0, false, nil
 		}
@@ -376,18 +373,15 @@ func chooseDefaults(ctx context.Context, sets []*defaultsSet, base output.Params
 	return ch, nil
 }
 
-// maximin returns the allowed column whose smallest value over the rows
-// is largest, and that value; -1 when there are no rows or no column is
-// allowed. Ties go to the first column.
-func maximin(rows [][]float64, allowed func(col int) bool) (int, float64) {
+// maximin returns the column whose smallest value over the rows is
+// largest, and that value; -1 when there are no rows or columns. Ties go
+// to the first column.
+func maximin(rows [][]float64) (int, float64) {
 	if len(rows) == 0 {
 		return -1, 0
 	}
 	best, bestW := -1, math.Inf(-1)
 	for c := range rows[0] {
-		if !allowed(c) {
-			continue
-		}
 		w := math.Inf(1)
 		for _, r := range rows {
 			w = math.Min(w, r[c])
@@ -484,7 +478,7 @@ func bestGroups(ctx context.Context, sets []*defaultsSet, p output.Params, worke
 		}
 		rows = append(rows, row)
 	}
-	i, v := maximin(rows, func(int) bool { return true })
+	i, v := maximin(rows)
 	if i < 0 {
 		return p.ColdStart, p.Groups, 0, nil
 	}

@@ -35,7 +35,7 @@ import (
 // say where Config.TuneTrials cut tuning short.
 func (e *evaluator) tune(ctx context.Context, train *data.Tables, val evalTasks, p output.Params) (output.Params, []TuningTrial, []string, error) {
 	dir := filepath.Join(e.cfg.Work, "tune")
-	if err := train.Write(filepath.Join(dir, "input"), e.date, e.sum.Days); err != nil {
+	if err := train.Write(e.tuneInput(), e.date, e.sum.Days); err != nil {
 		return p, nil, nil, err
 	}
 	var (
@@ -104,7 +104,7 @@ func (e *evaluator) tune(ctx context.Context, train *data.Tables, val evalTasks,
 		}
 		q := p
 		q.Features.HalfLifeDays = hl
-		res, err := e.run(ctx, filepath.Join(dir, "input"), filepath.Join(dir, fmt.Sprintf("out-hl-%d", i)), q)
+		res, err := e.run(ctx, e.tuneInput(), filepath.Join(dir, fmt.Sprintf("out-hl-%d", i)), q)
 		if err != nil {
 			return p, trials, notes, err
 		}
@@ -137,17 +137,6 @@ func (e *evaluator) tune(ctx context.Context, train *data.Tables, val evalTasks,
 		factors       int
 		alpha, lambda float64
 	}
-	// withPrior is the interest model bare with the cold-start prior cp,
-	// and its objective
-	withPrior := func(bare *models.ALS, cp models.ColdStartParams, ap models.ALSParams) (*models.Inputs, float64, error) {
-		als, err := withColdStart(ctx, in, bare, cp, ap)
-		if err != nil {
-			return nil, 0, err
-		}
-		cand := &models.Inputs{Dims: in.Dims, Features: f, ALS: als}
-		v, err := objective(cand, p.Friends, p.Groups)
-		return cand, v, err
-	}
 	var grid []setting
 	if primary == datasets.TaskFriends && p.Friends.LatentWeight == 0 {
 		notes = append(notes, "the interest-model grid was skipped: friends is the only task evaluated and the friend score gives the interest vectors no weight (latent_weight = 0), so every setting would score the same")
@@ -170,11 +159,14 @@ func (e *evaluator) tune(ctx context.Context, train *data.Tables, val evalTasks,
 		if err != nil {
 			return p, trials, notes, err
 		}
-		cand, v, err := withPrior(bare, p.ColdStart, ap)
+		als, err := withColdStart(ctx, in, bare, p.ColdStart, ap)
 		if err != nil {
 			return p, trials, notes, err
 		}
-		als := cand.ALS
+		v, err := objective(&models.Inputs{Dims: in.Dims, Features: f, ALS: als}, p.Friends, p.Groups)
+		if err != nil {
+			return p, trials, notes, err
+		}
 		t := record(primary, fmt.Sprintf("als factors=%d alpha=%g lambda=%g", g.factors, g.alpha, g.lambda), metric, v)
 		if v > bestV {
 			bestI, bestV, bestALS, bestAP, bestBare = t, v, als, ap, bare
@@ -259,6 +251,11 @@ func withColdStart(ctx context.Context, in *models.Inputs, bare *models.ALS, cp 
 	_, err := models.ColdStart(ctx, in.Dims, in.Features, m, cp, ap, nil)
 	return m, err
 }
+
+// tuneInput is where tune writes its training tree, the training part with
+// the validation part held out; later steps that need that tree read it
+// there rather than write it again.
+func (e *evaluator) tuneInput() string { return filepath.Join(e.cfg.Work, "tune", "input") }
 
 // budgetNoted reports whether notes already say the trial budget ran out.
 func budgetNoted(notes []string) bool {

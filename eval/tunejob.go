@@ -103,7 +103,7 @@ func TuneJob(ctx context.Context, cfg TuneJobConfig, log *slog.Logger) (*output.
 	tuned = narrowed(tuned, cfg.Base)
 
 	// validate tuned against base on the held-out days, and guard
-	input := filepath.Join(cfg.Work, "tune", "input") // e.tune wrote the training tree there
+	input := e.tuneInput()
 	base, err := e.run(ctx, input, filepath.Join(cfg.Work, "validate-base"), widened(cfg.Base))
 	if err != nil {
 		return nil, err

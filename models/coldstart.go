@@ -77,9 +77,13 @@ func ColdStart(ctx context.Context, d *data.Dims, f *features.Features, m *ALS, 
 	}
 	nu := f.Signals.Rows()
 	cold := make([]bool, nu)
+	events := make([]int, nu) // of the cold users
 	n := 0
 	for u := range int32(nu) {
-		if f.Eligible[u] && (only == nil || only[u]) && PositiveEvents(f, u) < p.MinEvents {
+		if !f.Eligible[u] || (only != nil && !only[u]) {
+			continue
+		}
+		if events[u] = PositiveEvents(f, u); events[u] < p.MinEvents {
 			cold[u] = true
 			n++
 		}
@@ -98,7 +102,7 @@ func ColdStart(ctx context.Context, d *data.Dims, f *features.Features, m *ALS, 
 		for i, c := range cols {
 			rows = append(rows, features.Triple{Row: u, Col: c, Val: vals[i]})
 		}
-		fade := p.Weight * float64(p.MinEvents-PositiveEvents(f, u)) / float64(p.MinEvents)
+		fade := p.Weight * float64(p.MinEvents-events[u]) / float64(p.MinEvents)
 		usable := func(g int32) bool {
 			item := f.Items.Group(g)
 			return d.GroupStatus[g] == data.StatusActive && !f.Members.Has(u, g) && !f.HiddenItems.Has(u, item) && !f.Signals.Has(u, item)
