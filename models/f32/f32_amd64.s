@@ -1,0 +1,210 @@
+#include "textflag.h"
+
+// func dotAVX2(x, y []float32) float32
+TEXT ·dotAVX2(SB), NOSPLIT, $0-52
+	MOVQ   x_base+0(FP), SI
+	MOVQ   y_base+24(FP), DI
+	MOVQ   x_len+8(FP), CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	XORQ   AX, AX
+
+dot32:
+	MOVQ        CX, DX
+	SUBQ        AX, DX
+	CMPQ        DX, $32
+	JL          dot8
+	VMOVUPS     (SI)(AX*4), Y4
+	VMOVUPS     32(SI)(AX*4), Y5
+	VMOVUPS     64(SI)(AX*4), Y6
+	VMOVUPS     96(SI)(AX*4), Y7
+	VFMADD231PS (DI)(AX*4), Y4, Y0
+	VFMADD231PS 32(DI)(AX*4), Y5, Y1
+	VFMADD231PS 64(DI)(AX*4), Y6, Y2
+	VFMADD231PS 96(DI)(AX*4), Y7, Y3
+	ADDQ        $32, AX
+	JMP         dot32
+
+dot8:
+	CMPQ        DX, $8
+	JL          dotsum
+	VMOVUPS     (SI)(AX*4), Y4
+	VFMADD231PS (DI)(AX*4), Y4, Y0
+	ADDQ        $8, AX
+	SUBQ        $8, DX
+	JMP         dot8
+
+dotsum:
+	VADDPS       Y1, Y0, Y0
+	VADDPS       Y3, Y2, Y2
+	VADDPS       Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS       X1, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+
+dottail:
+	CMPQ        AX, CX
+	JGE         dotdone
+	VMOVSS      (SI)(AX*4), X4
+	VFMADD231SS (DI)(AX*4), X4, X0
+	INCQ        AX
+	JMP         dottail
+
+dotdone:
+	VZEROUPPER
+	MOVSS X0, ret+48(FP)
+	RET
+
+// func axpyAVX2(a float32, x, y []float32)
+TEXT ·axpyAVX2(SB), NOSPLIT, $0-56
+	VBROADCASTSS a+0(FP), Y0
+	MOVQ         x_base+8(FP), SI
+	MOVQ         y_base+32(FP), DI
+	MOVQ         x_len+16(FP), CX
+	XORQ         AX, AX
+
+axpy32:
+	MOVQ        CX, DX
+	SUBQ        AX, DX
+	CMPQ        DX, $32
+	JL          axpy8
+	VMOVUPS     (DI)(AX*4), Y1
+	VMOVUPS     32(DI)(AX*4), Y2
+	VMOVUPS     64(DI)(AX*4), Y3
+	VMOVUPS     96(DI)(AX*4), Y4
+	VFMADD231PS (SI)(AX*4), Y0, Y1
+	VFMADD231PS 32(SI)(AX*4), Y0, Y2
+	VFMADD231PS 64(SI)(AX*4), Y0, Y3
+	VFMADD231PS 96(SI)(AX*4), Y0, Y4
+	VMOVUPS     Y1, (DI)(AX*4)
+	VMOVUPS     Y2, 32(DI)(AX*4)
+	VMOVUPS     Y3, 64(DI)(AX*4)
+	VMOVUPS     Y4, 96(DI)(AX*4)
+	ADDQ        $32, AX
+	JMP         axpy32
+
+axpy8:
+	CMPQ        DX, $8
+	JL          axpytail
+	VMOVUPS     (DI)(AX*4), Y1
+	VFMADD231PS (SI)(AX*4), Y0, Y1
+	VMOVUPS     Y1, (DI)(AX*4)
+	ADDQ        $8, AX
+	SUBQ        $8, DX
+	JMP         axpy8
+
+axpytail:
+	CMPQ        AX, CX
+	JGE         axpydone
+	VMOVSS      (DI)(AX*4), X1
+	VFMADD231SS (SI)(AX*4), X0, X1
+	VMOVSS      X1, (DI)(AX*4)
+	INCQ        AX
+	JMP         axpytail
+
+axpydone:
+	VZEROUPPER
+	RET
+
+// func dot4AVX2(m []float32, stride int, x []float32, out *[4]float32)
+TEXT ·dot4AVX2(SB), NOSPLIT, $0-64
+	MOVQ   m_base+0(FP), R8
+	MOVQ   stride+24(FP), BX
+	SHLQ   $2, BX
+	LEAQ   (R8)(BX*1), R9
+	LEAQ   (R9)(BX*1), R10
+	LEAQ   (R10)(BX*1), R11
+	MOVQ   x_base+32(FP), SI
+	MOVQ   x_len+40(FP), CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	XORQ   AX, AX
+
+dot4loop:
+	MOVQ        CX, DX
+	SUBQ        AX, DX
+	CMPQ        DX, $8
+	JL          dot4sum
+	VMOVUPS     (SI)(AX*4), Y4
+	VFMADD231PS (R8)(AX*4), Y4, Y0
+	VFMADD231PS (R9)(AX*4), Y4, Y1
+	VFMADD231PS (R10)(AX*4), Y4, Y2
+	VFMADD231PS (R11)(AX*4), Y4, Y3
+	ADDQ        $8, AX
+	JMP         dot4loop
+
+dot4sum:
+	// Y0..Y3 → one lane-sum each, in X0..X3's low lane.
+	VEXTRACTF128 $1, Y0, X4
+	VADDPS       X4, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VEXTRACTF128 $1, Y1, X4
+	VADDPS       X4, X1, X1
+	VHADDPS      X1, X1, X1
+	VHADDPS      X1, X1, X1
+	VEXTRACTF128 $1, Y2, X4
+	VADDPS       X4, X2, X2
+	VHADDPS      X2, X2, X2
+	VHADDPS      X2, X2, X2
+	VEXTRACTF128 $1, Y3, X4
+	VADDPS       X4, X3, X3
+	VHADDPS      X3, X3, X3
+	VHADDPS      X3, X3, X3
+
+dot4tail:
+	CMPQ        AX, CX
+	JGE         dot4done
+	VMOVSS      (SI)(AX*4), X4
+	VFMADD231SS (R8)(AX*4), X4, X0
+	VFMADD231SS (R9)(AX*4), X4, X1
+	VFMADD231SS (R10)(AX*4), X4, X2
+	VFMADD231SS (R11)(AX*4), X4, X3
+	INCQ        AX
+	JMP         dot4tail
+
+dot4done:
+	MOVQ  out+56(FP), DI
+	VMOVSS X0, (DI)
+	VMOVSS X1, 4(DI)
+	VMOVSS X2, 8(DI)
+	VMOVSS X3, 12(DI)
+	VZEROUPPER
+	RET
+
+// func mulAVX2(dst, x, y []float32)
+TEXT ·mulAVX2(SB), NOSPLIT, $0-72
+	MOVQ dst_base+0(FP), DI
+	MOVQ x_base+24(FP), SI
+	MOVQ y_base+48(FP), R8
+	MOVQ x_len+32(FP), CX
+	XORQ AX, AX
+
+mul8:
+	MOVQ    CX, DX
+	SUBQ    AX, DX
+	CMPQ    DX, $8
+	JL      multail
+	VMOVUPS (SI)(AX*4), Y1
+	VMULPS  (R8)(AX*4), Y1, Y1
+	VMOVUPS Y1, (DI)(AX*4)
+	ADDQ    $8, AX
+	JMP     mul8
+
+multail:
+	CMPQ   AX, CX
+	JGE    muldone
+	VMOVSS (SI)(AX*4), X1
+	VMULSS (R8)(AX*4), X1, X1
+	VMOVSS X1, (DI)(AX*4)
+	INCQ   AX
+	JMP    multail
+
+muldone:
+	VZEROUPPER
+	RET
