@@ -6,13 +6,11 @@ import (
 	"math"
 	"math/rand/v2"
 
-	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
 
 	"circles/features"
-	"circles/pipeline"
+	"circles/models/f32"
 )
 
 // ALSParams tunes the implicit-feedback matrix factorisation.
@@ -74,30 +72,56 @@ func NewALS(users, items, k int) *ALS {
 // TrainALS factorises the users × items signal matrix R (with Rt its
 // transpose) by implicit ALS (Hu, Koren, Volinsky 2008): preference 1 for
 // positive signal and 0 for negative, confidence 1 + α|s|, every unobserved
-// entry preference 0 with confidence 1. Each row is solved by warm-started
-// conjugate gradient needing only products with the Gram matrix and the
-// row's own observations. Rows are solved in parallel; the result depends
-// only on R and p. progress, when not nil, is called after each sweep.
+// entry preference 0 with confidence 1. Each sweep solves every row of one
+// side against the other side held fixed, mostly in the eigenbasis of the
+// fixed side's Gram matrix (alseigen.go): a row with few observations is
+// solved exactly, a row with many by warm-started conjugate gradient.
+// Rows are solved in parallel; the result depends only on R and p, never
+// on the number of workers.
+// progress, when not nil, is called after each sweep.
 func TrainALS(ctx context.Context, R, Rt *features.CSR, p ALSParams, progress func(iter int, loss float64)) (*ALS, error) {
-	k := p.Factors
-	r := rand.New(rand.NewPCG(p.Seed, 0x5eed))
-	init := func(n int) *mat.Dense {
-		m := mat.NewDense(max(n, 1), k, nil)
-		raw := m.RawMatrix().Data
-		for i := range raw {
-			raw[i] = r.NormFloat64() * 0.01
-		}
-		return m
-	}
-	m := &ALS{Users: init(R.Rows()), Items: init(Rt.Rows())}
+	m := initALS(R.Rows(), Rt.Rows(), p)
+	users, items := newSide(m.Users), newSide(m.Items)
+	var scratch *gramScratch
 	for it := range p.Iterations {
-		if err := sweep(ctx, R, m.Items, m.Users, p); err != nil {
+		if err := sweepEigen(ctx, R, items, users, p, &scratch); err != nil {
 			return nil, err
 		}
-		if err := sweep(ctx, Rt, m.Users, m.Items, p); err != nil {
+		if err := sweepEigen(ctx, Rt, users, items, p, &scratch); err != nil {
 			return nil, err
 		}
-		loss := observedLoss(R, m, p)
+		// Both sides are now in one basis, where dot products are those
+		// of the original one.
+		loss := observedLoss(R, p, func(u, i int32) float64 {
+			return float64(f32.Dot(users.row(u), items.row(i)))
+		})
+		m.Loss = append(m.Loss, loss)
+		if progress != nil {
+			progress(it+1, loss)
+		}
+	}
+	users.toDense(m.Users)
+	items.toDense(m.Items)
+	return m, nil
+}
+
+// TrainALSCG is TrainALS with the textbook row solve: every row by
+// p.CGSteps of conjugate gradient in the original basis, each step a
+// product with the k×k Gram matrix (Takács et al. 2011; what implicit's
+// CPU solver does). It is the reference TrainALS is tested and
+// benchmarked against.
+func TrainALSCG(ctx context.Context, R, Rt *features.CSR, p ALSParams, progress func(iter int, loss float64)) (*ALS, error) {
+	m := initALS(R.Rows(), Rt.Rows(), p)
+	for it := range p.Iterations {
+		if err := sweepCG(ctx, R, m.Items, m.Users, p); err != nil {
+			return nil, err
+		}
+		if err := sweepCG(ctx, Rt, m.Users, m.Items, p); err != nil {
+			return nil, err
+		}
+		loss := observedLoss(R, p, func(u, i int32) float64 {
+			return floats.Dot(m.Users.RawRowView(int(u)), m.Items.RawRowView(int(i)))
+		})
 		m.Loss = append(m.Loss, loss)
 		if progress != nil {
 			progress(it+1, loss)
@@ -106,18 +130,18 @@ func TrainALS(ctx context.Context, R, Rt *features.CSR, p ALSParams, progress fu
 	return m, nil
 }
 
-// gram returns YᵀY as a dense k×k matrix.
-func gram(Y *mat.Dense) []float64 {
-	_, k := Y.Dims()
-	g := mat.NewSymDense(k, nil)
-	g.SymOuterK(1, Y.T())
-	out := make([]float64, k*k)
-	for i := range k {
-		for j := range k {
-			out[i*k+j] = g.At(i, j)
+// initALS is the seeded random start of both sides.
+func initALS(users, items int, p ALSParams) *ALS {
+	r := rand.New(rand.NewPCG(p.Seed, 0x5eed))
+	init := func(n int) *mat.Dense {
+		m := mat.NewDense(max(n, 1), p.Factors, nil)
+		raw := m.RawMatrix().Data
+		for i := range raw {
+			raw[i] = r.NormFloat64() * 0.01
 		}
+		return m
 	}
-	return out
+	return &ALS{Users: init(users), Items: init(items)}
 }
 
 // SolveUsers re-solves the rows of users marked in only (all rows when
@@ -125,103 +149,27 @@ func gram(Y *mat.Dense) []float64 {
 // values in m.Users. It is how a subset of users is recomputed in the same
 // latent space as a published model.
 func SolveUsers(ctx context.Context, R *features.CSR, m *ALS, only []bool, p ALSParams) error {
-	return sweepRows(ctx, R, m.Items, m.Users, only, p)
+	return solveSubset(ctx, R, m.Items, m.Users, only, p)
 }
 
-// sweep solves every row of X given the fixed other side Y.
-func sweep(ctx context.Context, R *features.CSR, Y, X *mat.Dense, p ALSParams) error {
-	return sweepRows(ctx, R, Y, X, nil, p)
+// rowLambda is the regularisation of a row with n observations.
+func rowLambda(p ALSParams, n int) float64 {
+	return p.Lambda * math.Pow(1+float64(n), p.RegExponent)
 }
 
-// sweepRows solves the rows of X marked in only (all when nil).
-func sweepRows(ctx context.Context, R *features.CSR, Y, X *mat.Dense, only []bool, p ALSParams) error {
-	k := p.Factors
-	G := gram(Y)
-	Yraw := Y.RawMatrix()
-	Xraw := X.RawMatrix()
-	n := R.Rows()
-	return pipeline.ForRange(ctx, n, p.Workers, 1024, func(lo, hi int) {
-		s := newSolver(k)
-		for u := lo; u < hi; u++ {
-			if only != nil && !only[u] {
-				continue
-			}
-			cols, vals := R.Row(int32(u))
-			x := Xraw.Data[u*Xraw.Stride : u*Xraw.Stride+k]
-			if len(cols) == 0 {
-				clear(x) // no evidence: the prior (zero) is the solution
-				continue
-			}
-			lambda := p.Lambda * math.Pow(1+float64(len(cols)), p.RegExponent)
-			s.solve(x, G, Yraw, cols, vals, p.Alpha, lambda, p.CGSteps)
-		}
-	})
-}
-
-// solver holds one goroutine's reusable buffers.
-type solver struct {
-	k          int
-	b, r, d, q []float64
-}
-
-func newSolver(k int) *solver {
-	return &solver{k: k, b: make([]float64, k), r: make([]float64, k), d: make([]float64, k), q: make([]float64, k)}
-}
-
-// apply sets out = (G + Σ_i (c_i−1) y_i y_iᵀ + λI) v.
-func (s *solver) apply(out, v, G []float64, Y blas64.General, cols []int32, vals []float32, alpha, lambda float64) {
-	k := s.k
-	blas64.Gemv(blas.NoTrans, 1, blas64.General{Rows: k, Cols: k, Stride: k, Data: G}, blas64.Vector{N: k, Inc: 1, Data: v}, 0, blas64.Vector{N: k, Inc: 1, Data: out})
-	floats.AddScaled(out, lambda, v)
-	for j, c := range cols {
-		y := Y.Data[int(c)*Y.Stride : int(c)*Y.Stride+k]
-		w := alpha * math.Abs(float64(vals[j])) * floats.Dot(y, v)
-		floats.AddScaled(out, w, y)
-	}
-}
-
-// solve runs steps of conjugate gradient on A x = b from the current x,
-// where b = Σ_i c_i p_i y_i.
-func (s *solver) solve(x, G []float64, Y blas64.General, cols []int32, vals []float32, alpha, lambda float64, steps int) {
-	k := s.k
-	clear(s.b)
-	for j, c := range cols {
-		if vals[j] > 0 {
-			y := Y.Data[int(c)*Y.Stride : int(c)*Y.Stride+k]
-			floats.AddScaled(s.b, 1+alpha*float64(vals[j]), y)
-		}
-	}
-	s.apply(s.q, x, G, Y, cols, vals, alpha, lambda)
-	floats.SubTo(s.r, s.b, s.q)
-	copy(s.d, s.r)
-	rs := floats.Dot(s.r, s.r)
-	for range steps {
-		if rs < 1e-12 {
-			return
-		}
-		s.apply(s.q, s.d, G, Y, cols, vals, alpha, lambda)
-		a := rs / floats.Dot(s.d, s.q)
-		floats.AddScaled(x, a, s.d)
-		floats.AddScaled(s.r, -a, s.q)
-		next := floats.Dot(s.r, s.r)
-		floats.AddScaledTo(s.d, s.r, next/rs, s.d)
-		rs = next
-	}
-}
-
-// observedLoss is Σ c (p − x·y)² / Σ c over the observed entries of R.
-func observedLoss(R *features.CSR, m *ALS, p ALSParams) float64 {
+// observedLoss is Σ c (p − x·y)² / Σ c over the observed entries of R,
+// with dot giving x_u·y_i.
+func observedLoss(R *features.CSR, p ALSParams, dot func(u, i int32) float64) float64 {
 	var num, den float64
-	for u := range R.Rows() {
-		cols, vals := R.Row(int32(u))
-		x := m.Users.RawRowView(u)
+	for u := range int32(R.Rows()) {
+		cols, vals := R.Row(u)
 		for j, c := range cols {
 			pref := 0.0
 			if vals[j] > 0 {
 				pref = 1
 			}
 			conf := 1 + p.Alpha*math.Abs(float64(vals[j]))
-			e := pref - floats.Dot(x, m.Items.RawRowView(int(c)))
+			e := pref - dot(u, c)
 			num += conf * e * e
 			den += conf
 		}

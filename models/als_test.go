@@ -10,10 +10,12 @@ import (
 	"circles/features"
 )
 
-// TestCGMatchesDirectSolve checks the conjugate-gradient row solve against
-// gonum's dense solver on the same normal equations: with as many steps as
-// dimensions CG is exact up to rounding.
-func TestCGMatchesDirectSolve(t *testing.T) {
+// TestRowSolvesMatchDirectSolve checks every row solve against gonum's
+// dense solver on the same normal equations: the reference CG and the
+// eigenbasis CG with as many steps as dimensions, and the eigenbasis exact
+// path, are exact up to rounding (float64 for the reference, float32 for
+// the others).
+func TestRowSolvesMatchDirectSolve(t *testing.T) {
 	t.Parallel()
 	const k, items = 6, 40
 	r := rand.New(rand.NewPCG(1, 1))
@@ -50,12 +52,82 @@ func TestCGMatchesDirectSolve(t *testing.T) {
 	if err := want.SolveVec(A, b); err != nil {
 		t.Fatal(err)
 	}
-	got := make([]float64, k)
-	newSolver(k).solve(got, G, Y.RawMatrix(), cols, vals, alpha, lambda, k+2)
-	for i := range k {
-		if math.Abs(got[i]-want.AtVec(i)) > 1e-8 {
-			t.Fatalf("x[%d] = %v, want %v (direct solve)", i, got[i], want.AtVec(i))
+	check := func(name string, got []float64, tol float64) {
+		t.Helper()
+		for i := range k {
+			if d := math.Abs(got[i] - want.AtVec(i)); d > tol*(1+math.Abs(want.AtVec(i))) {
+				t.Errorf("%s: x[%d] = %v, want %v (direct solve)", name, i, got[i], want.AtVec(i))
+			}
 		}
+	}
+	got := make([]float64, k)
+	newCGSolver(k).solve(got, G, Y.RawMatrix(), cols, vals, alpha, lambda, k+2)
+	check("reference CG", got, 1e-8)
+
+	var scratch *gramScratch
+	basis, Q, err := diagonalise(t.Context(), newSide(Y), 1, &scratch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	Qf := float32s(Q)
+	for _, c := range []struct {
+		name     string
+		exactMax int
+	}{{"eigenbasis exact", len(cols)}, {"eigenbasis CG", 0}} {
+		s := newEigenSolver(basis, c.exactMax, lambda)
+		s.solve(cols, vals, alpha, lambda, k+2)
+		out := make([]float32, k)
+		rotate(out, Qf, s.x, k)
+		for i, v := range out {
+			got[i] = float64(v)
+		}
+		check(c.name, got, 1e-4)
+	}
+}
+
+// TestExactRows pins the switch between the exact and the CG row solve.
+func TestExactRows(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ k, steps, want int }{{64, 3, 16}, {128, 3, 20}, {2, 1, 2}} {
+		if got := exactRows(c.k, c.steps); got != c.want {
+			t.Errorf("exactRows(%d, %d) = %d, want %d", c.k, c.steps, got, c.want)
+		}
+	}
+}
+
+// TestSolversAgreeWhenExact trains the same model with both row solves
+// given enough CG steps to be exact: both are then plain ALS and must
+// reach the same factors up to float32 rounding.
+func TestSolversAgreeWhenExact(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(9, 9))
+	var ts []features.Triple
+	for u := range int32(300) {
+		for range 1 + r.IntN(40) { // rows on both sides of exactRows
+			ts = append(ts, features.Triple{Row: u, Col: int32(r.IntN(120)), Val: 1 + float32(r.IntN(4))})
+		}
+	}
+	R := features.BuildCSR(300, ts)
+	Rt := R.Transpose(120)
+	p := DefaultALSParams()
+	p.Factors, p.Iterations, p.CGSteps = 8, 3, 16
+	a, err := TrainALS(t.Context(), &R, &Rt, p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := TrainALSCG(t.Context(), &R, &Rt, p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range a.Loss {
+		if math.Abs(l-b.Loss[i]) > 1e-4*b.Loss[i] {
+			t.Errorf("loss after sweep %d: %v (eigenbasis) vs %v (reference)", i+1, l, b.Loss[i])
+		}
+	}
+	var diff mat.Dense
+	diff.Sub(a.Users, b.Users)
+	if rel := mat.Norm(&diff, 2) / mat.Norm(b.Users, 2); rel > 1e-3 {
+		t.Errorf("user factors differ by %.2g (relative), want ≤ 1e-3", rel)
 	}
 }
 
@@ -154,7 +226,8 @@ func TestALSDeterministicAcrossWorkers(t *testing.T) {
 }
 
 // BenchmarkALSSweep times one user-side sweep at a realistic shape: 100,000
-// users with 30 observations each over 50,000 items, 32 factors.
+// users with 30 observations each over 50,000 items, 64 factors, for the
+// eigenbasis solve and the reference CG side by side.
 func BenchmarkALSSweep(b *testing.B) {
 	const users, items, per = 100_000, 50_000, 30
 	r := rand.New(rand.NewPCG(7, 8))
@@ -166,16 +239,29 @@ func BenchmarkALSSweep(b *testing.B) {
 	}
 	R := features.BuildCSR(users, ts)
 	p := DefaultALSParams()
-	X := mat.NewDense(users, p.Factors, nil)
 	Y := mat.NewDense(items, p.Factors, nil)
 	for i := range Y.RawMatrix().Data {
 		Y.RawMatrix().Data[i] = r.NormFloat64() * 0.1
 	}
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := sweep(b.Context(), &R, Y, X, p); err != nil {
-			b.Fatal(err)
-		}
+	for _, solver := range []struct {
+		name  string
+		sweep func(X *mat.Dense) error
+	}{
+		{"solve=eigen", func(X *mat.Dense) error {
+			var scratch *gramScratch
+			return sweepEigen(b.Context(), &R, newSide(Y), newSide(X), p, &scratch)
+		}},
+		{"solve=reference", func(X *mat.Dense) error { return sweepCG(b.Context(), &R, Y, X, p) }},
+	} {
+		b.Run(solver.name, func(b *testing.B) {
+			X := mat.NewDense(users, p.Factors, nil)
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := solver.sweep(X); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(users)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+		})
 	}
-	b.ReportMetric(float64(users)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 }

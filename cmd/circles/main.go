@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -63,6 +64,7 @@ commands:
   eval       split an imported dataset, run the pipeline on the training part, score against baselines
   quality    regenerate docs/quality.md: import, evaluate and chart every public dataset
   eval-planted  score a run of a generated world against its planted truth, next to baselines
+  bench-als  time the interest model's solve against the reference CG on an imported dataset
   tune       choose settings on the production inputs (the last days validate) and write a settings file
   config     'config defaults' prints every setting with its default, as a config file
   backfill   run every date of a range (-from, -to); resumable
@@ -100,6 +102,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runEvalPlanted(ctx, args, stdout, stderr)
 	case "tune":
 		err = runTune(ctx, args, stdout, stderr)
+	case "bench-als":
+		err = runBenchALS(ctx, args, stdout, stderr)
 	case "schedule":
 		err = runSchedule(ctx, args, stderr)
 	case "backfill":
@@ -138,7 +142,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 const configUsage = "usage: circles config defaults | circles config schedule-defaults\n"
 
 // commands are the names run accepts, for "did you mean".
-var commands = []string{"demo", "run", "generate", "import", "eval", "quality", "eval-planted", "tune", "schedule", "backfill", "runs", "show", "config", "version", "list", "help"}
+var commands = []string{"demo", "run", "generate", "import", "eval", "quality", "eval-planted", "tune", "bench-als", "schedule", "backfill", "runs", "show", "config", "version", "list", "help"}
 
 // nearest returns the name in names closest to s by edit distance, when
 // it is close enough to be a likely typo (at most a third of s's length,
@@ -719,6 +723,38 @@ func runEvalPlanted(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	}
 	return eval.PrintPlanted(stdout, rep)
+}
+
+func runBenchALS(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("bench-als", stderr)
+	cfg := eval.BenchALSConfig{Iterations: 16, Rounds: 2}
+	var lf logFlags
+	lf.register(fs)
+	fs.StringVar(&cfg.Dataset, "dataset", "", "an imported dataset (circles import) whose interest matrix is timed (required)")
+	factors := fs.String("factors", "64,128", "comma-separated latent dimensions")
+	fs.IntVar(&cfg.Iterations, "iterations", cfg.Iterations, "sweeps per round; the first is dropped as warm-up")
+	fs.IntVar(&cfg.Rounds, "rounds", cfg.Rounds, "rounds, each from a fresh start")
+	fs.IntVar(&cfg.Workers, "workers", 0, "parallelism (0 = all cores)")
+	fs.StringVar(&cfg.Dump, "dump", "", "also write the matrix as 'row col confidence' lines to this file")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if cfg.Dataset == "" {
+		return fmt.Errorf("%w: -dataset is required", jobs.ErrUsage)
+	}
+	for _, f := range strings.Split(*factors, ",") {
+		k, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || k < 2 || k > 512 {
+			return fmt.Errorf("%w: -factors %q: want comma-separated integers in 2..512", jobs.ErrUsage, *factors)
+		}
+		cfg.Factors = append(cfg.Factors, k)
+	}
+	log, _, err := lf.setup(stderr)
+	if err != nil {
+		return err
+	}
+	_, err = eval.BenchALS(ctx, cfg, stdout, log)
+	return err
 }
 
 func runRuns(args []string, stdout, stderr io.Writer) error {
