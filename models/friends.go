@@ -1,6 +1,7 @@
 package models
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
@@ -150,6 +151,10 @@ type scratch struct {
 	activity []int32 // a shared activity (or -1)
 	seen     []bool
 	touched  []int32
+	// items marks the items with positive signal of user itemsOf−1
+	// (sharedItems); allocated on first use.
+	items   []int32
+	itemsOf int32
 }
 
 func newScratch(n int) *scratch {
@@ -188,23 +193,46 @@ func RankFriends(ctx context.Context, in Inputs, p FriendParams, workers int) ([
 	}
 	cf := newFriendFeaturizer(in, p)
 	type state struct {
-		s   *scratch
-		top *TopK
+		s       *scratch
+		top     *TopK
+		pending []pendingFriend
 	}
-	return rankEligible(ctx, in, workers, func() state {
-		return state{newScratch(nu), NewTopK(p.MaxPerUser)}
-	}, func(st state, u int32) (out []data.FriendSuggestion) {
+	return rankEligible(ctx, in, workers, func() *state {
+		return &state{s: newScratch(nu), top: NewTopK(p.MaxPerUser)}
+	}, func(st *state, u int32) (out []data.FriendSuggestion) {
 		s, top := st.s, st.top
 		cf.gather(s, u)
 		w := p.Weights()
-		for _, c := range s.touched {
-			if x, ok := cf.features(s, u, c); ok {
-				score := 0.0
-				for i, xi := range x {
-					score += w[i] * xi
-				}
-				top.Push(Scored{ID: d.Users.ID(c), Index: c, Score: score})
+		score := func(x *[NumFriendFeatures]float64) float64 {
+			v := 0.0
+			for i, xi := range x {
+				v += w[i] * xi
 			}
+			return v
+		}
+		// Candidates are taken best bound first, and once a full list's
+		// floor is above the best score the next one could reach, the
+		// rest are dropped before their profile features are computed;
+		// the slack covers rounding, so every list is the one scoring
+		// every candidate would give.
+		st.pending = st.pending[:0]
+		for _, c := range s.touched {
+			if x, ok := cf.graphFeatures(s, u, c); ok {
+				v := score(&x)
+				st.pending = append(st.pending, pendingFriend{c: c, x: x, bound: v + cf.profileBound(&w, u, c)})
+			}
+		}
+		slices.SortFunc(st.pending, func(a, b pendingFriend) int { return cmp.Compare(b.bound, a.bound) })
+		for i := range st.pending {
+			pf := &st.pending[i]
+			if floor, full := top.Floor(); full && pf.bound+1e-9*(1+math.Abs(pf.bound)) < floor {
+				break
+			}
+			if !Allowed(in.Features, d.UserMinor, u, pf.c) {
+				continue
+			}
+			cf.profileFeatures(st.s, &pf.x, u, pf.c)
+			top.Push(Scored{ID: d.Users.ID(pf.c), Index: pf.c, Score: score(&pf.x)})
 		}
 		for rank, sc := range top.Sorted() {
 			fs := data.FriendSuggestion{UserID: d.Users.ID(u), CandidateID: sc.ID, Rank: int32(rank + 1), Score: float32(sc.Score), Reasons: friendReasons(in, s, u, sc.Index)}
@@ -218,6 +246,14 @@ func RankFriends(ctx context.Context, in Inputs, p FriendParams, workers int) ([
 	})
 }
 
+// pendingFriend is a candidate with its graph features, waiting for its
+// profile features: bound is the best score they could give it.
+type pendingFriend struct {
+	c     int32
+	x     [NumFriendFeatures]float64
+	bound float64
+}
+
 // friendFeaturizer gathers a user's friend candidates and computes their
 // features; RankFriends and FriendCandidates share it, so the features a
 // ranker learns from are the ones it is applied to.
@@ -225,6 +261,7 @@ type friendFeaturizer struct {
 	in        Inputs
 	p         FriendParams
 	userNorms []float64 // norms of the interest model's user vectors
+	positives []int32   // per user, the number of items with positive signal
 }
 
 func newFriendFeaturizer(in Inputs, p FriendParams) *friendFeaturizer {
@@ -235,6 +272,16 @@ func newFriendFeaturizer(in Inputs, p FriendParams) *friendFeaturizer {
 		cf.userNorms = make([]float64, n)
 		for u := range n {
 			cf.userNorms[u] = math.Sqrt(floats.Dot(X.RawRowView(u), X.RawRowView(u)))
+		}
+	}
+	sig := &in.Features.Signals
+	cf.positives = make([]int32, sig.Rows())
+	for u := range int32(sig.Rows()) {
+		_, vals := sig.Row(u)
+		for _, v := range vals {
+			if v > 0 {
+				cf.positives[u]++
+			}
 		}
 	}
 	return cf
@@ -309,33 +356,61 @@ func (cf *friendFeaturizer) gather(s *scratch, u int32) {
 // order, or false when c is not a candidate: too weakly connected, or not
 // [Allowed].
 func (cf *friendFeaturizer) features(s *scratch, u, c int32) (x [NumFriendFeatures]float64, ok bool) {
-	d, f := cf.in.Dims, cf.in.Features
+	if x, ok = cf.graphFeatures(s, u, c); !ok || !Allowed(cf.in.Features, cf.in.Dims.UserMinor, u, c) {
+		return x, false
+	}
+	cf.profileFeatures(s, &x, u, c)
+	return x, true
+}
+
+// graphFeatures fills the features read off the scratch and the graphs,
+// or returns false when c is too weakly connected to u to be a candidate.
+func (cf *friendFeaturizer) graphFeatures(s *scratch, u, c int32) (x [NumFriendFeatures]float64, ok bool) {
+	f := cf.in.Features
 	tie, _ := f.Tie(u, c)
 	contact := f.Contacts.Has(u, c)
 	if tie == 0 && !contact && s.comember[c] == 0 && int(s.mutual[c]) < cf.p.MinMutualForFoF {
-		return x, false
-	}
-	if !Allowed(f, d.UserMinor, u, c) {
 		return x, false
 	}
 	x[FeatMutual] = math.Log1p(float64(s.mutual[c]))
 	x[FeatAdamicAdar], x[FeatResourceAllocation] = float64(s.aa[c]), float64(s.ra[c])
 	x[FeatTie] = math.Log1p(float64(tie))
 	x[FeatCoMember] = float64(s.comember[c])
-	x[FeatInterest] = cosine(f.UserTopicRow(u), f.UserTopicRow(c))
 	x[FeatDegree] = math.Log1p(float64(cf.degree(c)))
-	x[FeatSharedItems] = sharedItems(&f.Signals, u, c)
-	if cf.userNorms != nil && cf.userNorms[u] > 0 && cf.userNorms[c] > 0 {
-		X := cf.in.ALS.Users
-		x[FeatLatent] = floats.Dot(X.RawRowView(int(u)), X.RawRowView(int(c))) / (cf.userNorms[u] * cf.userNorms[c])
+	if contact {
+		x[FeatContact] = 1
 	}
 	if g := cf.in.Graph; g != nil {
 		x[FeatGraph] = floats.Dot(g.Users.RawRowView(int(u)), g.Items.RawRowView(int(c)))
 	}
-	if contact {
-		x[FeatContact] = 1
-	}
 	return x, true
+}
+
+// profileFeatures fills the features that compare the two users' own
+// profiles (topics, items, latent vectors): the costly part, which
+// profileBound bounds.
+func (cf *friendFeaturizer) profileFeatures(s *scratch, x *[NumFriendFeatures]float64, u, c int32) {
+	f := cf.in.Features
+	x[FeatInterest] = cosine(f.UserTopicRow(u), f.UserTopicRow(c))
+	x[FeatSharedItems] = cf.sharedItems(s, u, c)
+	if cf.userNorms != nil && cf.userNorms[u] > 0 && cf.userNorms[c] > 0 {
+		X := cf.in.ALS.Users
+		x[FeatLatent] = floats.Dot(X.RawRowView(int(u)), X.RawRowView(int(c))) / (cf.userNorms[u] * cf.userNorms[c])
+	}
+}
+
+// profileBound is the most the profile features can add to a score with
+// weights w: the interest cosine lies in [0, 1], the latent cosine in
+// [−1, 1], and the shared-items cosine in [0, √(min/max)] of the two
+// users' numbers of items.
+func (cf *friendFeaturizer) profileBound(w *[NumFriendFeatures]float64, u, c int32) float64 {
+	most := func(w, lo, hi float64) float64 { return max(w*lo, w*hi) }
+	nu, nc := float64(cf.positives[u]), float64(cf.positives[c])
+	shared := 0.0
+	if nu > 0 && nc > 0 {
+		shared = math.Sqrt(min(nu, nc) / max(nu, nc))
+	}
+	return most(w[FeatInterest], 0, 1) + most(w[FeatSharedItems], 0, shared) + most(w[FeatLatent], -1, 1)
 }
 
 // withFriendGraph trains the friend-graph embedding into in unless the
@@ -465,38 +540,34 @@ func sharedGroupTopic(in Inputs, u, c int32) int32 {
 }
 
 // sharedItems is the cosine of two users' sets of items with positive
-// signal: |I_u ∩ I_c| / √(|I_u|·|I_c|).
-func sharedItems(m *features.CSR, u, c int32) float64 {
-	cu, vu := m.Row(u)
-	cc, vc := m.Row(c)
-	var nu, nc, both int
-	i, j := 0, 0
-	for i < len(cu) && j < len(cc) {
-		switch {
-		case cu[i] < cc[j]:
-			i++
-		case cu[i] > cc[j]:
-			j++
-		default:
-			if vu[i] > 0 && vc[j] > 0 {
-				both++
-			}
-			i++
-			j++
-		}
-	}
-	for _, v := range vu {
-		if v > 0 {
-			nu++
-		}
-	}
-	for _, v := range vc {
-		if v > 0 {
-			nc++
-		}
-	}
-	if both == 0 {
+// signal: |I_u ∩ I_c| / √(|I_u|·|I_c|). u's items are marked in s once
+// for all of u's candidates, so each candidate costs one pass over its own
+// row.
+func (cf *friendFeaturizer) sharedItems(s *scratch, u, c int32) float64 {
+	nu, nc := cf.positives[u], cf.positives[c]
+	if nu == 0 || nc == 0 {
 		return 0
+	}
+	m := &cf.in.Features.Signals
+	stamp := u + 1
+	if s.itemsOf != stamp {
+		if s.items == nil {
+			s.items = make([]int32, cf.in.Features.Items.N)
+		}
+		cols, vals := m.Row(u)
+		for j, i := range cols {
+			if vals[j] > 0 {
+				s.items[i] = stamp
+			}
+		}
+		s.itemsOf = stamp
+	}
+	cols, vals := m.Row(c)
+	both := 0
+	for j, i := range cols {
+		if vals[j] > 0 && s.items[i] == stamp {
+			both++
+		}
 	}
 	return float64(both) / math.Sqrt(float64(nu)*float64(nc))
 }

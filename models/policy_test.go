@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -181,6 +183,74 @@ func TestFriendCandidatesAreWhatRankFriendsScores(t *testing.T) {
 	for _, s := range rows {
 		if got, ok := want[[2]int64{s.UserID, s.CandidateID}]; !ok || math.Abs(float64(got-s.Score)) > 1e-5 {
 			t.Errorf("%d→%d scored %v, candidates give %v (found %v)", s.UserID, s.CandidateID, s.Score, got, ok)
+		}
+	}
+}
+
+// TestRankFriendsPruningKeepsTheLists checks that dropping candidates
+// whose best possible score cannot reach a full list's floor changes no
+// list: RankFriends with short lists must give, for every user, the best
+// of all candidates FriendCandidates scores, in order, under weights of
+// either sign.
+func TestRankFriendsPruningKeepsTheLists(t *testing.T) {
+	t.Parallel()
+	for seed := range uint64(6) {
+		r := rand.New(rand.NewPCG(seed, 21))
+		const n, k = 120, 3
+		d, f := randomFeatures(r, n)
+		in := Inputs{Dims: d, Features: f, ALS: NewALS(n, 1, 4), Graph: NewALS(n, n, 3)}
+		for u := range n {
+			in.ALS.Users.SetRow(u, []float64{r.NormFloat64(), r.NormFloat64(), r.NormFloat64(), r.NormFloat64()})
+			in.Graph.Users.SetRow(u, []float64{r.NormFloat64(), r.NormFloat64(), r.NormFloat64()})
+			in.Graph.Items.SetRow(u, []float64{r.NormFloat64(), r.NormFloat64(), r.NormFloat64()})
+		}
+		p := DefaultFriendParams()
+		p.MaxPerUser = k
+		var w [NumFriendFeatures]float64
+		for i := range w {
+			w[i] = r.Float64()*4 - 1.5
+		}
+		p.SetWeights(w)
+		rows, err := RankFriends(t.Context(), in, p, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		users := make([]int32, n)
+		for i := range users {
+			users[i] = int32(i)
+		}
+		cands, err := FriendCandidates(t.Context(), in, p, users, 2, func(c []FriendCandidate) []FriendCandidate { return c })
+		if err != nil {
+			t.Fatal(err)
+		}
+		byUser := map[int64][]Scored{}
+		for _, c := range cands {
+			score := 0.0
+			for i, x := range c.X {
+				score += w[i] * x
+			}
+			id := d.Users.ID(c.User)
+			byUser[id] = append(byUser[id], Scored{ID: d.Users.ID(c.Candidate), Score: score})
+		}
+		var want []string
+		for _, id := range slices.Sorted(maps.Keys(byUser)) {
+			list := byUser[id]
+			slices.SortFunc(list, func(a, b Scored) int {
+				if better(a, b) {
+					return -1
+				}
+				return 1
+			})
+			for rank, sc := range list[:min(k, len(list))] {
+				want = append(want, fmt.Sprintf("%d %d %d", id, rank+1, sc.ID))
+			}
+		}
+		var got []string
+		for _, s := range rows {
+			got = append(got, fmt.Sprintf("%d %d %d", s.UserID, s.Rank, s.CandidateID))
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("seed %d: RankFriends lists differ from the best of all candidates:\n got %v\nwant %v", seed, got, want)
 		}
 	}
 }

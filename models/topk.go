@@ -3,6 +3,7 @@ package models
 import (
 	"cmp"
 	"container/heap"
+	"math"
 	"slices"
 )
 
@@ -44,6 +45,18 @@ func (t *TopK) Push(s Scored) {
 		t.h[0] = s
 		heap.Fix(&t.h, 0)
 	}
+}
+
+// Floor returns the score of the worst candidate kept and true once k
+// are kept: a candidate scoring below it cannot enter.
+func (t *TopK) Floor() (float64, bool) {
+	if t.k <= 0 {
+		return math.Inf(1), true
+	}
+	if len(t.h) < t.k {
+		return 0, false
+	}
+	return t.h[0].Score, true
 }
 
 // Sorted returns the kept candidates, best first, and empties t.
