@@ -48,22 +48,49 @@ func NewWindow(date time.Time, days int) Window {
 }
 
 // Batch is the result of scanning one event file: the rows that passed
-// validation, their IDs and file row numbers (for duplicate detection in
-// [Merge]), and the rows that did not.
+// validation and their IDs (for duplicate detection in [Merge]), and the
+// rows that did not. The file row number of each kept row is implicit:
+// rows are kept in file order, and Skipped lists the row numbers, in
+// order, of every row not kept — few, where a row number per kept row
+// would cost 8 bytes an event.
 type Batch[T any] struct {
 	File    string
 	Rows    []T
 	IDs     []int64
-	RowNums []int64
+	Skipped []int64
 	Stats   TableStats
 	Rejects []Reject
+	next    int64 // the row number after the last kept row
 }
 
 // reserve grows the batch's slices for n more rows at once.
 func (b *Batch[T]) reserve(n int) {
 	b.Rows = slices.Grow(b.Rows, n)
 	b.IDs = slices.Grow(b.IDs, n)
-	b.RowNums = slices.Grow(b.RowNums, n)
+}
+
+// keep appends the row numbered row, with its ID.
+func (b *Batch[T]) keep(row int64, r T, id int64) {
+	for ; b.next < row; b.next++ {
+		b.Skipped = append(b.Skipped, b.next)
+	}
+	b.next = row + 1
+	b.Rows = append(b.Rows, r)
+	b.IDs = append(b.IDs, id)
+}
+
+// rowNumbers returns, called for kept rows j = 0, 1, 2, … in turn, the
+// file row number of each.
+func (b *Batch[T]) rowNumbers() func(j int) int64 {
+	skipped := 0
+	return func(j int) int64 {
+		row := int64(j + skipped)
+		for skipped < len(b.Skipped) && b.Skipped[skipped] <= row {
+			skipped++
+			row++
+		}
+		return row
+	}
 }
 
 // Merge drops rows whose ID an earlier row already holds, reading the
@@ -86,17 +113,19 @@ func Merge[T any](table string, batches []*Batch[T]) ([][]T, TableStats, []Rejec
 		rejects = append(rejects, b.Rejects...)
 		q := &quarantine{table: table, file: b.File, stats: &bst}
 		w := 0
+		rowOf := b.rowNumbers()
 		for j, id := range b.IDs {
+			row := rowOf(j)
 			if !seen.add(id) {
 				bst.Used--
-				q.reject(b.RowNums[j], idColumn(table), QDuplicate)
+				q.reject(row, idColumn(table), QDuplicate)
 				continue
 			}
 			b.Rows[w] = b.Rows[j]
 			w++
 		}
 		chunks[i] = slices.Clip(b.Rows[:w])
-		b.Rows, b.IDs, b.RowNums, b.Rejects = nil, nil, nil, nil
+		b.Rows, b.IDs, b.Skipped, b.Rejects = nil, nil, nil, nil
 		rejects = append(rejects, q.rejects...)
 		st.add(bst)
 	}
@@ -206,9 +235,7 @@ func ScanTransactions(path string, d *Dims, w Window) (*Batch[Txn], error) {
 				if refOK[i] {
 					r = ref[i]
 				}
-				b.Rows = append(b.Rows, Txn{TimeMillis: ts[i], AmountCents: amount[i], Ref: r, Payer: payerIdx, Payee: payeeIdx, Kind: k, PayeeType: pt})
-				b.IDs = append(b.IDs, ids[i])
-				b.RowNums = append(b.RowNums, row)
+				b.keep(row, Txn{TimeMillis: ts[i], AmountCents: amount[i], Ref: r, Payer: payerIdx, Payee: payeeIdx, Kind: k, PayeeType: pt}, ids[i])
 			}
 		}
 		return nil
@@ -291,9 +318,7 @@ func ScanInteractions(path string, d *Dims, w Window) (*Batch[Event], error) {
 				q.reject(row, "weight", QBadWeight)
 			default:
 				b.Stats.Used++
-				b.Rows = append(b.Rows, Event{TimeMillis: ts[i], User: u, Target: t, TargetKind: tk, Action: act, Weight: wt})
-				b.IDs = append(b.IDs, ids[i])
-				b.RowNums = append(b.RowNums, row)
+				b.keep(row, Event{TimeMillis: ts[i], User: u, Target: t, TargetKind: tk, Action: act, Weight: wt}, ids[i])
 			}
 		}
 		return nil

@@ -128,7 +128,10 @@ func (f *Features) UserTopicRow(u int32) []float32 {
 
 // Build turns validated inputs into features. Transactions and events come
 // in chunks (one per input file, as data.Merge returns them), read in
-// order. featureStart (millis) is the start of the window whose events
+// order, and Build consumes them: it clears each chunk of events from the
+// slice once read, and every chunk of transactions once their signals and
+// ties are taken, so that the raw events and what they become are never
+// all in memory at once. Callers must not read them afterwards. featureStart (millis) is the start of the window whose events
 // shape interests and ties; older events (read for dismissal expiry) count
 // only as negatives. Build does no I/O and is deterministic; an interrupt
 // is seen between input chunks and between the structures it builds.
@@ -145,19 +148,21 @@ func Build(ctx context.Context, d *data.Dims, txns [][]data.Txn, events [][]data
 	}
 	f.Summary.Users, f.Summary.Items = nu, int(it.N)
 	acc := &accumulator{f: f, p: p, now: now, featureStart: featureStart, ttlStart: now - int64(p.DismissTTLDays)*86_400_000}
-	for _, chunk := range events {
+	for i, chunk := range events {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		for _, e := range chunk {
 			acc.event(e)
 		}
+		events[i] = nil
 	}
 	members := f.memberships(d, acc.memberEvents)
 	for _, m := range members {
 		acc.sig = append(acc.sig, Triple{m.User, it.Group(m.Group), float32(p.Weights.Member)})
 	}
 	acc.ties = append(acc.ties, f.moneySignals(txns, p, now, &acc.sig)...)
+	clear(txns)
 	friends := make([]Triple, 0, 2*len(d.Relations)) // both directions of each friendship
 	var contacts []Triple
 	for _, r := range d.Relations {
