@@ -363,6 +363,8 @@ type eigenSolver struct {
 	z        []float32 // exact path: D⁻¹ y'_i, row-major n×k
 	w        []float32 // exact path: sqrt(c_i − 1)
 	m, t     []float64 // exact path: the n×n system and its solution
+	g        []float32 // CG path: the observed rows y'_i, gathered (n×k)
+	gw, gt   []float32 // CG path: their weights c_i − 1; y'_i·v
 	// singular: with no regularisation and a null direction of the Gram
 	// matrix, D is not invertible and every row takes the CG path.
 	singular bool
@@ -389,16 +391,22 @@ func (s *eigenSolver) solve(cols []int32, vals []float32, alpha, lambda float64,
 		s.diag[l] = float32(e + lambda)
 	}
 	clear(s.rhs)
+	if s.warm(len(cols)) {
+		s.gather(cols, vals, alpha)
+		for j, v := range vals {
+			if v > 0 {
+				f32.Axpy(float32(1+alpha*float64(v)), s.g[j*b.k:(j+1)*b.k], s.rhs)
+			}
+		}
+		s.cg(steps)
+		return
+	}
 	for j, c := range cols {
 		if vals[j] > 0 {
 			f32.Axpy(float32(1+alpha*float64(vals[j])), b.yRow(c), s.rhs)
 		}
 	}
-	if s.warm(len(cols)) {
-		s.cg(cols, vals, alpha, steps)
-	} else {
-		s.exact(cols, vals, alpha)
-	}
+	s.exact(cols, vals, alpha)
 }
 
 // exact solves (D + W Wᵀ) x = rhs with D = diag, W's columns w_i y'_i,
@@ -429,9 +437,9 @@ func (s *eigenSolver) exact(cols []int32, vals []float32, alpha float64) {
 
 // cg runs steps of conjugate gradient on (D + Σ (c_i−1) y'_i y'_iᵀ) x = rhs
 // from the current s.x.
-func (s *eigenSolver) cg(cols []int32, vals []float32, alpha float64, steps int) {
+func (s *eigenSolver) cg(steps int) {
 	k := s.b.k
-	s.apply(s.q, s.x, cols, vals, alpha)
+	s.apply(s.q, s.x)
 	for l := range k {
 		s.r[l] = s.rhs[l] - s.q[l]
 	}
@@ -441,7 +449,7 @@ func (s *eigenSolver) cg(cols []int32, vals []float32, alpha float64, steps int)
 		if rs < 1e-12 {
 			return
 		}
-		s.apply(s.q, s.d, cols, vals, alpha)
+		s.apply(s.q, s.d)
 		a := rs / float64(f32.Dot(s.d, s.q))
 		f32.Axpy(float32(a), s.d, s.x)
 		f32.Axpy(float32(-a), s.q, s.r)
@@ -454,8 +462,24 @@ func (s *eigenSolver) cg(cols []int32, vals []float32, alpha float64, steps int)
 	}
 }
 
-// apply sets out = (D + Σ (c_i−1) y'_i y'_iᵀ) v.
-func (s *eigenSolver) apply(out, v []float32, cols []int32, vals []float32, alpha float64) {
+// gather copies the row's observed vectors y'_i into one contiguous
+// block, with their weights c_i − 1, so that the right-hand side and every
+// CG step read them in order: on a fixed side larger than the caches each
+// row is fetched from memory once per sweep instead of once per step.
+func (s *eigenSolver) gather(cols []int32, vals []float32, alpha float64) {
+	k, n := s.b.k, len(cols)
+	if cap(s.g) < n*k {
+		s.g, s.gw, s.gt = make([]float32, n*k), make([]float32, n), make([]float32, n)
+	}
+	s.g, s.gw, s.gt = s.g[:n*k], s.gw[:n], s.gt[:n]
+	for j, c := range cols {
+		copy(s.g[j*k:(j+1)*k], s.b.yRow(c))
+		s.gw[j] = float32(alpha * math.Abs(float64(vals[j])))
+	}
+}
+
+// apply sets out = (D + Σ (c_i−1) y'_i y'_iᵀ) v over the gathered rows.
+func (s *eigenSolver) apply(out, v []float32) {
 	if s.b.gram != nil {
 		f32.MulVec(out, s.b.gram, v)
 		for l := range v {
@@ -466,10 +490,10 @@ func (s *eigenSolver) apply(out, v []float32, cols []int32, vals []float32, alph
 			out[l] = s.diag[l] * v[l]
 		}
 	}
-	for j, c := range cols {
-		y := s.b.yRow(c)
-		w := float32(alpha*math.Abs(float64(vals[j]))) * f32.Dot(y, v)
-		f32.Axpy(w, y, out)
+	k := s.b.k
+	f32.MulVec(s.gt, s.g, v)
+	for j, t := range s.gt {
+		f32.Axpy(s.gw[j]*t, s.g[j*k:(j+1)*k], out)
 	}
 }
 

@@ -258,24 +258,16 @@ func resetCounts(counts []int32, touched []int32) {
 	}
 }
 
-// friendDensity is the share of pairs of u's eligible friends among members
-// (ascending user indices) who are friends themselves.
-func friendDensity(f *features.Features, u int32, members []int32) float64 {
-	fr, _ := f.Friends.Row(u)
-	var in []int32
-	i, j := 0, 0
-	for i < len(fr) && j < len(members) {
-		switch {
-		case fr[i] < members[j]:
-			i++
-		case fr[i] > members[j]:
-			j++
-		default:
-			if f.Eligible[fr[i]] {
-				in = append(in, fr[i])
-			}
-			i++
-			j++
+// friendDensity is the share of pairs of u's eligible friends in group g
+// who are friends themselves.
+func friendDensity(f *features.Features, u, g int32) float64 {
+	// u's friends are few and each is in few groups, where a group can
+	// have any number of members: look the friends up in their groups.
+	var buf [16]int32
+	in := buf[:0]
+	for _, fr := range colsOf(&f.Friends, u) {
+		if f.Eligible[fr] && f.Members.Has(fr, g) {
+			in = append(in, fr)
 		}
 	}
 	if len(in) < 2 {
@@ -373,7 +365,7 @@ func RankGroups(ctx context.Context, in Inputs, p GroupParams, workers int) ([]d
 			_, topic := bestTopic(f, u, d.GroupTopics[g])
 			nf, dens := counts[g], 0.0
 			if nf >= 2 {
-				dens = friendDensity(f, u, colsOf(&f.GroupMembers, g))
+				dens = friendDensity(f, u, g)
 			}
 			s := p.InterestWeight*clip01(floats.Dot(x, in.ALS.Items.RawRowView(int(item)))) +
 				p.TopicWeight*clip01(topic) +
