@@ -11,6 +11,7 @@ import (
 
 	"circles/features"
 	"circles/models/f32"
+	"circles/pipeline"
 )
 
 // ALSParams tunes the implicit-feedback matrix factorisation.
@@ -92,9 +93,12 @@ func TrainALS(ctx context.Context, R, Rt *features.CSR, p ALSParams, progress fu
 		}
 		// Both sides are now in one basis, where dot products are those
 		// of the original one.
-		loss := observedLoss(R, p, func(u, i int32) float64 {
+		loss, err := observedLoss(ctx, R, p, func(u, i int32) float64 {
 			return float64(f32.Dot(users.row(u), items.row(i)))
 		})
+		if err != nil {
+			return nil, err
+		}
 		m.Loss = append(m.Loss, loss)
 		if progress != nil {
 			progress(it+1, loss)
@@ -119,9 +123,12 @@ func TrainALSCG(ctx context.Context, R, Rt *features.CSR, p ALSParams, progress 
 		if err := sweepCG(ctx, Rt, m.Users, m.Items, p); err != nil {
 			return nil, err
 		}
-		loss := observedLoss(R, p, func(u, i int32) float64 {
+		loss, err := observedLoss(ctx, R, p, func(u, i int32) float64 {
 			return floats.Dot(m.Users.RawRowView(int(u)), m.Items.RawRowView(int(i)))
 		})
+		if err != nil {
+			return nil, err
+		}
 		m.Loss = append(m.Loss, loss)
 		if progress != nil {
 			progress(it+1, loss)
@@ -157,25 +164,46 @@ func rowLambda(p ALSParams, n int) float64 {
 	return p.Lambda * math.Pow(1+float64(n), p.RegExponent)
 }
 
+// lossSample is the number of observations above which observedLoss
+// reads a fixed sample of rows instead of all of them.
+const lossSample = 1 << 20
+
 // observedLoss is Σ c (p − x·y)² / Σ c over the observed entries of R,
-// with dot giving x_u·y_i.
-func observedLoss(R *features.CSR, p ALSParams, dot func(u, i int32) float64) float64 {
-	var num, den float64
-	for u := range int32(R.Rows()) {
-		cols, vals := R.Row(u)
-		for j, c := range cols {
-			pref := 0.0
-			if vals[j] > 0 {
-				pref = 1
+// with dot giving x_u·y_i. Past lossSample observations it is taken over
+// every s-th row (s fixed by the matrix's size alone), which keeps a
+// number reported per sweep from costing as much as the sweep itself.
+// Rows are summed in parallel, in chunks added in order, so the result
+// does not depend on the number of workers.
+func observedLoss(ctx context.Context, R *features.CSR, p ALSParams, dot func(u, i int32) float64) (float64, error) {
+	step := max(1, R.NNZ()/lossSample)
+	rows := (R.Rows() + step - 1) / step
+	const chunk = 4096
+	num := make([]float64, (rows+chunk-1)/chunk)
+	den := make([]float64, len(num))
+	err := pipeline.ForRange(ctx, rows, p.Workers, chunk, func(lo, hi int) {
+		var n, d float64
+		for r := lo; r < hi; r++ {
+			u := int32(r * step)
+			cols, vals := R.Row(u)
+			for j, c := range cols {
+				pref := 0.0
+				if vals[j] > 0 {
+					pref = 1
+				}
+				conf := 1 + p.Alpha*math.Abs(float64(vals[j]))
+				e := pref - dot(u, c)
+				n += conf * e * e
+				d += conf
 			}
-			conf := 1 + p.Alpha*math.Abs(float64(vals[j]))
-			e := pref - dot(u, c)
-			num += conf * e * e
-			den += conf
 		}
+		num[lo/chunk], den[lo/chunk] = n, d
+	})
+	var n, d float64
+	for i := range num {
+		n, d = n+num[i], d+den[i]
 	}
-	if den == 0 {
-		return 0
+	if d == 0 {
+		return 0, err
 	}
-	return num / den
+	return n / d, err
 }

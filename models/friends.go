@@ -192,6 +192,7 @@ func RankFriends(ctx context.Context, in Inputs, p FriendParams, workers int) ([
 		}
 	}
 	cf := newFriendFeaturizer(in, p)
+	cf.scoreOnly = true
 	type state struct {
 		s       *scratch
 		top     *TopK
@@ -262,10 +263,14 @@ type friendFeaturizer struct {
 	p         FriendParams
 	userNorms []float64 // norms of the interest model's user vectors
 	positives []int32   // per user, the number of items with positive signal
+	// scoreOnly, set when only the score matters (RankFriends), leaves
+	// at zero the profile features whose weight is zero.
+	scoreOnly bool
+	w         [NumFriendFeatures]float64 // p's weights
 }
 
 func newFriendFeaturizer(in Inputs, p FriendParams) *friendFeaturizer {
-	cf := &friendFeaturizer{in: in, p: p}
+	cf := &friendFeaturizer{in: in, p: p, w: p.Weights()}
 	if in.ALS != nil {
 		X := in.ALS.Users
 		n, _ := X.Dims()
@@ -391,12 +396,21 @@ func (cf *friendFeaturizer) graphFeatures(s *scratch, u, c int32) (x [NumFriendF
 // profileBound bounds.
 func (cf *friendFeaturizer) profileFeatures(s *scratch, x *[NumFriendFeatures]float64, u, c int32) {
 	f := cf.in.Features
-	x[FeatInterest] = cosine(f.UserTopicRow(u), f.UserTopicRow(c))
-	x[FeatSharedItems] = cf.sharedItems(s, u, c)
-	if cf.userNorms != nil && cf.userNorms[u] > 0 && cf.userNorms[c] > 0 {
+	if cf.needed(FeatInterest) {
+		x[FeatInterest] = cosine(f.UserTopicRow(u), f.UserTopicRow(c))
+	}
+	if cf.needed(FeatSharedItems) {
+		x[FeatSharedItems] = cf.sharedItems(s, u, c)
+	}
+	if cf.needed(FeatLatent) && cf.userNorms != nil && cf.userNorms[u] > 0 && cf.userNorms[c] > 0 {
 		X := cf.in.ALS.Users
 		x[FeatLatent] = floats.Dot(X.RawRowView(int(u)), X.RawRowView(int(c))) / (cf.userNorms[u] * cf.userNorms[c])
 	}
+}
+
+// needed reports whether feature i must be computed.
+func (cf *friendFeaturizer) needed(i FriendFeature) bool {
+	return !cf.scoreOnly || cf.w[i] != 0
 }
 
 // profileBound is the most the profile features can add to a score with
