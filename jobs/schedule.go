@@ -388,11 +388,12 @@ const (
 	OutcomeNotReady       = "not_ready"
 	OutcomeBadInput       = "bad_input"
 	OutcomeLocked         = "locked"
+	OutcomeOverBudget     = "over_budget" // the live heap outgrew the memory budget; nothing published
 	OutcomeFailure        = "failure"
 )
 
 // Outcomes lists every outcome, in the order metrics report them.
-var Outcomes = []string{OutcomeOK, OutcomePublishedStale, OutcomeNotReady, OutcomeBadInput, OutcomeLocked, OutcomeInterrupted, OutcomeUsage, OutcomeFailure}
+var Outcomes = []string{OutcomeOK, OutcomePublishedStale, OutcomeNotReady, OutcomeBadInput, OutcomeLocked, OutcomeOverBudget, OutcomeInterrupted, OutcomeUsage, OutcomeFailure}
 
 // Outcome names the class of a run's error: the one place an error is
 // classified.
@@ -402,6 +403,8 @@ func Outcome(err error) string {
 		return OutcomeOK
 	case errors.Is(err, ErrAfterPublish): // first: what follows may wrap anything
 		return OutcomePublishedStale
+	case errors.Is(err, pipeline.ErrOverBudget): // before Canceled: the budget stops a run by cancelling it
+		return OutcomeOverBudget
 	case errors.Is(err, context.Canceled):
 		return OutcomeInterrupted
 	case errors.Is(err, ErrUsage):

@@ -43,6 +43,7 @@ const (
 	exitBadInput    = 4   // an input file is unreadable or breaks the contract, or too many bad rows
 	exitLocked      = 5   // another run holds the output root's lock
 	exitAfterCommit = 6   // the run is published, but latest or retention was not updated
+	exitOverBudget  = 7   // the live heap outgrew -memory-limit; nothing was published
 	exitInterrupted = 130 // SIGINT or SIGTERM
 )
 
@@ -223,6 +224,8 @@ func exitCode(err error, stderr io.Writer) int {
 		return exitBadInput
 	case jobs.OutcomeLocked:
 		return exitLocked
+	case jobs.OutcomeOverBudget:
+		return exitOverBudget
 	}
 	return exitFailure
 }
@@ -339,6 +342,8 @@ type runFlags struct {
 	settings   string
 	cpuProfile string
 	usersFile  string
+	memory     string // -memory-limit, parsed into budget
+	budget     int64
 }
 
 // register adds the flags to fs; withDate adds -date and -run-id, which a
@@ -373,6 +378,26 @@ func (r *runFlags) register(fs *flag.FlagSet, withDate bool) {
 	fs.IntVar(&p.Groups.MaxPerUser, "groups-per-user", p.Groups.MaxPerUser, "group and activity suggestions kept per user (1..200)")
 	fs.IntVar(&p.Friends.MaxPerUser, "friends-per-user", p.Friends.MaxPerUser, "friend suggestions kept per user (1..200)")
 	fs.StringVar(&r.cpuProfile, "cpuprofile", "", "write a CPU profile to this file")
+	fs.StringVar(&r.memory, "memory-limit", "", "memory budget, e.g. 6GiB: the garbage collector aims below it, and a run whose live heap outgrows it stops with exit 7, publishing nothing (default: collect toward 75% of the machine's or container's memory)")
+}
+
+// guard holds the command to -memory-limit, when given: it returns the
+// context to run under and a function that turns the error of a run the
+// budget stopped into the budget's error.
+func (r *runFlags) guard(ctx context.Context) (context.Context, func(error) error) {
+	if r.budget == 0 {
+		return ctx, func(err error) error { return err }
+	}
+	gctx, stop := pipeline.GuardMemory(ctx, r.budget, 100*time.Millisecond)
+	return gctx, func(err error) error {
+		cause := context.Cause(gctx)
+		stop()
+		var ob *pipeline.OverBudgetError
+		if err != nil && !errors.Is(err, jobs.ErrAfterPublish) && errors.As(cause, &ob) {
+			return fmt.Errorf("%w; nothing was published", ob)
+		}
+		return err
+	}
 }
 
 // parse parses args, applies the config file under the flags given on the
@@ -405,6 +430,11 @@ func (r *runFlags) parse(fs *flag.FlagSet, args []string) (stop func(), err erro
 		}
 	}
 	r.cfg.Params = r.p
+	if r.memory != "" {
+		if r.budget, err = pipeline.ParseBytes(r.memory); err != nil {
+			return nil, fmt.Errorf("%w: -memory-limit %v", jobs.ErrUsage, err)
+		}
+	}
 	if r.withDate {
 		if r.cfg.Date, err = data.ParseDate(r.date); err != nil {
 			return nil, fmt.Errorf("%w: -date: %v", jobs.ErrUsage, err)
@@ -449,7 +479,9 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	start := time.Now()
-	res, err := jobs.Run(ctx, r.cfg, log.With("job", "run", "date", r.date), progress)
+	gctx, settle := r.guard(ctx)
+	res, err := jobs.Run(gctx, r.cfg, log.With("job", "run", "date", r.date), progress)
+	err = settle(err)
 	if res != nil { // published, even when latest or retention then failed
 		summarize(log, stdout, "%s\n", res.Dir)
 	}
@@ -474,7 +506,9 @@ func runBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	cfg.Run = r.cfg
 	start := time.Now()
-	ran, skipped, err := jobs.Backfill(ctx, cfg, log.With("job", "backfill"), progress)
+	gctx, settle := r.guard(ctx)
+	ran, skipped, err := jobs.Backfill(gctx, cfg, log.With("job", "backfill"), progress)
+	err = settle(err)
 	summarize(log, stdout, "backfill %s..%s: %d dates run, %d already published\n", cfg.From, cfg.To, ran, skipped)
 	return failed(log, "backfill", start, err)
 }
