@@ -2,7 +2,6 @@ package models
 
 import (
 	"cmp"
-	"container/heap"
 	"math"
 	"slices"
 )
@@ -37,13 +36,37 @@ func (t *TopK) Push(s Scored) {
 	if t.k <= 0 {
 		return
 	}
-	if len(t.h) < t.k {
-		heap.Push(&t.h, s)
+	h := t.h
+	if len(h) < t.k {
+		h = append(h, s)
+		for i := len(h) - 1; i > 0; { // up, while the parent is the better
+			p := (i - 1) / 2
+			if !better(h[p], h[i]) {
+				break
+			}
+			h[p], h[i] = h[i], h[p]
+			i = p
+		}
+		t.h = h
 		return
 	}
-	if better(s, t.h[0]) {
-		t.h[0] = s
-		heap.Fix(&t.h, 0)
+	if !better(s, h[0]) {
+		return
+	}
+	h[0] = s
+	for i := 0; ; { // down, while a child is the worse
+		w := 2*i + 1
+		if w >= len(h) {
+			break
+		}
+		if r := w + 1; r < len(h) && better(h[w], h[r]) {
+			w = r
+		}
+		if !better(h[i], h[w]) {
+			break
+		}
+		h[i], h[w] = h[w], h[i]
+		i = w
 	}
 }
 
@@ -75,16 +98,7 @@ func (t *TopK) Sorted() []Scored {
 	return out
 }
 
-// worst is a min-heap with the worst kept candidate on top.
+// worst is a min-heap (by better) with the worst kept candidate on top;
+// Push keeps it one, without container/heap's interface calls and
+// boxing: a night pushes billions of candidates.
 type worst []Scored
-
-func (h worst) Len() int           { return len(h) }
-func (h worst) Less(i, j int) bool { return better(h[j], h[i]) }
-func (h worst) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *worst) Push(x any)        { *h = append(*h, x.(Scored)) }
-func (h *worst) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
-}
