@@ -1,0 +1,5 @@
+//go:build !linux
+
+package f32
+
+func adviseHuge([]float32) {}
