@@ -72,6 +72,12 @@ func (d *Dict) Name(i int32) string { return d.names[i] }
 // Len is the number of interned strings.
 func (d *Dict) Len() int { return len(d.names) }
 
+// An idSet is at most 3/4 full. At a hundred million event IDs the set
+// is the largest thing a run holds while it merges; half full, as open
+// addressing usually is, it would take 2 GiB where this takes 1 GiB, for
+// a few more probes in a cache line already loaded.
+const maxLoadNum, maxLoadDen = 3, 4
+
 // idSet is an open-addressing set of int64 IDs used to drop duplicate event
 // IDs. It is several times smaller and faster than a map[int64]struct{} at
 // the hundred-million-row scale of the event tables.
@@ -84,7 +90,7 @@ type idSet struct {
 
 func newIDSet(capacity int) *idSet {
 	size, shift := 16, uint(60)
-	for size < capacity*2 {
+	for size*maxLoadNum < capacity*maxLoadDen {
 		size <<= 1
 		shift--
 	}
@@ -100,7 +106,7 @@ func (s *idSet) add(id int64) bool {
 		s.zero = true
 		return true
 	}
-	if (s.n+1)*2 > len(s.slots) {
+	if (s.n+1)*maxLoadDen > len(s.slots)*maxLoadNum {
 		s.grow()
 	}
 	// Fibonacci hashing: the top bits of id·2⁶⁴/φ spread IDs that differ
