@@ -81,8 +81,8 @@ func NewALS(users, items, k int) *ALS {
 // on the number of workers.
 // progress, when not nil, is called after each sweep.
 func TrainALS(ctx context.Context, R, Rt *features.CSR, p ALSParams, progress func(iter int, loss float64)) (*ALS, error) {
-	m := initALS(R.Rows(), Rt.Rows(), p)
-	users, items := newSide(m.Users), newSide(m.Items)
+	m := &ALS{}
+	users, items := randomSides(R.Rows(), Rt.Rows(), p)
 	var scratch *gramScratch
 	for it := range p.Iterations {
 		if err := sweepEigen(ctx, R, items, users, p, &scratch); err != nil {
@@ -104,8 +104,11 @@ func TrainALS(ctx context.Context, R, Rt *features.CSR, p ALSParams, progress fu
 			progress(it+1, loss)
 		}
 	}
-	users.toDense(m.Users)
-	items.toDense(m.Items)
+	// The float64 factors are made only now, one side at a time: at a
+	// million rows a side is half a gigabyte in float64.
+	m.Users = users.toDense()
+	users = nil
+	m.Items = items.toDense()
 	return m, nil
 }
 
@@ -149,6 +152,21 @@ func initALS(users, items int, p ALSParams) *ALS {
 		return m
 	}
 	return &ALS{Users: init(users), Items: init(items)}
+}
+
+// randomSides is initALS's start, rounded to float32, without the
+// float64 copy.
+func randomSides(users, items int, p ALSParams) (*side, *side) {
+	r := rand.New(rand.NewPCG(p.Seed, 0x5eed))
+	init := func(n int) *side {
+		s := &side{k: p.Factors, x: f32.Make(max(n, 1) * p.Factors), basis: identity(p.Factors)}
+		for i := range s.x {
+			s.x[i] = float32(r.NormFloat64() * 0.01)
+		}
+		return s
+	}
+	u := init(users)
+	return u, init(items)
 }
 
 // SolveUsers re-solves the rows of users marked in only (all rows when

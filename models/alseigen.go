@@ -74,17 +74,20 @@ func identity(k int) *mat.Dense {
 func (s *side) rows() int             { return len(s.x) / s.k }
 func (s *side) row(i int32) []float32 { return s.x[int(i)*s.k : (int(i)+1)*s.k] }
 
-// toDense writes the rows, rotated back to the original basis, into m.
-func (s *side) toDense(m *mat.Dense) {
+// toDense returns the rows, rotated back to the original basis, as float64.
+func (s *side) toDense() *mat.Dense {
 	k := s.k
+	m := mat.NewDense(s.rows(), k, nil)
+	raw := m.RawMatrix()
 	B := float32s(s.basis)
 	out := make([]float32, k)
 	for i := range int32(s.rows()) {
 		rotate(out, B, s.row(i), k)
 		for j, v := range out {
-			m.Set(int(i), j, float64(v))
+			raw.Data[int(i)*raw.Stride+j] = float64(v)
 		}
 	}
+	return m
 }
 
 // float32s is m (k×k) as row-major float32.

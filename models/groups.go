@@ -434,7 +434,9 @@ func usersByCity(d *data.Dims) []int32 {
 	return order
 }
 
-// flatten concatenates per-user rows in user ID order.
+// flatten concatenates per-user rows in user ID order, releasing each
+// user's rows once copied: at a million users a table is a gigabyte, and
+// the two copies need not be whole at once.
 func flatten[T any](d *data.Dims, per [][]T) []T {
 	n := 0
 	for _, rows := range per {
@@ -443,6 +445,7 @@ func flatten[T any](d *data.Dims, per [][]T) []T {
 	out := make([]T, 0, n)
 	for _, u := range UsersByID(d) {
 		out = append(out, per[u]...)
+		per[u] = nil
 	}
 	return out
 }
