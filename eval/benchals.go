@@ -3,6 +3,7 @@ package eval
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -67,9 +68,10 @@ func BenchALS(ctx context.Context, cfg BenchALSConfig, w io.Writer, log *slog.Lo
 			return nil, err
 		}
 	}
-	fmt.Fprintf(w, "%s: %d users × %d items, %d observations; %d iterations × %d rounds, medians\n\n", filepath.Base(cfg.Dataset), R.Rows(), Rt.Rows(), R.NNZ(), cfg.Iterations-1, cfg.Rounds)
-	fmt.Fprintln(w, "| k | solve | wall s/iter | CPU s/iter | wall vs reference |")
-	fmt.Fprintln(w, "|---|---|---|---|---|")
+	if _, err := fmt.Fprintf(w, "%s: %d users × %d items, %d observations; %d iterations × %d rounds, medians\n\n| k | solve | wall s/iter | CPU s/iter | wall vs reference |\n|---|---|---|---|---|\n",
+		filepath.Base(cfg.Dataset), R.Rows(), Rt.Rows(), R.NNZ(), cfg.Iterations-1, cfg.Rounds); err != nil {
+		return nil, err
+	}
 	var out []ALSTiming
 	for _, k := range cfg.Factors {
 		ap := p.ALS
@@ -98,7 +100,9 @@ func BenchALS(ctx context.Context, cfg BenchALSConfig, w io.Writer, log *slog.Lo
 			if ref == 0 {
 				ref = wall
 			}
-			fmt.Fprintf(w, "| %d | %s | %.3f | %.3f | %.2f× |\n", k, s.name, wall, cpu, ref/wall)
+			if _, err := fmt.Fprintf(w, "| %d | %s | %.3f | %.3f | %.2f× |\n", k, s.name, wall, cpu, ref/wall); err != nil {
+				return nil, err
+			}
 			out = append(out, t)
 		}
 	}
@@ -140,12 +144,13 @@ func dumpMatrix(path string, R *features.CSR, alpha float64) error {
 			if vals[j] < 0 {
 				conf = -conf
 			}
-			fmt.Fprintf(bw, "%d %d %g\n", u, c, conf)
+			if _, err := fmt.Fprintf(bw, "%d %d %g\n", u, c, conf); err != nil {
+				return fmt.Errorf("-dump %s: %w", path, errors.Join(err, f.Close()))
+			}
 		}
 	}
 	if err := bw.Flush(); err != nil {
-		f.Close()
-		return fmt.Errorf("-dump %s: %w", path, err)
+		return fmt.Errorf("-dump %s: %w", path, errors.Join(err, f.Close()))
 	}
 	return f.Close()
 }
