@@ -159,7 +159,7 @@ func initALS(users, items int, p ALSParams) *ALS {
 func randomSides(users, items int, p ALSParams) (*side, *side) {
 	r := rand.New(rand.NewPCG(p.Seed, 0x5eed))
 	init := func(n int) *side {
-		s := &side{k: p.Factors, x: f32.Make(max(n, 1) * p.Factors), basis: identity(p.Factors)}
+		s := &side{k: p.Factors, x: make([]float32, max(n, 1)*p.Factors), basis: identity(p.Factors)}
 		for i := range s.x {
 			s.x[i] = float32(r.NormFloat64() * 0.01)
 		}

@@ -53,7 +53,7 @@ type side struct {
 // newSide copies m's rows, in the identity basis.
 func newSide(m *mat.Dense) *side {
 	n, k := m.Dims()
-	s := &side{k: k, x: f32.Make(n * k), basis: identity(k)}
+	s := &side{k: k, x: make([]float32, n*k), basis: identity(k)}
 	raw := m.RawMatrix()
 	for i := range n {
 		for j, v := range raw.Data[i*raw.Stride : i*raw.Stride+k] {

@@ -17,7 +17,7 @@ func TestImportDirection(t *testing.T) {
 		"circles/quality":           {[]string{"circles/pipeline"}, nil},
 		"circles/features":          {[]string{"circles/data"}, nil},
 		"circles/models":            {[]string{"circles/data", "circles/features", "circles/models/f32", "circles/pipeline"}, []string{"gonum.org/v1/gonum"}},
-		"circles/models/f32":        {nil, []string{"golang.org/x/sys/cpu", "golang.org/x/sys/unix"}},
+		"circles/models/f32":        {nil, []string{"golang.org/x/sys/cpu"}},
 		"circles/pipeline":          {nil, []string{"golang.org/x/sync/errgroup", "golang.org/x/sys/unix"}},
 		"circles/synth":             {[]string{"circles/data", "circles/pipeline"}, nil},
 		"circles/report":            {[]string{"circles/output"}, nil},

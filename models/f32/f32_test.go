@@ -101,18 +101,3 @@ func BenchmarkMulVec128(b *testing.B) {
 	}
 	b.ReportMetric(float64(k*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "Gmadd/s")
 }
-
-func TestMake(t *testing.T) {
-	t.Parallel()
-	for _, n := range []int{0, 1, 1000, hugeMin / 4, hugeMin/4 + 12345} {
-		s := Make(n)
-		if len(s) != n {
-			t.Fatalf("Make(%d) has length %d", n, len(s))
-		}
-		for i, v := range s {
-			if v != 0 {
-				t.Fatalf("Make(%d)[%d] = %v, want 0", n, i, v)
-			}
-		}
-	}
-}

@@ -1,5 +1,0 @@
-//go:build !linux
-
-package f32
-
-func adviseHuge([]float32) {}
