@@ -107,7 +107,6 @@ func TrainALS(ctx context.Context, R, Rt *features.CSR, p ALSParams, progress fu
 	// The float64 factors are made only now, one side at a time: at a
 	// million rows a side is half a gigabyte in float64.
 	m.Users = users.toDense()
-	users = nil
 	m.Items = items.toDense()
 	return m, nil
 }
@@ -118,7 +117,8 @@ func TrainALS(ctx context.Context, R, Rt *features.CSR, p ALSParams, progress fu
 // CPU solver does). It is the reference TrainALS is tested and
 // benchmarked against.
 func TrainALSCG(ctx context.Context, R, Rt *features.CSR, p ALSParams, progress func(iter int, loss float64)) (*ALS, error) {
-	m := initALS(R.Rows(), Rt.Rows(), p)
+	users, items := randomSides(R.Rows(), Rt.Rows(), p) // the same start as TrainALS
+	m := &ALS{Users: users.toDense(), Items: items.toDense()}
 	for it := range p.Iterations {
 		if err := sweepCG(ctx, R, m.Items, m.Users, p); err != nil {
 			return nil, err
@@ -140,22 +140,7 @@ func TrainALSCG(ctx context.Context, R, Rt *features.CSR, p ALSParams, progress 
 	return m, nil
 }
 
-// initALS is the seeded random start of both sides.
-func initALS(users, items int, p ALSParams) *ALS {
-	r := rand.New(rand.NewPCG(p.Seed, 0x5eed))
-	init := func(n int) *mat.Dense {
-		m := mat.NewDense(max(n, 1), p.Factors, nil)
-		raw := m.RawMatrix().Data
-		for i := range raw {
-			raw[i] = r.NormFloat64() * 0.01
-		}
-		return m
-	}
-	return &ALS{Users: init(users), Items: init(items)}
-}
-
-// randomSides is initALS's start, rounded to float32, without the
-// float64 copy.
+// randomSides is the seeded random start of both sides.
 func randomSides(users, items int, p ALSParams) (*side, *side) {
 	r := rand.New(rand.NewPCG(p.Seed, 0x5eed))
 	init := func(n int) *side {

@@ -203,7 +203,7 @@ func RankFriends(ctx context.Context, in Inputs, p FriendParams, workers int) ([
 	}, func(st *state, u int32) (out []data.FriendSuggestion) {
 		s, top := st.s, st.top
 		cf.gather(s, u)
-		w := p.Weights()
+		w := &cf.w
 		score := func(x *[NumFriendFeatures]float64) float64 {
 			v := 0.0
 			for i, xi := range x {
@@ -220,7 +220,7 @@ func RankFriends(ctx context.Context, in Inputs, p FriendParams, workers int) ([
 		for _, c := range s.touched {
 			if x, ok := cf.graphFeatures(s, u, c); ok {
 				v := score(&x)
-				st.pending = append(st.pending, pendingFriend{c: c, x: x, bound: v + cf.profileBound(&w, u, c)})
+				st.pending = append(st.pending, pendingFriend{c: c, x: x, bound: v + cf.profileBound(u, c)})
 			}
 		}
 		slices.SortFunc(st.pending, func(a, b pendingFriend) int { return cmp.Compare(b.bound, a.bound) })
@@ -279,15 +279,9 @@ func newFriendFeaturizer(in Inputs, p FriendParams) *friendFeaturizer {
 			cf.userNorms[u] = math.Sqrt(floats.Dot(X.RawRowView(u), X.RawRowView(u)))
 		}
 	}
-	sig := &in.Features.Signals
-	cf.positives = make([]int32, sig.Rows())
-	for u := range int32(sig.Rows()) {
-		_, vals := sig.Row(u)
-		for _, v := range vals {
-			if v > 0 {
-				cf.positives[u]++
-			}
-		}
+	cf.positives = make([]int32, in.Features.Signals.Rows())
+	for u := range cf.positives {
+		cf.positives[u] = int32(PositiveEvents(in.Features, int32(u)))
 	}
 	return cf
 }
@@ -413,11 +407,12 @@ func (cf *friendFeaturizer) needed(i FriendFeature) bool {
 	return !cf.scoreOnly || cf.w[i] != 0
 }
 
-// profileBound is the most the profile features can add to a score with
-// weights w: the interest cosine lies in [0, 1], the latent cosine in
-// [−1, 1], and the shared-items cosine in [0, √(min/max)] of the two
-// users' numbers of items.
-func (cf *friendFeaturizer) profileBound(w *[NumFriendFeatures]float64, u, c int32) float64 {
+// profileBound is the most the profile features can add to a score
+// under p's weights: the interest cosine lies in [0, 1], the latent
+// cosine in [−1, 1], and the shared-items cosine in [0, √(min/max)] of
+// the two users' numbers of items.
+func (cf *friendFeaturizer) profileBound(u, c int32) float64 {
+	w := &cf.w
 	most := func(w, lo, hi float64) float64 { return max(w*lo, w*hi) }
 	nu, nc := float64(cf.positives[u]), float64(cf.positives[c])
 	shared := 0.0
