@@ -18,6 +18,7 @@ import (
 	"circles/features"
 	"circles/jobs"
 	"circles/models"
+	"circles/output"
 )
 
 // BenchALSConfig says which interest-model solves BenchALS times.
@@ -45,6 +46,12 @@ type ALSTiming struct {
 func BenchALS(ctx context.Context, cfg BenchALSConfig, w io.Writer, log *slog.Logger) ([]ALSTiming, error) {
 	if cfg.Iterations < 2 || cfg.Rounds < 1 || len(cfg.Factors) == 0 {
 		return nil, jobs.UsageError("bench-als: want -iterations ≥ 2, -rounds ≥ 1 and at least one -factors")
+	}
+	if cfg.Dump != "" {
+		// checked before anything is read, as every path from a flag is
+		if err := output.CheckSettingsPath(cfg.Dump); err != nil {
+			return nil, jobs.UsageError("-dump %v", err)
+		}
 	}
 	sum, err := datasets.ReadSummary(cfg.Dataset)
 	if err != nil || sum == nil {
