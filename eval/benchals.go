@@ -69,6 +69,7 @@ func BenchALS(ctx context.Context, cfg BenchALSConfig, w io.Writer, log *slog.Lo
 	}
 	R := &f.Signals
 	Rt := R.Transpose(int(f.Items.N))
+	keys := models.InterestKeys(in.Dims, f.Items)
 	log.Info("interest matrix", "dataset", cfg.Dataset, "users", R.Rows(), "items", Rt.Rows(), "observations", R.NNZ())
 	if cfg.Dump != "" {
 		if err := dumpMatrix(cfg.Dump, R, p.ALS.Alpha); err != nil {
@@ -86,13 +87,13 @@ func BenchALS(ctx context.Context, cfg BenchALSConfig, w io.Writer, log *slog.Lo
 		var ref float64
 		for _, s := range []struct {
 			name  string
-			train func(context.Context, *features.CSR, *features.CSR, models.ALSParams, func(int, float64)) (*models.ALS, error)
+			train func(context.Context, *features.CSR, *features.CSR, models.RowKeys, models.ALSParams, func(int, float64)) (*models.ALS, error)
 		}{{"reference CG", models.TrainALSCG}, {"circles", models.TrainALS}} {
 			t := ALSTiming{Solver: s.name, Factors: k}
 			for round := range cfg.Rounds {
 				ap.Seed = uint64(round + 1)
 				last, lastCPU := time.Now(), cpuSeconds()
-				if _, err := s.train(ctx, R, &Rt, ap, func(it int, _ float64) {
+				if _, err := s.train(ctx, R, &Rt, keys, ap, func(it int, _ float64) {
 					now, cpu := time.Now(), cpuSeconds()
 					if it > 1 {
 						t.Wall = append(t.Wall, now.Sub(last).Seconds())

@@ -451,7 +451,7 @@ func bestGroups(ctx context.Context, sets []*defaultsSet, p output.Params, worke
 		ap := p.ALS
 		ap.Workers = workers
 		rt := in.Features.Signals.Transpose(int(in.Features.Items.N))
-		bare, err := models.TrainALS(ctx, &in.Features.Signals, &rt, ap, nil)
+		bare, err := models.TrainALS(ctx, &in.Features.Signals, &rt, models.InterestKeys(in.Dims, in.Features.Items), ap, nil)
 		if err != nil {
 			return p.ColdStart, p.Groups, 0, err
 		}

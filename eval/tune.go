@@ -155,7 +155,7 @@ func (e *evaluator) tune(ctx context.Context, train *data.Tables, val evalTasks,
 		}
 		ap := p.ALS
 		ap.Factors, ap.Alpha, ap.Lambda, ap.Workers = g.factors, g.alpha, g.lambda, e.cfg.Workers
-		bare, err := models.TrainALS(ctx, &f.Signals, &rt, ap, nil)
+		bare, err := models.TrainALS(ctx, &f.Signals, &rt, models.InterestKeys(in.Dims, f.Items), ap, nil)
 		if err != nil {
 			return p, trials, notes, err
 		}

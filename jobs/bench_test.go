@@ -102,7 +102,7 @@ func BenchmarkALSIteration(b *testing.B) {
 	rt := s.f.Signals.Transpose(int(s.f.Items.N))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := models.TrainALS(b.Context(), &s.f.Signals, &rt, p, nil); err != nil {
+		if _, err := models.TrainALS(b.Context(), &s.f.Signals, &rt, models.RowKeys{}, p, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

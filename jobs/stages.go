@@ -154,7 +154,7 @@ func TrainInterests(ctx context.Context, d *data.Dims, f *features.Features, p m
 	p.Workers = opt.Workers
 	rt := f.Signals.Transpose(int(f.Items.N))
 	log := opt.logger()
-	als, err := models.TrainALS(ctx, &f.Signals, &rt, p, func(it int, loss float64) {
+	als, err := models.TrainALS(ctx, &f.Signals, &rt, models.InterestKeys(d, f.Items), p, func(it int, loss float64) {
 		opt.Progress.Update("interests: ALS sweep", it, p.Iterations)
 		log.Debug("als sweep", "stage", "interests", "iter", it, "loss", loss)
 	})

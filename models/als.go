@@ -9,6 +9,7 @@ import (
 	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
 
+	"circles/data"
 	"circles/features"
 	"circles/models/f32"
 	"circles/pipeline"
@@ -80,15 +81,16 @@ func NewALS(users, items, k int) *ALS {
 // Rows are solved in parallel; the result depends only on R and p, never
 // on the number of workers.
 // progress, when not nil, is called after each sweep.
-func TrainALS(ctx context.Context, R, Rt *features.CSR, p ALSParams, progress func(iter int, loss float64)) (*ALS, error) {
+func TrainALS(ctx context.Context, R, Rt *features.CSR, keys RowKeys, p ALSParams, progress func(iter int, loss float64)) (*ALS, error) {
 	m := &ALS{}
-	users, items := randomSides(R.Rows(), Rt.Rows(), p)
+	users, items := randomSides(R, Rt, keys, p)
+	userRows, itemRows := nonEmptyRows(R), nonEmptyRows(Rt)
 	var scratch *gramScratch
 	for it := range p.Iterations {
-		if err := sweepEigen(ctx, R, items, users, p, &scratch); err != nil {
+		if err := sweepEigen(ctx, R, items, users, itemRows, p, &scratch); err != nil {
 			return nil, err
 		}
-		if err := sweepEigen(ctx, Rt, users, items, p, &scratch); err != nil {
+		if err := sweepEigen(ctx, Rt, users, items, userRows, p, &scratch); err != nil {
 			return nil, err
 		}
 		// Both sides are now in one basis, where dot products are those
@@ -116,8 +118,8 @@ func TrainALS(ctx context.Context, R, Rt *features.CSR, p ALSParams, progress fu
 // product with the k×k Gram matrix (Takács et al. 2011; what implicit's
 // CPU solver does). It is the reference TrainALS is tested and
 // benchmarked against.
-func TrainALSCG(ctx context.Context, R, Rt *features.CSR, p ALSParams, progress func(iter int, loss float64)) (*ALS, error) {
-	users, items := randomSides(R.Rows(), Rt.Rows(), p) // the same start as TrainALS
+func TrainALSCG(ctx context.Context, R, Rt *features.CSR, keys RowKeys, p ALSParams, progress func(iter int, loss float64)) (*ALS, error) {
+	users, items := randomSides(R, Rt, keys, p) // the same start as TrainALS
 	m := &ALS{Users: users.toDense(), Items: items.toDense()}
 	for it := range p.Iterations {
 		if err := sweepCG(ctx, R, m.Items, m.Users, p); err != nil {
@@ -140,18 +142,66 @@ func TrainALSCG(ctx context.Context, R, Rt *features.CSR, p ALSParams, progress 
 	return m, nil
 }
 
-// randomSides is the seeded random start of both sides.
-func randomSides(users, items int, p ALSParams) (*side, *side) {
-	r := rand.New(rand.NewPCG(p.Seed, 0x5eed))
-	init := func(n int) *side {
+// RowKeys are stable keys of the rows of both sides, UserKey and ItemKey
+// of their external IDs, from which each row's random start is drawn: a
+// row's start depends on its key and the seed alone, never on which other
+// rows exist or in what order they come, so a driver that holds the rows
+// partitioned starts every row the same. A nil slice keys rows by index.
+type RowKeys struct{ Users, Items []uint64 }
+
+// UserKey is the start key of a user row.
+func UserKey(id int64) uint64 { return mix64(uint64(id)) }
+
+// ItemKey is the start key of an item row: the item's table and its ID
+// in that table.
+func ItemKey(kind data.TargetKind, id int64) uint64 {
+	return mix64(uint64(id) + uint64(kind+1)*0x9e3779b97f4a7c15)
+}
+
+// mix64 is SplitMix64's finaliser: neighbouring IDs get unrelated keys.
+func mix64(x uint64) uint64 {
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	return x ^ x>>31
+}
+
+// Which side of the factorisation a row belongs to; the sides draw their
+// starts from different streams.
+const (
+	UserSide uint64 = 0x5eed
+	ItemSide uint64 = 0x17e3
+)
+
+// StartRow fills x with the random start of the row of key on side: k
+// draws of N(0, 0.01²) from a generator seeded by the seed, the side and
+// the key.
+func StartRow(x []float32, seed, side, key uint64) {
+	r := rand.New(rand.NewPCG(seed^side, key))
+	for i := range x {
+		x[i] = float32(r.NormFloat64() * 0.01)
+	}
+}
+
+// randomSides is the seeded random start of both sides. A row with no
+// observations starts at zero, its solution: it adds nothing to the first
+// sweep's Gram matrix, as it does not where the rows are partitioned.
+func randomSides(R, Rt *features.CSR, keys RowKeys, p ALSParams) (*side, *side) {
+	init := func(m *features.CSR, keys []uint64, tag uint64) *side {
+		n := m.Rows()
 		s := &side{k: p.Factors, x: make([]float32, max(n, 1)*p.Factors), basis: identity(p.Factors)}
-		for i := range s.x {
-			s.x[i] = float32(r.NormFloat64() * 0.01)
+		for i := range int32(n) {
+			if m.Start[i+1] == m.Start[i] {
+				continue
+			}
+			key := uint64(i)
+			if keys != nil {
+				key = keys[i]
+			}
+			StartRow(s.row(i), p.Seed, tag, key)
 		}
 		return s
 	}
-	u := init(users)
-	return u, init(items)
+	return init(R, keys.Users, UserSide), init(Rt, keys.Items, ItemSide)
 }
 
 // SolveUsers re-solves the rows of users marked in only (all rows when
@@ -209,4 +259,26 @@ func observedLoss(ctx context.Context, R *features.CSR, p ALSParams, dot func(u,
 		return 0, err
 	}
 	return n / d, err
+}
+
+// InterestKeys are the row keys of the interest model: users by their ID,
+// items by their table and ID.
+func InterestKeys(d *data.Dims, it features.Items) RowKeys {
+	k := RowKeys{Users: make([]uint64, d.Users.Len()), Items: make([]uint64, it.N)}
+	for u := range k.Users {
+		k.Users[u] = UserKey(d.Users.ID(int32(u)))
+	}
+	for _, t := range []struct {
+		kind data.TargetKind
+		base int32
+		ids  *data.Index
+	}{
+		{data.TargetGroup, it.GroupBase, &d.Groups}, {data.TargetActivity, it.ActivityBase, &d.Activities},
+		{data.TargetContent, it.ContentBase, &d.Contents}, {data.TargetMerchant, it.MerchantBase, &d.Merchants},
+	} {
+		for i := range int32(t.ids.Len()) {
+			k.Items[t.base+i] = ItemKey(t.kind, t.ids.ID(i))
+		}
+	}
+	return k
 }

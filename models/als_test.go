@@ -5,8 +5,10 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
 
+	"circles/data"
 	"circles/features"
 )
 
@@ -65,19 +67,28 @@ func TestRowSolvesMatchDirectSolve(t *testing.T) {
 	check("reference CG", got, 1e-8)
 
 	var scratch *gramScratch
-	basis, Q, err := diagonalise(t.Context(), newSide(Y), 1, &scratch)
+	y := newSide(Y)
+	Gs, err := gramOf(t.Context(), y, 1, &scratch)
 	if err != nil {
 		t.Fatal(err)
 	}
-	Qf := float32s(Q)
+	sw, err := planEigen(Gs, y.basis, nil, DefaultALSParams())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := y.rotate(t.Context(), sw, 1); err != nil {
+		t.Fatal(err)
+	}
+	back := float32s(sw.Basis)
+	rows := &sideRows{s: y, cols: cols}
 	for _, c := range []struct {
 		name     string
 		exactMax int
 	}{{"eigenbasis exact", len(cols)}, {"eigenbasis CG", 0}} {
-		s := newEigenSolver(basis, c.exactMax, lambda)
-		s.solve(cols, vals, alpha, lambda, k+2)
+		s := newEigenSolver(sw, c.exactMax, lambda)
+		s.solve(vals, rows.row, alpha, lambda, k+2)
 		out := make([]float32, k)
-		rotate(out, Qf, s.x, k)
+		rotate(out, back, s.x, k)
 		for i, v := range out {
 			got[i] = float64(v)
 		}
@@ -111,11 +122,11 @@ func TestSolversAgreeWhenExact(t *testing.T) {
 	Rt := R.Transpose(120)
 	p := DefaultALSParams()
 	p.Factors, p.Iterations, p.CGSteps = 8, 3, 16
-	a, err := TrainALS(t.Context(), &R, &Rt, p, nil)
+	a, err := TrainALS(t.Context(), &R, &Rt, RowKeys{}, p, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := TrainALSCG(t.Context(), &R, &Rt, p, nil)
+	b, err := TrainALSCG(t.Context(), &R, &Rt, RowKeys{}, p, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +169,7 @@ func TestALSRecoversBlocks(t *testing.T) {
 	Rt := R.Transpose(items)
 	p := DefaultALSParams()
 	p.Factors, p.Iterations = 4, 6
-	m, err := TrainALS(t.Context(), &R, &Rt, p, nil)
+	m, err := TrainALS(t.Context(), &R, &Rt, RowKeys{}, p, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,12 +222,12 @@ func TestALSDeterministicAcrossWorkers(t *testing.T) {
 	p := DefaultALSParams()
 	p.Factors, p.Iterations = 8, 3
 	p.Workers = 1
-	a, err := TrainALS(t.Context(), &R, &Rt, p, nil)
+	a, err := TrainALS(t.Context(), &R, &Rt, RowKeys{}, p, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	p.Workers = 4
-	b, err := TrainALS(t.Context(), &R, &Rt, p, nil)
+	b, err := TrainALS(t.Context(), &R, &Rt, RowKeys{}, p, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,7 +260,7 @@ func BenchmarkALSSweep(b *testing.B) {
 	}{
 		{"solve=eigen", func(X *mat.Dense) error {
 			var scratch *gramScratch
-			return sweepEigen(b.Context(), &R, newSide(Y), newSide(X), p, &scratch)
+			return sweepEigen(b.Context(), &R, newSide(Y), newSide(X), items, p, &scratch)
 		}},
 		{"solve=reference", func(X *mat.Dense) error { return sweepCG(b.Context(), &R, Y, X, p) }},
 	} {
@@ -263,5 +274,82 @@ func BenchmarkALSSweep(b *testing.B) {
 			}
 			b.ReportMetric(float64(users)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 		})
+	}
+}
+
+// TestALSStartFollowsKeys trains the same matrix twice, rows of both
+// sides in another order and with empty rows added, each row keyed by the
+// same key: a row's start depends on its key alone, so the factors of
+// every key agree up to the rounding of sums taken in another order. It
+// is what lets a partitioned driver reach the local driver's model.
+func TestALSStartFollowsKeys(t *testing.T) {
+	t.Parallel()
+	const users, items = 300, 120
+	r := rand.New(rand.NewPCG(11, 12))
+	type obs struct {
+		u, i int32
+		v    float32
+	}
+	var all []obs
+	for u := range int32(users) {
+		for range 1 + r.IntN(30) {
+			all = append(all, obs{u, int32(r.IntN(items)), 1 + float32(r.IntN(4))})
+		}
+	}
+	train := func(up, ip []int32, nu, ni int) (*ALS, RowKeys) {
+		ts := make([]features.Triple, len(all))
+		for j, o := range all {
+			ts[j] = features.Triple{Row: up[o.u], Col: ip[o.i], Val: o.v}
+		}
+		keys := RowKeys{Users: make([]uint64, nu), Items: make([]uint64, ni)}
+		for u, to := range up {
+			keys.Users[to] = UserKey(int64(u))
+		}
+		for i, to := range ip {
+			keys.Items[to] = ItemKey(data.TargetContent, int64(i))
+		}
+		R := features.BuildCSR(nu, ts)
+		Rt := R.Transpose(ni)
+		p := DefaultALSParams()
+		p.Factors, p.Iterations = 16, 4
+		m, err := TrainALS(t.Context(), &R, &Rt, keys, p, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m, keys
+	}
+	ident := func(n int) []int32 {
+		p := make([]int32, n)
+		for i := range p {
+			p[i] = int32(i)
+		}
+		return p
+	}
+	a, _ := train(ident(users), ident(items), users, items)
+	// shuffled, with ten empty rows on each side in front
+	up, ip := ident(users), ident(items)
+	r.Shuffle(users, func(i, j int) { up[i], up[j] = up[j], up[i] })
+	r.Shuffle(items, func(i, j int) { ip[i], ip[j] = ip[j], ip[i] })
+	for i := range up {
+		up[i] += 10
+	}
+	for i := range ip {
+		ip[i] += 10
+	}
+	b, _ := train(up, ip, users+10, items+10)
+	worst := 0.0
+	for u := range users {
+		worst = max(worst, floats.Distance(a.Users.RawRowView(u), b.Users.RawRowView(int(up[u])), 2)/floats.Norm(a.Users.RawRowView(u), 2))
+	}
+	for i := range items {
+		worst = max(worst, floats.Distance(a.Items.RawRowView(i), b.Items.RawRowView(int(ip[i])), 2)/floats.Norm(a.Items.RawRowView(i), 2))
+	}
+	if worst > 1e-3 {
+		t.Errorf("a row's factors moved by %.2g (relative) when the rows were reordered, want ≤ 1e-3", worst)
+	}
+	for _, row := range []int{0, 5, 9} {
+		if floats.Norm(b.Users.RawRowView(row), 2) != 0 || floats.Norm(b.Items.RawRowView(row), 2) != 0 {
+			t.Errorf("empty row %d has a non-zero factor", row)
+		}
 	}
 }

@@ -107,69 +107,147 @@ func rotate(out, M, x []float32, k int) {
 	f32.MulVec(out[:k], M[:k*k], x[:k])
 }
 
-// eigenBasis is one sweep's diagonalised Gram matrix: the fixed side's
-// rows are rotated so that, in the new basis, their Gram matrix is
-// diag(lam).
-type eigenBasis struct {
-	k   int
-	lam []float64 // eigenvalues, clamped at 0; zero when gram is set
-	y   *side     // the fixed side, in the new basis
+// Sweep is what every row solve of one sweep shares: the fixed side's
+// Gram matrix, diagonalised or kept dense, and the rotations between the
+// bases the two sides are in. It is built from the Gram matrix and a few
+// counts only (PlanSweep), never from the rows themselves, so a driver
+// that holds the rows partitioned builds the same one from a combined
+// Gram matrix and solves its rows with the same kernel.
+type Sweep struct {
+	p        ALSParams
+	k        int
+	exactMax int
+	lam      []float64 // eigenvalues, clamped at 0; zero when gram is set
 	// gram, when set, is the Gram matrix (row-major) of a fixed side left
-	// in its own basis (densely): every row is then solved by CG, each
+	// in its own basis (dense mode): every row is then solved by CG, each
 	// step one product with it.
 	gram []float32
+	qt   []float32 // eigen mode: Qᵀ, taking a fixed row into the eigenbasis
+	w    []float32 // the solved side's basis → Basis; nil when they are one
+	// Basis is the basis both sides are in once the sweep is done: the
+	// fixed side's after its rotation, which the solved rows come out in.
+	Basis *mat.Dense
 }
 
-func (b *eigenBasis) yRow(i int32) []float32 { return b.y.row(i) }
+// SweepShape is what decides between the eigen and the dense mode.
+type SweepShape struct {
+	FixedRows  int // rows of the fixed side with observations
+	SolvedRows int // rows to solve with observations
+	CGRows     int // of which more than ExactRows observations
+}
 
-// diagonalise rotates the fixed side Y into the eigenbasis of its Gram
-// matrix YᵀY and returns the rotation Q from its old basis (new = old·Q).
-func diagonalise(ctx context.Context, y *side, workers int, scratch **gramScratch) (*eigenBasis, *mat.Dense, error) {
-	k := y.k
-	G, err := gramOf(ctx, y, workers, scratch)
-	if err != nil {
-		return nil, nil, err
+// ExactRows is the largest number of observations a row may have to be
+// solved exactly in eigen mode.
+func (p ALSParams) ExactRows() int { return exactRows(p.Factors, p.CGSteps) }
+
+// PlanSweep diagonalises G, the Gram matrix of the fixed side (in the
+// fixed side's basis fixedBasis), when rotating that side costs less than
+// what it saves: rotating the fixed rows (k² each) lets rows with few
+// observations be solved exactly and the rest by CG without products with
+// the Gram matrix; keeping the fixed side as it is costs one k² product
+// per CG step per solved row instead. A wide catalogue solved against few
+// users is rotated; few users solved against a wide catalogue that is
+// already in their basis are not. solvedBasis is the solved side's basis,
+// nil when it is fixedBasis itself.
+func PlanSweep(G *mat.SymDense, fixedBasis, solvedBasis *mat.Dense, shape SweepShape, p ALSParams) (*Sweep, error) {
+	keep := (p.CGSteps+1)*shape.SolvedRows + shape.SolvedRows // each CG step, the warm start's rotation
+	if solvedBasis == nil {
+		keep -= shape.SolvedRows
 	}
+	if shape.FixedRows+shape.CGRows < keep {
+		return planEigen(G, fixedBasis, solvedBasis, p)
+	}
+	return planDense(G, fixedBasis, solvedBasis, p), nil
+}
+
+// planEigen is the eigen mode: the fixed side is to be rotated by Q, the
+// eigenvectors of G, into a basis where its Gram matrix is diag(λ).
+func planEigen(G *mat.SymDense, fixedBasis, solvedBasis *mat.Dense, p ALSParams) (*Sweep, error) {
 	var es mat.EigenSym
 	if !es.Factorize(G, true) {
-		return nil, nil, errEigen
+		return nil, errEigen
 	}
-	b := &eigenBasis{k: k, lam: es.Values(nil), y: y}
-	for l, x := range b.lam {
-		b.lam[l] = max(x, 0) // rounding can leave a null direction slightly negative
+	s := &Sweep{p: p, k: G.SymmetricDim(), exactMax: p.ExactRows(), lam: es.Values(nil)}
+	for l, x := range s.lam {
+		s.lam[l] = max(x, 0) // rounding can leave a null direction slightly negative
 	}
 	var Q mat.Dense
 	es.VectorsTo(&Q)
-	Qt := float32s(mat.DenseCopyOf(Q.T()))
-	err = pipeline.ForRange(ctx, y.rows(), workers, 1024, func(lo, hi int) {
-		old := make([]float32, k)
-		for i := lo; i < hi; i++ {
-			r := y.row(int32(i))
-			copy(old, r)
-			rotate(r, Qt, old, k)
-		}
-	})
+	s.qt = float32s(mat.DenseCopyOf(Q.T()))
 	var nb mat.Dense
-	nb.Mul(y.basis, &Q)
-	y.basis = &nb
-	return b, &Q, err
+	nb.Mul(fixedBasis, &Q)
+	s.Basis = &nb
+	s.setWarm(solvedBasis)
+	return s, nil
 }
 
-// densely is the basis the fixed side is already in, with its Gram matrix
-// kept dense.
-func densely(ctx context.Context, y *side, workers int, scratch **gramScratch) (*eigenBasis, error) {
-	G, err := gramOf(ctx, y, workers, scratch)
-	if err != nil {
-		return nil, err
-	}
-	k := y.k
-	b := &eigenBasis{k: k, lam: make([]float64, k), y: y, gram: make([]float32, k*k)}
+// planDense is the dense mode: the fixed side stays in its basis.
+func planDense(G *mat.SymDense, fixedBasis, solvedBasis *mat.Dense, p ALSParams) *Sweep {
+	k := G.SymmetricDim()
+	s := &Sweep{p: p, k: k, exactMax: p.ExactRows(), lam: make([]float64, k), gram: make([]float32, k*k), Basis: fixedBasis}
 	for i := range k {
 		for j := range k {
-			b.gram[i*k+j] = float32(G.At(i, j))
+			s.gram[i*k+j] = float32(G.At(i, j))
 		}
 	}
-	return b, nil
+	s.setWarm(solvedBasis)
+	return s
+}
+
+// setWarm sets the rotation of warm starts into the new basis.
+func (s *Sweep) setWarm(solvedBasis *mat.Dense) {
+	if solvedBasis != nil {
+		var W mat.Dense
+		W.Mul(s.Basis.T(), solvedBasis)
+		s.w = float32s(&W)
+	}
+}
+
+// RotatesFixed reports whether the fixed rows must go through RotateFixed
+// before any row is solved.
+func (s *Sweep) RotatesFixed() bool { return s.qt != nil }
+
+// RotateFixed takes one fixed row, in place, into the sweep's basis;
+// scratch holds k values.
+func (s *Sweep) RotateFixed(row, scratch []float32) {
+	if s.qt == nil {
+		return
+	}
+	copy(scratch[:s.k], row)
+	rotate(row, s.qt, scratch, s.k)
+}
+
+// RowSolver holds one goroutine's buffers for solving rows of a sweep.
+type RowSolver struct {
+	s  *eigenSolver
+	sw *Sweep
+}
+
+// NewSolver returns buffers for one goroutine.
+func (s *Sweep) NewSolver() *RowSolver {
+	return &RowSolver{s: newEigenSolver(s, s.exactMax, s.p.Lambda), sw: s}
+}
+
+// Solve overwrites x, a row of the solved side (in that side's basis
+// before the sweep: its warm start), with its solution in the sweep's
+// Basis, given its observations: vals[j] is the signal on the j-th
+// observed fixed row and row(j) that row in the sweep's basis (after
+// RotateFixed). Observations in the same order give the same result bit
+// for bit; both drivers sort them by column.
+func (r *RowSolver) Solve(x []float32, vals []float32, row func(j int) []float32) {
+	s, sw := r.s, r.sw
+	switch n := len(vals); {
+	case n == 0:
+		clear(x) // no evidence: the prior (zero) is the solution
+		return
+	case !s.warm(n):
+	case sw.w != nil:
+		rotate(s.x, sw.w, x, sw.k)
+	default:
+		copy(s.x, x)
+	}
+	s.solve(vals, row, sw.p.Alpha, rowLambda(sw.p, len(vals)), sw.p.CGSteps)
+	copy(x, s.x)
 }
 
 // gramScratch holds gramOf's per-task partial sums between sweeps.
@@ -239,85 +317,114 @@ func gramOf(ctx context.Context, y *side, workers int, scratch **gramScratch) (*
 	return G, nil
 }
 
-// sweepEigen solves every row of the solved side against the fixed one.
-// It diagonalises the fixed side's Gram matrix when rotating that side
-// costs less than what it saves: rotating n_fixed rows (k² each) lets
-// rows with few observations be solved exactly and the rest by CG without
-// products with the Gram matrix; keeping the fixed side as it is costs
-// one k² product per CG step per solved row instead. A wide catalogue
-// solved against few users is rotated; few users solved against a wide
-// catalogue that is already in their basis are not. Either way both
-// sides end in one basis.
-func sweepEigen(ctx context.Context, R *features.CSR, fixed, solved *side, p ALSParams, scratch **gramScratch) error {
-	k, exactMax := p.Factors, exactRows(p.Factors, p.CGSteps)
-	same := fixed.basis == solved.basis
-	var rows, cgRows int
-	for u := range int32(R.Rows()) {
-		if cols, _ := R.Row(u); len(cols) > 0 {
-			n := len(cols)
-			rows++
-			if n > exactMax {
-				cgRows++
-			}
-		}
-	}
-	keep := (p.CGSteps+1)*rows + rows // each CG step, the warm start's rotation
-	if same {
-		keep -= rows
-	}
-	var b *eigenBasis
-	var err error
-	if fixed.rows()+cgRows < keep {
-		b, _, err = diagonalise(ctx, fixed, p.Workers, scratch)
-	} else {
-		b, err = densely(ctx, fixed, p.Workers, scratch)
-	}
+// sweepEigen solves every row of the solved side against the fixed one
+// (fixedRows of which have observations), through PlanSweep. Either way
+// both sides end in one basis.
+func sweepEigen(ctx context.Context, R *features.CSR, fixed, solved *side, fixedRows int, p ALSParams, scratch **gramScratch) error {
+	G, err := gramOf(ctx, fixed, p.Workers, scratch)
 	if err != nil {
 		return err
 	}
-	// W takes a row from the solved side's basis to the fixed side's.
-	var Wf []float32
+	var solvedBasis *mat.Dense
 	if fixed.basis != solved.basis {
-		var W mat.Dense
-		W.Mul(fixed.basis.T(), solved.basis)
-		Wf = float32s(&W)
+		solvedBasis = solved.basis
+	}
+	sw, err := PlanSweep(G, fixed.basis, solvedBasis, shapeOf(R, fixedRows, p), p)
+	if err != nil {
+		return err
+	}
+	if err := fixed.rotate(ctx, sw, p.Workers); err != nil {
+		return err
 	}
 	err = pipeline.ForRange(ctx, R.Rows(), p.Workers, 1024, func(lo, hi int) {
-		s := newEigenSolver(b, exactMax, p.Lambda)
+		s := sw.NewSolver()
+		obs := &sideRows{s: fixed}
+		row := obs.row
 		for u := lo; u < hi; u++ {
 			cols, vals := R.Row(int32(u))
-			x := solved.row(int32(u))
-			switch {
-			case len(cols) == 0:
-				clear(x) // no evidence: the prior (zero) is the solution
-				continue
-			case !s.warm(len(cols)):
-			case Wf != nil:
-				rotate(s.x, Wf, x, k)
-			default:
-				copy(s.x, x)
-			}
-			s.solve(cols, vals, p.Alpha, rowLambda(p, len(cols)), p.CGSteps)
-			copy(x, s.x)
+			obs.cols = cols
+			s.Solve(solved.row(int32(u)), vals, row)
 		}
 	})
 	solved.basis = fixed.basis
 	return err
 }
 
+// shapeOf is the shape of a sweep solving the rows of R.
+func shapeOf(R *features.CSR, fixedRows int, p ALSParams) SweepShape {
+	shape := SweepShape{FixedRows: fixedRows}
+	exactMax := p.ExactRows()
+	for u := range R.Rows() {
+		if n := R.Start[u+1] - R.Start[u]; n > 0 {
+			shape.SolvedRows++
+			if n > int64(exactMax) {
+				shape.CGRows++
+			}
+		}
+	}
+	return shape
+}
+
+// nonEmptyRows counts the rows of R with observations.
+func nonEmptyRows(R *features.CSR) int {
+	n := 0
+	for u := range R.Rows() {
+		if R.Start[u+1] > R.Start[u] {
+			n++
+		}
+	}
+	return n
+}
+
+// rotate takes every row of the side into the sweep's basis.
+func (y *side) rotate(ctx context.Context, sw *Sweep, workers int) error {
+	if sw.RotatesFixed() {
+		err := pipeline.ForRange(ctx, y.rows(), workers, 1024, func(lo, hi int) {
+			scratch := make([]float32, y.k)
+			for i := lo; i < hi; i++ {
+				sw.RotateFixed(y.row(int32(i)), scratch)
+			}
+		})
+		if err != nil {
+			return err
+		}
+	}
+	y.basis = sw.Basis
+	return nil
+}
+
+// sideRows gives a solver the observed rows of one solved row: the rows
+// of s at cols.
+type sideRows struct {
+	s    *side
+	cols []int32
+}
+
+func (r *sideRows) row(j int) []float32 { return r.s.row(r.cols[j]) }
+
 // solveSubset re-solves the rows of X (float64, original basis) marked in
 // only (all when nil) against fixed Y, warm-started from their values.
 func solveSubset(ctx context.Context, R *features.CSR, Y, X *mat.Dense, only []bool, p ALSParams) error {
 	var scratch *gramScratch
-	b, Q, err := diagonalise(ctx, newSide(Y), p.Workers, &scratch)
+	y := newSide(Y)
+	G, err := gramOf(ctx, y, p.Workers, &scratch)
 	if err != nil {
 		return err
 	}
+	sw, err := planEigen(G, y.basis, identity(p.Factors), p)
+	if err != nil {
+		return err
+	}
+	if err := y.rotate(ctx, sw, p.Workers); err != nil {
+		return err
+	}
 	k := p.Factors
-	Qf, Qtf := float32s(Q), float32s(mat.DenseCopyOf(Q.T()))
+	back := float32s(sw.Basis)
 	Xraw := X.RawMatrix()
 	return pipeline.ForRange(ctx, R.Rows(), p.Workers, 1024, func(lo, hi int) {
-		s := newEigenSolver(b, exactRows(k, p.CGSteps), p.Lambda)
+		s := sw.NewSolver()
+		obs := &sideRows{s: y}
+		row := obs.row
 		in, out := make([]float32, k), make([]float32, k)
 		for u := lo; u < hi; u++ {
 			if only != nil && !only[u] {
@@ -325,18 +432,12 @@ func solveSubset(ctx context.Context, R *features.CSR, Y, X *mat.Dense, only []b
 			}
 			cols, vals := R.Row(int32(u))
 			x := Xraw.Data[u*Xraw.Stride : u*Xraw.Stride+k]
-			if len(cols) == 0 {
-				clear(x)
-				continue
+			for j, v := range x {
+				in[j] = float32(v)
 			}
-			if s.warm(len(cols)) {
-				for j, v := range x {
-					in[j] = float32(v)
-				}
-				rotate(s.x, Qtf, in, k)
-			}
-			s.solve(cols, vals, p.Alpha, rowLambda(p, len(cols)), p.CGSteps)
-			rotate(out, Qf, s.x, k)
+			obs.cols = cols
+			s.Solve(in, vals, row)
+			rotate(out, back, in, k)
 			for j, v := range out {
 				x[j] = float64(v)
 			}
@@ -357,7 +458,7 @@ func exactRows(k, steps int) int {
 
 // eigenSolver holds one goroutine's buffers.
 type eigenSolver struct {
-	b        *eigenBasis
+	b        *Sweep
 	exactMax int
 	x, rhs   []float32 // the row in the rotated basis; Σ c p y'
 	diag     []float32 // Λ + λ_u I
@@ -375,7 +476,7 @@ type eigenSolver struct {
 
 // newEigenSolver returns buffers for rows regularised at least by
 // minLambda.
-func newEigenSolver(b *eigenBasis, exactMax int, minLambda float64) *eigenSolver {
+func newEigenSolver(b *Sweep, exactMax int, minLambda float64) *eigenSolver {
 	k := b.k
 	f := func(n int) []float32 { return make([]float32, n) }
 	return &eigenSolver{b: b, exactMax: exactMax, singular: !(minLambda+b.lam[0] > 0), x: f(k), rhs: f(k), diag: f(k), dinv: f(k), r: f(k), d: f(k), q: f(k),
@@ -388,14 +489,14 @@ func (s *eigenSolver) warm(n int) bool { return n > s.exactMax || s.singular || 
 
 // solve leaves the row's solution in the rotated basis in s.x: exact for
 // few observations, steps of CG from s.x otherwise.
-func (s *eigenSolver) solve(cols []int32, vals []float32, alpha, lambda float64, steps int) {
+func (s *eigenSolver) solve(vals []float32, row func(j int) []float32, alpha, lambda float64, steps int) {
 	b := s.b
 	for l, e := range b.lam {
 		s.diag[l] = float32(e + lambda)
 	}
 	clear(s.rhs)
-	if s.warm(len(cols)) {
-		s.gather(cols, vals, alpha)
+	if s.warm(len(vals)) {
+		s.gather(vals, row, alpha)
 		for j, v := range vals {
 			if v > 0 {
 				f32.Axpy(float32(1+alpha*float64(v)), s.g[j*b.k:(j+1)*b.k], s.rhs)
@@ -404,27 +505,27 @@ func (s *eigenSolver) solve(cols []int32, vals []float32, alpha, lambda float64,
 		s.cg(steps)
 		return
 	}
-	for j, c := range cols {
-		if vals[j] > 0 {
-			f32.Axpy(float32(1+alpha*float64(vals[j])), b.yRow(c), s.rhs)
+	for j, v := range vals {
+		if v > 0 {
+			f32.Axpy(float32(1+alpha*float64(v)), row(j), s.rhs)
 		}
 	}
-	s.exact(cols, vals, alpha)
+	s.exact(vals, row, alpha)
 }
 
 // exact solves (D + W Wᵀ) x = rhs with D = diag, W's columns w_i y'_i,
 // by the Woodbury identity: x = D⁻¹rhs − D⁻¹W t, (I + WᵀD⁻¹W) t = WᵀD⁻¹rhs.
-func (s *eigenSolver) exact(cols []int32, vals []float32, alpha float64) {
-	k, n := s.b.k, len(cols)
+func (s *eigenSolver) exact(vals []float32, row func(j int) []float32, alpha float64) {
+	k, n := s.b.k, len(vals)
 	for l, d := range s.diag {
 		s.dinv[l] = 1 / d
 	}
-	for i, c := range cols {
-		s.w[i] = float32(math.Sqrt(alpha * math.Abs(float64(vals[i]))))
-		f32.Mul(s.z[i*k:(i+1)*k], s.b.yRow(c), s.dinv)
+	for i, v := range vals {
+		s.w[i] = float32(math.Sqrt(alpha * math.Abs(float64(v))))
+		f32.Mul(s.z[i*k:(i+1)*k], row(i), s.dinv)
 	}
-	for i, ci := range cols {
-		yi, zi := s.b.yRow(ci), s.z[i*k:(i+1)*k]
+	for i := range n {
+		yi, zi := row(i), s.z[i*k:(i+1)*k]
 		for j := range i + 1 {
 			s.m[i*n+j] = float64(s.w[i]) * float64(s.w[j]) * float64(f32.Dot(yi, s.z[j*k:(j+1)*k]))
 		}
@@ -469,15 +570,15 @@ func (s *eigenSolver) cg(steps int) {
 // block, with their weights c_i − 1, so that the right-hand side and every
 // CG step read them in order: on a fixed side larger than the caches each
 // row is fetched from memory once per sweep instead of once per step.
-func (s *eigenSolver) gather(cols []int32, vals []float32, alpha float64) {
-	k, n := s.b.k, len(cols)
+func (s *eigenSolver) gather(vals []float32, row func(j int) []float32, alpha float64) {
+	k, n := s.b.k, len(vals)
 	if cap(s.g) < n*k {
 		s.g, s.gw, s.gt = make([]float32, n*k), make([]float32, n), make([]float32, n)
 	}
 	s.g, s.gw, s.gt = s.g[:n*k], s.gw[:n], s.gt[:n]
-	for j, c := range cols {
-		copy(s.g[j*k:(j+1)*k], s.b.yRow(c))
-		s.gw[j] = float32(alpha * math.Abs(float64(vals[j])))
+	for j, v := range vals {
+		copy(s.g[j*k:(j+1)*k], row(j))
+		s.gw[j] = float32(alpha * math.Abs(float64(v)))
 	}
 }
 

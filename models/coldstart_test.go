@@ -47,9 +47,9 @@ func TestColdStartPrior(t *testing.T) {
 		t.Fatal(err)
 	}
 	ap := DefaultALSParams()
-	ap.Factors, ap.Workers = 4, 1
+	ap.Factors, ap.Workers = groups, 1 // a dimension per group: with fewer, whether the communities separate depends on the start
 	rt := f.Signals.Transpose(int(f.Items.N))
-	m, err := TrainALS(t.Context(), &f.Signals, &rt, ap, nil)
+	m, err := TrainALS(t.Context(), &f.Signals, &rt, InterestKeys(d, f.Items), ap, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

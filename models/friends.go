@@ -455,7 +455,7 @@ func TrainFriendGraph(ctx context.Context, f *features.Features, p FriendParams,
 	// its own settings, not the interest model's: a friendship is a
 	// binary signal, and graph_weight is only meaningful for one embedding
 	ap := ALSParams{Factors: p.GraphFactors, Iterations: 8, CGSteps: 3, Alpha: 10, Lambda: 0.05, RegExponent: 1, Seed: 42, Workers: workers}
-	return TrainALS(ctx, &A, &A, ap, nil)
+	return TrainALS(ctx, &A, &A, RowKeys{}, ap, nil)
 }
 
 // FriendCandidate is one user's candidate with its features.
