@@ -72,7 +72,7 @@ func TestRowSolvesMatchDirectSolve(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sw, err := planEigen(Gs, y.basis, nil, DefaultALSParams())
+	sw, err := planEigen(Gs, y.basis, y.basis, DefaultALSParams())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -350,6 +350,63 @@ func TestALSStartFollowsKeys(t *testing.T) {
 	for _, row := range []int{0, 5, 9} {
 		if floats.Norm(b.Users.RawRowView(row), 2) != 0 || floats.Norm(b.Items.RawRowView(row), 2) != 0 {
 			t.Errorf("empty row %d has a non-zero factor", row)
+		}
+	}
+}
+
+// TestWarmStartIsRotated solves one row by two steps of CG from a warm
+// start, through the public sweep kernel and by the reference CG in the
+// original basis. CG is invariant under the rotation, so both must give
+// the same iterate — which holds only if the warm start, given in the
+// solved side's basis, is rotated into the sweep's new basis even when
+// both sides were in one basis before the sweep.
+func TestWarmStartIsRotated(t *testing.T) {
+	t.Parallel()
+	const k, items = 6, 40
+	r := rand.New(rand.NewPCG(13, 14))
+	Y := mat.NewDense(items, k, nil)
+	x0 := make([]float64, k)
+	for i := range items {
+		for j := range k {
+			Y.Set(i, j, r.NormFloat64())
+		}
+	}
+	for j := range x0 {
+		x0[j] = r.NormFloat64()
+	}
+	cols := []int32{2, 3, 7, 11, 19, 23, 29, 31}
+	vals := []float32{1, 2, 1, 3, 1, 1, 2, 1}
+	p := DefaultALSParams()
+	p.Factors, p.CGSteps, p.Lambda, p.RegExponent = k, 2, 0.3, 0
+	want := append([]float64(nil), x0...)
+	newCGSolver(k).solve(want, gram(Y), Y.RawMatrix(), cols, vals, p.Alpha, p.Lambda, p.CGSteps)
+
+	y := newSide(Y)
+	var scratch *gramScratch
+	G, err := gramOf(t.Context(), y, 1, &scratch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sw, err := PlanSweep(G, y.basis, y.basis, SweepShape{FixedRows: 1, SolvedRows: 100, CGRows: 100}, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sw.RotatesFixed() {
+		t.Fatal("the shape should choose the eigen mode")
+	}
+	if err := y.rotate(t.Context(), sw, 1); err != nil {
+		t.Fatal(err)
+	}
+	x := make([]float32, k)
+	for j, v := range x0 {
+		x[j] = float32(v)
+	}
+	sw.NewSolver().Solve(x, vals, (&sideRows{s: y, cols: cols}).row)
+	out := make([]float32, k)
+	rotate(out, float32s(sw.Basis), x, k)
+	for j := range k {
+		if d := math.Abs(float64(out[j]) - want[j]); d > 1e-4*(1+math.Abs(want[j])) {
+			t.Errorf("x[%d] = %v, want %v (reference CG from the same start)", j, out[j], want[j])
 		}
 	}
 }

@@ -147,11 +147,10 @@ func (p ALSParams) ExactRows() int { return exactRows(p.Factors, p.CGSteps) }
 // the Gram matrix; keeping the fixed side as it is costs one k² product
 // per CG step per solved row instead. A wide catalogue solved against few
 // users is rotated; few users solved against a wide catalogue that is
-// already in their basis are not. solvedBasis is the solved side's basis,
-// nil when it is fixedBasis itself.
+// already in their basis are not. solvedBasis is the solved side's basis.
 func PlanSweep(G *mat.SymDense, fixedBasis, solvedBasis *mat.Dense, shape SweepShape, p ALSParams) (*Sweep, error) {
 	keep := (p.CGSteps+1)*shape.SolvedRows + shape.SolvedRows // each CG step, the warm start's rotation
-	if solvedBasis == nil {
+	if mat.Equal(fixedBasis, solvedBasis) {
 		keep -= shape.SolvedRows
 	}
 	if shape.FixedRows+shape.CGRows < keep {
@@ -194,9 +193,10 @@ func planDense(G *mat.SymDense, fixedBasis, solvedBasis *mat.Dense, p ALSParams)
 	return s
 }
 
-// setWarm sets the rotation of warm starts into the new basis.
+// setWarm sets the rotation of warm starts from the solved side's basis
+// into the new one, unless they are one.
 func (s *Sweep) setWarm(solvedBasis *mat.Dense) {
-	if solvedBasis != nil {
+	if !mat.Equal(s.Basis, solvedBasis) {
 		var W mat.Dense
 		W.Mul(s.Basis.T(), solvedBasis)
 		s.w = float32s(&W)
@@ -325,11 +325,7 @@ func sweepEigen(ctx context.Context, R *features.CSR, fixed, solved *side, fixed
 	if err != nil {
 		return err
 	}
-	var solvedBasis *mat.Dense
-	if fixed.basis != solved.basis {
-		solvedBasis = solved.basis
-	}
-	sw, err := PlanSweep(G, fixed.basis, solvedBasis, shapeOf(R, fixedRows, p), p)
+	sw, err := PlanSweep(G, fixed.basis, solved.basis, shapeOf(R, fixedRows, p), p)
 	if err != nil {
 		return err
 	}
