@@ -20,7 +20,7 @@ func TestBatchRowNumbers(t *testing.T) {
 				want = append(want, row)
 			}
 		}
-		rowOf := b.rowNumbers()
+		rowOf := b.RowNumbers()
 		for j, w := range want {
 			if got := rowOf(j); got != w {
 				t.Fatalf("kept row %d: row number %d, want %d (skipped %v)", j, got, w, b.Skipped)

@@ -174,7 +174,7 @@ func LoadDims(ctx context.Context, root string, date time.Time) (*Dims, error) {
 		if err != nil {
 			return nil, err
 		}
-		st := newStats(l.table)
+		st := NewStats(l.table)
 		st.Files = files
 		for _, f := range files {
 			if err := ctx.Err(); err != nil {

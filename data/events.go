@@ -79,9 +79,9 @@ func (b *Batch[T]) keep(row int64, r T, id int64) {
 	b.IDs = append(b.IDs, id)
 }
 
-// rowNumbers returns, called for kept rows j = 0, 1, 2, … in turn, the
+// RowNumbers returns, called for kept rows j = 0, 1, 2, … in turn, the
 // file row number of each.
-func (b *Batch[T]) rowNumbers() func(j int) int64 {
+func (b *Batch[T]) RowNumbers() func(j int) int64 {
 	skipped := 0
 	return func(j int) int64 {
 		row := int64(j + skipped)
@@ -100,7 +100,7 @@ func (b *Batch[T]) rowNumbers() func(j int) int64 {
 // that avoids holding every row twice. The result depends only on the order
 // of batches.
 func Merge[T any](table string, batches []*Batch[T]) ([][]T, TableStats, []Reject) {
-	st := newStats(table)
+	st := NewStats(table)
 	n := 0
 	for _, b := range batches {
 		n += len(b.Rows)
@@ -111,14 +111,12 @@ func Merge[T any](table string, batches []*Batch[T]) ([][]T, TableStats, []Rejec
 	for i, b := range batches {
 		bst := b.Stats
 		rejects = append(rejects, b.Rejects...)
-		q := &quarantine{table: table, file: b.File, stats: &bst}
 		w := 0
-		rowOf := b.rowNumbers()
+		rowOf := b.RowNumbers()
 		for j, id := range b.IDs {
 			row := rowOf(j)
 			if !seen.add(id) {
-				bst.Used--
-				q.reject(row, idColumn(table), QDuplicate)
+				rejects = append(rejects, bst.Duplicate(b.File, row))
 				continue
 			}
 			b.Rows[w] = b.Rows[j]
@@ -126,8 +124,7 @@ func Merge[T any](table string, batches []*Batch[T]) ([][]T, TableStats, []Rejec
 		}
 		chunks[i] = slices.Clip(b.Rows[:w])
 		b.Rows, b.IDs, b.Skipped, b.Rejects = nil, nil, nil, nil
-		rejects = append(rejects, q.rejects...)
-		st.add(bst)
+		st.Add(bst)
 	}
 	return chunks, st, rejects
 }
@@ -158,7 +155,7 @@ func classifyTime(q *quarantine, row int64, ok bool, t int64, w Window) bool {
 // only the columns the pipeline uses. It is safe to call concurrently for
 // different files.
 func ScanTransactions(path string, d *Dims, w Window) (*Batch[Txn], error) {
-	b := &Batch[Txn]{File: path, Stats: newStats(TableTransactions)}
+	b := &Batch[Txn]{File: path, Stats: NewStats(TableTransactions)}
 	b.Stats.Files = []string{path}
 	q := &quarantine{table: TableTransactions, file: path, stats: &b.Stats}
 	specs := []spec{{"txn_id", colInt64, true}, {"time", colTime, true}, {"payer_id", colInt64, true},
@@ -250,7 +247,7 @@ func ScanTransactions(path string, d *Dims, w Window) (*Batch[Txn], error) {
 // ScanInteractions validates one interactions file against d and w. It is
 // safe to call concurrently for different files.
 func ScanInteractions(path string, d *Dims, w Window) (*Batch[Event], error) {
-	b := &Batch[Event]{File: path, Stats: newStats(TableInteractions)}
+	b := &Batch[Event]{File: path, Stats: NewStats(TableInteractions)}
 	b.Stats.Files = []string{path}
 	q := &quarantine{table: TableInteractions, file: path, stats: &b.Stats}
 	specs := []spec{{"event_id", colInt64, true}, {"time", colTime, true}, {"user_id", colInt64, true},

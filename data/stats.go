@@ -41,7 +41,8 @@ type TableStats struct {
 	Absent bool `json:"absent,omitempty"`
 }
 
-func newStats(table string) TableStats {
+// NewStats returns empty counts of table.
+func NewStats(table string) TableStats {
 	return TableStats{Table: table, Quarantined: map[string]int64{}}
 }
 
@@ -64,7 +65,17 @@ func (s *TableStats) BadFraction() float64 {
 	return float64(s.QuarantinedRows()-s.Quarantined[QDuplicate]) / float64(s.Read)
 }
 
-func (s *TableStats) add(o TableStats) {
+// Duplicate counts the row numbered row of file, used until now, as a
+// duplicate of an earlier row with the same ID, and returns its reject:
+// the rule of [Merge], for a driver that finds duplicates elsewhere.
+func (s *TableStats) Duplicate(file string, row int64) Reject {
+	s.Used--
+	s.Quarantined[QDuplicate]++
+	return Reject{Table: s.Table, File: file, Row: row, Column: idColumn(s.Table), Reason: QDuplicate}
+}
+
+// Add adds the counts and files of o, of the same table.
+func (s *TableStats) Add(o TableStats) {
 	s.Files = append(s.Files, o.Files...)
 	s.Read += o.Read
 	s.Used += o.Used

@@ -263,7 +263,7 @@ func (a *accumulator) event(e data.Event) {
 	switch e.Action {
 	case data.ActJoin, data.ActLeave:
 		if e.TargetKind == data.TargetGroup && f.Eligible[e.User] {
-			a.memberEvents = append(a.memberEvents, memberFact{user: e.User, group: e.Target, at: e.TimeMillis, member: e.Action == data.ActJoin})
+			a.memberEvents = append(a.memberEvents, memberFact{e.User, e.Target, MemberFact{At: e.TimeMillis, Member: e.Action == data.ActJoin}})
 		}
 	case data.ActReport:
 		a.hidden = append(a.hidden, Triple{e.User, item, 1})
@@ -282,10 +282,27 @@ func (a *accumulator) event(e data.Event) {
 	case !f.Eligible[e.User]:
 		f.Summary.ExcludedEvents++
 	default:
-		if w := p.Weights.action(e.Action) * strength(e.Weight) * decay(a.now, e.TimeMillis, p.HalfLifeDays); w != 0 {
+		if w := InteractionSignal(e, p, a.now); w != 0 {
 			a.sig = append(a.sig, Triple{e.User, item, float32(w)})
 		}
 	}
+}
+
+// InteractionSignal is the interest signal of one interaction of the
+// feature window by an eligible user on an item (not a user): its
+// action's weight, scaled by the row's weight and decayed from now.
+func InteractionSignal(e data.Event, p Params, now int64) float64 {
+	return p.Weights.action(e.Action) * strength(e.Weight) * decay(now, e.TimeMillis, p.HalfLifeDays)
+}
+
+// PaymentSignal is the interest signal of one payment or refund by an
+// eligible payer to a merchant, decayed from now.
+func PaymentSignal(t data.Txn, p Params, now int64) float64 {
+	w := p.Weights.Payment
+	if t.Kind == data.TxRefund {
+		w = p.Weights.Refund
+	}
+	return w * decay(now, t.TimeMillis, p.HalfLifeDays)
 }
 
 // moneySignals adds merchant payments to the interest signals and returns
@@ -309,11 +326,7 @@ func (f *Features) moneySignals(txns [][]data.Txn, p Params, now int64, sig *[]T
 				f.Summary.ExcludedTxns++
 				continue
 			}
-			w := p.Weights.Payment
-			if t.Kind == data.TxRefund {
-				w = p.Weights.Refund
-			}
-			*sig = append(*sig, Triple{t.Payer, f.Items.Merchant(t.Payee), float32(w * dec)})
+			*sig = append(*sig, Triple{t.Payer, f.Items.Merchant(t.Payee), float32(PaymentSignal(t, p, now))})
 			continue
 		}
 		if !f.Eligible[t.Payer] || !f.Eligible[t.Payee] {
@@ -377,11 +390,31 @@ func (f *Features) buildFriends(nu int, ts []Triple) {
 }
 
 // memberFact is one fact about whether a user belongs to a group: a
-// snapshot row or a join or leave event, at its time.
+// join or leave event, at its time.
 type memberFact struct {
 	user, group int32
-	at          int64 // millis
-	member      bool
+	MemberFact
+}
+
+// MemberFact is a join (Member) or a leave of one (user, group) pair at
+// At (millis).
+type MemberFact struct {
+	At     int64
+	Member bool
+}
+
+// Decides reports whether fact a decides a pair's membership over b: the
+// newer one, and at equal times the leave, so that a user who left is
+// never shown as a member.
+func (a MemberFact) Decides(b MemberFact) bool {
+	return a.At > b.At || a.At == b.At && !a.Member && b.Member
+}
+
+// SnapshotStands reports whether a snapshot row of a pair, joined at
+// joinedAt, stands against the deciding event of the pair: unless it is
+// a leave at least as new.
+func SnapshotStands(joinedAt int64, decider MemberFact) bool {
+	return decider.Member || decider.At < joinedAt
 }
 
 // memberships resolves the memberships of eligible users: a snapshot row
@@ -393,7 +426,7 @@ func (f *Features) memberships(d *data.Dims, events []memberFact) []data.Members
 	// Keep the newest event per pair; true sorts after false, so at equal
 	// times the join comes first and the leave after it decides.
 	slices.SortStableFunc(events, func(a, b memberFact) int {
-		return cmp.Or(cmp.Compare(a.user, b.user), cmp.Compare(a.group, b.group), cmp.Compare(a.at, b.at), boolOrder(b.member, a.member))
+		return cmp.Or(cmp.Compare(a.user, b.user), cmp.Compare(a.group, b.group), cmp.Compare(a.At, b.At), boolOrder(b.Member, a.Member))
 	})
 	newest := events[:0]
 	for i, e := range events {
@@ -415,15 +448,15 @@ func (f *Features) memberships(d *data.Dims, events []memberFact) []data.Members
 		}
 		if i, ok := find(m.User, m.Group); ok {
 			inSnapshot[i] = true
-			if e := newest[i]; !e.member && e.at >= m.JoinedAtMillis {
+			if !SnapshotStands(m.JoinedAtMillis, newest[i].MemberFact) {
 				continue // left since the snapshot's row
 			}
 		}
 		out = append(out, m)
 	}
 	for i, e := range newest {
-		if !inSnapshot[i] && e.member {
-			out = append(out, data.Membership{Group: e.group, User: e.user, JoinedAtMillis: e.at})
+		if !inSnapshot[i] && e.Member {
+			out = append(out, data.Membership{Group: e.group, User: e.user, JoinedAtMillis: e.At})
 		}
 	}
 	return out

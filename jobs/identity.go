@@ -61,7 +61,7 @@ func inputFiles(cfg RunConfig) ([]string, error) {
 		}
 		files = append(files, fs...)
 	}
-	txns, events, err := windowFiles(cfg.Input, contract, cfg.Date, cfg.Params)
+	txns, events, err := WindowFiles(cfg.Input, contract, cfg.Date, cfg.Params)
 	if err != nil {
 		return nil, err
 	}

@@ -78,7 +78,7 @@ func Load(ctx context.Context, input string, date time.Time, p output.Params, op
 		return nil, err
 	}
 	out := &Loaded{Dims: d, Stats: slices.Clone(d.Stats), Rejects: slices.Clone(d.Rejects)}
-	txnFiles, intFiles, err := windowFiles(input, d.Contract, date, p)
+	txnFiles, intFiles, err := WindowFiles(input, d.Contract, date, p)
 	if err != nil {
 		return nil, err
 	}
@@ -113,7 +113,7 @@ func Load(ctx context.Context, input string, date time.Time, p output.Params, op
 	ts.Absent, is.Absent = d.Contract.Absent(data.TableTransactions), d.Contract.Absent(data.TableInteractions)
 	out.Stats = append(out.Stats, ts, is)
 	out.Rejects = append(append(out.Rejects, tr...), ir...)
-	relativeToInput(input, out.Stats, out.Rejects)
+	RelativeToInput(input, out.Stats, out.Rejects)
 	return out, nil
 }
 
@@ -353,9 +353,9 @@ func relationModel(ctx context.Context, mi models.Inputs, rp models.RelationPara
 // window only count as negatives.
 func InteractionDays(p output.Params) int { return max(p.WindowDays, p.Features.DismissTTLDays) }
 
-// windowFiles lists the event files a run of date reads: transactions of
+// WindowFiles lists the event files a run of date reads: transactions of
 // the window, interactions of interactionDays.
-func windowFiles(input string, c data.InputContract, date time.Time, p output.Params) (txns, events []string, err error) {
+func WindowFiles(input string, c data.InputContract, date time.Time, p output.Params) (txns, events []string, err error) {
 	if txns, err = eventFiles(input, c, data.TableTransactions, date, p.WindowDays); err != nil {
 		return nil, nil, err
 	}
@@ -372,10 +372,10 @@ func eventFiles(root string, c data.InputContract, table string, date time.Time,
 	return data.WindowFiles(root, table, date, days)
 }
 
-// relativeToInput rewrites the input file paths that the manifest and
+// RelativeToInput rewrites the input file paths that the manifest and
 // rejects.parquet record as paths relative to the input root, so that the
 // outputs do not depend on how -input was spelled (w, ./w, /abs/w).
-func relativeToInput(root string, stats []data.TableStats, rejects []data.Reject) {
+func RelativeToInput(root string, stats []data.TableStats, rejects []data.Reject) {
 	rel := map[string]string{}
 	relative := func(path string) string {
 		r, ok := rel[path]
