@@ -59,6 +59,10 @@ func Latest(root string) (string, error) {
 type Stamp struct {
 	Date        string    `json:"date"`         // YYYY-MM-DD
 	PublishedAt time.Time `json:"published_at"` // set just before the manifest is written
+	// Covers names the stages a partial run computed — a run of the
+	// Beam driver, which does not rank yet — and is empty for a whole
+	// run. latest never points at a partial run.
+	Covers []string `json:"covers,omitempty"`
 }
 
 // Run is a published run directory.
@@ -118,13 +122,14 @@ func PublishedRuns(root string) ([]Run, error) {
 	return runs, nil
 }
 
-// UpdateLatest points root/latest at the newest published run (see
-// [PublishedRuns]) unless it already points there, and returns that run's
+// UpdateLatest points root/latest at the newest published whole run (see
+// [PublishedRuns]; partial runs never count) unless it already points there, and returns that run's
 // directory and whether latest moved. A backfill of an older date never
 // moves latest back, and a root whose latest was lost (a crash between
 // publishing and switching) gets it back.
 func UpdateLatest(root string) (dir string, moved bool, err error) {
 	runs, err := PublishedRuns(root)
+	runs = slices.DeleteFunc(runs, func(r Run) bool { return len(r.Covers) > 0 })
 	if err != nil || len(runs) == 0 {
 		return "", false, err
 	}

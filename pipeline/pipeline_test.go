@@ -279,3 +279,24 @@ func TestClearLeftoversRemovesOnlyWhatRunsMake(t *testing.T) {
 		t.Errorf("victim removed: %v", err)
 	}
 }
+
+// TestLatestSkipsPartialRuns publishes a whole run and then a newer
+// partial one (a Beam run, which does not rank yet): latest stays on the
+// whole run.
+func TestLatestSkipsPartialRuns(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	whole, _ := publishRun(t, root, "2026-11-19", "a")
+	day, _ := time.Parse("2006-01-02", "2026-11-20")
+	st, err := NewStaging(root, day, "beam")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Publish(Run{Stamp: Stamp{Date: "2026-11-20", PublishedAt: time.Now().UTC(), Covers: []string{"ingest", "interests"}}}); err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := UpdateLatest(root)
+	if err != nil || got != whole {
+		t.Errorf("latest = %q, %v; want the whole run %q", got, err, whole)
+	}
+}
