@@ -1,0 +1,204 @@
+// Package night is the nightly run on Apache Beam: the same kernels as
+// the local driver (jobs.Run), partitioned by external IDs, for worlds
+// past one machine. It covers ingest (scan, validation, quarantine, the
+// duplicate shuffle, rejects and counts), the interest signals and the
+// implicit ALS model; docs/scale-out.md says what it does not cover yet.
+package night
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+
+	"circles/data"
+	"circles/features"
+	"circles/jobs"
+	"circles/models"
+	"circles/output"
+)
+
+// Output names of the Beam driver's runs. Each is written in shards
+// (ShardName); rejects.parquet is one file, as in a local run.
+const (
+	FileUserFactors = "user_factors"
+	FileItemFactors = "item_factors"
+)
+
+// Plan is the part of a run the driver settles before the pipeline runs:
+// where to read and write, and what.
+type Plan struct {
+	Input   string
+	Date    time.Time
+	Params  output.Params
+	Staging string // the staging directory shard files are written into
+	Summary string // the summary file's path, outside Staging
+	Shards  int
+	// Txns and Ints are the event files of the window in read order.
+	Txns, Ints []string
+}
+
+// NewPlan lists the files a run of cfg reads, as the local driver does.
+func NewPlan(cfg jobs.RunConfig, staging, summary string, shards int) (Plan, error) {
+	c, err := data.ReadInputContract(cfg.Input)
+	if err != nil {
+		return Plan{}, err
+	}
+	txns, ints, err := jobs.WindowFiles(cfg.Input, c, cfg.Date, cfg.Params)
+	if err != nil {
+		return Plan{}, err
+	}
+	return Plan{Input: cfg.Input, Date: cfg.Date, Params: cfg.Params, Staging: staging, Summary: summary, Shards: shards, Txns: txns, Ints: ints}, nil
+}
+
+// Build adds the night to the pipeline of s.
+func Build(s beam.Scope, pl Plan) {
+	date := pl.Date.UnixMilli()
+	p := pl.Params
+	var tasks []fileTask
+	rel := map[uint8][]string{}
+	for _, t := range []struct {
+		table uint8
+		files []string
+	}{{tableTxns, pl.Txns}, {tableInts, pl.Ints}} {
+		for i, path := range t.files {
+			r := relative(pl.Input, path)
+			tasks = append(tasks, fileTask{Table: t.table, Path: path, Rel: r, Order: int32(i)})
+			rel[t.table] = append(rel[t.table], r)
+		}
+	}
+	end := pl.Date.AddDate(0, 0, 1).UnixMilli()
+	scan := &scanFn{Input: pl.Input, Date: date, WindowEnd: end,
+		TxnStart: data.NewWindow(pl.Date, p.WindowDays).StartMillis,
+		IntStart: data.NewWindow(pl.Date, jobs.InteractionDays(p)).StartMillis}
+
+	// ingest
+	in := s.Scope("ingest")
+	files := beam.Reshuffle(in, beam.CreateList(in, tasks))
+	rows, scanRejects, stats := beam.ParDo3(in, scan, files)
+	kept, dupRejects, dups := beam.ParDo3(in, &dedupFn{Files: rel}, beam.GroupByKey(in, rows))
+	impulse := beam.Impulse(in)
+	snapRejects := beam.ParDo(in, &snapshotRejectsFn{Input: pl.Input, Date: date}, impulse)
+	rejects := beam.Flatten(in, snapRejects, scanRejects, dupRejects)
+	rejectsWritten := beam.ParDo(in, &writeRejectsFn{Dir: pl.Staging}, beam.GroupByKey(in, beam.ParDo(in, keyRejects, rejects)))
+
+	// features: the interest signals
+	fs := s.Scope("signals")
+	sig, facts := beam.ParDo2(fs, &signalFn{Input: pl.Input, Date: date, Now: end,
+		FeatureStart: data.NewWindow(pl.Date, p.WindowDays).StartMillis, Params: p.Features}, kept)
+	members := beam.ParDo(fs, &snapshotMembersFn{Input: pl.Input, Date: date}, impulse)
+	memberSig := beam.ParDo(fs, &membershipFn{Weight: p.Features.Weights.Member}, beam.CoGroupByKey(fs, facts, members))
+	signals := beam.CombinePerKey(fs, sumSignals, beam.Flatten(fs, sig, memberSig))
+
+	// the interest model
+	users, items, shapes := trainALS(s.Scope("interests"), p.ALS, signals)
+
+	// outputs
+	ws := s.Scope("write")
+	usersWritten := beam.ParDo(ws, &writeUsersFn{Dir: pl.Staging, Shards: pl.Shards}, beam.GroupByKey(ws, beam.ParDo(ws, &shardFn{Shards: pl.Shards}, users)))
+	itemsWritten := beam.ParDo(ws, &writeItemsFn{Dir: pl.Staging, Shards: pl.Shards}, beam.GroupByKey(ws, beam.ParDo(ws, &shardFn{Shards: pl.Shards}, items)))
+	parts := beam.Flatten(ws,
+		beam.ParDo(ws, fileStatsPart, stats), beam.ParDo(ws, dupPart, dups),
+		beam.ParDo(ws, writtenPart, beam.Flatten(ws, rejectsWritten, usersWritten, itemsWritten)),
+		beam.ParDo(ws, usersPart, shapes[0]), beam.ParDo(ws, itemsPart, shapes[1]), beam.ParDo(ws, nnzPart, signals))
+	beam.ParDo0(ws, &summaryFn{Path: pl.Summary, Input: pl.Input, Date: date}, beam.GroupByKey(ws, beam.ParDo(ws, keyZero, parts)))
+}
+
+// trainALS trains the interest model on the summed signals and returns
+// the user and item factors in the original basis, with the shapes of both
+// sides.
+func trainALS(s beam.Scope, p models.ALSParams, signals beam.PCollection) (users, items beam.PCollection, shapes [2]beam.PCollection) {
+	byUser, byItem := beam.ParDo2(s, splitSignal, signals)
+	ug, ig := beam.GroupByKey(s, byUser), beam.GroupByKey(s, byItem)
+	count := &countFn{ExactMax: p.ExactRows()}
+	userShape := beam.Combine(s, addShapes, beam.ParDo(s, count, ug))
+	itemShape := beam.Combine(s, addShapes, beam.ParDo(s, count, ig))
+	users = beam.ParDo(s, &startFn{P: p, Side: models.UserSide}, ug)
+	items = beam.ParDo(s, &startFn{P: p, Side: models.ItemSide}, ig)
+	basis := beam.Create(s, basisRec{B: identityBasis(p.Factors)})
+	for it := range p.Iterations {
+		sw := s.Scope(fmt.Sprintf("sweep%d", it+1))
+		users, items, basis = sweep(sw.Scope("users"), p, items, users, byItem, itemShape, userShape, basis)
+		items, users, basis = sweep(sw.Scope("items"), p, users, items, byUser, userShape, itemShape, basis)
+	}
+	back := &backFn{K: p.Factors}
+	return beam.ParDo(s, back, users, beam.SideInput{Input: basis}), beam.ParDo(s, back, items, beam.SideInput{Input: basis}), [2]beam.PCollection{userShape, itemShape}
+}
+
+// splitSignal gives an observation to both of its rows.
+func splitSignal(pair string, v float64, byUser, byItem func(string, obsRef)) {
+	u, i := splitPair(pair)
+	byUser(u, obsRef{Other: i, Val: float32(v)})
+	byItem(i, obsRef{Other: u, Val: float32(v)})
+}
+
+func sumSignals(a, b float64) float64 { return a + b }
+
+func keyRejects(r rejectRec) (int, rejectRec) { return 0, r }
+
+func targetKind(b byte) data.TargetKind { return data.TargetKind(b) }
+
+// relative is path relative to the input root, as outputs name files.
+func relative(root, path string) string {
+	st := []data.TableStats{{Files: []string{path}}}
+	jobs.RelativeToInput(root, st, nil)
+	return st[0].Files[0]
+}
+
+func init() {
+	register.DoFn5x1[context.Context, fileTask, func(string, rowRec), func(rejectRec), func(fileStats), error](&scanFn{})
+	register.DoFn5x0[string, func(*rowRec) bool, func(rowRec), func(rejectRec), func(dupCount)](&dedupFn{})
+	register.DoFn3x1[context.Context, []byte, func(rejectRec), error](&snapshotRejectsFn{})
+	register.DoFn4x1[context.Context, rowRec, func(string, float64), func(string, features.MemberFact), error](&signalFn{})
+	register.DoFn3x1[context.Context, []byte, func(string, int64), error](&snapshotMembersFn{})
+	register.DoFn4x0[string, func(*features.MemberFact) bool, func(*int64) bool, func(string, float64)](&membershipFn{})
+	register.DoFn3x0[string, func(*obsRef) bool, func(string, []float32)](&startFn{})
+	register.DoFn2x1[string, func(*obsRef) bool, shapeCount](&countFn{})
+	register.Combiner2[[]float64, []float32](&gramFn{})
+	register.DoFn1x2[planRec, basisRec, error](&basisFn{})
+	register.DoFn4x1[string, []float32, planRec, func(string, []float32), error](&rotateFn{})
+	register.DoFn5x1[string, func(*obsVec) bool, func(*[]float32) bool, planRec, func(string, []float32), error](&solveFn{})
+	register.DoFn4x0[string, []float32, basisRec, func(string, []float32)](&backFn{})
+	register.DoFn3x0[string, []float32, func(int, factorRow)](&shardFn{})
+	register.DoFn3x1[int, func(*factorRow) bool, func(written), error](&writeUsersFn{})
+	register.DoFn3x1[int, func(*factorRow) bool, func(written), error](&writeItemsFn{})
+	register.DoFn3x1[int, func(*rejectRec) bool, func(written), error](&writeRejectsFn{})
+	register.DoFn3x1[context.Context, int, func(*part) bool, error](&summaryFn{})
+	register.Function4x1(planInFn)
+	register.Function4x0(fanOutFn)
+	register.Function4x0(splitSignal)
+	register.Function2x1(sumSignals)
+	register.Function2x1(addShapes)
+	register.Function1x2(keyRejects)
+	register.Function1x2(keyZero)
+	register.Function1x1(fileStatsPart)
+	register.Function1x1(dupPart)
+	register.Function1x1(writtenPart)
+	register.Function1x1(usersPart)
+	register.Function1x1(itemsPart)
+	register.Function2x1(nnzPart)
+	register.Emitter2[string, rowRec]()
+	register.Emitter1[rejectRec]()
+	register.Emitter1[fileStats]()
+	register.Emitter1[dupCount]()
+	register.Emitter1[rowRec]()
+	register.Emitter2[string, float64]()
+	register.Emitter2[string, features.MemberFact]()
+	register.Emitter2[string, int64]()
+	register.Emitter2[string, []float32]()
+	register.Emitter2[string, obsRef]()
+	register.Emitter2[string, obsVec]()
+	register.Emitter2[int, factorRow]()
+	register.Emitter1[written]()
+	register.Iter1[rowRec]()
+	register.Iter1[features.MemberFact]()
+	register.Iter1[int64]()
+	register.Iter1[obsRef]()
+	register.Iter1[obsVec]()
+	register.Iter1[[]float32]()
+	register.Iter1[factorRow]()
+	register.Iter1[rejectRec]()
+	register.Iter1[part]()
+}

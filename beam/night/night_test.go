@@ -1,0 +1,163 @@
+package night
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism"
+	"github.com/google/go-cmp/cmp"
+	"gonum.org/v1/gonum/floats"
+
+	"circles/data"
+	"circles/jobs"
+	"circles/models"
+	"circles/output"
+	"circles/pipeline"
+	"circles/synth"
+)
+
+func prismExec(ctx context.Context, p *beam.Pipeline) error {
+	_, err := prism.Execute(ctx, p)
+	return err
+}
+
+// world generates a world of n users once per test binary.
+func world(t *testing.T, n int) (string, jobs.RunConfig) {
+	t.Helper()
+	root := filepath.Join(t.TempDir(), "world")
+	w := synth.DefaultConfig()
+	w.Users, w.Days = n, 30
+	if _, err := synth.Generate(t.Context(), root, w, nil); err != nil {
+		t.Fatal(err)
+	}
+	cfg := jobs.RunConfig{Input: root, Output: filepath.Join(t.TempDir(), "out"), Date: w.End, Params: output.DefaultParams()}
+	cfg.Params.WindowDays, cfg.Params.Features.DismissTTLDays = 21, 28 // interactions are read 28 days back
+	return root, cfg
+}
+
+// TestBeamAgreesWithLocal runs the Beam driver on Prism, in-process, and
+// the local driver's stages on the same world, and compares: input counts
+// and rejects identical, every factor within the stated tolerance, and the
+// model's shape equal.
+func TestBeamAgreesWithLocal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a Beam pipeline")
+	}
+	_, cfg := world(t, 3000)
+	cfg.RunID = "beam"
+	cfg.Params.ALS.Iterations = 4
+	ctx := t.Context()
+	log := slog.New(slog.DiscardHandler)
+	dir, err := Run(ctx, cfg, 3, prismExec, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m Manifest
+	b, err := os.ReadFile(filepath.Join(dir, pipeline.ManifestName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+
+	in, err := jobs.Load(ctx, cfg.Input, cfg.Date, cfg.Params, jobs.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(in.Stats, m.Inputs); diff != "" {
+		t.Errorf("input counts differ (-local +beam):\n%s", diff)
+	}
+	rejects, err := data.ReadParquet[data.Reject](filepath.Join(dir, "rejects.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(in.Rejects) == 0 {
+		t.Fatal("the world has no bad rows; the comparison would prove nothing")
+	}
+	if diff := cmp.Diff(in.Rejects, rejects); diff != "" {
+		t.Errorf("rejects differ (-local +beam):\n%s", diff)
+	}
+
+	f, err := jobs.BuildFeatures(ctx, in, cfg.Date, cfg.Params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := f.Signals.Transpose(int(f.Items.N))
+	als, err := models.TrainALS(ctx, &f.Signals, &rt, models.InterestKeys(in.Dims, f.Items), cfg.Params.ALS, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Model.Observations != f.Signals.NNZ() {
+		t.Errorf("observations: beam %d, local %d", m.Model.Observations, f.Signals.NNZ())
+	}
+	var users []data.UserInterest
+	var items []data.ItemFactor
+	for i := range m.Shards {
+		u, err := data.ReadParquet[data.UserInterest](filepath.Join(dir, ShardName(FileUserFactors, i, m.Shards)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		users = append(users, u...)
+		it, err := data.ReadParquet[data.ItemFactor](filepath.Join(dir, ShardName(FileItemFactors, i, m.Shards)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		items = append(items, it...)
+	}
+	worst := 0.0
+	compare := func(local []float64, beam []float32) {
+		d := make([]float64, len(local))
+		for j, v := range beam {
+			d[j] = float64(v) - local[j]
+		}
+		worst = math.Max(worst, floats.Norm(d, 2)/math.Max(floats.Norm(local, 2), 1e-3))
+	}
+	for _, u := range users {
+		i := in.Dims.Users.Lookup(u.UserID)
+		compare(als.Users.RawRowView(int(i)), u.Vector)
+	}
+	if len(users) != nonEmpty(f.Signals.Start) {
+		t.Errorf("beam has %d user rows, local %d users with signals", len(users), nonEmpty(f.Signals.Start))
+	}
+	index := map[string]*data.Index{"group": &in.Dims.Groups, "activity": &in.Dims.Activities, "content": &in.Dims.Contents, "merchant": &in.Dims.Merchants}
+	base := map[string]int32{"group": f.Items.GroupBase, "activity": f.Items.ActivityBase, "content": f.Items.ContentBase, "merchant": f.Items.MerchantBase}
+	for _, it := range items {
+		i := base[it.Kind] + index[it.Kind].Lookup(it.ItemID)
+		compare(als.Items.RawRowView(int(i)), it.Vector)
+	}
+	t.Logf("%d users, %d items; largest relative difference of a factor %.2g", len(users), len(items), worst)
+	if worst > factorTolerance {
+		t.Errorf("a factor differs by %.2g (relative) between the drivers, want ≤ %g", worst, factorTolerance)
+	}
+	if latest, _ := pipeline.Latest(cfg.Output); latest != "" {
+		t.Errorf("latest points at %s; a partial run must never be latest", latest)
+	}
+}
+
+// factorTolerance bounds the relative difference of a factor between the
+// drivers: they sum the Gram matrix, the signals and each row's
+// observations in other orders, so they agree to rounding, amplified by
+// the sweeps.
+const factorTolerance = 1e-4
+
+func nonEmpty(start []int64) int {
+	n := 0
+	for i := 1; i < len(start); i++ {
+		if start[i] > start[i-1] {
+			n++
+		}
+	}
+	return n
+}
+
+func TestMain(m *testing.M) {
+	beam.Init()
+	os.Exit(m.Run())
+}
