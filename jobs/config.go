@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"strings"
 	"time"
 
 	"circles/output"
@@ -60,6 +61,11 @@ func (c RunConfig) Validate() error {
 	}
 	if c.Output == "" {
 		return UsageError("-output is required: the directory runs are published under")
+	}
+	for _, f := range []struct{ flag, path string }{{"-input", c.Input}, {"-output", c.Output}, {"-base", c.Base}} {
+		if scheme, _, ok := strings.Cut(f.path, "://"); ok && scheme != "" && !strings.ContainsAny(scheme, `/\`) {
+			return UsageError("%s %s: object-store URLs are not supported yet; give a local or mounted directory (docs/scale-out.md)", f.flag, f.path)
+		}
 	}
 	if y, m, d := c.Date.Date(); c.Date.IsZero() || !c.Date.Equal(time.Date(y, m, d, 0, 0, 0, 0, time.UTC)) {
 		return UsageError("-date is required: the run date, YYYY-MM-DD")

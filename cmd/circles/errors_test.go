@@ -29,6 +29,9 @@ func TestExitCodes(t *testing.T) {
 		{name: "bad memory limit", args: func(w, o string) []string { return append(runArgs(w, o), "-memory-limit", "6GB") }, code: exitUsage, mentions: []string{"-memory-limit", "GiB"}},
 		{name: "over the memory budget", args: func(w, o string) []string { return append(runArgs(w, o), "-memory-limit", "4MiB") }, code: exitOverBudget, mentions: []string{"memory budget of 4.0 MiB", "nothing was published"}},
 		{name: "bench dump into a directory", args: func(w, o string) []string { return []string{"bench-als", "-dataset", w, "-dump", w} }, code: exitUsage, mentions: []string{"-dump", "is not a regular file"}},
+		{name: "object-store output", args: func(w, _ string) []string {
+			return []string{"run", "-input", w, "-output", "s3://bucket/circles", "-date", e2eDate}
+		}, code: exitUsage, mentions: []string{"-output s3://bucket/circles", "object-store URLs are not supported"}},
 		{name: "bad date", args: func(w, o string) []string { return []string{"run", "-input", w, "-output", o, "-date", "20261120"} }, code: exitUsage, mentions: []string{"-date", "YYYY-MM-DD"}},
 		{name: "input not ready", args: func(w, o string) []string {
 			return []string{"run", "-input", w, "-output", o, "-date", "2026-12-25", "-window-days", "30", "-dismiss-ttl-days", "30"}
