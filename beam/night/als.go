@@ -1,6 +1,7 @@
 package night
 
 import (
+	"cmp"
 	"slices"
 	"strings"
 
@@ -10,14 +11,21 @@ import (
 	"circles/models"
 )
 
-// The interest model on Beam: implicit ALS in the layout of distributed
-// iALS. Rows of both sides are keyed by external IDs and start from
-// models.StartRow of their key, so partitioning never changes a start.
-// Each sweep combines the fixed side's Gram matrix, plans the sweep from
-// it with models.PlanSweep (every worker plans the same one from the same
-// side inputs), rotates the fixed rows, joins them to the observations
-// that name them, regroups by solved row and solves each row with
-// models.RowSolver — the local driver's kernel.
+// The interest model on Beam: implicit ALS in the blocked layout of
+// distributed ALS (in-blocks and out-blocks). The rows of each side are
+// dealt into blocks by a hash of their key; a side is one element per
+// block. Each block's observations (its in-block) and, for each fixed
+// block, which of its rows each solved block needs (its out-block) are
+// built once. A sweep then moves one message per pair of blocks that share
+// an observation, carrying each needed fixed vector once per block, not
+// once per observation, plus a block's own rows: O(blocks²) elements per
+// sweep, whatever the number of observations.
+//
+// Rows start from models.StartRow of their external ID, so partitioning
+// never changes a start. Each sweep combines the fixed side's Gram
+// matrix, plans the sweep from it with models.PlanSweep (every worker
+// plans the same one from the same side input), rotates the fixed rows
+// and solves each row with models.RowSolver — the local driver's kernel.
 
 // obsRef is one observation seen from one side: the other row's key and
 // the signal.
@@ -26,11 +34,26 @@ type obsRef struct {
 	Val   float32
 }
 
-// obsVec is one observation of a solved row with the fixed row's vector.
-type obsVec struct {
-	Col string
-	Val float32
-	Vec []float32
+// rowBlock is one block of a side: its rows' keys, ascending, and their
+// vectors (k each, in that order).
+type rowBlock struct {
+	Keys []string
+	Vecs []float32
+}
+
+// inBlock is one block's observations: row Rows[r] observed Cols[j] with
+// Vals[j] for j in [Start[r], Start[r+1]), columns ascending.
+type inBlock struct {
+	Rows  []string
+	Start []int
+	Cols  []string
+	Vals  []float32
+}
+
+// outBlock says, of one fixed block, which rows each solved block needs.
+type outBlock struct {
+	Targets []int
+	Keys    [][]string // ascending, per target
 }
 
 // shapeCount counts rows with observations and those solved by CG.
@@ -40,7 +63,7 @@ type shapeCount struct {
 
 // planRec is what every worker plans a sweep from.
 type planRec struct {
-	G      []float64 // the fixed side's Gram matrix, k×k row-major
+	G      []float64 // the fixed side's Gram matrix, k×k row-major (upper triangle)
 	Basis  []float64 // the basis both sides are in before the sweep
 	Fixed  shapeCount
 	Solved shapeCount
@@ -59,6 +82,11 @@ func (r planRec) plan(p models.ALSParams) (*models.Sweep, error) {
 	return models.PlanSweep(G, B, B, models.SweepShape{FixedRows: r.Fixed.Rows, SolvedRows: r.Solved.Rows, CGRows: r.Solved.CG}, p)
 }
 
+// basisRec is the basis both sides are in, k×k row-major.
+type basisRec struct {
+	B []float64
+}
+
 // identityBasis is the basis rows start in.
 func identityBasis(k int) []float64 {
 	b := make([]float64, k*k)
@@ -68,40 +96,124 @@ func identityBasis(k int) []float64 {
 	return b
 }
 
-// startFn gives each row with observations its random start.
+// blockOf is the block of a row.
+func blockOf(key string, blocks int) int { return shardOf(key, blocks) }
+
+// blockObs is one observation, in its row's block.
+type blockObs struct {
+	Row, Col string
+	Val      float32
+}
+
+// toBlockFn deals observations into their row's block.
+type toBlockFn struct {
+	Blocks int
+}
+
+func (f *toBlockFn) ProcessElement(row string, o obsRef, emit func(int, blockObs)) {
+	emit(blockOf(row, f.Blocks), blockObs{Row: row, Col: o.Other, Val: o.Val})
+}
+
+// inBlockFn packs one block's observations, sorted by row and column.
+func inBlockFn(b int, obs func(*blockObs) bool) (int, inBlock) {
+	var all []blockObs
+	var o blockObs
+	for obs(&o) {
+		all = append(all, o)
+	}
+	slices.SortFunc(all, func(a, b blockObs) int { return cmp.Or(strings.Compare(a.Row, b.Row), strings.Compare(a.Col, b.Col)) })
+	in := inBlock{Cols: make([]string, len(all)), Vals: make([]float32, len(all))}
+	for j, o := range all {
+		if j == 0 || o.Row != all[j-1].Row {
+			in.Rows = append(in.Rows, o.Row)
+			in.Start = append(in.Start, j)
+		}
+		in.Cols[j], in.Vals[j] = o.Col, o.Val
+	}
+	in.Start = append(in.Start, len(all))
+	return b, in
+}
+
+// need says that a solved block needs one fixed row.
+type need struct {
+	Key    string
+	Target int
+}
+
+// needFn turns an observation seen from the fixed side into a need of its
+// fixed row's block.
+type needFn struct {
+	Blocks int
+}
+
+func (f *needFn) ProcessElement(fixed string, o obsRef, emit func(int, need)) {
+	emit(blockOf(fixed, f.Blocks), need{Key: fixed, Target: blockOf(o.Other, f.Blocks)})
+}
+
+// outBlockFn packs one fixed block's needs, each fixed row once per target.
+func outBlockFn(b int, needs func(*need) bool) (int, outBlock) {
+	by := map[int]map[string]bool{}
+	var n need
+	for needs(&n) {
+		if by[n.Target] == nil {
+			by[n.Target] = map[string]bool{}
+		}
+		by[n.Target][n.Key] = true
+	}
+	var out outBlock
+	for _, t := range slices.Sorted(mapsKeys(by)) {
+		keys := make([]string, 0, len(by[t]))
+		for k := range by[t] {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		out.Targets = append(out.Targets, t)
+		out.Keys = append(out.Keys, keys)
+	}
+	return b, out
+}
+
+func mapsKeys[V any](m map[int]V) func(func(int) bool) {
+	return func(yield func(int) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+// startFn gives every row of a block its random start.
 type startFn struct {
 	P    models.ALSParams
 	Side uint64
 }
 
-func (f *startFn) ProcessElement(key string, _ func(*obsRef) bool, emit func(string, []float32)) {
-	x := make([]float32, f.P.Factors)
-	_, id := keyID(key)
-	var k uint64
-	if f.Side == models.UserSide {
-		k = models.UserKey(id)
-	} else {
-		kind, _ := keyID(key)
-		k = models.ItemKey(targetKind(kind), id)
+func (f *startFn) ProcessElement(b int, in inBlock) (int, rowBlock) {
+	k := f.P.Factors
+	out := rowBlock{Keys: in.Rows, Vecs: make([]float32, len(in.Rows)*k)}
+	for r, key := range in.Rows {
+		kind, id := keyID(key)
+		sk := models.UserKey(id)
+		if f.Side == models.ItemSide {
+			sk = models.ItemKey(targetKind(kind), id)
+		}
+		models.StartRow(out.Vecs[r*k:(r+1)*k], f.P.Seed, f.Side, sk)
 	}
-	models.StartRow(x, f.P.Seed, f.Side, k)
-	emit(key, x)
+	return b, out
 }
 
-// countFn counts one row's observations into a shape.
+// countFn counts a block's rows into a shape.
 type countFn struct {
 	ExactMax int
 }
 
-func (f *countFn) ProcessElement(_ string, obs func(*obsRef) bool) shapeCount {
-	n := 0
-	var o obsRef
-	for obs(&o) {
-		n++
-	}
-	c := shapeCount{Rows: 1}
-	if n > f.ExactMax {
-		c.CG = 1
+func (f *countFn) ProcessElement(_ int, in inBlock) shapeCount {
+	c := shapeCount{Rows: len(in.Rows)}
+	for r := range in.Rows {
+		if in.Start[r+1]-in.Start[r] > f.ExactMax {
+			c.CG++
+		}
 	}
 	return c
 }
@@ -115,12 +227,15 @@ type gramFn struct {
 
 func (f *gramFn) CreateAccumulator() []float64 { return make([]float64, f.K*f.K) }
 
-func (f *gramFn) AddInput(g []float64, x []float32) []float64 {
+func (f *gramFn) AddInput(g []float64, b rowBlock) []float64 {
 	k := f.K
-	for i, a := range x {
-		row := g[i*k : (i+1)*k]
-		for j := i; j < k; j++ {
-			row[j] += float64(a) * float64(x[j])
+	for r := range b.Keys {
+		x := b.Vecs[r*k : (r+1)*k]
+		for i, a := range x {
+			row := g[i*k : (i+1)*k]
+			for j := i; j < k; j++ {
+				row[j] += float64(a) * float64(x[j])
+			}
 		}
 	}
 	return g
@@ -131,11 +246,6 @@ func (f *gramFn) MergeAccumulators(a, b []float64) []float64 {
 		a[i] += v
 	}
 	return a
-}
-
-// basisRec is the basis both sides are in, k×k row-major.
-type basisRec struct {
-	B []float64
 }
 
 // planInFn assembles a sweep's plan record.
@@ -170,98 +280,139 @@ func (f *basisFn) ProcessElement(r planRec) (basisRec, error) {
 	return basisRec{B: mat.DenseCopyOf(sw.Basis).RawMatrix().Data}, nil
 }
 
-// rotateFn takes the fixed rows into the sweep's basis.
+// rotateFn takes a block of fixed rows into the sweep's basis.
 type rotateFn struct {
 	P models.ALSParams
 	c planned
 }
 
-func (f *rotateFn) ProcessElement(key string, x []float32, plan planRec, emit func(string, []float32)) error {
+func (f *rotateFn) ProcessElement(b int, rows rowBlock, plan planRec) (int, rowBlock, error) {
 	sw, err := f.c.get(plan, f.P)
 	if err != nil {
-		return err
+		return 0, rowBlock{}, err
 	}
-	y := slices.Clone(x)
-	sw.RotateFixed(y, make([]float32, len(y)))
-	emit(key, y)
-	return nil
+	k := f.P.Factors
+	out := rowBlock{Keys: rows.Keys, Vecs: slices.Clone(rows.Vecs)}
+	scratch := make([]float32, k)
+	for r := range rows.Keys {
+		sw.RotateFixed(out.Vecs[r*k:(r+1)*k], scratch)
+	}
+	return b, out, nil
 }
 
-// fanOutFn sends a fixed row to every row that observed it.
-func fanOutFn(col string, obs func(*obsRef) bool, rows func(*[]float32) bool, emit func(string, obsVec)) {
-	var vec []float32
-	if !rows(&vec) {
-		return // unreachable: every observed row has a vector
+// sendFn sends, from one fixed block, the rows each solved block needs.
+type sendFn struct {
+	K int
+}
+
+func (f *sendFn) ProcessElement(_ int, rows func(*rowBlock) bool, outs func(*outBlock) bool, emit func(int, rowBlock)) {
+	var rb rowBlock
+	var ob outBlock
+	if !rows(&rb) || !outs(&ob) {
+		return // a block with rows has needs, and the other way round
 	}
-	var o obsRef
-	for obs(&o) {
-		emit(o.Other, obsVec{Col: col, Val: o.Val, Vec: vec})
+	k := f.K
+	for t, target := range ob.Targets {
+		msg := rowBlock{Keys: ob.Keys[t], Vecs: make([]float32, 0, len(ob.Keys[t])*k)}
+		for _, key := range ob.Keys[t] {
+			r, _ := slices.BinarySearch(rb.Keys, key)
+			msg.Vecs = append(msg.Vecs, rb.Vecs[r*k:(r+1)*k]...)
+		}
+		emit(target, msg)
 	}
 }
 
-// solveFn solves one row from its observations and its warm start.
-type solveFn struct {
+// solveBlockFn solves every row of one block from its in-block, the fixed
+// vectors sent to it and the rows' warm starts.
+type solveBlockFn struct {
 	P models.ALSParams
 	c planned
 	s *models.RowSolver
 }
 
-func (f *solveFn) ProcessElement(key string, obs func(*obsVec) bool, prev func(*[]float32) bool, plan planRec, emit func(string, []float32)) error {
+func (f *solveBlockFn) ProcessElement(b int, msgs func(*rowBlock) bool, ins func(*inBlock) bool, prevs func(*rowBlock) bool, plan planRec) (int, rowBlock, error) {
 	sw, err := f.c.get(plan, f.P)
 	if err != nil {
-		return err
+		return 0, rowBlock{}, err
 	}
 	if f.s == nil {
 		f.s = sw.NewSolver()
 	}
-	var rows []obsVec
-	var o obsVec
-	for obs(&o) {
-		rows = append(rows, o)
+	k := f.P.Factors
+	vecs := map[string][]float32{}
+	var m rowBlock
+	for msgs(&m) {
+		for r, key := range m.Keys {
+			vecs[key] = m.Vecs[r*k : (r+1)*k]
+		}
 	}
-	var x []float32
-	if !prev(&x) {
-		return nil // unreachable: every row with observations has a start
+	var in inBlock
+	var prev rowBlock
+	if !ins(&in) || !prevs(&prev) {
+		return b, rowBlock{}, nil // unreachable: a block exists because it has rows
 	}
-	// the local driver sorts observations by column; here the column is
-	// the fixed row's key
-	slices.SortFunc(rows, func(a, b obsVec) int { return strings.Compare(a.Col, b.Col) })
-	vals := make([]float32, len(rows))
-	for j, r := range rows {
-		vals[j] = r.Val
+	out := rowBlock{Keys: prev.Keys, Vecs: slices.Clone(prev.Vecs)}
+	var cols [][]float32
+	row := func(j int) []float32 { return cols[j] }
+	for r := range in.Rows { // in.Rows and prev.Keys are the same ascending keys
+		lo, hi := in.Start[r], in.Start[r+1]
+		cols = cols[:0]
+		for _, c := range in.Cols[lo:hi] {
+			cols = append(cols, vecs[c])
+		}
+		f.s.Solve(out.Vecs[r*k:(r+1)*k], in.Vals[lo:hi], row)
 	}
-	x = slices.Clone(x)
-	f.s.Solve(x, vals, func(j int) []float32 { return rows[j].Vec })
-	emit(key, x)
-	return nil
+	return b, out, nil
 }
 
-// backFn rotates a row into the original basis.
+// backFn unpacks a block into rows in the original basis.
 type backFn struct {
 	K int
 }
 
-func (f *backFn) ProcessElement(key string, x []float32, b basisRec, emit func(string, []float32)) {
+func (f *backFn) ProcessElement(_ int, rb rowBlock, b basisRec, emit func(string, []float32)) {
 	k, basis := f.K, b.B
-	out := make([]float32, k)
-	for i := range k {
-		var s float64
-		for j := range k {
-			s += basis[i*k+j] * float64(x[j])
+	for r, key := range rb.Keys {
+		x := rb.Vecs[r*k : (r+1)*k]
+		out := make([]float32, k)
+		for i := range k {
+			var s float64
+			for j := range k {
+				s += basis[i*k+j] * float64(x[j])
+			}
+			out[i] = float32(s)
 		}
-		out[i] = float32(s)
+		emit(key, out)
 	}
-	emit(key, out)
 }
 
-// sweep solves the rows of one side (solved, with their observations
-// keyed by the fixed side in byFixed) against the fixed side, and returns
-// the solved side and the basis both sides are then in.
-func sweep(s beam.Scope, p models.ALSParams, fixed, solved, byFixed beam.PCollection, fixedShape, solvedShape, basis beam.PCollection) (beam.PCollection, beam.PCollection, beam.PCollection) {
-	g := beam.Combine(s, &gramFn{K: p.Factors}, beam.DropKey(s, fixed))
-	plan := beam.ParDo(s, planInFn, g, beam.SideInput{Input: basis}, beam.SideInput{Input: fixedShape}, beam.SideInput{Input: solvedShape})
-	rotated := beam.ParDo(s, &rotateFn{P: p}, fixed, beam.SideInput{Input: plan})
-	fanned := beam.ParDo(s, fanOutFn, beam.CoGroupByKey(s, byFixed, rotated))
-	next := beam.ParDo(s, &solveFn{P: p}, beam.CoGroupByKey(s, fanned, solved), beam.SideInput{Input: plan})
-	return next, rotated, beam.ParDo(s, &basisFn{P: p}, plan)
+// side is one side of the factorisation in the pipeline: its blocks of
+// rows, its in-blocks (when solved) and out-blocks (when fixed), and its
+// shape.
+type side struct {
+	rows, in, out, shape beam.PCollection
+}
+
+// newSide builds a side's static blocks from its observations, keyed by
+// its rows, and starts its rows.
+func newSide(s beam.Scope, p models.ALSParams, blocks int, tag uint64, obs beam.PCollection) side {
+	in := beam.ParDo(s, inBlockFn, beam.GroupByKey(s, beam.ParDo(s, &toBlockFn{Blocks: blocks}, obs)))
+	out := beam.ParDo(s, outBlockFn, beam.GroupByKey(s, beam.ParDo(s, &needFn{Blocks: blocks}, obs)))
+	return side{
+		rows:  beam.ParDo(s, &startFn{P: p, Side: tag}, in),
+		in:    in,
+		out:   out,
+		shape: beam.Combine(s, addShapes, beam.ParDo(s, &countFn{ExactMax: p.ExactRows()}, in)),
+	}
+}
+
+// sweep solves the rows of one side against the fixed one and returns
+// both (the fixed side rotated) and the basis both are then in.
+func sweep(s beam.Scope, p models.ALSParams, fixed, solved side, basis beam.PCollection) (side, side, beam.PCollection) {
+	g := beam.Combine(s, &gramFn{K: p.Factors}, beam.DropKey(s, fixed.rows))
+	plan := beam.ParDo(s, planInFn, g, beam.SideInput{Input: basis}, beam.SideInput{Input: fixed.shape}, beam.SideInput{Input: solved.shape})
+	fixed.rows = beam.ParDo(s, &rotateFn{P: p}, fixed.rows, beam.SideInput{Input: plan})
+	msgs := beam.ParDo(s, &sendFn{K: p.Factors}, beam.CoGroupByKey(s, fixed.rows, fixed.out))
+	solved.rows = beam.ParDo(s, &solveBlockFn{P: p}, beam.CoGroupByKey(s, msgs, solved.in, solved.rows), beam.SideInput{Input: plan})
+	return fixed, solved, beam.ParDo(s, &basisFn{P: p}, plan)
 }

@@ -36,12 +36,13 @@ type Plan struct {
 	Staging string // the staging directory shard files are written into
 	Summary string // the summary file's path, outside Staging
 	Shards  int
+	Blocks  int // ALS blocks per side
 	// Txns and Ints are the event files of the window in read order.
 	Txns, Ints []string
 }
 
 // NewPlan lists the files a run of cfg reads, as the local driver does.
-func NewPlan(cfg jobs.RunConfig, staging, summary string, shards int) (Plan, error) {
+func NewPlan(cfg jobs.RunConfig, staging, summary string, shards, blocks int) (Plan, error) {
 	c, err := data.ReadInputContract(cfg.Input)
 	if err != nil {
 		return Plan{}, err
@@ -50,7 +51,7 @@ func NewPlan(cfg jobs.RunConfig, staging, summary string, shards int) (Plan, err
 	if err != nil {
 		return Plan{}, err
 	}
-	return Plan{Input: cfg.Input, Date: cfg.Date, Params: cfg.Params, Staging: staging, Summary: summary, Shards: shards, Txns: txns, Ints: ints}, nil
+	return Plan{Input: cfg.Input, Date: cfg.Date, Params: cfg.Params, Staging: staging, Summary: summary, Shards: shards, Blocks: blocks, Txns: txns, Ints: ints}, nil
 }
 
 // Build adds the night to the pipeline of s.
@@ -93,7 +94,7 @@ func Build(s beam.Scope, pl Plan) {
 	signals := beam.CombinePerKey(fs, sumSignals, beam.Flatten(fs, sig, memberSig))
 
 	// the interest model
-	users, items, shapes := trainALS(s.Scope("interests"), p.ALS, signals)
+	users, items, shapes := trainALS(s.Scope("interests"), p.ALS, pl.Blocks, signals)
 
 	// outputs
 	ws := s.Scope("write")
@@ -109,22 +110,18 @@ func Build(s beam.Scope, pl Plan) {
 // trainALS trains the interest model on the summed signals and returns
 // the user and item factors in the original basis, with the shapes of both
 // sides.
-func trainALS(s beam.Scope, p models.ALSParams, signals beam.PCollection) (users, items beam.PCollection, shapes [2]beam.PCollection) {
+func trainALS(s beam.Scope, p models.ALSParams, blocks int, signals beam.PCollection) (users, items beam.PCollection, shapes [2]beam.PCollection) {
 	byUser, byItem := beam.ParDo2(s, splitSignal, signals)
-	ug, ig := beam.GroupByKey(s, byUser), beam.GroupByKey(s, byItem)
-	count := &countFn{ExactMax: p.ExactRows()}
-	userShape := beam.Combine(s, addShapes, beam.ParDo(s, count, ug))
-	itemShape := beam.Combine(s, addShapes, beam.ParDo(s, count, ig))
-	users = beam.ParDo(s, &startFn{P: p, Side: models.UserSide}, ug)
-	items = beam.ParDo(s, &startFn{P: p, Side: models.ItemSide}, ig)
+	u := newSide(s.Scope("users"), p, blocks, models.UserSide, byUser)
+	i := newSide(s.Scope("items"), p, blocks, models.ItemSide, byItem)
 	basis := beam.Create(s, basisRec{B: identityBasis(p.Factors)})
 	for it := range p.Iterations {
 		sw := s.Scope(fmt.Sprintf("sweep%d", it+1))
-		users, items, basis = sweep(sw.Scope("users"), p, items, users, byItem, itemShape, userShape, basis)
-		items, users, basis = sweep(sw.Scope("items"), p, users, items, byUser, userShape, itemShape, basis)
+		i, u, basis = sweep(sw.Scope("users"), p, i, u, basis)
+		u, i, basis = sweep(sw.Scope("items"), p, u, i, basis)
 	}
 	back := &backFn{K: p.Factors}
-	return beam.ParDo(s, back, users, beam.SideInput{Input: basis}), beam.ParDo(s, back, items, beam.SideInput{Input: basis}), [2]beam.PCollection{userShape, itemShape}
+	return beam.ParDo(s, back, u.rows, beam.SideInput{Input: basis}), beam.ParDo(s, back, i.rows, beam.SideInput{Input: basis}), [2]beam.PCollection{u.shape, i.shape}
 }
 
 // splitSignal gives an observation to both of its rows.
@@ -154,20 +151,24 @@ func init() {
 	register.DoFn4x1[context.Context, rowRec, func(string, float64), func(string, features.MemberFact), error](&signalFn{})
 	register.DoFn3x1[context.Context, []byte, func(string, int64), error](&snapshotMembersFn{})
 	register.DoFn4x0[string, func(*features.MemberFact) bool, func(*int64) bool, func(string, float64)](&membershipFn{})
-	register.DoFn3x0[string, func(*obsRef) bool, func(string, []float32)](&startFn{})
-	register.DoFn2x1[string, func(*obsRef) bool, shapeCount](&countFn{})
-	register.Combiner2[[]float64, []float32](&gramFn{})
+	register.DoFn2x2[int, inBlock, int, rowBlock](&startFn{})
+	register.DoFn2x1[int, inBlock, shapeCount](&countFn{})
+	register.Combiner2[[]float64, rowBlock](&gramFn{})
 	register.DoFn1x2[planRec, basisRec, error](&basisFn{})
-	register.DoFn4x1[string, []float32, planRec, func(string, []float32), error](&rotateFn{})
-	register.DoFn5x1[string, func(*obsVec) bool, func(*[]float32) bool, planRec, func(string, []float32), error](&solveFn{})
-	register.DoFn4x0[string, []float32, basisRec, func(string, []float32)](&backFn{})
+	register.DoFn3x3[int, rowBlock, planRec, int, rowBlock, error](&rotateFn{})
+	register.DoFn4x0[int, func(*rowBlock) bool, func(*outBlock) bool, func(int, rowBlock)](&sendFn{})
+	register.DoFn5x3[int, func(*rowBlock) bool, func(*inBlock) bool, func(*rowBlock) bool, planRec, int, rowBlock, error](&solveBlockFn{})
+	register.DoFn3x0[string, obsRef, func(int, blockObs)](&toBlockFn{})
+	register.DoFn3x0[string, obsRef, func(int, need)](&needFn{})
+	register.DoFn4x0[int, rowBlock, basisRec, func(string, []float32)](&backFn{})
+	register.Function2x2(inBlockFn)
+	register.Function2x2(outBlockFn)
 	register.DoFn3x0[string, []float32, func(int, factorRow)](&shardFn{})
 	register.DoFn3x1[int, func(*factorRow) bool, func(written), error](&writeUsersFn{})
 	register.DoFn3x1[int, func(*factorRow) bool, func(written), error](&writeItemsFn{})
 	register.DoFn3x1[int, func(*rejectRec) bool, func(written), error](&writeRejectsFn{})
 	register.DoFn3x1[context.Context, int, func(*part) bool, error](&summaryFn{})
 	register.Function4x1(planInFn)
-	register.Function4x0(fanOutFn)
 	register.Function4x0(splitSignal)
 	register.Function2x1(sumSignals)
 	register.Function2x1(addShapes)
@@ -189,14 +190,20 @@ func init() {
 	register.Emitter2[string, int64]()
 	register.Emitter2[string, []float32]()
 	register.Emitter2[string, obsRef]()
-	register.Emitter2[string, obsVec]()
+	register.Emitter2[int, blockObs]()
+	register.Emitter2[int, need]()
+	register.Emitter2[int, rowBlock]()
 	register.Emitter2[int, factorRow]()
 	register.Emitter1[written]()
 	register.Iter1[rowRec]()
 	register.Iter1[features.MemberFact]()
 	register.Iter1[int64]()
 	register.Iter1[obsRef]()
-	register.Iter1[obsVec]()
+	register.Iter1[blockObs]()
+	register.Iter1[need]()
+	register.Iter1[rowBlock]()
+	register.Iter1[inBlock]()
+	register.Iter1[outBlock]()
 	register.Iter1[[]float32]()
 	register.Iter1[factorRow]()
 	register.Iter1[rejectRec]()

@@ -54,7 +54,7 @@ func TestBeamAgreesWithLocal(t *testing.T) {
 	cfg.Params.ALS.Iterations = 4
 	ctx := t.Context()
 	log := slog.New(slog.DiscardHandler)
-	dir, err := Run(ctx, cfg, 3, prismExec, log)
+	dir, err := Run(ctx, cfg, Options{Shards: 3, Blocks: 5}, prismExec, log)
 	if err != nil {
 		t.Fatal(err)
 	}

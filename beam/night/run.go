@@ -41,6 +41,13 @@ type Manifest struct {
 	Outputs      []pipeline.FileEntry `json:"outputs"`
 }
 
+// Options are the Beam driver's own settings; neither changes a result
+// beyond the rounding of sums taken in another order.
+type Options struct {
+	Shards int // files per output
+	Blocks int // ALS blocks per side: rows per block must fit a worker
+}
+
 // Execute runs a pipeline on a runner: beamx.Run from the command line,
 // Prism in-process in tests.
 type Execute func(ctx context.Context, p *beam.Pipeline) error
@@ -54,15 +61,18 @@ const summaryName = "_summary.json"
 // never moves latest (the run is partial, see Covers). cfg is checked as
 // circles run checks it; flags the Beam driver does not have (a base run,
 // users, stages) are refused.
-func Run(ctx context.Context, cfg jobs.RunConfig, shards int, exec Execute, log *slog.Logger) (string, error) {
+func Run(ctx context.Context, cfg jobs.RunConfig, o Options, exec Execute, log *slog.Logger) (string, error) {
 	if err := cfg.Validate(); err != nil {
 		return "", err
 	}
 	if cfg.Base != "" || len(cfg.Stages) > 0 || len(cfg.Users) > 0 {
 		return "", jobs.UsageError("-base, -stages and -users are not supported by the Beam driver yet")
 	}
-	if shards < 1 || shards > 10_000 {
-		return "", jobs.UsageError("-shards = %d: want 1..10000", shards)
+	if o.Shards < 1 || o.Shards > 10_000 {
+		return "", jobs.UsageError("-shards = %d: want 1..10000", o.Shards)
+	}
+	if o.Blocks < 1 || o.Blocks > 1_000_000 {
+		return "", jobs.UsageError("-blocks = %d: want 1..1000000", o.Blocks)
 	}
 	started := time.Now().UTC()
 	if cfg.RunID == "" {
@@ -93,13 +103,13 @@ func Run(ctx context.Context, cfg jobs.RunConfig, shards int, exec Execute, log 
 			_ = st.Abort() // the next run clears a staging directory left behind
 		}
 	}()
-	pl, err := NewPlan(cfg, st.Dir, st.Path(summaryName), shards)
+	pl, err := NewPlan(cfg, st.Dir, st.Path(summaryName), o.Shards, o.Blocks)
 	if err != nil {
 		return "", err
 	}
 	p, s := beam.NewPipelineWithRoot()
 	Build(s, pl)
-	log.Info("pipeline built", "event_files", len(pl.Txns)+len(pl.Ints), "shards", shards)
+	log.Info("pipeline built", "event_files", len(pl.Txns)+len(pl.Ints), "shards", o.Shards, "blocks", o.Blocks)
 	if err := exec(ctx, p); err != nil {
 		return "", fmt.Errorf("beam pipeline: %w", err)
 	}
@@ -125,7 +135,7 @@ func Run(ctx context.Context, cfg jobs.RunConfig, shards int, exec Execute, log 
 		Version: ManifestVersion, Driver: "beam", RunID: cfg.RunID,
 		Stamp:     pipeline.Stamp{Date: cfg.Date.Format(data.DateLayout), PublishedAt: time.Now().UTC(), Covers: Covers},
 		StartedAt: started, CodeVersion: jobs.CodeVersion(), ConfigDigest: cfg.Params.Digest(), InputDigest: inputs,
-		Config: cfg.Params, Inputs: sum.Stats, Shards: shards, Outputs: outs,
+		Config: cfg.Params, Inputs: sum.Stats, Shards: o.Shards, Outputs: outs,
 		Model: output.ModelMetrics{Users: sum.Users, Items: sum.Items, Observations: int(sum.Observations), Factors: cfg.Params.ALS.Factors},
 	}
 	dir, err := st.Publish(m)

@@ -3,7 +3,7 @@
 // (Dataflow, Flink, Spark) through Beam's own flags (--runner, --endpoint,
 // --project, …). See docs/scale-out.md.
 //
-//	circles-beam run -input DIR -output DIR -date YYYY-MM-DD [-run-id ID] [-config FILE] [-shards N]
+//	circles-beam run -input DIR -output DIR -date YYYY-MM-DD [-run-id ID] [-config FILE] [-shards N] [-blocks N]
 //
 // Exit codes are those of circles run: 0 published, 1 internal failure, 2
 // bad flag or value, 3 input not ready, 4 bad input, 5 output locked, 130
@@ -45,7 +45,7 @@ func main() {
 	// binary serve as a worker on a distributed runner.
 	if len(os.Args) < 2 || os.Args[1] != "run" {
 		if !isWorker() {
-			fmt.Fprintln(os.Stderr, "usage: circles-beam run -input DIR -output DIR -date YYYY-MM-DD [-run-id ID] [-config FILE] [-shards N] [--runner prism|dataflow|flink|…]")
+			fmt.Fprintln(os.Stderr, "usage: circles-beam run -input DIR -output DIR -date YYYY-MM-DD [-run-id ID] [-config FILE] [-shards N] [-blocks N] [--runner prism|dataflow|flink|…]")
 			os.Exit(exitUsage)
 		}
 		flag.Parse()
@@ -71,7 +71,7 @@ func isWorker() bool {
 func run(ctx context.Context, args []string, stderr io.Writer) int {
 	var cfg jobs.RunConfig
 	var date, configFile string
-	shards := 4
+	o := night.Options{Shards: 4, Blocks: 16}
 	fs := flag.CommandLine
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.Input, "input", "", "input root with <table>/dt=YYYY-MM-DD partitions (required)")
@@ -79,7 +79,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	fs.StringVar(&date, "date", "", "run date, YYYY-MM-DD (required)")
 	fs.StringVar(&cfg.RunID, "run-id", "", "run directory name (default: beam- and the UTC start time)")
 	fs.StringVar(&configFile, "config", "", "JSON file of settings (see 'circles config defaults')")
-	fs.IntVar(&shards, "shards", shards, "files per output (1..10000)")
+	fs.IntVar(&o.Shards, "shards", o.Shards, "files per output (1..10000)")
+	fs.IntVar(&o.Blocks, "blocks", o.Blocks, "ALS blocks per side (1..1000000): each is solved by one worker, so rows per block must fit one")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
@@ -97,7 +98,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 			return exitCode(fmt.Errorf("%w: -date: %v", jobs.ErrUsage, err), log)
 		}
 	}
-	dir, err := night.Run(ctx, cfg, shards, beamx.Run, log)
+	dir, err := night.Run(ctx, cfg, o, beamx.Run, log)
 	if err == nil {
 		log.Info("run published", "path", dir)
 	}
