@@ -2,6 +2,7 @@ package night
 
 import (
 	"cmp"
+	"context"
 	"slices"
 	"strings"
 
@@ -305,7 +306,7 @@ type sendFn struct {
 	K int
 }
 
-func (f *sendFn) ProcessElement(_ int, rows func(*rowBlock) bool, outs func(*outBlock) bool, emit func(int, rowBlock)) {
+func (f *sendFn) ProcessElement(ctx context.Context, _ int, rows func(*rowBlock) bool, outs func(*outBlock) bool, emit func(int, rowBlock)) {
 	var rb rowBlock
 	var ob outBlock
 	if !rows(&rb) || !outs(&ob) {
@@ -319,6 +320,8 @@ func (f *sendFn) ProcessElement(_ int, rows func(*rowBlock) bool, outs func(*out
 			msg.Vecs = append(msg.Vecs, rb.Vecs[r*k:(r+1)*k]...)
 		}
 		emit(target, msg)
+		messages.Inc(ctx, 1)
+		vectorBytes.Inc(ctx, int64(4*len(msg.Vecs)))
 	}
 }
 
@@ -330,7 +333,7 @@ type solveBlockFn struct {
 	s *models.RowSolver
 }
 
-func (f *solveBlockFn) ProcessElement(b int, msgs func(*rowBlock) bool, ins func(*inBlock) bool, prevs func(*rowBlock) bool, plan planRec) (int, rowBlock, error) {
+func (f *solveBlockFn) ProcessElement(ctx context.Context, b int, msgs func(*rowBlock) bool, ins func(*inBlock) bool, prevs func(*rowBlock) bool, plan planRec) (int, rowBlock, error) {
 	sw, err := f.c.get(plan, f.P)
 	if err != nil {
 		return 0, rowBlock{}, err
@@ -362,6 +365,7 @@ func (f *solveBlockFn) ProcessElement(b int, msgs func(*rowBlock) bool, ins func
 		}
 		f.s.Solve(out.Vecs[r*k:(r+1)*k], in.Vals[lo:hi], row)
 	}
+	rowsSolved.Inc(ctx, int64(len(in.Rows)))
 	return b, out, nil
 }
 

@@ -132,7 +132,7 @@ func (f *scanFn) ProcessElement(ctx context.Context, t fileTask, emit func(strin
 			}
 			emit(eventKey(t.Table, r.ID), r)
 		}
-		report(t, b.Stats, b.Rejects, reject, stats)
+		report(ctx, t, b.Stats, b.Rejects, reject, stats)
 	case tableInts:
 		b, err := data.ScanInteractions(t.Path, d, data.Window{StartMillis: f.IntStart, EndMillis: f.WindowEnd})
 		if err != nil {
@@ -144,7 +144,7 @@ func (f *scanFn) ProcessElement(ctx context.Context, t fileTask, emit func(strin
 				A: d.Users.ID(x.User), B: targetID(d, x.TargetKind, x.Target), Kind: uint8(x.TargetKind), Sub: uint8(x.Action), Weight: x.Weight}
 			emit(eventKey(t.Table, r.ID), r)
 		}
-		report(t, b.Stats, b.Rejects, reject, stats)
+		report(ctx, t, b.Stats, b.Rejects, reject, stats)
 	default:
 		return fmt.Errorf("scan: unknown table %d", t.Table)
 	}
@@ -153,8 +153,10 @@ func (f *scanFn) ProcessElement(ctx context.Context, t fileTask, emit func(strin
 
 // report emits a scanned file's counts and rejects, paths relative to the
 // input root.
-func report(t fileTask, st data.TableStats, rejects []data.Reject, reject func(rejectRec), stats func(fileStats)) {
+func report(ctx context.Context, t fileTask, st data.TableStats, rejects []data.Reject, reject func(rejectRec), stats func(fileStats)) {
 	st.Files = []string{t.Rel}
+	rowsRead.Inc(ctx, st.Read)
+	rowsKept.Inc(ctx, st.Used)
 	stats(fileStats{Table: t.Table, Order: t.Order, S: st})
 	for _, r := range rejects {
 		r.File = t.Rel
@@ -192,7 +194,7 @@ type dedupFn struct {
 	Files map[uint8][]string // by table, the relative path of each file in read order
 }
 
-func (f *dedupFn) ProcessElement(_ string, rows func(*rowRec) bool, keep func(rowRec), reject func(rejectRec), dup func(dupCount)) {
+func (f *dedupFn) ProcessElement(ctx context.Context, _ string, rows func(*rowRec) bool, keep func(rowRec), reject func(rejectRec), dup func(dupCount)) {
 	var first rowRec
 	var rest []rowRec
 	n := 0
@@ -210,6 +212,7 @@ func (f *dedupFn) ProcessElement(_ string, rows func(*rowRec) bool, keep func(ro
 		n++
 	}
 	keep(first)
+	duplicates.Inc(ctx, int64(len(rest)))
 	for _, x := range rest {
 		st := data.NewStats(tableName(x.Table))
 		st.Used = 1

@@ -27,6 +27,19 @@ const (
 	FileItemFactors = "item_factors"
 )
 
+// Counters of the pipeline, reported in the manifest (Manifest.Counters)
+// summed over steps: Beam's metrics are handles declared once per
+// package, which every worker's DoFns add to.
+var (
+	rowsRead     = beam.NewCounter("circles", "ingest_rows_read")
+	rowsKept     = beam.NewCounter("circles", "ingest_rows_validated")
+	duplicates   = beam.NewCounter("circles", "ingest_duplicates")
+	observations = beam.NewCounter("circles", "signals_observations")
+	messages     = beam.NewCounter("circles", "als_block_messages")
+	vectorBytes  = beam.NewCounter("circles", "als_vector_bytes_sent")
+	rowsSolved   = beam.NewCounter("circles", "als_rows_solved")
+)
+
 // Plan is the part of a run the driver settles before the pipeline runs:
 // where to read and write, and what.
 type Plan struct {
@@ -125,7 +138,8 @@ func trainALS(s beam.Scope, p models.ALSParams, blocks int, signals beam.PCollec
 }
 
 // splitSignal gives an observation to both of its rows.
-func splitSignal(pair string, v float64, byUser, byItem func(string, obsRef)) {
+func splitSignal(ctx context.Context, pair string, v float64, byUser, byItem func(string, obsRef)) {
+	observations.Inc(ctx, 1)
 	u, i := splitPair(pair)
 	byUser(u, obsRef{Other: i, Val: float32(v)})
 	byItem(i, obsRef{Other: u, Val: float32(v)})
@@ -146,7 +160,7 @@ func relative(root, path string) string {
 
 func init() {
 	register.DoFn5x1[context.Context, fileTask, func(string, rowRec), func(rejectRec), func(fileStats), error](&scanFn{})
-	register.DoFn5x0[string, func(*rowRec) bool, func(rowRec), func(rejectRec), func(dupCount)](&dedupFn{})
+	register.DoFn6x0[context.Context, string, func(*rowRec) bool, func(rowRec), func(rejectRec), func(dupCount)](&dedupFn{})
 	register.DoFn3x1[context.Context, []byte, func(rejectRec), error](&snapshotRejectsFn{})
 	register.DoFn4x1[context.Context, rowRec, func(string, float64), func(string, features.MemberFact), error](&signalFn{})
 	register.DoFn3x1[context.Context, []byte, func(string, int64), error](&snapshotMembersFn{})
@@ -156,8 +170,8 @@ func init() {
 	register.Combiner2[[]float64, rowBlock](&gramFn{})
 	register.DoFn1x2[planRec, basisRec, error](&basisFn{})
 	register.DoFn3x3[int, rowBlock, planRec, int, rowBlock, error](&rotateFn{})
-	register.DoFn4x0[int, func(*rowBlock) bool, func(*outBlock) bool, func(int, rowBlock)](&sendFn{})
-	register.DoFn5x3[int, func(*rowBlock) bool, func(*inBlock) bool, func(*rowBlock) bool, planRec, int, rowBlock, error](&solveBlockFn{})
+	register.DoFn5x0[context.Context, int, func(*rowBlock) bool, func(*outBlock) bool, func(int, rowBlock)](&sendFn{})
+	register.DoFn6x3[context.Context, int, func(*rowBlock) bool, func(*inBlock) bool, func(*rowBlock) bool, planRec, int, rowBlock, error](&solveBlockFn{})
 	register.DoFn3x0[string, obsRef, func(int, blockObs)](&toBlockFn{})
 	register.DoFn3x0[string, obsRef, func(int, need)](&needFn{})
 	register.DoFn4x0[int, rowBlock, basisRec, func(string, []float32)](&backFn{})
@@ -169,7 +183,7 @@ func init() {
 	register.DoFn3x1[int, func(*rejectRec) bool, func(written), error](&writeRejectsFn{})
 	register.DoFn3x1[context.Context, int, func(*part) bool, error](&summaryFn{})
 	register.Function4x1(planInFn)
-	register.Function4x0(splitSignal)
+	register.Function5x0(splitSignal)
 	register.Function2x1(sumSignals)
 	register.Function2x1(addShapes)
 	register.Function1x2(keyRejects)

@@ -1,7 +1,6 @@
 package night
 
 import (
-	"context"
 	"encoding/json"
 	"log/slog"
 	"math"
@@ -21,11 +20,6 @@ import (
 	"circles/pipeline"
 	"circles/synth"
 )
-
-func prismExec(ctx context.Context, p *beam.Pipeline) error {
-	_, err := prism.Execute(ctx, p)
-	return err
-}
 
 // world generates a world of n users once per test binary.
 func world(t *testing.T, n int) (string, jobs.RunConfig) {
@@ -54,7 +48,7 @@ func TestBeamAgreesWithLocal(t *testing.T) {
 	cfg.Params.ALS.Iterations = 4
 	ctx := t.Context()
 	log := slog.New(slog.DiscardHandler)
-	dir, err := Run(ctx, cfg, Options{Shards: 3, Blocks: 5}, prismExec, log)
+	dir, err := Run(ctx, cfg, Options{Shards: 3, Blocks: 5}, prism.Execute, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,6 +129,10 @@ func TestBeamAgreesWithLocal(t *testing.T) {
 	t.Logf("%d users, %d items; largest relative difference of a factor %.2g", len(users), len(items), worst)
 	if worst > factorTolerance {
 		t.Errorf("a factor differs by %.2g (relative) between the drivers, want ≤ %g", worst, factorTolerance)
+	}
+	t.Logf("counters: %v", m.Counters)
+	if m.Counters["ingest_duplicates"] != in.Stats[len(in.Stats)-2].Quarantined[data.QDuplicate]+in.Stats[len(in.Stats)-1].Quarantined[data.QDuplicate] {
+		t.Errorf("duplicates counted %d, want the manifest's", m.Counters["ingest_duplicates"])
 	}
 	if latest, _ := pipeline.Latest(cfg.Output); latest != "" {
 		t.Errorf("latest points at %s; a partial run must never be latest", latest)

@@ -30,15 +30,20 @@ type Manifest struct {
 	Driver  string `json:"driver"` // "beam"
 	RunID   string `json:"run_id"`
 	pipeline.Stamp
-	StartedAt    time.Time            `json:"started_at"`
-	CodeVersion  string               `json:"code_version"`
-	ConfigDigest string               `json:"config_digest"`
-	InputDigest  string               `json:"input_digest"`
-	Config       output.Params        `json:"config"`
-	Inputs       []data.TableStats    `json:"inputs"`
-	Model        output.ModelMetrics  `json:"model"`
-	Shards       int                  `json:"shards"`
-	Outputs      []pipeline.FileEntry `json:"outputs"`
+	StartedAt    time.Time           `json:"started_at"`
+	CodeVersion  string              `json:"code_version"`
+	ConfigDigest string              `json:"config_digest"`
+	InputDigest  string              `json:"input_digest"`
+	Config       output.Params       `json:"config"`
+	Inputs       []data.TableStats   `json:"inputs"`
+	Model        output.ModelMetrics `json:"model"`
+	Shards       int                 `json:"shards"`
+	Blocks       int                 `json:"blocks"`
+	// Counters are the pipeline's counters (records per stage, bytes of
+	// factor vectors sent), summed over steps; absent when the runner
+	// reports none.
+	Counters map[string]int64     `json:"counters,omitempty"`
+	Outputs  []pipeline.FileEntry `json:"outputs"`
 }
 
 // Options are the Beam driver's own settings; neither changes a result
@@ -48,9 +53,9 @@ type Options struct {
 	Blocks int // ALS blocks per side: rows per block must fit a worker
 }
 
-// Execute runs a pipeline on a runner: beamx.Run from the command line,
-// Prism in-process in tests.
-type Execute func(ctx context.Context, p *beam.Pipeline) error
+// Execute runs a pipeline on a runner: beamx.RunWithMetrics from the
+// command line, prism.Execute in tests.
+type Execute func(ctx context.Context, p *beam.Pipeline) (beam.PipelineResult, error)
 
 // summaryName is the summary file's name in the staging directory; it is
 // read and removed before the run is published.
@@ -110,7 +115,8 @@ func Run(ctx context.Context, cfg jobs.RunConfig, o Options, exec Execute, log *
 	p, s := beam.NewPipelineWithRoot()
 	Build(s, pl)
 	log.Info("pipeline built", "event_files", len(pl.Txns)+len(pl.Ints), "shards", o.Shards, "blocks", o.Blocks)
-	if err := exec(ctx, p); err != nil {
+	res, err := exec(ctx, p)
+	if err != nil {
 		return "", fmt.Errorf("beam pipeline: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
@@ -135,12 +141,26 @@ func Run(ctx context.Context, cfg jobs.RunConfig, o Options, exec Execute, log *
 		Version: ManifestVersion, Driver: "beam", RunID: cfg.RunID,
 		Stamp:     pipeline.Stamp{Date: cfg.Date.Format(data.DateLayout), PublishedAt: time.Now().UTC(), Covers: Covers},
 		StartedAt: started, CodeVersion: jobs.CodeVersion(), ConfigDigest: cfg.Params.Digest(), InputDigest: inputs,
-		Config: cfg.Params, Inputs: sum.Stats, Shards: o.Shards, Outputs: outs,
+		Config: cfg.Params, Inputs: sum.Stats, Shards: o.Shards, Blocks: o.Blocks, Outputs: outs, Counters: counters(res),
 		Model: output.ModelMetrics{Users: sum.Users, Items: sum.Items, Observations: int(sum.Observations), Factors: cfg.Params.ALS.Factors},
 	}
 	dir, err := st.Publish(m)
 	published = dir != ""
 	return dir, err
+}
+
+// counters sums the pipeline's counters by name.
+func counters(res beam.PipelineResult) map[string]int64 {
+	if res == nil {
+		return nil
+	}
+	out := map[string]int64{}
+	for _, c := range res.Metrics().AllMetrics().Counters() {
+		if c.Key.Namespace == "circles" {
+			out[c.Key.Name] += c.Result()
+		}
+	}
+	return out
 }
 
 // readSummary reads the summary the pipeline wrote and removes it.

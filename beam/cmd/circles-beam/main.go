@@ -98,7 +98,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 			return exitCode(fmt.Errorf("%w: -date: %v", jobs.ErrUsage, err), log)
 		}
 	}
-	dir, err := night.Run(ctx, cfg, o, beamx.Run, log)
+	dir, err := night.Run(ctx, cfg, o, beamx.RunWithMetrics, log)
 	if err == nil {
 		log.Info("run published", "path", dir)
 	}
