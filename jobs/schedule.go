@@ -395,6 +395,43 @@ const (
 // Outcomes lists every outcome, in the order metrics report them.
 var Outcomes = []string{OutcomeOK, OutcomePublishedStale, OutcomeNotReady, OutcomeBadInput, OutcomeLocked, OutcomeOverBudget, OutcomeInterrupted, OutcomeUsage, OutcomeFailure}
 
+// Exit codes of the binaries (circles, circles-beam), one per outcome;
+// README.md lists them.
+const (
+	ExitOK          = 0
+	ExitFailure     = 1   // internal failure: a bug or an I/O error on the output side
+	ExitUsage       = 2   // bad flag, bad config value, unknown command
+	ExitNotReady    = 3   // an input partition has not landed (no _SUCCESS): retry later
+	ExitBadInput    = 4   // an input file is unreadable or breaks the contract, or too many bad rows
+	ExitLocked      = 5   // another run holds the output root's lock
+	ExitAfterCommit = 6   // the run is published, but latest or retention was not updated
+	ExitOverBudget  = 7   // the live heap outgrew -memory-limit; nothing was published
+	ExitInterrupted = 130 // SIGINT or SIGTERM
+)
+
+// ExitCode is the exit code of a run that ended with err.
+func ExitCode(err error) int {
+	switch Outcome(err) {
+	case OutcomeOK:
+		return ExitOK
+	case OutcomePublishedStale:
+		return ExitAfterCommit
+	case OutcomeInterrupted:
+		return ExitInterrupted
+	case OutcomeUsage:
+		return ExitUsage
+	case OutcomeNotReady:
+		return ExitNotReady
+	case OutcomeBadInput:
+		return ExitBadInput
+	case OutcomeLocked:
+		return ExitLocked
+	case OutcomeOverBudget:
+		return ExitOverBudget
+	}
+	return ExitFailure
+}
+
 // Outcome names the class of a run's error: the one place an error is
 // classified.
 func Outcome(err error) string {

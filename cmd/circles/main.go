@@ -34,17 +34,17 @@ import (
 	"golang.org/x/term"
 )
 
-// Exit codes; README.md lists them.
+// Exit codes (jobs.ExitCode); README.md lists them.
 const (
-	exitOK          = 0
-	exitFailure     = 1   // internal failure: a bug or an I/O error on the output side
-	exitUsage       = 2   // bad flag, bad config value, unknown command
-	exitNotReady    = 3   // an input partition has not landed (no _SUCCESS): retry later
-	exitBadInput    = 4   // an input file is unreadable or breaks the contract, or too many bad rows
-	exitLocked      = 5   // another run holds the output root's lock
-	exitAfterCommit = 6   // the run is published, but latest or retention was not updated
-	exitOverBudget  = 7   // the live heap outgrew -memory-limit; nothing was published
-	exitInterrupted = 130 // SIGINT or SIGTERM
+	exitOK          = jobs.ExitOK
+	exitFailure     = jobs.ExitFailure
+	exitUsage       = jobs.ExitUsage
+	exitNotReady    = jobs.ExitNotReady
+	exitBadInput    = jobs.ExitBadInput
+	exitLocked      = jobs.ExitLocked
+	exitAfterCommit = jobs.ExitAfterCommit
+	exitOverBudget  = jobs.ExitOverBudget
+	exitInterrupted = jobs.ExitInterrupted
 )
 
 func main() {
@@ -211,23 +211,7 @@ func exitCode(err error, stderr io.Writer) int {
 	if !errors.As(err, &logged) {
 		tell(stderr, "circles: %v\n", err)
 	}
-	switch jobs.Outcome(err) { // errors are classified in one place
-	case jobs.OutcomePublishedStale:
-		return exitAfterCommit
-	case jobs.OutcomeInterrupted:
-		return exitInterrupted
-	case jobs.OutcomeUsage:
-		return exitUsage
-	case jobs.OutcomeNotReady:
-		return exitNotReady
-	case jobs.OutcomeBadInput:
-		return exitBadInput
-	case jobs.OutcomeLocked:
-		return exitLocked
-	case jobs.OutcomeOverBudget:
-		return exitOverBudget
-	}
-	return exitFailure
+	return jobs.ExitCode(err) // errors are classified in one place
 }
 
 // common flags for logging.

@@ -30,13 +30,8 @@ import (
 )
 
 const (
-	exitOK          = 0
-	exitFailure     = 1
-	exitUsage       = 2
-	exitNotReady    = 3
-	exitBadInput    = 4
-	exitLocked      = 5
-	exitInterrupted = 130
+	exitUsage   = jobs.ExitUsage
+	exitFailure = jobs.ExitFailure
 )
 
 func main() {
@@ -106,23 +101,10 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 }
 
 // exitCode logs the final error and maps it to an exit code, as circles
-// run does: errors are classified in one place, jobs.Outcome.
+// run does (jobs.ExitCode).
 func exitCode(err error, log *slog.Logger) int {
-	if err == nil {
-		return exitOK
+	if err != nil {
+		log.Error(err.Error())
 	}
-	log.Error(err.Error())
-	switch jobs.Outcome(err) {
-	case jobs.OutcomeInterrupted:
-		return exitInterrupted
-	case jobs.OutcomeUsage:
-		return exitUsage
-	case jobs.OutcomeNotReady:
-		return exitNotReady
-	case jobs.OutcomeBadInput:
-		return exitBadInput
-	case jobs.OutcomeLocked:
-		return exitLocked
-	}
-	return exitFailure
+	return jobs.ExitCode(err)
 }
