@@ -80,13 +80,14 @@ func TestRowSolvesMatchDirectSolve(t *testing.T) {
 		t.Fatal(err)
 	}
 	back := float32s(sw.Basis)
-	rows := &sideRows{s: y, cols: cols}
+	rows := y.observed()
+	rows.cols = cols
 	for _, c := range []struct {
 		name     string
 		exactMax int
 	}{{"eigenbasis exact", len(cols)}, {"eigenbasis CG", 0}} {
 		s := newEigenSolver(sw, c.exactMax, lambda)
-		s.solve(vals, rows.row, alpha, lambda, k+2)
+		s.solve(vals, &rows, alpha, lambda, k+2)
 		out := make([]float32, k)
 		rotate(out, back, s.x, k)
 		for i, v := range out {
@@ -401,7 +402,9 @@ func TestWarmStartIsRotated(t *testing.T) {
 	for j, v := range x0 {
 		x[j] = float32(v)
 	}
-	sw.NewSolver().Solve(x, vals, (&sideRows{s: y, cols: cols}).row)
+	obs := y.observed()
+	obs.cols = cols
+	sw.NewSolver().Solve(x, vals, &obs)
 	out := make([]float32, k)
 	rotate(out, float32s(sw.Basis), x, k)
 	for j := range k {

@@ -228,13 +228,37 @@ func (s *Sweep) NewSolver() *RowSolver {
 	return &RowSolver{s: newEigenSolver(s, s.exactMax, s.p.Lambda), sw: s}
 }
 
+// Observed is the fixed rows one solved row observed, in the sweep's
+// basis (after RotateFixed): the rows of a side at some columns (the
+// local driver), or rows listed in order (a partitioned driver). It is a
+// concrete type, not a function, so that reading a row inlines: the
+// gather of observed rows is bound by memory latency, and an indirect
+// call per row costs it a third.
+type Observed struct {
+	x    []float32 // local: the side's rows, row-major
+	k    int
+	cols []int32 // local: the rows observed
+	list [][]float32
+}
+
+// ObservedRows is the observed rows given in order.
+func ObservedRows(list [][]float32) Observed { return Observed{list: list} }
+
+// row is the j-th observed row.
+func (o *Observed) row(j int) []float32 {
+	if o.list != nil {
+		return o.list[j]
+	}
+	i := int(o.cols[j]) * o.k
+	return o.x[i : i+o.k]
+}
+
 // Solve overwrites x, a row of the solved side (in that side's basis
 // before the sweep: its warm start), with its solution in the sweep's
 // Basis, given its observations: vals[j] is the signal on the j-th
-// observed fixed row and row(j) that row in the sweep's basis (after
-// RotateFixed). Observations in the same order give the same result bit
-// for bit; both drivers sort them by column.
-func (r *RowSolver) Solve(x []float32, vals []float32, row func(j int) []float32) {
+// observed fixed row, obs that row. Observations in the same order give
+// the same result bit for bit; both drivers sort them by column.
+func (r *RowSolver) Solve(x []float32, vals []float32, obs *Observed) {
 	s, sw := r.s, r.sw
 	switch n := len(vals); {
 	case n == 0:
@@ -246,7 +270,7 @@ func (r *RowSolver) Solve(x []float32, vals []float32, row func(j int) []float32
 	default:
 		copy(s.x, x)
 	}
-	s.solve(vals, row, sw.p.Alpha, rowLambda(sw.p, len(vals)), sw.p.CGSteps)
+	s.solve(vals, obs, sw.p.Alpha, rowLambda(sw.p, len(vals)), sw.p.CGSteps)
 	copy(x, s.x)
 }
 
@@ -334,12 +358,11 @@ func sweepEigen(ctx context.Context, R *features.CSR, fixed, solved *side, fixed
 	}
 	err = pipeline.ForRange(ctx, R.Rows(), p.Workers, 1024, func(lo, hi int) {
 		s := sw.NewSolver()
-		obs := &sideRows{s: fixed}
-		row := obs.row
+		obs := fixed.observed()
 		for u := lo; u < hi; u++ {
 			cols, vals := R.Row(int32(u))
 			obs.cols = cols
-			s.Solve(solved.row(int32(u)), vals, row)
+			s.Solve(solved.row(int32(u)), vals, &obs)
 		}
 	})
 	solved.basis = fixed.basis
@@ -389,14 +412,8 @@ func (y *side) rotate(ctx context.Context, sw *Sweep, workers int) error {
 	return nil
 }
 
-// sideRows gives a solver the observed rows of one solved row: the rows
-// of s at cols.
-type sideRows struct {
-	s    *side
-	cols []int32
-}
-
-func (r *sideRows) row(j int) []float32 { return r.s.row(r.cols[j]) }
+// observed is the side's rows as a solver reads them; set cols per row.
+func (y *side) observed() Observed { return Observed{x: y.x, k: y.k} }
 
 // solveSubset re-solves the rows of X (float64, original basis) marked in
 // only (all when nil) against fixed Y, warm-started from their values.
@@ -419,8 +436,7 @@ func solveSubset(ctx context.Context, R *features.CSR, Y, X *mat.Dense, only []b
 	Xraw := X.RawMatrix()
 	return pipeline.ForRange(ctx, R.Rows(), p.Workers, 1024, func(lo, hi int) {
 		s := sw.NewSolver()
-		obs := &sideRows{s: y}
-		row := obs.row
+		obs := y.observed()
 		in, out := make([]float32, k), make([]float32, k)
 		for u := lo; u < hi; u++ {
 			if only != nil && !only[u] {
@@ -432,7 +448,7 @@ func solveSubset(ctx context.Context, R *features.CSR, Y, X *mat.Dense, only []b
 				in[j] = float32(v)
 			}
 			obs.cols = cols
-			s.Solve(in, vals, row)
+			s.Solve(in, vals, &obs)
 			rotate(out, back, in, k)
 			for j, v := range out {
 				x[j] = float64(v)
@@ -485,14 +501,14 @@ func (s *eigenSolver) warm(n int) bool { return n > s.exactMax || s.singular || 
 
 // solve leaves the row's solution in the rotated basis in s.x: exact for
 // few observations, steps of CG from s.x otherwise.
-func (s *eigenSolver) solve(vals []float32, row func(j int) []float32, alpha, lambda float64, steps int) {
+func (s *eigenSolver) solve(vals []float32, obs *Observed, alpha, lambda float64, steps int) {
 	b := s.b
 	for l, e := range b.lam {
 		s.diag[l] = float32(e + lambda)
 	}
 	clear(s.rhs)
 	if s.warm(len(vals)) {
-		s.gather(vals, row, alpha)
+		s.gather(vals, obs, alpha)
 		for j, v := range vals {
 			if v > 0 {
 				f32.Axpy(float32(1+alpha*float64(v)), s.g[j*b.k:(j+1)*b.k], s.rhs)
@@ -503,25 +519,25 @@ func (s *eigenSolver) solve(vals []float32, row func(j int) []float32, alpha, la
 	}
 	for j, v := range vals {
 		if v > 0 {
-			f32.Axpy(float32(1+alpha*float64(v)), row(j), s.rhs)
+			f32.Axpy(float32(1+alpha*float64(v)), obs.row(j), s.rhs)
 		}
 	}
-	s.exact(vals, row, alpha)
+	s.exact(vals, obs, alpha)
 }
 
 // exact solves (D + W Wᵀ) x = rhs with D = diag, W's columns w_i y'_i,
 // by the Woodbury identity: x = D⁻¹rhs − D⁻¹W t, (I + WᵀD⁻¹W) t = WᵀD⁻¹rhs.
-func (s *eigenSolver) exact(vals []float32, row func(j int) []float32, alpha float64) {
+func (s *eigenSolver) exact(vals []float32, obs *Observed, alpha float64) {
 	k, n := s.b.k, len(vals)
 	for l, d := range s.diag {
 		s.dinv[l] = 1 / d
 	}
 	for i, v := range vals {
 		s.w[i] = float32(math.Sqrt(alpha * math.Abs(float64(v))))
-		f32.Mul(s.z[i*k:(i+1)*k], row(i), s.dinv)
+		f32.Mul(s.z[i*k:(i+1)*k], obs.row(i), s.dinv)
 	}
 	for i := range n {
-		yi, zi := row(i), s.z[i*k:(i+1)*k]
+		yi, zi := obs.row(i), s.z[i*k:(i+1)*k]
 		for j := range i + 1 {
 			s.m[i*n+j] = float64(s.w[i]) * float64(s.w[j]) * float64(f32.Dot(yi, s.z[j*k:(j+1)*k]))
 		}
@@ -566,14 +582,14 @@ func (s *eigenSolver) cg(steps int) {
 // block, with their weights c_i − 1, so that the right-hand side and every
 // CG step read them in order: on a fixed side larger than the caches each
 // row is fetched from memory once per sweep instead of once per step.
-func (s *eigenSolver) gather(vals []float32, row func(j int) []float32, alpha float64) {
+func (s *eigenSolver) gather(vals []float32, obs *Observed, alpha float64) {
 	k, n := s.b.k, len(vals)
 	if cap(s.g) < n*k {
 		s.g, s.gw, s.gt = make([]float32, n*k), make([]float32, n), make([]float32, n)
 	}
 	s.g, s.gw, s.gt = s.g[:n*k], s.gw[:n], s.gt[:n]
 	for j, v := range vals {
-		copy(s.g[j*k:(j+1)*k], row(j))
+		copy(s.g[j*k:(j+1)*k], obs.row(j))
 		s.gw[j] = float32(alpha * math.Abs(float64(v)))
 	}
 }

@@ -356,14 +356,14 @@ func (f *solveBlockFn) ProcessElement(ctx context.Context, b int, msgs func(*row
 	}
 	out := rowBlock{Keys: prev.Keys, Vecs: slices.Clone(prev.Vecs)}
 	var cols [][]float32
-	row := func(j int) []float32 { return cols[j] }
 	for r := range in.Rows { // in.Rows and prev.Keys are the same ascending keys
 		lo, hi := in.Start[r], in.Start[r+1]
 		cols = cols[:0]
 		for _, c := range in.Cols[lo:hi] {
 			cols = append(cols, vecs[c])
 		}
-		f.s.Solve(out.Vecs[r*k:(r+1)*k], in.Vals[lo:hi], row)
+		obs := models.ObservedRows(cols)
+		f.s.Solve(out.Vecs[r*k:(r+1)*k], in.Vals[lo:hi], &obs)
 	}
 	rowsSolved.Inc(ctx, int64(len(in.Rows)))
 	return b, out, nil
