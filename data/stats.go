@@ -71,7 +71,13 @@ func (s *TableStats) BadFraction() float64 {
 func (s *TableStats) Duplicate(file string, row int64) Reject {
 	s.Used--
 	s.Quarantined[QDuplicate]++
-	return Reject{Table: s.Table, File: file, Row: row, Column: idColumn(s.Table), Reason: QDuplicate}
+	return DuplicateReject(s.Table, file, row)
+}
+
+// DuplicateReject is the reject of the row numbered row of file, in
+// table, whose ID an earlier row holds.
+func DuplicateReject(table, file string, row int64) Reject {
+	return Reject{Table: table, File: file, Row: row, Column: idColumn(table), Reason: QDuplicate}
 }
 
 // Add adds the counts and files of o, of the same table.

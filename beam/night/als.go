@@ -3,6 +3,7 @@ package night
 import (
 	"cmp"
 	"context"
+	"maps"
 	"slices"
 	"strings"
 
@@ -162,7 +163,7 @@ func outBlockFn(b int, needs func(*need) bool) (int, outBlock) {
 		by[n.Target][n.Key] = true
 	}
 	var out outBlock
-	for _, t := range slices.Sorted(mapsKeys(by)) {
+	for _, t := range slices.Sorted(maps.Keys(by)) {
 		keys := make([]string, 0, len(by[t]))
 		for k := range by[t] {
 			keys = append(keys, k)
@@ -172,16 +173,6 @@ func outBlockFn(b int, needs func(*need) bool) (int, outBlock) {
 		out.Keys = append(out.Keys, keys)
 	}
 	return b, out
-}
-
-func mapsKeys[V any](m map[int]V) func(func(int) bool) {
-	return func(yield func(int) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // startFn gives every row of a block its random start.

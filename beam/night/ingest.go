@@ -189,7 +189,9 @@ func eventKey(table uint8, id int64) string {
 }
 
 // dedupFn keeps, of the rows sharing an ID, the first in read order, and
-// quarantines the others as duplicates — data.Merge's rule.
+// quarantines the others as duplicates — data.Merge's rule; the
+// file's counts take them off in the summary (TableStats.Duplicate's
+// arithmetic).
 type dedupFn struct {
 	Files map[uint8][]string // by table, the relative path of each file in read order
 }
@@ -214,9 +216,7 @@ func (f *dedupFn) ProcessElement(ctx context.Context, _ string, rows func(*rowRe
 	keep(first)
 	duplicates.Inc(ctx, int64(len(rest)))
 	for _, x := range rest {
-		st := data.NewStats(tableName(x.Table))
-		st.Used = 1
-		rj := st.Duplicate(f.Files[x.Table][x.Order], x.Row)
+		rj := data.DuplicateReject(tableName(x.Table), f.Files[x.Table][x.Order], x.Row)
 		reject(rejectRec{Table: x.Table, Order: x.Order, Class: 1, Seq: x.Row, R: rj})
 		dup(dupCount{Table: x.Table, Order: x.Order})
 	}
