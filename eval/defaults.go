@@ -42,7 +42,12 @@ type defaultsSet struct {
 }
 
 // halfLives are the half-lives the defaults choose from on a timed dataset.
-var halfLives = []float64{21, 365, 3650}
+// They stop at a year: ties must decay with time (a transfer last week
+// says more than one last spring), and a half-life many times the
+// production window turns decay off. The only timed public dataset spans
+// a decade of product reviews, which cannot speak for a wallet's weeks;
+// `circles tune` may still choose longer on a deployment's own data.
+var halfLives = []float64{21, 90, 365}
 
 // objective is the metric each task is chosen on: interests NDCG@20,
 // groups recall@5, friends recall@20.

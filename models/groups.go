@@ -62,7 +62,7 @@ type GroupParams struct {
 
 // DefaultGroupParams returns production defaults.
 func DefaultGroupParams() GroupParams {
-	return GroupParams{MaxPerUser: 10, InterestWeight: 1, TopicWeight: 0.6, SocialWeight: 1, SocialScale: 2, DensityBonus: 0.5, HealthWeight: 0.2, HorizonDays: 14, MinScore: 0.05,
+	return GroupParams{MaxPerUser: 10, InterestWeight: 3, TopicWeight: 0.6, SocialWeight: 1, SocialScale: 10, DensityBonus: 0.5, HealthWeight: 1, HorizonDays: 14, MinScore: 0.05,
 		TopicsForCandidates: 3, PerTopicCandidates: 100, PopularCandidates: 100}
 }
 
