@@ -39,6 +39,12 @@ type Sorted interface {
 // same bytes. On error the partial file is removed. Rows of a [Sorted] type
 // must already be in that order.
 func WriteParquet[T any](path string, rows []T) error {
+	return CreateSynced(path, func(w io.Writer) error { return EncodeParquet(w, rows) })
+}
+
+// EncodeParquet writes rows as one Parquet file to w, as [WriteParquet]
+// does to a file: the same rows give the same bytes.
+func EncodeParquet[T any](out io.Writer, rows []T) error {
 	opts := []parquet.WriterOption{
 		parquet.Compression(&zstd.Codec{Level: zstd.SpeedDefault}),
 		parquet.MaxRowsPerRowGroup(RowsPerRowGroup),
@@ -52,17 +58,15 @@ func WriteParquet[T any](path string, rows []T) error {
 		}
 		opts = append(opts, parquet.SortingWriterConfig(parquet.SortingColumns(cols...)))
 	}
-	return CreateSynced(path, func(out io.Writer) error {
-		w := parquet.NewGenericWriter[T](out, opts...)
-		for len(rows) > 0 {
-			n := min(len(rows), 64<<10)
-			if _, err := w.Write(rows[:n]); err != nil {
-				return err
-			}
-			rows = rows[n:]
+	w := parquet.NewGenericWriter[T](out, opts...)
+	for len(rows) > 0 {
+		n := min(len(rows), 64<<10)
+		if _, err := w.Write(rows[:n]); err != nil {
+			return err
 		}
-		return w.Close()
-	})
+		rows = rows[n:]
+	}
+	return w.Close()
 }
 
 // CreateSynced creates path (which must not exist), lets write fill it

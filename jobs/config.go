@@ -10,7 +10,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"strings"
 	"time"
 
 	"circles/output"
@@ -54,8 +53,16 @@ type RunConfig struct {
 	Settings *output.SettingsRef
 }
 
-// Validate checks the configuration before any I/O.
-func (c RunConfig) Validate() error {
+// Validate checks the configuration before any I/O. Every path must be a
+// local or mounted directory.
+func (c RunConfig) Validate() error { return c.validate(false) }
+
+// ValidateObjectOutput is Validate for a driver that also publishes to an
+// object store: -output may be a URL that [pipeline.ValidObjectRoot]
+// accepts. -input and -base stay local or mounted.
+func (c RunConfig) ValidateObjectOutput() error { return c.validate(true) }
+
+func (c RunConfig) validate(objectOutput bool) error {
 	if c.Input == "" {
 		return UsageError("-input is required: the directory holding <table>/dt=YYYY-MM-DD partitions")
 	}
@@ -63,8 +70,14 @@ func (c RunConfig) Validate() error {
 		return UsageError("-output is required: the directory runs are published under")
 	}
 	for _, f := range []struct{ flag, path string }{{"-input", c.Input}, {"-output", c.Output}, {"-base", c.Base}} {
-		if scheme, _, ok := strings.Cut(f.path, "://"); ok && scheme != "" && !strings.ContainsAny(scheme, `/\`) {
-			return UsageError("%s %s: object-store URLs are not supported yet; give a local or mounted directory (docs/scale-out.md)", f.flag, f.path)
+		if !pipeline.IsURL(f.path) {
+			continue
+		}
+		if f.flag != "-output" || !objectOutput {
+			return UsageError("%s %s: object-store URLs are not supported here; give a local or mounted directory (docs/scale-out.md)", f.flag, f.path)
+		}
+		if err := pipeline.ValidObjectRoot(f.path); err != nil {
+			return UsageError("-output: %v", err)
 		}
 	}
 	if y, m, d := c.Date.Date(); c.Date.IsZero() || !c.Date.Equal(time.Date(y, m, d, 0, 0, 0, 0, time.UTC)) {
