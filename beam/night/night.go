@@ -18,6 +18,7 @@ import (
 	"circles/jobs"
 	"circles/models"
 	"circles/output"
+	"circles/pipeline"
 )
 
 // Output names of the Beam driver's runs. Each is written in shards
@@ -43,11 +44,13 @@ var (
 // Plan is the part of a run the driver settles before the pipeline runs:
 // where to read and write, and what.
 type Plan struct {
-	Input   string
-	Date    time.Time
-	Params  output.Params
-	Staging string // the staging directory shard files are written into
-	Summary string // the summary file's path, outside Staging
+	Input  string
+	Date   time.Time
+	Params output.Params
+	// Staging is the staging directory, or the attempt's prefix on an
+	// object store, that every file of the run is written into, the
+	// driver's summary (not published) among them.
+	Staging string
 	Shards  int
 	Blocks  int // ALS blocks per side
 	// Txns and Ints are the event files of the window in read order.
@@ -55,7 +58,7 @@ type Plan struct {
 }
 
 // NewPlan lists the files a run of cfg reads, as the local driver does.
-func NewPlan(cfg jobs.RunConfig, staging, summary string, shards, blocks int) (Plan, error) {
+func NewPlan(cfg jobs.RunConfig, staging string, shards, blocks int) (Plan, error) {
 	c, err := data.ReadInputContract(cfg.Input)
 	if err != nil {
 		return Plan{}, err
@@ -64,7 +67,7 @@ func NewPlan(cfg jobs.RunConfig, staging, summary string, shards, blocks int) (P
 	if err != nil {
 		return Plan{}, err
 	}
-	return Plan{Input: cfg.Input, Date: cfg.Date, Params: cfg.Params, Staging: staging, Summary: summary, Shards: shards, Blocks: blocks, Txns: txns, Ints: ints}, nil
+	return Plan{Input: cfg.Input, Date: cfg.Date, Params: cfg.Params, Staging: staging, Shards: shards, Blocks: blocks, Txns: txns, Ints: ints}, nil
 }
 
 // Build adds the night to the pipeline of s.
@@ -117,7 +120,7 @@ func Build(s beam.Scope, pl Plan) {
 		beam.ParDo(ws, fileStatsPart, stats), beam.ParDo(ws, dupPart, dups),
 		beam.ParDo(ws, writtenPart, beam.Flatten(ws, rejectsWritten, usersWritten, itemsWritten)),
 		beam.ParDo(ws, usersPart, shapes[0]), beam.ParDo(ws, itemsPart, shapes[1]), beam.ParDo(ws, nnzPart, signals))
-	beam.ParDo0(ws, &summaryFn{Path: pl.Summary, Input: pl.Input, Date: date}, beam.GroupByKey(ws, beam.ParDo(ws, keyZero, parts)))
+	beam.ParDo0(ws, &summaryFn{Dir: pl.Staging, Input: pl.Input, Date: date}, beam.GroupByKey(ws, beam.ParDo(ws, keyZero, parts)))
 }
 
 // trainALS trains the interest model on the summed signals and returns
@@ -178,9 +181,9 @@ func init() {
 	register.Function2x2(inBlockFn)
 	register.Function2x2(outBlockFn)
 	register.DoFn3x0[string, []float32, func(int, factorRow)](&shardFn{})
-	register.DoFn3x1[int, func(*factorRow) bool, func(written), error](&writeUsersFn{})
-	register.DoFn3x1[int, func(*factorRow) bool, func(written), error](&writeItemsFn{})
-	register.DoFn3x1[int, func(*rejectRec) bool, func(written), error](&writeRejectsFn{})
+	register.DoFn4x1[context.Context, int, func(*factorRow) bool, func(pipeline.FileEntry), error](&writeUsersFn{})
+	register.DoFn4x1[context.Context, int, func(*factorRow) bool, func(pipeline.FileEntry), error](&writeItemsFn{})
+	register.DoFn4x1[context.Context, int, func(*rejectRec) bool, func(pipeline.FileEntry), error](&writeRejectsFn{})
 	register.DoFn3x1[context.Context, int, func(*part) bool, error](&summaryFn{})
 	register.Function4x1(planInFn)
 	register.Function5x0(splitSignal)
@@ -208,7 +211,7 @@ func init() {
 	register.Emitter2[int, need]()
 	register.Emitter2[int, rowBlock]()
 	register.Emitter2[int, factorRow]()
-	register.Emitter1[written]()
+	register.Emitter1[pipeline.FileEntry]()
 	register.Iter1[rowRec]()
 	register.Iter1[features.MemberFact]()
 	register.Iter1[int64]()

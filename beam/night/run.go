@@ -5,11 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"math/rand/v2"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 
 	"circles/data"
 	"circles/jobs"
@@ -57,17 +61,20 @@ type Options struct {
 // command line, prism.Execute in tests.
 type Execute func(ctx context.Context, p *beam.Pipeline) (beam.PipelineResult, error)
 
-// summaryName is the summary file's name in the staging directory; it is
-// read and removed before the run is published.
+// summaryName is the summary file's name in the staging directory or
+// attempt prefix; the driver reads it, and it is never published.
 const summaryName = "_summary.json"
 
-// Run runs the night of cfg on Beam and publishes it under cfg.Output:
-// data files into a staging directory, the manifest last, one rename. It
-// never moves latest (the run is partial, see Covers). cfg is checked as
-// circles run checks it; flags the Beam driver does not have (a base run,
-// users, stages) are refused.
+// Run runs the night of cfg on Beam and publishes it under cfg.Output, a
+// local directory (data files into a staging directory, the manifest last,
+// one rename) or an object-store prefix (data files and the manifest under
+// the attempt's prefix, then the run's pointer object; see
+// pipeline/object.go). It never moves latest (the run is partial, see
+// Covers). cfg is checked as circles run checks it; flags the Beam driver
+// does not have (a base run, users, stages) are refused. Run returns the
+// published run's directory or prefix.
 func Run(ctx context.Context, cfg jobs.RunConfig, o Options, exec Execute, log *slog.Logger) (string, error) {
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.ValidateObjectOutput(); err != nil {
 		return "", err
 	}
 	if cfg.Base != "" || len(cfg.Stages) > 0 || len(cfg.Users) > 0 {
@@ -79,6 +86,12 @@ func Run(ctx context.Context, cfg jobs.RunConfig, o Options, exec Execute, log *
 	if o.Blocks < 1 || o.Blocks > 1_000_000 {
 		return "", jobs.UsageError("-blocks = %d: want 1..1000000", o.Blocks)
 	}
+	if pipeline.IsURL(cfg.Output) {
+		if _, err := filesystem.New(ctx, cfg.Output); err != nil { // Beam's error suggests an import: not for an operator
+			scheme, _, _ := strings.Cut(cfg.Output, "://")
+			return "", jobs.UsageError("-output %s: this binary has no file system for %s:// (it has gs:// and s3://)", cfg.Output, scheme)
+		}
+	}
 	started := time.Now().UTC()
 	if cfg.RunID == "" {
 		cfg.RunID = "beam-" + started.Format("20060102T150405Z")
@@ -87,34 +100,24 @@ func Run(ctx context.Context, cfg jobs.RunConfig, o Options, exec Execute, log *
 	if err != nil {
 		return "", err
 	}
-	unlock, err := pipeline.Lock(cfg.Output)
-	if err != nil {
-		return "", err
-	}
-	defer func() { _ = unlock() }() // a lock file left behind is taken over by the next run
-	if _, err := pipeline.ClearLeftovers(cfg.Output); err != nil {
-		return "", err
-	}
-	st, err := pipeline.NewStaging(cfg.Output, cfg.Date, cfg.RunID)
-	if errors.Is(err, pipeline.ErrPublished) {
-		return "", jobs.UsageError("-run-id: %v; choose another -run-id", err)
+	var st stage
+	if pipeline.IsURL(cfg.Output) {
+		st, err = newObjectStage(ctx, cfg, started)
+	} else {
+		st, err = newLocalStage(cfg)
 	}
 	if err != nil {
 		return "", err
 	}
 	published := false
-	defer func() {
-		if !published {
-			_ = st.Abort() // the next run clears a staging directory left behind
-		}
-	}()
-	pl, err := NewPlan(cfg, st.Dir, st.Path(summaryName), o.Shards, o.Blocks)
+	defer func() { st.close(!published) }()
+	pl, err := NewPlan(cfg, st.dir(), o.Shards, o.Blocks)
 	if err != nil {
 		return "", err
 	}
 	p, s := beam.NewPipelineWithRoot()
 	Build(s, pl)
-	log.Info("pipeline built", "event_files", len(pl.Txns)+len(pl.Ints), "shards", o.Shards, "blocks", o.Blocks)
+	log.Info("pipeline built", "event_files", len(pl.Txns)+len(pl.Ints), "shards", o.Shards, "blocks", o.Blocks, "output", st.dir())
 	res, err := exec(ctx, p)
 	if err != nil {
 		return "", fmt.Errorf("beam pipeline: %w", err)
@@ -122,32 +125,129 @@ func Run(ctx context.Context, cfg jobs.RunConfig, o Options, exec Execute, log *
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
-	sum, err := readSummary(st.Path(summaryName))
+	sum, err := readSummary(ctx, st.dir())
 	if err != nil {
 		return "", err
 	}
 	if err := data.CheckBadRows(sum.Stats, cfg.Params.MaxBadRowFraction); err != nil {
 		return "", err
 	}
-	rows := map[string]int64{}
-	for _, w := range sum.Files {
-		rows[w.Name] = w.Rows
-	}
-	outs, err := st.Describe(rows)
-	if err != nil {
-		return "", err
-	}
 	m := Manifest{
 		Version: ManifestVersion, Driver: "beam", RunID: cfg.RunID,
 		Stamp:     pipeline.Stamp{Date: cfg.Date.Format(data.DateLayout), PublishedAt: time.Now().UTC(), Covers: Covers},
 		StartedAt: started, CodeVersion: jobs.CodeVersion(), ConfigDigest: cfg.Params.Digest(), InputDigest: inputs,
-		Config: cfg.Params, Inputs: sum.Stats, Shards: o.Shards, Blocks: o.Blocks, Outputs: outs, Counters: counters(res),
+		Config: cfg.Params, Inputs: sum.Stats, Shards: o.Shards, Blocks: o.Blocks, Outputs: sum.Files, Counters: counters(res),
 		Model: output.ModelMetrics{Users: sum.Users, Items: sum.Items, Observations: int(sum.Observations), Factors: cfg.Params.ALS.Factors},
 	}
-	dir, err := st.Publish(m)
+	dir, err := st.publish(ctx, m)
 	published = dir != ""
 	return dir, err
 }
+
+// A stage is where a run's files wait until it is published.
+type stage interface {
+	dir() string // the directory or prefix the pipeline writes into
+	// publish commits the run and returns where it is published: "" when
+	// it is not, even with an error.
+	publish(ctx context.Context, m Manifest) (string, error)
+	// close releases the stage, and removes what it holds when abort is
+	// set and the store allows.
+	close(abort bool)
+}
+
+// localStage publishes into a local directory: pipeline.Staging under the
+// output root's lock.
+type localStage struct {
+	st     *pipeline.Staging
+	unlock func() error
+}
+
+func newLocalStage(cfg jobs.RunConfig) (*localStage, error) {
+	unlock, err := pipeline.Lock(cfg.Output)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := pipeline.ClearLeftovers(cfg.Output); err != nil {
+		return nil, errors.Join(err, unlock())
+	}
+	st, err := pipeline.NewStaging(cfg.Output, cfg.Date, cfg.RunID)
+	if errors.Is(err, pipeline.ErrPublished) {
+		err = jobs.UsageError("-run-id: %v; choose another -run-id", err)
+	}
+	if err != nil {
+		return nil, errors.Join(err, unlock())
+	}
+	return &localStage{st: st, unlock: unlock}, nil
+}
+
+func (l *localStage) dir() string { return l.st.Dir }
+
+func (l *localStage) publish(_ context.Context, m Manifest) (string, error) { return l.st.Publish(m) }
+
+func (l *localStage) close(abort bool) {
+	if abort {
+		_ = l.st.Abort() // the next run clears a staging directory left behind
+	}
+	_ = l.unlock() // a lock file left behind is taken over by the next run
+}
+
+// objectStage publishes under an object-store prefix: the attempt's own
+// prefix, the manifest last in it, then the run's pointer object. An
+// object store has no lock: one scheduler writes a root (docs/scale-out.md).
+type objectStage struct {
+	run     string // the run's prefix
+	attempt string
+}
+
+func newObjectStage(ctx context.Context, cfg jobs.RunConfig, started time.Time) (*objectStage, error) {
+	run := pipeline.ObjectRun(cfg.Output, cfg.Date, cfg.RunID)
+	if err := checkUnpublished(ctx, run); err != nil {
+		return nil, err
+	}
+	return &objectStage{run: run, attempt: pipeline.NewAttempt(started, rand.Uint32())}, nil
+}
+
+// checkUnpublished refuses a run whose pointer exists.
+func checkUnpublished(ctx context.Context, run string) error {
+	ok, err := objectExists(ctx, run+"/"+pipeline.PointerName)
+	if err != nil {
+		return err
+	}
+	if ok {
+		return fmt.Errorf("%w: -run-id: run %s: %w; choose another -run-id", jobs.ErrUsage, run, pipeline.ErrPublished)
+	}
+	return nil
+}
+
+func (o *objectStage) dir() string { return o.run + "/" + o.attempt }
+
+func (o *objectStage) publish(ctx context.Context, m Manifest) (string, error) {
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return "", fmt.Errorf("encode manifest: %w", err)
+	}
+	e, err := putFile(ctx, o.dir(), pipeline.ManifestName, 0, func(w io.Writer) error { _, err := w.Write(append(b, '\n')); return err })
+	if err != nil {
+		return "", err
+	}
+	if err := checkUnpublished(ctx, o.run); err != nil { // another attempt won meanwhile
+		return "", err
+	}
+	p := pipeline.Pointer{Version: pipeline.PointerVersion, RunID: m.RunID, Date: m.Date, Attempt: o.attempt, Manifest: o.attempt + "/" + pipeline.ManifestName, ManifestSHA256: e.SHA256}
+	pb, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		return "", fmt.Errorf("encode pointer: %w", err)
+	}
+	if err := putObject(ctx, o.run+"/"+pipeline.PointerName, func(w io.Writer) error { _, err := w.Write(append(pb, '\n')); return err }); err != nil {
+		return "", err
+	}
+	return o.run, nil
+}
+
+// close leaves an aborted attempt's objects to the bucket's lifecycle
+// rule: no pointer names them, so no reader sees them, and a run removes
+// nothing on an object store.
+func (o *objectStage) close(bool) {}
 
 // counters sums the pipeline's counters by name.
 func counters(res beam.PipelineResult) map[string]int64 {
@@ -163,15 +263,26 @@ func counters(res beam.PipelineResult) map[string]int64 {
 	return out
 }
 
-// readSummary reads the summary the pipeline wrote and removes it.
-func readSummary(path string) (Summary, error) {
+// readSummary reads the summary the pipeline wrote into dir and removes
+// it where the store can.
+func readSummary(ctx context.Context, dir string) (Summary, error) {
 	var sum Summary
-	b, err := os.ReadFile(path)
+	path := joinPath(dir, summaryName)
+	var b []byte
+	var err error
+	if pipeline.IsURL(dir) {
+		b, err = readObject(ctx, path)
+	} else {
+		b, err = os.ReadFile(path)
+	}
 	if err != nil {
 		return sum, fmt.Errorf("beam pipeline finished without its summary: %w", err)
 	}
 	if err := json.Unmarshal(b, &sum); err != nil {
 		return sum, fmt.Errorf("read %s: %w", path, err)
+	}
+	if pipeline.IsURL(dir) {
+		return sum, nil // left under the attempt's prefix, which the manifest does not list
 	}
 	return sum, os.Remove(path)
 }

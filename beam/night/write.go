@@ -7,17 +7,18 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
-	"path/filepath"
 	"slices"
 
 	"circles/data"
 	"circles/jobs"
+	"circles/pipeline"
 )
 
 // Writing on Beam: each output is written in shards, one file per shard
 // by the worker that holds it, rows sorted by ID within a shard. Shard
-// files go straight into the run's staging directory; nothing is visible
-// until the driver publishes it.
+// files go straight into the run's staging directory, or its attempt's
+// prefix on an object store (store.go); nothing is visible until the
+// driver publishes it.
 
 // shardOf is the shard of a key.
 func shardOf(key string, shards int) int {
@@ -54,18 +55,18 @@ type writeUsersFn struct {
 	Shards int
 }
 
-func (f *writeUsersFn) ProcessElement(shard int, rows func(*factorRow) bool, done func(written)) error {
+func (f *writeUsersFn) ProcessElement(ctx context.Context, shard int, rows func(*factorRow) bool, done func(pipeline.FileEntry)) error {
 	var out []data.UserInterest
 	var r factorRow
 	for rows(&r) {
 		out = append(out, data.UserInterest{UserID: r.ID, Vector: r.Vec})
 	}
 	slices.SortFunc(out, func(a, b data.UserInterest) int { return cmp.Compare(a.UserID, b.UserID) })
-	name := ShardName(FileUserFactors, shard, f.Shards)
-	if err := data.WriteParquet(filepath.Join(f.Dir, name), out); err != nil {
+	e, err := putParquet(ctx, f.Dir, ShardName(FileUserFactors, shard, f.Shards), out)
+	if err != nil {
 		return err
 	}
-	done(written{Name: name, Rows: int64(len(out))})
+	done(e)
 	return nil
 }
 
@@ -75,7 +76,7 @@ type writeItemsFn struct {
 	Shards int
 }
 
-func (f *writeItemsFn) ProcessElement(shard int, rows func(*factorRow) bool, done func(written)) error {
+func (f *writeItemsFn) ProcessElement(ctx context.Context, shard int, rows func(*factorRow) bool, done func(pipeline.FileEntry)) error {
 	var out []data.ItemFactor
 	var r factorRow
 	for rows(&r) {
@@ -84,18 +85,17 @@ func (f *writeItemsFn) ProcessElement(shard int, rows func(*factorRow) bool, don
 	slices.SortFunc(out, func(a, b data.ItemFactor) int {
 		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.ItemID, b.ItemID))
 	})
-	name := ShardName(FileItemFactors, shard, f.Shards)
-	if err := data.WriteParquet(filepath.Join(f.Dir, name), out); err != nil {
+	e, err := putParquet(ctx, f.Dir, ShardName(FileItemFactors, shard, f.Shards), out)
+	if err != nil {
 		return err
 	}
-	done(written{Name: name, Rows: int64(len(out))})
+	done(e)
 	return nil
 }
 
-// written is one file a step wrote, with its rows.
-type written struct {
-	Name string
-	Rows int64
+// putParquet writes rows as the Parquet file name under dir.
+func putParquet[T any](ctx context.Context, dir, name string, rows []T) (pipeline.FileEntry, error) {
+	return putFile(ctx, dir, name, int64(len(rows)), func(w io.Writer) error { return data.EncodeParquet(w, rows) })
 }
 
 // writeRejectsFn writes rejects.parquet in the local driver's order.
@@ -103,7 +103,7 @@ type writeRejectsFn struct {
 	Dir string
 }
 
-func (f *writeRejectsFn) ProcessElement(_ int, rows func(*rejectRec) bool, done func(written)) error {
+func (f *writeRejectsFn) ProcessElement(ctx context.Context, _ int, rows func(*rejectRec) bool, done func(pipeline.FileEntry)) error {
 	var all []rejectRec
 	var r rejectRec
 	for rows(&r) {
@@ -116,10 +116,11 @@ func (f *writeRejectsFn) ProcessElement(_ int, rows func(*rejectRec) bool, done 
 	for i, r := range all {
 		out[i] = r.R
 	}
-	if err := data.WriteParquet(filepath.Join(f.Dir, "rejects.parquet"), out); err != nil {
+	e, err := putParquet(ctx, f.Dir, "rejects.parquet", out)
+	if err != nil {
 		return err
 	}
-	done(written{Name: "rejects.parquet", Rows: int64(len(out))})
+	done(e)
 	return nil
 }
 
@@ -128,7 +129,7 @@ func (f *writeRejectsFn) ProcessElement(_ int, rows func(*rejectRec) bool, done 
 // and the model's shape.
 type Summary struct {
 	Stats        []data.TableStats
-	Files        []written
+	Files        []pipeline.FileEntry
 	Users, Items int
 	Observations int64
 }
@@ -138,7 +139,7 @@ type Summary struct {
 type part struct {
 	File    *fileStats
 	Dup     *dupCount
-	Written *written
+	Written *pipeline.FileEntry
 	Users   int
 	Items   int
 	NNZ     int64
@@ -148,7 +149,7 @@ type part struct {
 // in read order, adds the snapshots' and writes the summary for the
 // driver.
 type summaryFn struct {
-	Path  string // where the summary is written, outside the staging directory
+	Dir   string // the run's staging directory or attempt prefix
 	Input string
 	Date  int64
 }
@@ -193,14 +194,15 @@ func (f *summaryFn) ProcessElement(ctx context.Context, _ int, parts func(*part)
 		sum.Stats = append(sum.Stats, st)
 	}
 	jobs.RelativeToInput(f.Input, sum.Stats, nil)
-	slices.SortFunc(sum.Files, func(a, b written) int { return cmp.Compare(a.Name, b.Name) })
-	return data.CreateSynced(f.Path, func(w io.Writer) error { return json.NewEncoder(w).Encode(sum) })
+	slices.SortFunc(sum.Files, func(a, b pipeline.FileEntry) int { return cmp.Compare(a.Name, b.Name) })
+	_, err = putFile(ctx, f.Dir, summaryName, 1, func(w io.Writer) error { return json.NewEncoder(w).Encode(sum) })
+	return err
 }
 
-func fileStatsPart(x fileStats) part   { return part{File: &x} }
-func dupPart(x dupCount) part          { return part{Dup: &x} }
-func writtenPart(x written) part       { return part{Written: &x} }
-func usersPart(c shapeCount) part      { return part{Users: c.Rows} }
-func itemsPart(c shapeCount) part      { return part{Items: c.Rows} }
-func nnzPart(_ string, _ float64) part { return part{NNZ: 1} }
-func keyZero(p part) (int, part)       { return 0, p }
+func fileStatsPart(x fileStats) part        { return part{File: &x} }
+func dupPart(x dupCount) part               { return part{Dup: &x} }
+func writtenPart(x pipeline.FileEntry) part { return part{Written: &x} }
+func usersPart(c shapeCount) part           { return part{Users: c.Rows} }
+func itemsPart(c shapeCount) part           { return part{Items: c.Rows} }
+func nnzPart(_ string, _ float64) part      { return part{NNZ: 1} }
+func keyZero(p part) (int, part)            { return 0, p }

@@ -3,7 +3,11 @@
 // (Dataflow, Flink, Spark) through Beam's own flags (--runner, --endpoint,
 // --project, …). See docs/scale-out.md.
 //
-//	circles-beam run -input DIR -output DIR -date YYYY-MM-DD [-run-id ID] [-config FILE] [-shards N] [-blocks N]
+//	circles-beam run -input DIR -output DIR|gs://…|s3://… -date YYYY-MM-DD [-run-id ID] [-config FILE] [-shards N] [-blocks N]
+//
+// -output may be an object-store prefix (Google Cloud Storage or S3,
+// through Beam's file systems): the run is published there by its pointer
+// object (pipeline/object.go).
 //
 // Exit codes are those of circles run: 0 published, 1 internal failure, 2
 // bad flag or value, 3 input not ready, 4 bad input, 5 output locked, 130
@@ -21,6 +25,8 @@ import (
 	"syscall"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/gcs" // gs:// outputs
+	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/s3"  // s3:// outputs
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/x/beamx"
 
 	"circles/beam/night"

@@ -91,7 +91,9 @@ func TestCLI(t *testing.T) {
 		args     []string
 		mentions string
 	}{
-		{"object store", []string{"-input", world, "-output", "s3://bucket/x", "-date", "2026-11-20"}, "object-store URLs are not supported"},
+		{"object-store input", []string{"-input", "s3://bucket/in", "-output", filepath.Join(t.TempDir(), "o"), "-date", "2026-11-20"}, "object-store URLs are not supported"},
+		{"unregistered store", []string{"-input", world, "-output", "memfs://bucket/x", "-date", "2099-01-01"}, "no file system for memfs://"},
+		{"bad object prefix", []string{"-input", world, "-output", "s3://bucket/../x", "-date", "2026-11-20"}, "segment in the path"},
 		{"bad date", []string{"-input", world, "-output", filepath.Join(t.TempDir(), "o"), "-date", "20261120"}, "-date"},
 		{"bad shards", append(base(filepath.Join(t.TempDir(), "o")), "-shards", "0"), "-shards = 0"},
 		{"bad blocks", append(base(filepath.Join(t.TempDir(), "o")), "-blocks", "0"), "-blocks = 0"},
