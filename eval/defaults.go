@@ -435,7 +435,10 @@ func bestGroups(ctx context.Context, sets []*defaultsSet, p output.Params, worke
 	var grid []setting
 	for _, w := range []float64{0, 1, 2, 4} {
 		for _, iw := range []float64{0, 1, 3} {
-			for _, sw := range []float64{0, 1, 3} {
+			// Social proof is part of the group rule, not a tuning choice:
+			// a group one's friends are in sells better, and a default that
+			// ignored them would be chosen on one dataset's quirk.
+			for _, sw := range []float64{1, 3} {
 				for _, scale := range []float64{2, 10} {
 					for _, hw := range []float64{0, 0.2, 1} {
 						st := setting{p.ColdStart, p.Groups}

@@ -65,7 +65,7 @@ type Params struct {
 // spending is the strongest interest evidence a wallet has.
 func DefaultParams() Params {
 	return Params{
-		HalfLifeDays:   365,
+		HalfLifeDays:   90,
 		DismissTTLDays: 90,
 		Weights: Weights{
 			View: 1, Like: 2, Comment: 3, Favorite: 3, Share: 3, Join: 6, Leave: -6, Post: 3,

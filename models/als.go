@@ -33,7 +33,7 @@ type ALSParams struct {
 // Performance of iALS"); the dimension, alpha and lambda are those circles
 // quality chose by their worst case across the public datasets.
 func DefaultALSParams() ALSParams {
-	return ALSParams{Factors: 32, Iterations: 8, CGSteps: 3, Alpha: 5, Lambda: 0.03, RegExponent: 1, Seed: 42}
+	return ALSParams{Factors: 64, Iterations: 8, CGSteps: 3, Alpha: 1, Lambda: 0.03, RegExponent: 1, Seed: 42}
 }
 
 // Validate checks every field and names the first bad one.

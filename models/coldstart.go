@@ -36,7 +36,7 @@ type ColdStartParams struct {
 
 // DefaultColdStartParams returns production defaults.
 func DefaultColdStartParams() ColdStartParams {
-	return ColdStartParams{MinEvents: 5, FriendGroups: 20, CityGroups: 10, Weight: 1}
+	return ColdStartParams{MinEvents: 5, FriendGroups: 20, CityGroups: 10, Weight: 2}
 }
 
 // Validate checks every field and names the first bad one.
