@@ -87,10 +87,12 @@ func Run(ctx context.Context, cfg jobs.RunConfig, o Options, exec Execute, log *
 		return "", jobs.UsageError("-blocks = %d: want 1..1000000", o.Blocks)
 	}
 	if pipeline.IsURL(cfg.Output) {
-		if _, err := filesystem.New(ctx, cfg.Output); err != nil { // Beam's error suggests an import: not for an operator
+		fs, err := filesystem.New(ctx, cfg.Output)
+		if err != nil { // Beam's error suggests an import: not for an operator
 			scheme, _, _ := strings.Cut(cfg.Output, "://")
 			return "", jobs.UsageError("-output %s: this binary has no file system for %s:// (it has gs:// and s3://)", cfg.Output, scheme)
 		}
+		_ = fs.Close() // only its registration was asked
 	}
 	started := time.Now().UTC()
 	if cfg.RunID == "" {
