@@ -165,10 +165,10 @@ func WriteDefaults(w io.Writer) error { return writeJSON(w, output.DefaultParams
 func WriteScheduleDefaults(w io.Writer) error { return writeJSON(w, DefaultScheduleConfig()) }
 
 func writeJSON(w io.Writer, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
+	b, err := pipeline.EncodeJSON(v)
 	if err != nil {
 		return err
 	}
-	_, err = w.Write(append(b, '\n'))
+	_, err = w.Write(b)
 	return err
 }

@@ -119,11 +119,11 @@ func (s *Staging) Describe(rows map[string]int64) ([]FileEntry, error) {
 // an error (fsyncing the parent directories afterwards can still fail):
 // then the run is visible, and the caller must not report it unpublished.
 func (s *Staging) Publish(manifest any) (string, error) {
-	b, err := json.MarshalIndent(manifest, "", "  ")
+	b, err := EncodeJSON(manifest)
 	if err != nil {
 		return "", fmt.Errorf("encode manifest: %w", err)
 	}
-	if err := writeSynced(s.Path(ManifestName), append(b, '\n')); err != nil {
+	if err := writeSynced(s.Path(ManifestName), b); err != nil {
 		return "", err
 	}
 	if err := syncDir(s.Dir); err != nil {
@@ -155,6 +155,16 @@ func (s *Staging) Publish(manifest any) (string, error) {
 		return s.final, fmt.Errorf("sync published run: %w", err)
 	}
 	return s.final, nil
+}
+
+// EncodeJSON encodes v as indented JSON with a final newline: the form of
+// every manifest and pointer, local or on an object store.
+func EncodeJSON(v any) ([]byte, error) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
 }
 
 func writeSynced(path string, b []byte) error {

@@ -224,11 +224,11 @@ func checkUnpublished(ctx context.Context, run string) error {
 func (o *objectStage) dir() string { return o.run + "/" + o.attempt }
 
 func (o *objectStage) publish(ctx context.Context, m Manifest) (string, error) {
-	b, err := json.MarshalIndent(m, "", "  ")
+	b, err := pipeline.EncodeJSON(m)
 	if err != nil {
 		return "", fmt.Errorf("encode manifest: %w", err)
 	}
-	e, err := putFile(ctx, o.dir(), pipeline.ManifestName, 0, func(w io.Writer) error { _, err := w.Write(append(b, '\n')); return err })
+	e, err := putFile(ctx, o.dir(), pipeline.ManifestName, 0, func(w io.Writer) error { _, err := w.Write(b); return err })
 	if err != nil {
 		return "", err
 	}
@@ -236,11 +236,11 @@ func (o *objectStage) publish(ctx context.Context, m Manifest) (string, error) {
 		return "", err
 	}
 	p := pipeline.Pointer{Version: pipeline.PointerVersion, RunID: m.RunID, Date: m.Date, Attempt: o.attempt, Manifest: o.attempt + "/" + pipeline.ManifestName, ManifestSHA256: e.SHA256}
-	pb, err := json.MarshalIndent(p, "", "  ")
+	pb, err := pipeline.EncodeJSON(p)
 	if err != nil {
 		return "", fmt.Errorf("encode pointer: %w", err)
 	}
-	if err := putObject(ctx, o.run+"/"+pipeline.PointerName, func(w io.Writer) error { _, err := w.Write(append(pb, '\n')); return err }); err != nil {
+	if err := putObject(ctx, o.run+"/"+pipeline.PointerName, func(w io.Writer) error { _, err := w.Write(pb); return err }); err != nil {
 		return "", err
 	}
 	return o.run, nil
@@ -270,13 +270,7 @@ func counters(res beam.PipelineResult) map[string]int64 {
 func readSummary(ctx context.Context, dir string) (Summary, error) {
 	var sum Summary
 	path := joinPath(dir, summaryName)
-	var b []byte
-	var err error
-	if pipeline.IsURL(dir) {
-		b, err = readObject(ctx, path)
-	} else {
-		b, err = os.ReadFile(path)
-	}
+	b, err := readFile(ctx, path)
 	if err != nil {
 		return sum, fmt.Errorf("beam pipeline finished without its summary: %w", err)
 	}

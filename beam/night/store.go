@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -81,6 +82,15 @@ func putObject(ctx context.Context, path string, write func(io.Writer) error) (e
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
+}
+
+// readFile reads a whole file written by putFile: a local file or an
+// object.
+func readFile(ctx context.Context, path string) ([]byte, error) {
+	if pipeline.IsURL(path) {
+		return readObject(ctx, path)
+	}
+	return os.ReadFile(path)
 }
 
 // readObject reads a whole object.
