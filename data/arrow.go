@@ -37,7 +37,8 @@ func ReasonCodes() []string {
 	return []string{ReasonMutualFriends, ReasonSplitBill, ReasonTransfer, ReasonRedPacket, ReasonFundGroup, ReasonFamily,
 		ReasonSameGroup, ReasonSameActivity, ReasonSimilarInterest, ReasonFriendsInGroup, ReasonFriendsGoing, ReasonMatchesInterest,
 		ReasonActiveGroup, ReasonPopularNearby, ReasonStartsSoon, ReasonInContacts,
-		ReasonMayBeFamily, ReasonMayBeColleagues, ReasonMayBeClassmates, ReasonMayShareCircle}
+		ReasonMayBeFamily, ReasonMayBeColleagues, ReasonMayBeClassmates, ReasonMayShareCircle,
+		ReasonMembersAlsoJoined}
 }
 
 // fixDictionary seeds a dictionary builder with values.

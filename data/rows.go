@@ -191,24 +191,25 @@ type Reject struct {
 // took part in (a bill they split, a group they are in) or an aggregate
 // ("3 mutual friends").
 const (
-	ReasonMutualFriends   = "mutual_friends"    // Count: mutual friends
-	ReasonSplitBill       = "split_bill"        // Count: bills you split together
-	ReasonTransfer        = "transferred"       // Count: transfers between you
-	ReasonRedPacket       = "red_packet"        // Count: red packets between you
-	ReasonFundGroup       = "fund_group"        // Count: shared funds you are both in
-	ReasonFamily          = "family_account"    // you share a family account
-	ReasonSameGroup       = "same_group"        // RefID: a group you are both in
-	ReasonSameActivity    = "same_activity"     // RefID: an activity you both signed up for
-	ReasonSimilarInterest = "similar_interests" // Topic: an interest you share
-	ReasonFriendsInGroup  = "friends_in_group"  // Count: your friends in the group
-	ReasonFriendsGoing    = "friends_going"     // Count: your friends signed up for the activity
-	ReasonMatchesInterest = "matches_interest"  // Topic: your interest it matches
-	ReasonActiveGroup     = "active_group"      // Count: activities in the last 30 days
-	ReasonPopularNearby   = "popular_nearby"    // Count: sign-ups so far
-	ReasonStartsSoon      = "starts_soon"       // Count: days until it starts
-	ReasonInContacts      = "in_contacts"       // the candidate is in your own address book
-	ReasonMayBeFamily     = "may_be_family"     // the relation-type model's most likely type, when it is sure enough
-	ReasonMayBeColleagues = "may_be_colleagues"
-	ReasonMayBeClassmates = "may_be_classmates"
-	ReasonMayShareCircle  = "may_share_interest_circle"
+	ReasonMutualFriends     = "mutual_friends"      // Count: mutual friends
+	ReasonSplitBill         = "split_bill"          // Count: bills you split together
+	ReasonTransfer          = "transferred"         // Count: transfers between you
+	ReasonRedPacket         = "red_packet"          // Count: red packets between you
+	ReasonFundGroup         = "fund_group"          // Count: shared funds you are both in
+	ReasonFamily            = "family_account"      // you share a family account
+	ReasonSameGroup         = "same_group"          // RefID: a group you are both in
+	ReasonSameActivity      = "same_activity"       // RefID: an activity you both signed up for
+	ReasonSimilarInterest   = "similar_interests"   // Topic: an interest you share
+	ReasonFriendsInGroup    = "friends_in_group"    // Count: your friends in the group
+	ReasonMembersAlsoJoined = "members_also_joined" // RefID: a group of yours; Count: its members in the group
+	ReasonFriendsGoing      = "friends_going"       // Count: your friends signed up for the activity
+	ReasonMatchesInterest   = "matches_interest"    // Topic: your interest it matches
+	ReasonActiveGroup       = "active_group"        // Count: activities in the last 30 days
+	ReasonPopularNearby     = "popular_nearby"      // Count: sign-ups so far
+	ReasonStartsSoon        = "starts_soon"         // Count: days until it starts
+	ReasonInContacts        = "in_contacts"         // the candidate is in your own address book
+	ReasonMayBeFamily       = "may_be_family"       // the relation-type model's most likely type, when it is sure enough
+	ReasonMayBeColleagues   = "may_be_colleagues"
+	ReasonMayBeClassmates   = "may_be_classmates"
+	ReasonMayShareCircle    = "may_share_interest_circle"
 )

@@ -18,7 +18,7 @@ import (
 // metadata and in every Arrow file's schema metadata. Bump it on any
 // change a reader must know about.
 const (
-	SchemaVersion    = "4"
+	SchemaVersion    = "5"
 	SchemaVersionKey = "circles.schema_version"
 )
 

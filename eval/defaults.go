@@ -356,8 +356,7 @@ func chooseDefaults(ctx context.Context, sets []*defaultsSet, base output.Params
 				return ch, err
 			}
 			p.ColdStart, p.Groups = cp, gp
-			ch.notes = append(ch.notes, fmt.Sprintf("on %s: groups cold_start weight=%g interest_weight=%g social_weight=%g social_scale=%g health_weight=%g (worst ratio %.3f)",
-				label, cp.Weight, gp.InterestWeight, gp.SocialWeight, gp.SocialScale, gp.HealthWeight, v))
+			ch.notes = append(ch.notes, fmt.Sprintf("on %s: %s (worst ratio %.3f)", label, groupSetting(cp, gp), v))
 		}
 		if fs := friendSets(sub); len(fs) > 0 {
 			w, v := bestFriends(fs)
@@ -441,10 +440,12 @@ func bestGroups(ctx context.Context, sets []*defaultsSet, p output.Params, worke
 			for _, sw := range []float64{1, 3} {
 				for _, scale := range []float64{2, 10} {
 					for _, hw := range []float64{0, 0.2, 1} {
-						st := setting{p.ColdStart, p.Groups}
-						st.cp.Weight = w
-						st.gp.InterestWeight, st.gp.SocialWeight, st.gp.SocialScale, st.gp.HealthWeight = iw, sw, scale, hw
-						grid = append(grid, st)
+						for _, cw := range coMemberWeights {
+							st := setting{p.ColdStart, p.Groups}
+							st.cp.Weight = w
+							st.gp.InterestWeight, st.gp.SocialWeight, st.gp.SocialScale, st.gp.HealthWeight, st.gp.CoMemberWeight = iw, sw, scale, hw, cw
+							grid = append(grid, st)
+						}
 					}
 				}
 			}
@@ -477,7 +478,7 @@ func bestGroups(ctx context.Context, sets []*defaultsSet, p output.Params, worke
 				withPrior[st.cp.Weight] = cand
 			}
 			g := widened(p).Groups
-			g.InterestWeight, g.SocialWeight, g.SocialScale, g.HealthWeight = st.gp.InterestWeight, st.gp.SocialWeight, st.gp.SocialScale, st.gp.HealthWeight
+			g.InterestWeight, g.SocialWeight, g.SocialScale, g.HealthWeight, g.CoMemberWeight = st.gp.InterestWeight, st.gp.SocialWeight, st.gp.SocialScale, st.gp.HealthWeight, st.gp.CoMemberWeight
 			l, err := rankedGroups(ctx, cand, g, truth, workers)
 			if err != nil {
 				return p.ColdStart, p.Groups, 0, err

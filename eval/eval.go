@@ -383,9 +383,12 @@ func withoutSocial(p output.Params) output.Params {
 	return p
 }
 
+// withoutInterest drops the collaborative and topical signals: the
+// interest model and topics from both scores, and co-membership (what the
+// members of one's groups also joined) from the group score.
 func withoutInterest(p output.Params) output.Params {
 	p.Friends.InterestWeight, p.Friends.LatentWeight = 0, 0
-	p.Groups.InterestWeight, p.Groups.TopicWeight = 0, 0
+	p.Groups.InterestWeight, p.Groups.TopicWeight, p.Groups.CoMemberWeight = 0, 0, 0
 	return p
 }
 

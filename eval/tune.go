@@ -208,19 +208,21 @@ func (e *evaluator) tune(ctx context.Context, train *data.Tables, val evalTasks,
 				for _, sw := range []float64{0, 1, 3} {
 					for _, scale := range []float64{2, 10} {
 						for _, hw := range []float64{0, 0.2, 1} {
-							if !more("group-score") {
-								continue
-							}
-							gp := p.Groups
-							gp.InterestWeight, gp.SocialWeight, gp.SocialScale, gp.HealthWeight = iw, sw, scale, hw
-							l, err := rankedGroups(ctx, pr.in, gp, truth, e.cfg.Workers)
-							if err != nil {
-								return p, trials, notes, err
-							}
-							v := quality.Score("", truth, l, 1).At(5).Recall
-							t := record(datasets.TaskGroups, fmt.Sprintf("groups cold_start weight=%g interest_weight=%g social_weight=%g social_scale=%g health_weight=%g", pr.cp.Weight, iw, sw, scale, hw), "recall@5", v)
-							if v > bestV {
-								bestI, bestV, p.Groups, best = t, v, gp, pr
+							for _, cw := range coMemberWeights {
+								if !more("group-score") {
+									continue
+								}
+								gp := p.Groups
+								gp.InterestWeight, gp.SocialWeight, gp.SocialScale, gp.HealthWeight, gp.CoMemberWeight = iw, sw, scale, hw, cw
+								l, err := rankedGroups(ctx, pr.in, gp, truth, e.cfg.Workers)
+								if err != nil {
+									return p, trials, notes, err
+								}
+								v := quality.Score("", truth, l, 1).At(5).Recall
+								t := record(datasets.TaskGroups, groupSetting(pr.cp, gp), "recall@5", v)
+								if v > bestV {
+									bestI, bestV, p.Groups, best = t, v, gp, pr
+								}
 							}
 						}
 					}
@@ -477,6 +479,15 @@ func (e *evaluator) learnFriends(ctx context.Context, in *models.Inputs, base mo
 		fit.fp.SetWeights(ws)
 	}
 	return pointwise, pairwise, fmt.Sprintf(" (%d candidates, %d positive)", len(cands), pos), nil
+}
+
+// coMemberWeights is the grid of the group score's co-membership weight.
+var coMemberWeights = []float64{0, 1, 3, 10}
+
+// groupSetting names the group score's searched weights in a trial.
+func groupSetting(cp models.ColdStartParams, gp models.GroupParams) string {
+	return fmt.Sprintf("groups cold_start weight=%g interest_weight=%g social_weight=%g social_scale=%g health_weight=%g co_member_weight=%g",
+		cp.Weight, gp.InterestWeight, gp.SocialWeight, gp.SocialScale, gp.HealthWeight, gp.CoMemberWeight)
 }
 
 // rankedFriends and rankedGroups rank only the users in truth.

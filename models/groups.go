@@ -38,17 +38,19 @@ type Inputs struct {
 // GroupParams tunes group and activity suggestions. Scores are sums of
 // terms each in [0, 1] times its weight.
 type GroupParams struct {
-	MaxPerUser     int     `json:"max_per_user"`    // suggestions kept per user, 1..200
-	InterestWeight float64 `json:"interest_weight"` // collaborative interest x_u·y_g, clipped to [0, 1]
-	TopicWeight    float64 `json:"topic_weight"`    // share of the user's topic weight on the group's topics
-	SocialWeight   float64 `json:"social_weight"`   // 1 − exp(−friends/SocialScale), the diminishing return of social proof
-	SocialScale    float64 `json:"social_scale"`    // friends at which social proof reaches 63%, > 0
-	DensityBonus   float64 `json:"density_bonus"`   // extra social proof when those friends know each other, 0..4
-	HealthWeight   float64 `json:"health_weight"`   // size and recent activity of the group
-	HorizonDays    int     `json:"horizon_days"`    // activities starting within this many days after the run date, 1..90
-	MinScore       float64 `json:"min_score"`       // suggestions scoring lower are dropped, 0..10
+	MaxPerUser     int     `json:"max_per_user"`     // suggestions kept per user, 1..200
+	InterestWeight float64 `json:"interest_weight"`  // collaborative interest x_u·y_g, clipped to [0, 1]
+	TopicWeight    float64 `json:"topic_weight"`     // share of the user's topic weight on the group's topics
+	SocialWeight   float64 `json:"social_weight"`    // 1 − exp(−friends/SocialScale), the diminishing return of social proof
+	SocialScale    float64 `json:"social_scale"`     // friends at which social proof reaches 63%, > 0
+	CoMemberWeight float64 `json:"co_member_weight"` // share of the members of the user's groups who are in the group, averaged over the user's groups
+	DensityBonus   float64 `json:"density_bonus"`    // extra social proof when those friends know each other, 0..4
+	HealthWeight   float64 `json:"health_weight"`    // size and recent activity of the group
+	HorizonDays    int     `json:"horizon_days"`     // activities starting within this many days after the run date, 1..90
+	MinScore       float64 `json:"min_score"`        // suggestions scoring lower are dropped, 0..10
 
-	// Candidate generation: besides groups a friend is in, each user's
+	// Candidate generation: besides groups a friend is in and groups that
+	// share members with the user's own (up to 32 per group), each user's
 	// groups to score are the PerTopicCandidates healthiest groups on each of
 	// the user's TopicsForCandidates strongest topics and the
 	// PopularCandidates healthiest groups of the city. Activities likewise:
@@ -62,7 +64,7 @@ type GroupParams struct {
 
 // DefaultGroupParams returns production defaults.
 func DefaultGroupParams() GroupParams {
-	return GroupParams{MaxPerUser: 10, InterestWeight: 3, TopicWeight: 0.6, SocialWeight: 1, SocialScale: 10, DensityBonus: 0.5, HealthWeight: 1, HorizonDays: 14, MinScore: 0.05,
+	return GroupParams{MaxPerUser: 10, InterestWeight: 3, TopicWeight: 0.6, SocialWeight: 1, SocialScale: 10, CoMemberWeight: 10, DensityBonus: 0.5, HealthWeight: 1, HorizonDays: 14, MinScore: 0.05,
 		TopicsForCandidates: 3, PerTopicCandidates: 100, PopularCandidates: 100}
 }
 
@@ -86,7 +88,7 @@ func (p GroupParams) Validate() error {
 	case p.PopularCandidates < 1 || p.PopularCandidates > 100000:
 		return fmt.Errorf("groups.popular_candidates = %d: want 1..100000", p.PopularCandidates)
 	}
-	ranges := map[string]float64{"interest_weight": p.InterestWeight, "topic_weight": p.TopicWeight, "social_weight": p.SocialWeight, "health_weight": p.HealthWeight}
+	ranges := map[string]float64{"interest_weight": p.InterestWeight, "topic_weight": p.TopicWeight, "social_weight": p.SocialWeight, "co_member_weight": p.CoMemberWeight, "health_weight": p.HealthWeight}
 	for _, name := range slices.Sorted(maps.Keys(ranges)) {
 		w := ranges[name]
 		if !(w >= 0 && w <= 100) {
@@ -124,10 +126,21 @@ type rankState struct {
 	marked  []bool // candidates already collected
 	cands   []int32
 	topics  []int32 // the user's strongest topics
+
+	// co-membership of groups: see coMemberScores
+	coShare   []float32
+	coFrom    []coJoined
+	coTouched []int32
 }
 
 func newRankState(k, n int) *rankState {
 	return &rankState{top: NewTopK(k), counts: make([]int32, n), marked: make([]bool, n)}
+}
+
+func newGroupRankState(k, n int) *rankState {
+	st := newRankState(k, n)
+	st.coShare, st.coFrom = make([]float32, n), make([]coJoined, n)
+	return st
 }
 
 // collect adds candidate i once.
@@ -211,12 +224,18 @@ func topTopics(f *features.Features, u int32, n int, buf []int32) []int32 {
 }
 
 // collectGroups gathers u's candidate groups into st: groups a friend is in
-// (st.touched, from friendCounts), then per-topic and popular groups of u's
-// city.
+// (st.touched, from friendCounts), groups sharing members with u's own
+// (st.coTouched, from coMemberScores), then per-topic and popular groups
+// of u's city.
 func collectGroups(d *data.Dims, f *features.Features, gc *groupCandidates, p GroupParams, u int32, st *rankState, topicBuf []int32) []int32 {
 	c := d.UserCity[u]
 	for _, g := range st.touched {
 		if d.GroupCity[g] == c && d.GroupStatus[g] == data.StatusActive {
+			st.collect(g)
+		}
+	}
+	for _, g := range st.coTouched {
+		if d.GroupCity[g] == c {
 			st.collect(g)
 		}
 	}
@@ -350,11 +369,22 @@ func RankGroups(ctx context.Context, in Inputs, p GroupParams, workers int) ([]d
 	d, f := in.Dims, in.Features
 	health, recent := groupHealth(in, p.HorizonDays)
 	gc := newGroupCandidates(d, f, health, p)
+	var co coMembership
+	if p.CoMemberWeight > 0 {
+		var err error
+		if co, err = buildCoMembership(ctx, d, f, workers); err != nil {
+			return nil, err
+		}
+	}
 	return rankEligible(ctx, in, workers, func() *rankState {
-		return newRankState(p.MaxPerUser, d.Groups.Len())
+		return newGroupRankState(p.MaxPerUser, d.Groups.Len())
 	}, func(st *rankState, u int32) (out []data.GroupSuggestion) {
 		top, counts := st.top, st.counts
 		st.touched = friendCounts(f, &f.Members, u, counts, st.touched)
+		own := float32(len(colsOf(&f.Members, u)))
+		if co != nil {
+			coMemberScores(f, co, u, st)
+		}
 		st.topics = collectGroups(d, f, gc, p, u, st, st.topics)
 		x := in.ALS.Users.RawRowView(int(u))
 		for _, g := range st.cands {
@@ -371,6 +401,9 @@ func RankGroups(ctx context.Context, in Inputs, p GroupParams, workers int) ([]d
 				p.TopicWeight*clip01(topic) +
 				p.SocialWeight*(1-math.Exp(-float64(nf)/p.SocialScale))*(1+p.DensityBonus*dens) +
 				p.HealthWeight*health[g]
+			if st.coShare[g] > 0 {
+				s += p.CoMemberWeight * float64(st.coShare[g]/own)
+			}
 			if s >= p.MinScore {
 				top.Push(Scored{ID: d.Groups.ID(g), Index: g, Score: s})
 			}
@@ -382,6 +415,10 @@ func RankGroups(ctx context.Context, in Inputs, p GroupParams, workers int) ([]d
 			if nf > 0 {
 				reasons = append(reasons, data.Reason{Code: data.ReasonFriendsInGroup, Count: nf})
 			}
+			if st.coShare[g] > 0 {
+				from := st.coFrom[g]
+				reasons = append(reasons, data.Reason{Code: data.ReasonMembersAlsoJoined, Count: from.count, RefID: d.Groups.ID(from.group)})
+			}
 			if t, w := bestTopic(f, u, d.GroupTopics[g]); t >= 0 && w >= 0.05 {
 				reasons = append(reasons, data.Reason{Code: data.ReasonMatchesInterest, Topic: f.Topics[t]})
 			}
@@ -391,6 +428,7 @@ func RankGroups(ctx context.Context, in Inputs, p GroupParams, workers int) ([]d
 			out = append(out, data.GroupSuggestion{UserID: d.Users.ID(u), GroupID: s.ID, Rank: int32(rank + 1), Score: float32(s.Score), Reasons: reasons})
 		}
 		resetCounts(counts, st.touched)
+		resetCoMember(st)
 		st.resetCandidates()
 		return out
 	})

@@ -37,6 +37,8 @@ func Words(r data.Reason) string {
 		return "you both like " + strings.ReplaceAll(r.Topic, "_", " ")
 	case data.ReasonFriendsInGroup:
 		return plural(r.Count, "of your friends is in it", "of your friends are in it")
+	case data.ReasonMembersAlsoJoined:
+		return plural(r.Count, fmt.Sprintf("member of your group %d is in it", r.RefID), fmt.Sprintf("members of your group %d are in it", r.RefID))
 	case data.ReasonFriendsGoing:
 		return plural(r.Count, "of your friends is going", "of your friends are going")
 	case data.ReasonMatchesInterest:
