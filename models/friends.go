@@ -98,8 +98,8 @@ func (p *FriendParams) SetWeights(w [NumFriendFeatures]float64) {
 // contacts and small shared groups, which no public dataset holds, keep
 // their hand-set weights relative to mutual friends.
 func DefaultFriendParams() FriendParams {
-	return FriendParams{MaxPerUser: 10, MutualWeight: 2.1804, AdamicAdar: 1.6646, ResourceAllocation: 17.3058, TieWeight: 2.1804, CoMemberWeight: 0.6541,
-		DegreeWeight: 0.643, SharedItemsWeight: 3.4482, GraphWeight: 19.2232, ContactWeight: 3.2706, GraphFactors: 32, MaxFanout: 1000, SmallGroupSize: 50, MinMutualForFoF: 1}
+	return FriendParams{MaxPerUser: 10, MutualWeight: 6.9862, AdamicAdar: 3.3292, ResourceAllocation: 17.3058, TieWeight: 6.9862, CoMemberWeight: 0.6541,
+		DegreeWeight: 0.3215, SharedItemsWeight: 3.4482, GraphWeight: 24.029, ContactWeight: 10.4793, GraphFactors: 32, MaxFanout: 1000, SmallGroupSize: 50, MinMutualForFoF: 1}
 }
 
 // Validate checks every field and names the first bad one.
