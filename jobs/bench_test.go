@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"sync"
 	"testing"
@@ -121,11 +122,20 @@ func benchRank[T any](b *testing.B, rank func(context.Context, models.Inputs) ([
 	b.ReportMetric(float64(s.in.Dims.Users.Len())*float64(b.N)/b.Elapsed().Seconds(), "users/s")
 }
 
+// BenchmarkRankGroups times group ranking with the default weights and,
+// side by side, without co-membership, which is then never built.
 func BenchmarkRankGroups(b *testing.B) {
-	p := output.DefaultParams().Groups
-	benchRank(b, func(ctx context.Context, in models.Inputs) ([]data.GroupSuggestion, error) {
-		return models.RankGroups(ctx, in, p, 0)
-	})
+	for _, co := range []bool{true, false} {
+		p := output.DefaultParams().Groups
+		if !co {
+			p.CoMemberWeight = 0
+		}
+		b.Run(fmt.Sprintf("co_member_weight=%g", p.CoMemberWeight), func(b *testing.B) {
+			benchRank(b, func(ctx context.Context, in models.Inputs) ([]data.GroupSuggestion, error) {
+				return models.RankGroups(ctx, in, p, 0)
+			})
+		})
+	}
 }
 
 func BenchmarkRankActivities(b *testing.B) {
