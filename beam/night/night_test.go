@@ -2,6 +2,7 @@ package night
 
 import (
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"math"
 	"os"
@@ -157,5 +158,17 @@ func nonEmpty(start []int64) int {
 
 func TestMain(m *testing.M) {
 	beam.Init()
-	os.Exit(m.Run())
+	// Prism's loopback environment leaves an empty file in the temporary
+	// directory per pipeline: give the tests one of their own.
+	dir, err := os.MkdirTemp("", "circles-beam-test-")
+	if err == nil {
+		err = os.Setenv("TMPDIR", dir)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
 }

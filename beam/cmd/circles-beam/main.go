@@ -54,9 +54,29 @@ func main() {
 		os.Exit(exitFailure) // a worker's harness never returns here
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	cleanup := privateTempDir()
 	code := run(ctx, os.Args[2:], os.Stderr)
+	cleanup()
 	stop()
 	os.Exit(code)
+}
+
+// privateTempDir points the process's temporary directory at a new
+// directory of its own and returns what removes it. Beam's loopback
+// environment (Prism's default) creates an empty placeholder file in the
+// temporary directory on every run and never removes it (Beam issue
+// 27569); in the run's own directory it goes when the run does. When no
+// directory can be made, the system's is used as before.
+func privateTempDir() (cleanup func()) {
+	dir, err := os.MkdirTemp("", "circles-beam-")
+	if err != nil {
+		return func() {}
+	}
+	if err := os.Setenv("TMPDIR", dir); err != nil {
+		_ = os.Remove(dir)
+		return func() {}
+	}
+	return func() { _ = os.RemoveAll(dir) }
 }
 
 // isWorker reports whether the binary was started as a Beam worker.

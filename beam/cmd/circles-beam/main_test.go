@@ -48,8 +48,11 @@ func TestCLI(t *testing.T) {
 		t.Skip("builds and runs the Beam binary")
 	}
 	bin, world := binary(t), smallWorld(t)
+	// the runs' temporary files, including a killed run's, stay in the test's
+	tmp := append(os.Environ(), "TMPDIR="+t.TempDir())
 	run := func(args ...string) (int, string) {
 		cmd := exec.Command(bin, append([]string{"run"}, args...)...)
+		cmd.Env = tmp
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		err := cmd.Run()
@@ -110,6 +113,7 @@ func TestCLI(t *testing.T) {
 	// killed mid-way: nothing readable, the root as it was
 	killed := filepath.Join(t.TempDir(), "out")
 	cmd := exec.Command(bin, append([]string{"run"}, base(killed)...)...)
+	cmd.Env = tmp
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
