@@ -35,7 +35,7 @@ type coJoined struct {
 	share float32 // count over the eligible members of the list's group
 }
 
-// coMembership holds, per group, the active groups of its own city that
+// coMembership holds, per active group, the active groups of its own city that
 // share at least minCoMembers eligible members with it, largest share
 // first (then group ID), at most maxCoJoined.
 type coMembership [][]coJoined
@@ -55,8 +55,8 @@ func buildCoMembership(ctx context.Context, d *data.Dims, f *features.Features, 
 	}, func(s *scratch, lo, hi int) {
 		for h := int32(lo); h < int32(hi); h++ {
 			members := colsOf(&f.GroupMembers, h)
-			if len(members) < minCoMembers {
-				continue
+			if len(members) < minCoMembers || d.GroupStatus[h] != data.StatusActive {
+				continue // a closed or moderated group recommends nothing
 			}
 			s.touched = s.touched[:0]
 			for _, u := range members {
