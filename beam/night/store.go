@@ -60,28 +60,25 @@ func putFile(ctx context.Context, dir, name string, rows int64, write func(io.Wr
 }
 
 // putObject writes one object through a buffer and commits it by closing.
-func putObject(ctx context.Context, path string, write func(io.Writer) error) (err error) {
-	fs, err := filesystem.New(ctx, path)
-	if err != nil {
-		return err
-	}
-	defer func() { err = errors.Join(err, fs.Close()) }()
-	w, err := fs.OpenWrite(ctx, path)
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	bw := bufio.NewWriterSize(w, 1<<20)
-	err = write(bw)
-	if err == nil {
-		err = bw.Flush()
-	}
-	if cerr := w.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+func putObject(ctx context.Context, path string, write func(io.Writer) error) error {
+	return withFileSystem(ctx, path, func(fs filesystem.Interface) error {
+		w, err := fs.OpenWrite(ctx, path)
+		if err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+		bw := bufio.NewWriterSize(w, 1<<20)
+		err = write(bw)
+		if err == nil {
+			err = bw.Flush()
+		}
+		if cerr := w.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+		return nil
+	})
 }
 
 // readFile reads a whole file written by putFile: a local file or an
@@ -94,40 +91,48 @@ func readFile(ctx context.Context, path string) ([]byte, error) {
 }
 
 // readObject reads a whole object.
-func readObject(ctx context.Context, path string) (_ []byte, err error) {
-	fs, err := filesystem.New(ctx, path)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { err = errors.Join(err, fs.Close()) }()
-	r, err := fs.OpenRead(ctx, path)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	b, err := io.ReadAll(r)
-	if cerr := r.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	return b, nil
+func readObject(ctx context.Context, path string) (b []byte, err error) {
+	err = withFileSystem(ctx, path, func(fs filesystem.Interface) error {
+		r, err := fs.OpenRead(ctx, path)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", path, err)
+		}
+		b, err = io.ReadAll(r)
+		if cerr := r.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("read %s: %w", path, err)
+		}
+		return nil
+	})
+	return b, err
 }
 
 // objectExists reports whether the object path exists, by listing it:
 // a missing object is an empty list on every store, while a failed read
 // would not tell a missing object from a denied one.
-func objectExists(ctx context.Context, path string) (_ bool, err error) {
+func objectExists(ctx context.Context, path string) (found bool, err error) {
+	err = withFileSystem(ctx, path, func(fs filesystem.Interface) error {
+		names, err := fs.List(ctx, path)
+		if err != nil {
+			return fmt.Errorf("list %s: %w", path, err)
+		}
+		found = slices.Contains(names, path)
+		return nil
+	})
+	return found, err
+}
+
+// withFileSystem opens Beam's file system for path's scheme, calls use
+// with it and closes it, joining the close's error to use's.
+func withFileSystem(ctx context.Context, path string, use func(filesystem.Interface) error) (err error) {
 	fs, err := filesystem.New(ctx, path)
 	if err != nil {
-		return false, err
+		return err
 	}
 	defer func() { err = errors.Join(err, fs.Close()) }()
-	names, err := fs.List(ctx, path)
-	if err != nil {
-		return false, fmt.Errorf("list %s: %w", path, err)
-	}
-	return slices.Contains(names, path), nil
+	return use(fs)
 }
 
 // countWriter counts the bytes written through it.
