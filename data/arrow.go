@@ -2,7 +2,6 @@ package data
 
 import (
 	"errors"
-	"io"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -105,87 +104,142 @@ func RelationNames() []string {
 // Arrow IPC file at path. topics must hold every topic the reasons name.
 // The file is fsynced; on error it is removed.
 func WriteSuggestionsArrow(path, target string, topics []string, n int, row func(i int) SuggestionRow) error {
-	return CreateSynced(path, func(out io.Writer) error {
-		schema := SuggestionSchema(target)
-		mem := memory.NewGoAllocator()
-		w, err := ipc.NewFileWriter(out, ipc.WithSchema(schema), ipc.WithAllocator(mem))
+	w, err := CreateSuggestionsArrow(path, target, topics)
+	if err != nil {
+		return err
+	}
+	for i := range n {
+		if err := w.Append(row(i)); err != nil {
+			return errors.Join(err, w.Abort())
+		}
+	}
+	return w.Close()
+}
+
+// SuggestionsArrowWriter writes one suggestions file of the feed export
+// as its rows arrive: [CreateSuggestionsArrow], Append for every row, then
+// Close, or Abort to give up. Rows are flushed in record batches of
+// ArrowBatchRows, so the file is the one [WriteSuggestionsArrow] writes
+// from the same rows, byte for byte.
+type SuggestionsArrowWriter struct {
+	f              *SyncedFile
+	ipc            *ipc.FileWriter
+	b              *array.RecordBuilder
+	rows           int
+	users, targets *array.Int64Builder
+	ranks          *array.Int32Builder
+	scores         *array.Float32Builder
+	reasons        *array.ListBuilder
+	reason         *array.StructBuilder
+	code, topic    *array.BinaryDictionaryBuilder
+	count          *array.Int32Builder
+	ref            *array.Int64Builder
+	relation       *array.BinaryDictionaryBuilder // friend suggestions only
+	probs          [4]*array.Float32Builder
+}
+
+// CreateSuggestionsArrow creates path, which must not exist, for the
+// suggestions of target (a [SuggestionSchema] target). topics must hold
+// every topic the reasons will name.
+func CreateSuggestionsArrow(path, target string, topics []string) (w *SuggestionsArrowWriter, err error) {
+	f, err := CreateSyncedFile(path)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
 		if err != nil {
+			err = errors.Join(err, f.Remove())
+		}
+	}()
+	schema := SuggestionSchema(target)
+	mem := memory.NewGoAllocator()
+	iw, err := ipc.NewFileWriter(f, ipc.WithSchema(schema), ipc.WithAllocator(mem))
+	if err != nil {
+		return nil, err
+	}
+	b := array.NewRecordBuilder(mem, schema)
+	w = &SuggestionsArrowWriter{f: f, ipc: iw, b: b,
+		users: b.Field(0).(*array.Int64Builder), targets: b.Field(1).(*array.Int64Builder),
+		ranks: b.Field(2).(*array.Int32Builder), scores: b.Field(3).(*array.Float32Builder),
+		reasons: b.Field(4).(*array.ListBuilder)}
+	w.reason = w.reasons.ValueBuilder().(*array.StructBuilder)
+	w.code = w.reason.FieldBuilder(0).(*array.BinaryDictionaryBuilder)
+	w.count = w.reason.FieldBuilder(1).(*array.Int32Builder)
+	w.ref = w.reason.FieldBuilder(2).(*array.Int64Builder)
+	w.topic = w.reason.FieldBuilder(3).(*array.BinaryDictionaryBuilder)
+	err = errors.Join(fixDictionary(mem, w.code, ReasonCodes()), fixDictionary(mem, w.topic, topics))
+	if err == nil && target == FriendTarget {
+		w.relation = b.Field(5).(*array.BinaryDictionaryBuilder)
+		err = fixDictionary(mem, w.relation, RelationNames())
+		for k := range w.probs {
+			w.probs[k] = b.Field(6 + k).(*array.Float32Builder)
+		}
+	}
+	if err != nil {
+		b.Release()
+		return nil, err
+	}
+	return w, nil
+}
+
+// Append adds one row, writing a record batch when one is full.
+func (w *SuggestionsArrowWriter) Append(r SuggestionRow) error {
+	w.users.Append(r.UserID)
+	w.targets.Append(r.TargetID)
+	w.ranks.Append(r.Rank)
+	w.scores.Append(r.Score)
+	w.reasons.Append(true)
+	for _, x := range r.Reasons {
+		w.reason.Append(true)
+		if err := w.code.AppendString(x.Code); err != nil {
 			return err
 		}
-		b := array.NewRecordBuilder(mem, schema)
-		defer b.Release()
-		users := b.Field(0).(*array.Int64Builder)
-		targets := b.Field(1).(*array.Int64Builder)
-		ranks := b.Field(2).(*array.Int32Builder)
-		scores := b.Field(3).(*array.Float32Builder)
-		reasons := b.Field(4).(*array.ListBuilder)
-		rs := reasons.ValueBuilder().(*array.StructBuilder)
-		code := rs.FieldBuilder(0).(*array.BinaryDictionaryBuilder)
-		count := rs.FieldBuilder(1).(*array.Int32Builder)
-		ref := rs.FieldBuilder(2).(*array.Int64Builder)
-		topic := rs.FieldBuilder(3).(*array.BinaryDictionaryBuilder)
-		if err := errors.Join(fixDictionary(mem, code, ReasonCodes()), fixDictionary(mem, topic, topics)); err != nil {
+		w.count.Append(x.Count)
+		w.ref.Append(x.RefID)
+		if x.Topic == "" {
+			w.topic.AppendNull()
+		} else if err := w.topic.AppendString(x.Topic); err != nil {
 			return err
 		}
-		var (
-			relation *array.BinaryDictionaryBuilder
-			probs    [4]*array.Float32Builder
-		)
-		if target == FriendTarget {
-			relation = b.Field(5).(*array.BinaryDictionaryBuilder)
-			if err := fixDictionary(mem, relation, RelationNames()); err != nil {
-				return err
-			}
-			for k := range probs {
-				probs[k] = b.Field(6 + k).(*array.Float32Builder)
-			}
+	}
+	if w.relation != nil {
+		if r.Relation == "" {
+			w.relation.AppendNull()
+		} else if err := w.relation.AppendString(r.Relation); err != nil {
+			return err
 		}
-		flush := func() error {
-			rec := b.NewRecordBatch()
-			defer rec.Release()
-			return w.Write(rec)
+		for k, p := range w.probs {
+			p.Append(r.RelationProbs[k])
 		}
-		for i := range n {
-			r := row(i)
-			users.Append(r.UserID)
-			targets.Append(r.TargetID)
-			ranks.Append(r.Rank)
-			scores.Append(r.Score)
-			reasons.Append(true)
-			for _, x := range r.Reasons {
-				rs.Append(true)
-				if err := code.AppendString(x.Code); err != nil {
-					return err
-				}
-				count.Append(x.Count)
-				ref.Append(x.RefID)
-				if x.Topic == "" {
-					topic.AppendNull()
-				} else if err := topic.AppendString(x.Topic); err != nil {
-					return err
-				}
-			}
-			if relation != nil {
-				if r.Relation == "" {
-					relation.AppendNull()
-				} else if err := relation.AppendString(r.Relation); err != nil {
-					return err
-				}
-				for k, p := range probs {
-					p.Append(r.RelationProbs[k])
-				}
-			}
-			if (i+1)%ArrowBatchRows == 0 {
-				if err := flush(); err != nil {
-					return err
-				}
-			}
-		}
-		if n%ArrowBatchRows != 0 || n == 0 {
-			if err := flush(); err != nil {
-				return err
-			}
-		}
-		return w.Close()
-	})
+	}
+	if w.rows++; w.rows%ArrowBatchRows == 0 {
+		return w.flush()
+	}
+	return nil
+}
+
+func (w *SuggestionsArrowWriter) flush() error {
+	rec := w.b.NewRecordBatch()
+	defer rec.Release()
+	return w.ipc.Write(rec)
+}
+
+// Close writes the last batch (an empty file has one empty batch) and the
+// footer, fsyncs and closes the file; on error the file is removed.
+func (w *SuggestionsArrowWriter) Close() error {
+	defer w.b.Release()
+	var err error
+	if w.rows%ArrowBatchRows != 0 || w.rows == 0 {
+		err = w.flush()
+	}
+	if err == nil {
+		err = w.ipc.Close()
+	}
+	return w.f.Finish(err)
+}
+
+// Abort closes and removes the partial file.
+func (w *SuggestionsArrowWriter) Abort() error {
+	w.b.Release()
+	return w.f.Remove()
 }

@@ -45,6 +45,17 @@ func WriteParquet[T any](path string, rows []T) error {
 // EncodeParquet writes rows as one Parquet file to w, as [WriteParquet]
 // does to a file: the same rows give the same bytes.
 func EncodeParquet[T any](out io.Writer, rows []T) error {
+	w := newParquetEncoder[T](out)
+	if err := writeRows(w, rows); err != nil {
+		return err
+	}
+	return w.Close()
+}
+
+// newParquetEncoder is the one configuration every Parquet file circles
+// writes has: zstd, row groups of RowsPerRowGroup, the schema version, and
+// the sorting columns of a [Sorted] type.
+func newParquetEncoder[T any](out io.Writer) *parquet.GenericWriter[T] {
 	opts := []parquet.WriterOption{
 		parquet.Compression(&zstd.Codec{Level: zstd.SpeedDefault}),
 		parquet.MaxRowsPerRowGroup(RowsPerRowGroup),
@@ -58,39 +69,130 @@ func EncodeParquet[T any](out io.Writer, rows []T) error {
 		}
 		opts = append(opts, parquet.SortingWriterConfig(parquet.SortingColumns(cols...)))
 	}
-	w := parquet.NewGenericWriter[T](out, opts...)
+	return parquet.NewGenericWriter[T](out, opts...)
+}
+
+// writeRows hands rows to w in slices of writeBatch rows: where pages end
+// depends on how rows were handed over, so every file is written in the
+// same slices, and its bytes depend on its rows only.
+func writeRows[T any](w *parquet.GenericWriter[T], rows []T) error {
 	for len(rows) > 0 {
-		n := min(len(rows), 64<<10)
+		n := min(len(rows), writeBatch)
 		if _, err := w.Write(rows[:n]); err != nil {
 			return err
 		}
 		rows = rows[n:]
 	}
-	return w.Close()
+	return nil
 }
+
+const writeBatch = 64 << 10
+
+// ParquetWriter writes one Parquet file as its rows arrive, for a table
+// too large to hold whole: [CreateParquet], any number of Write calls,
+// then Close, or Abort to give up. Rows go to the encoder in the slices
+// [WriteParquet] uses, whatever the pieces they come in, so the file is
+// the one it would write from the same rows, byte for byte.
+type ParquetWriter[T any] struct {
+	f       *SyncedFile
+	w       *parquet.GenericWriter[T]
+	pending []T // fewer than writeBatch rows
+}
+
+// CreateParquet creates path, which must not exist, for a [ParquetWriter].
+func CreateParquet[T any](path string) (*ParquetWriter[T], error) {
+	f, err := CreateSyncedFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return &ParquetWriter[T]{f: f, w: newParquetEncoder[T](f)}, nil
+}
+
+// Write appends rows; rows of a [Sorted] type must continue its order.
+func (w *ParquetWriter[T]) Write(rows []T) error {
+	if len(w.pending) > 0 {
+		n := min(len(rows), writeBatch-len(w.pending))
+		w.pending, rows = append(w.pending, rows[:n]...), rows[n:]
+		if len(w.pending) < writeBatch {
+			return nil
+		}
+		if err := writeRows(w.w, w.pending); err != nil {
+			return err
+		}
+		w.pending = w.pending[:0]
+	}
+	whole := len(rows) - len(rows)%writeBatch
+	w.pending = append(w.pending, rows[whole:]...)
+	return writeRows(w.w, rows[:whole])
+}
+
+// Close writes the last rows and the footer, fsyncs and closes the file;
+// on error the file is removed.
+func (w *ParquetWriter[T]) Close() error {
+	err := writeRows(w.w, w.pending)
+	if err == nil {
+		err = w.w.Close()
+	}
+	return w.f.Finish(err)
+}
+
+// Abort closes and removes the partial file.
+func (w *ParquetWriter[T]) Abort() error { return w.f.Remove() }
 
 // CreateSynced creates path (which must not exist), lets write fill it
 // through a buffer, then flushes, fsyncs and closes it. On any error the
 // file is removed and the error names the path.
-func CreateSynced(path string, write func(w io.Writer) error) (err error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+func CreateSynced(path string, write func(w io.Writer) error) error {
+	f, err := CreateSyncedFile(path)
 	if err != nil {
 		return err
 	}
-	bw := bufio.NewWriterSize(f, 1<<20)
-	err = write(bw)
+	return f.Finish(write(f))
+}
+
+// SyncedFile is a new file written through a buffer that ends in one of
+// two ways: whole, flushed and fsynced, or removed. [CreateSynced] is the
+// usual way to use one; a writer that fills a file over many calls holds
+// it and calls Finish once.
+type SyncedFile struct {
+	path string
+	f    *os.File
+	*bufio.Writer
+}
+
+// CreateSyncedFile creates path, which must not exist.
+func CreateSyncedFile(path string) (*SyncedFile, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	return &SyncedFile{path: path, f: f, Writer: bufio.NewWriterSize(f, 1<<20)}, nil
+}
+
+// Finish ends the file: with err nil it flushes, fsyncs and closes it;
+// with an error (the writer's), or if any of those steps fails, it closes
+// and removes it and returns the error, naming the path.
+func (s *SyncedFile) Finish(err error) error {
 	if err == nil {
-		err = bw.Flush()
+		err = s.Flush()
 	}
 	if err == nil {
-		err = f.Sync()
+		err = s.f.Sync()
 	}
-	if cerr := f.Close(); err == nil {
+	if cerr := s.f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		// the partial file goes; if it cannot, the error says so too
-		return fmt.Errorf("write %s: %w", path, errors.Join(err, os.Remove(path)))
+		return fmt.Errorf("write %s: %w", s.path, errors.Join(err, os.Remove(s.path)))
+	}
+	return nil
+}
+
+// Remove closes and removes a file that is not to be finished.
+func (s *SyncedFile) Remove() error {
+	if err := errors.Join(s.f.Close(), os.Remove(s.path)); err != nil {
+		return fmt.Errorf("remove %s: %w", s.path, err)
 	}
 	return nil
 }

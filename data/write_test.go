@@ -88,3 +88,94 @@ func TestWrittenFilesDescribeThemselves(t *testing.T) {
 		t.Errorf("rejects declare a sort order %v they do not have", cols)
 	}
 }
+
+// TestStreamedFilesMatchWholeOnes: a table written as it arrives, in
+// uneven pieces, is the file written from it whole, byte for byte, in
+// both formats; an aborted one leaves nothing behind.
+func TestStreamedFilesMatchWholeOnes(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	n := data.RowsPerRowGroup + data.ArrowBatchRows + 17
+	rows := make([]data.GroupSuggestion, n)
+	for i := range rows {
+		rows[i] = data.GroupSuggestion{UserID: int64(i / 3), GroupID: int64(n - i), Rank: int32(i%3 + 1), Score: float32(3 - i%3),
+			Reasons: []data.Reason{{Code: data.ReasonFriendsInGroup, Count: int32(i % 7)}}}
+	}
+	row := func(s data.GroupSuggestion) data.SuggestionRow {
+		return data.SuggestionRow{UserID: s.UserID, TargetID: s.GroupID, Rank: s.Rank, Score: s.Score, Reasons: s.Reasons}
+	}
+	whole, wholeArrow := filepath.Join(dir, "whole.parquet"), filepath.Join(dir, "whole.arrow")
+	if err := data.WriteParquet(whole, rows); err != nil {
+		t.Fatal(err)
+	}
+	if err := data.WriteSuggestionsArrow(wholeArrow, "group_id", nil, n, func(i int) data.SuggestionRow { return row(rows[i]) }); err != nil {
+		t.Fatal(err)
+	}
+	streamed, streamedArrow := filepath.Join(dir, "streamed.parquet"), filepath.Join(dir, "streamed.arrow")
+	pw, err := data.CreateParquet[data.GroupSuggestion](streamed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aw, err := data.CreateSuggestionsArrow(streamedArrow, "group_id", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rest, size := rows, 1; len(rest) > 0; size = size*3 + 1 {
+		piece := rest[:min(size, len(rest))]
+		rest = rest[len(piece):]
+		if err := pw.Write(piece); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range piece {
+			if err := aw.Append(row(r)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := pw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := aw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, pair := range [][2]string{{whole, streamed}, {wholeArrow, streamedArrow}} {
+		a, errA := os.ReadFile(pair[0])
+		b, errB := os.ReadFile(pair[1])
+		if errA != nil || errB != nil {
+			t.Fatal(errA, errB)
+		}
+		if !slices.Equal(a, b) {
+			t.Errorf("%s (%d bytes) differs from %s (%d bytes)", pair[1], len(b), pair[0], len(a))
+		}
+	}
+
+	abandoned, abandonedArrow := filepath.Join(dir, "abandoned.parquet"), filepath.Join(dir, "abandoned.arrow")
+	pw, err = data.CreateParquet[data.GroupSuggestion](abandoned)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aw, err = data.CreateSuggestionsArrow(abandonedArrow, "group_id", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pw.Write(rows[:10]); err != nil {
+		t.Fatal(err)
+	}
+	if err := aw.Append(row(rows[0])); err != nil {
+		t.Fatal(err)
+	}
+	if err := pw.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	if err := aw.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{abandoned, abandonedArrow} {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s after Abort: %v, want it gone", p, err)
+		}
+	}
+	if _, err := data.CreateParquet[data.GroupSuggestion](whole); err == nil {
+		t.Error("CreateParquet over an existing file succeeded")
+	}
+}
