@@ -187,11 +187,17 @@ func (s *scratch) reset() {
 // groups and activities. Every suggestion passes [Allowed]. Rows come out
 // ordered by user ID, then rank.
 func RankFriends(ctx context.Context, in Inputs, p FriendParams, workers int) ([]data.FriendSuggestion, error) {
+	return collect(func(emit func([]data.FriendSuggestion) error) error { return RankFriendsTo(ctx, in, p, workers, emit) })
+}
+
+// RankFriendsTo is [RankFriends] handing its rows to emit as they are
+// ranked, as [RankGroupsTo] does.
+func RankFriendsTo(ctx context.Context, in Inputs, p FriendParams, workers int, emit func([]data.FriendSuggestion) error) error {
 	d := in.Dims
 	nu := d.Users.Len()
 	if p.GraphWeight != 0 {
 		if err := in.withFriendGraph(ctx, p, workers); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	cf := newFriendFeaturizer(in, p)
@@ -247,7 +253,7 @@ func RankFriends(ctx context.Context, in Inputs, p FriendParams, workers int) ([
 		}
 		s.reset()
 		return out
-	})
+	}, emit)
 }
 
 // pendingFriend is a candidate with its graph features, waiting for its

@@ -1,12 +1,13 @@
 package models
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
 	"math"
 	"slices"
-	"sync/atomic"
+	"sync"
 
 	"gonum.org/v1/gonum/floats"
 
@@ -33,6 +34,11 @@ type Inputs struct {
 	// of all users a ranking has covered. It must be safe for concurrent
 	// use.
 	Progress func(done, total int)
+	// ChunkUsers is how many users, in user ID order, the RankXTo
+	// functions rank before handing their rows on; 0 means
+	// [DefaultChunkUsers]. Smaller chunks hold fewer rows at once; the
+	// rows are the same for any size.
+	ChunkUsers int
 }
 
 // GroupParams tunes group and activity suggestions. Scores are sums of
@@ -371,6 +377,13 @@ func colsOf(m *features.CSR, r int32) []int32 {
 // never a group the user is in or has dismissed, hidden or reported. Rows
 // come out ordered by user ID, then rank.
 func RankGroups(ctx context.Context, in Inputs, p GroupParams, workers int) ([]data.GroupSuggestion, error) {
+	return collect(func(emit func([]data.GroupSuggestion) error) error { return RankGroupsTo(ctx, in, p, workers, emit) })
+}
+
+// RankGroupsTo is [RankGroups] handing its rows to emit as they are
+// ranked, a chunk of users at a time in user ID order, instead of
+// returning a whole table.
+func RankGroupsTo(ctx context.Context, in Inputs, p GroupParams, workers int, emit func([]data.GroupSuggestion) error) error {
 	d, f := in.Dims, in.Features
 	health, recent := groupHealth(in, p.HorizonDays)
 	gc := newGroupCandidates(d, f, health, p)
@@ -378,7 +391,7 @@ func RankGroups(ctx context.Context, in Inputs, p GroupParams, workers int) ([]d
 	if p.CoMemberWeight > 0 {
 		var err error
 		if co, err = buildCoMembership(ctx, d, f, workers); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	return rankEligible(ctx, in, workers, func() *rankState {
@@ -436,61 +449,94 @@ func RankGroups(ctx context.Context, in Inputs, p GroupParams, workers int) ([]d
 		resetCoMember(st)
 		st.resetCandidates()
 		return out
-	})
+	}, emit)
 }
 
+// DefaultChunkUsers is how many users, in user ID order, are ranked
+// before their rows are handed on: at 20 rows a user some 650 thousand
+// rows, about a hundred MB, where a whole table at a million users is
+// gigabytes.
+const DefaultChunkUsers = 1 << 15
+
 // rankEligible calls rank for every eligible user (of in.Only, when set),
-// city by city, with per-worker state from init, and returns the rows in
-// user ID order.
-func rankEligible[S, T any](ctx context.Context, in Inputs, workers int, init func() S, rank func(s S, u int32) []T) ([]T, error) {
+// with per-worker state from init, and hands the rows to emit in user ID
+// order, a chunk of users at a time. Within a chunk users are ranked city
+// by city, which keeps the city's candidate groups and activities, and
+// their factor rows, in cache; rows are stored by position, so the order
+// never shows in the output.
+func rankEligible[S, T any](ctx context.Context, in Inputs, workers int, init func() S, rank func(s S, u int32) []T, emit func([]T) error) error {
 	d, f := in.Dims, in.Features
 	nu := d.Users.Len()
-	per := make([][]T, nu)
-	order := usersByCity(d)
-	var done atomic.Int64
-	err := pipeline.ForChunks(ctx, nu, workers, 256, init, func(s S, lo, hi int) {
-		for _, u := range order[lo:hi] {
+	byID := UsersByID(d)
+	// One state per worker for the whole table, not per chunk: a state
+	// holds scratch as large as the catalogue.
+	var (
+		mu     sync.Mutex
+		states []S
+		taken  int
+	)
+	take := func() S {
+		mu.Lock()
+		defer mu.Unlock()
+		if taken == len(states) {
+			states = append(states, init())
+		}
+		taken++
+		return states[taken-1]
+	}
+	chunk := cmp.Or(in.ChunkUsers, DefaultChunkUsers)
+	per := make([][]T, min(nu, chunk))
+	order := make([]int, 0, len(per))
+	for lo := 0; lo < nu; lo += chunk {
+		users := byID[lo:min(nu, lo+chunk)]
+		order = order[:0]
+		for j, u := range users {
 			if f.Eligible[u] && (in.Only == nil || in.Only[u]) {
-				per[u] = rank(s, u)
+				order = append(order, j)
+			}
+		}
+		slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(d.UserCity[users[a]], d.UserCity[users[b]]) })
+		taken = 0
+		err := pipeline.ForChunks(ctx, len(order), workers, 256, take, func(s S, a, b int) {
+			for _, j := range order[a:b] {
+				per[j] = rank(s, users[j])
+			}
+		})
+		if err != nil {
+			return err
+		}
+		n := 0
+		for _, rows := range per[:len(users)] {
+			n += len(rows)
+		}
+		if n > 0 {
+			out := make([]T, 0, n)
+			for j, rows := range per[:len(users)] {
+				out = append(out, rows...)
+				per[j] = nil
+			}
+			if err := emit(out); err != nil {
+				return err
 			}
 		}
 		if in.Progress != nil {
-			in.Progress(int(done.Add(int64(hi-lo))), nu)
+			in.Progress(lo+len(users), nu)
 		}
+	}
+	return nil
+}
+
+// collect gathers what a ranker emits into one table.
+func collect[T any](rank func(emit func([]T) error) error) ([]T, error) {
+	var all []T
+	err := rank(func(rows []T) error {
+		all = append(all, rows...)
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return flatten(d, per), nil
-}
-
-// usersByCity returns the dense user indices grouped by city (in index
-// order within a city). Ranking users city by city keeps the city's
-// candidate groups and activities, and their factor rows, in cache; results
-// are stored by user index, so the order never shows in the output.
-func usersByCity(d *data.Dims) []int32 {
-	order := make([]int32, d.Users.Len())
-	for i := range order {
-		order[i] = int32(i)
-	}
-	slices.SortStableFunc(order, func(a, b int32) int { return int(d.UserCity[a]) - int(d.UserCity[b]) })
-	return order
-}
-
-// flatten concatenates per-user rows in user ID order, releasing each
-// user's rows once copied: at a million users a table is a gigabyte, and
-// the two copies need not be whole at once.
-func flatten[T any](d *data.Dims, per [][]T) []T {
-	n := 0
-	for _, rows := range per {
-		n += len(rows)
-	}
-	out := make([]T, 0, n)
-	for _, u := range UsersByID(d) {
-		out = append(out, per[u]...)
-		per[u] = nil
-	}
-	return out
+	return all, nil
 }
 
 // RankActivities suggests upcoming activities in the user's city (starting
@@ -498,6 +544,14 @@ func flatten[T any](d *data.Dims, per [][]T) []T {
 // user signed up for, nor one whose activity or group the user dismissed,
 // hid or reported.
 func RankActivities(ctx context.Context, in Inputs, p GroupParams, workers int) ([]data.ActivitySuggestion, error) {
+	return collect(func(emit func([]data.ActivitySuggestion) error) error {
+		return RankActivitiesTo(ctx, in, p, workers, emit)
+	})
+}
+
+// RankActivitiesTo is [RankActivities] handing its rows to emit as they
+// are ranked, as [RankGroupsTo] does.
+func RankActivitiesTo(ctx context.Context, in Inputs, p GroupParams, workers int, emit func([]data.ActivitySuggestion) error) error {
 	d, f := in.Dims, in.Features
 	// upcoming: active activities of active groups starting within the horizon
 	nt := len(f.Topics)
@@ -598,5 +652,5 @@ func RankActivities(ctx context.Context, in Inputs, p GroupParams, workers int) 
 		resetCounts(counts, st.touched)
 		st.resetCandidates()
 		return out
-	})
+	}, emit)
 }
