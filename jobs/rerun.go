@@ -230,6 +230,29 @@ func mergeUsers[T any](base, fresh []T, user func(T) int64, listed map[int64]boo
 	return out
 }
 
+// withBase is rank for every run but a subset run, which ranks only the
+// users it recomputes: for it, the fresh rows are merged over the base
+// run's output name and handed on as one chunk.
+func withBase[T any](b *baseRun, name string, rank func(emit func([]T) error) error, user func(T) int64) func(emit func([]T) error) error {
+	if !b.subset() {
+		return rank
+	}
+	return func(emit func([]T) error) error {
+		var fresh []T
+		if err := rank(func(rows []T) error {
+			fresh = append(fresh, rows...)
+			return nil
+		}); err != nil {
+			return err
+		}
+		rows, err := mergeWithBase(b, name, fresh, user)
+		if err != nil {
+			return err
+		}
+		return emit(rows)
+	}
+}
+
 // mergeWithBase merges the fresh rows of the users a subset run
 // recomputes over the base run's output name; other runs keep fresh.
 func mergeWithBase[T any](b *baseRun, name string, fresh []T, user func(T) int64) ([]T, error) {

@@ -3,7 +3,6 @@ package jobs
 import (
 	"math"
 
-	"circles/data"
 	"circles/features"
 	"circles/report"
 )
@@ -15,15 +14,11 @@ const scoreBins = 20
 // many each eligible user got, how the scores spread, and coverage per
 // city. Rows of users the run does not know (a base run's, merged) are
 // left out.
-func kindReport[T any](name string, rows []T, key func(T) (user int64, score float32), d *data.Dims, f *features.Features, maxPerUser int) report.Kind {
+func kindReport(name string, t *tally, f *features.Features, maxPerUser int) report.Kind {
 	k := report.Kind{Name: name, Eligible: f.Summary.EligibleUsers}
-	count := make([]int32, d.Users.Len())
+	d, count := t.d, t.perUser
 	lo, hi := 0.0, 0.0 // scores are ≥ 0 with the defaults; tuned friend weights may make some negative
-	for _, r := range rows {
-		id, s := key(r)
-		if u := d.Users.Lookup(id); u >= 0 {
-			count[u]++
-		}
+	for _, s := range t.scores {
 		lo, hi = math.Min(lo, float64(s)), math.Max(hi, float64(s))
 	}
 	width := 1.0
@@ -34,8 +29,7 @@ func kindReport[T any](name string, rows []T, key func(T) (user int64, score flo
 	for i := range k.Scores {
 		k.Scores[i] = report.Bin{Lo: lo + float64(i)*width, Hi: lo + float64(i+1)*width}
 	}
-	for _, r := range rows {
-		_, s := key(r)
+	for _, s := range t.scores {
 		k.Scores[min(max(int((float64(s)-lo)/width), 0), scoreBins-1)].Count++
 	}
 	k.PerUser = make([]int, maxPerUser+1)

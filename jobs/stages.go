@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"maps"
-	"math"
 	"path/filepath"
 	"slices"
 	"sync/atomic"
@@ -229,16 +228,37 @@ type groupsRanked struct {
 	files              written
 }
 
-// Key functions for the report of each table.
-func groupKey(s data.GroupSuggestion) (int64, float32)       { return s.UserID, s.Score }
-func activityKey(s data.ActivitySuggestion) (int64, float32) { return s.UserID, s.Score }
-func friendKey(s data.FriendSuggestion) (int64, float32)     { return s.UserID, s.Score }
+// The three suggestions tables.
+var (
+	groupTable = table[data.GroupSuggestion]{
+		parquet: output.FileGroups, arrow: output.FileGroupsArrow, target: "group_id",
+		key: func(s data.GroupSuggestion) (int64, float32) { return s.UserID, s.Score },
+		row: func(s data.GroupSuggestion) data.SuggestionRow {
+			return data.SuggestionRow{UserID: s.UserID, TargetID: s.GroupID, Rank: s.Rank, Score: s.Score, Reasons: s.Reasons}
+		},
+	}
+	activityTable = table[data.ActivitySuggestion]{
+		parquet: output.FileActivities, arrow: output.FileActivitiesArrow, target: "activity_id",
+		key: func(s data.ActivitySuggestion) (int64, float32) { return s.UserID, s.Score },
+		row: func(s data.ActivitySuggestion) data.SuggestionRow {
+			return data.SuggestionRow{UserID: s.UserID, TargetID: s.ActivityID, Rank: s.Rank, Score: s.Score, Reasons: s.Reasons}
+		},
+	}
+	friendTable = table[data.FriendSuggestion]{
+		parquet: output.FileFriends, arrow: output.FileFriendsArrow, target: data.FriendTarget,
+		key: func(s data.FriendSuggestion) (int64, float32) { return s.UserID, s.Score },
+		row: func(s data.FriendSuggestion) data.SuggestionRow {
+			return data.SuggestionRow{UserID: s.UserID, TargetID: s.CandidateID, Rank: s.Rank, Score: s.Score, Reasons: s.Reasons,
+				Relation: s.Relation, RelationProbs: [4]float32{s.PFamily, s.PColleague, s.PClassmate, s.PInterest}}
+		},
+	}
+)
 
 // groupsStage ranks same-city groups and upcoming activities and writes
-// each table, as Parquet and as the Arrow feed export, as soon as it is
-// ranked: it is then unreachable, so only one table of suggestions is
-// live at a time.
+// each table, as Parquet and as the Arrow feed export, as it is ranked, a
+// chunk of users at a time: no table is ever held whole.
 func groupsStage(ctx context.Context, st *pipeline.Staging, b *baseRun, mi models.Inputs, p models.GroupParams, opt Options) (groupsRanked, error) {
+	eligible := mi.Features.Summary.EligibleUsers
 	if b.reuses(StageGroups) {
 		s := b.m.Suggestions
 		files, err := b.copy(st, output.FileGroups, output.FileGroupsArrow, output.FileActivities, output.FileActivitiesArrow)
@@ -247,44 +267,39 @@ func groupsStage(ctx context.Context, st *pipeline.Staging, b *baseRun, mi model
 		}
 		groups, gerr := data.ReadParquet[data.GroupSuggestion](st.Path(output.FileGroups))
 		acts, aerr := data.ReadParquet[data.ActivitySuggestion](st.Path(output.FileActivities))
-		kinds := []report.Kind{kindReport("Groups", groups, groupKey, mi.Dims, mi.Features, p.MaxPerUser), kindReport("Activities", acts, activityKey, mi.Dims, mi.Features, p.MaxPerUser)}
+		kinds := []report.Kind{
+			kindReport("Groups", tallyOf(mi.Dims, groups, groupTable.key), mi.Features, p.MaxPerUser),
+			kindReport("Activities", tallyOf(mi.Dims, acts, activityTable.key), mi.Features, p.MaxPerUser),
+		}
 		return groupsRanked{coverage{s.UsersWithGroups, s.GroupsPerUser}, coverage{s.UsersWithActivity, s.ActivitiesPerUser}, kinds, files}, errors.Join(gerr, aerr)
 	}
-	eligible := mi.Features.Summary.EligibleUsers
 	mi.Progress = opt.progress("groups: users")
-	groups, err := models.RankGroups(ctx, mi, p, opt.Workers)
-	if err == nil {
-		groups, err = mergeWithBase(b, output.FileGroups, groups, func(s data.GroupSuggestion) int64 { return s.UserID })
-	}
-	if err != nil {
-		return groupsRanked{}, err
-	}
-	var out groupsRanked
-	out.groups = coverageOf(groups, eligible, func(s data.GroupSuggestion) int64 { return s.UserID })
-	out.report = append(out.report, kindReport("Groups", groups, groupKey, mi.Dims, mi.Features, p.MaxPerUser))
-	gw, err := writeSuggestions(ctx, st, output.FileGroups, output.FileGroupsArrow, "group_id", mi.Features.Topics, groups, func(s data.GroupSuggestion) data.SuggestionRow {
-		return data.SuggestionRow{UserID: s.UserID, TargetID: s.GroupID, Rank: s.Rank, Score: s.Score, Reasons: s.Reasons}
-	})
+	gw, groups, err := groupTable.write(ctx, st, mi.Dims, mi.Features.Topics, withBase(b, output.FileGroups, func(emit func([]data.GroupSuggestion) error) error {
+		return models.RankGroupsTo(ctx, mi, p, opt.Workers, emit)
+	}, groupUser))
 	if err != nil {
 		return groupsRanked{}, err
 	}
 	opt.Progress.Done()
 	mi.Progress = opt.progress("activities: users")
-	acts, err := models.RankActivities(ctx, mi, p, opt.Workers)
-	if err == nil {
-		acts, err = mergeWithBase(b, output.FileActivities, acts, func(s data.ActivitySuggestion) int64 { return s.UserID })
-	}
+	aw, acts, err := activityTable.write(ctx, st, mi.Dims, mi.Features.Topics, withBase(b, output.FileActivities, func(emit func([]data.ActivitySuggestion) error) error {
+		return models.RankActivitiesTo(ctx, mi, p, opt.Workers, emit)
+	}, activityUser))
 	if err != nil {
 		return groupsRanked{}, err
 	}
-	out.activities = coverageOf(acts, eligible, func(s data.ActivitySuggestion) int64 { return s.UserID })
-	out.report = append(out.report, kindReport("Activities", acts, activityKey, mi.Dims, mi.Features, p.MaxPerUser))
-	aw, err := writeSuggestions(ctx, st, output.FileActivities, output.FileActivitiesArrow, "activity_id", mi.Features.Topics, acts, func(s data.ActivitySuggestion) data.SuggestionRow {
-		return data.SuggestionRow{UserID: s.UserID, TargetID: s.ActivityID, Rank: s.Rank, Score: s.Score, Reasons: s.Reasons}
-	})
-	out.files = merged(gw, aw)
-	return out, err
+	return groupsRanked{
+		groups:     groups.coverage(eligible),
+		activities: acts.coverage(eligible),
+		report:     []report.Kind{kindReport("Groups", groups, mi.Features, p.MaxPerUser), kindReport("Activities", acts, mi.Features, p.MaxPerUser)},
+		files:      merged(gw, aw),
+	}, nil
 }
+
+// The user of a row of each table.
+func groupUser(s data.GroupSuggestion) int64       { return s.UserID }
+func activityUser(s data.ActivitySuggestion) int64 { return s.UserID }
+func friendUser(s data.FriendSuggestion) int64     { return s.UserID }
 
 // friendsRanked is the friends stage's output.
 type friendsRanked struct {
@@ -295,7 +310,8 @@ type friendsRanked struct {
 }
 
 // friendsStage trains the relation-type model, ranks people you may know
-// and writes them, as Parquet and as the Arrow feed export.
+// and writes them as they are ranked, as Parquet and as the Arrow feed
+// export.
 func friendsStage(ctx context.Context, st *pipeline.Staging, b *baseRun, mi models.Inputs, p models.FriendParams, rp models.RelationParams, opt Options) (friendsRanked, error) {
 	if b.reuses(StageFriends) {
 		s := b.m.Suggestions
@@ -304,7 +320,7 @@ func friendsStage(ctx context.Context, st *pipeline.Staging, b *baseRun, mi mode
 			return friendsRanked{}, err
 		}
 		friends, err := data.ReadParquet[data.FriendSuggestion](st.Path(output.FileFriends))
-		return friendsRanked{coverage{s.UsersWithFriends, s.FriendsPerUser}, kindReport("People you may know", friends, friendKey, mi.Dims, mi.Features, p.MaxPerUser), files, b.m.Relations}, err
+		return friendsRanked{coverage{s.UsersWithFriends, s.FriendsPerUser}, kindReport("People you may know", tallyOf(mi.Dims, friends, friendTable.key), mi.Features, p.MaxPerUser), files, b.m.Relations}, err
 	}
 	rel, rm, err := relationModel(ctx, mi, rp)
 	if err != nil {
@@ -312,20 +328,13 @@ func friendsStage(ctx context.Context, st *pipeline.Staging, b *baseRun, mi mode
 	}
 	mi.Relations = rel
 	mi.Progress = opt.progress("friends: users")
-	friends, err := models.RankFriends(ctx, mi, p, opt.Workers)
-	if err == nil {
-		friends, err = mergeWithBase(b, output.FileFriends, friends, func(s data.FriendSuggestion) int64 { return s.UserID })
-	}
+	files, friends, err := friendTable.write(ctx, st, mi.Dims, mi.Features.Topics, withBase(b, output.FileFriends, func(emit func([]data.FriendSuggestion) error) error {
+		return models.RankFriendsTo(ctx, mi, p, opt.Workers, emit)
+	}, friendUser))
 	if err != nil {
 		return friendsRanked{}, err
 	}
-	cov := coverageOf(friends, mi.Features.Summary.EligibleUsers, func(s data.FriendSuggestion) int64 { return s.UserID })
-	kind := kindReport("People you may know", friends, friendKey, mi.Dims, mi.Features, p.MaxPerUser)
-	files, err := writeSuggestions(ctx, st, output.FileFriends, output.FileFriendsArrow, data.FriendTarget, mi.Features.Topics, friends, func(s data.FriendSuggestion) data.SuggestionRow {
-		return data.SuggestionRow{UserID: s.UserID, TargetID: s.CandidateID, Rank: s.Rank, Score: s.Score, Reasons: s.Reasons,
-			Relation: s.Relation, RelationProbs: [4]float32{s.PFamily, s.PColleague, s.PClassmate, s.PInterest}}
-	})
-	return friendsRanked{cov, kind, files, rm}, err
+	return friendsRanked{friends.coverage(mi.Features.Summary.EligibleUsers), kindReport("People you may know", friends, mi.Features, p.MaxPerUser), files, rm}, nil
 }
 
 // relationModel trains the relation-type model, or says why there is none:
@@ -437,31 +446,4 @@ func userInterests(d *data.Dims, f *features.Features, als *models.ALS, topN int
 		out = append(out, data.UserInterest{UserID: d.Users.ID(u), Vector: vec, TopTopics: top})
 	}
 	return out
-}
-
-// writeSuggestions writes one suggestions table as Parquet and as the
-// Arrow feed export, both at once (each writer is single-threaded).
-func writeSuggestions[T any](ctx context.Context, st *pipeline.Staging, parquetName, arrowName, target string, topics []string, ss []T, row func(T) data.SuggestionRow) (written, error) {
-	files := written{parquetName: int64(len(ss)), arrowName: int64(len(ss))}
-	return files, pipeline.ForEach(ctx, 2, 2, func(ctx context.Context, i int) error {
-		if i == 0 {
-			return data.WriteParquet(st.Path(parquetName), ss)
-		}
-		return data.WriteSuggestionsArrow(st.Path(arrowName), target, topics, len(ss), func(i int) data.SuggestionRow { return row(ss[i]) })
-	})
-}
-
-// coverageOf counts the users with at least one row (rows are grouped by
-// user) and the rows per eligible user, rounded to 3 decimals.
-func coverageOf[T any](rows []T, eligible int, user func(T) int64) coverage {
-	users := 0
-	for i := range rows {
-		if i == 0 || user(rows[i]) != user(rows[i-1]) {
-			users++
-		}
-	}
-	if eligible == 0 {
-		return coverage{users, 0}
-	}
-	return coverage{users, math.Round(1000*float64(len(rows))/float64(eligible)) / 1000}
 }
