@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"runtime/metrics"
+	"sync/atomic"
 	"time"
 )
 
@@ -20,22 +21,32 @@ type OverBudgetError struct {
 }
 
 func (e *OverBudgetError) Error() string {
-	return fmt.Sprintf("the live heap reached %s, above the memory budget of %s: this world does not fit in it; raise -memory-limit or run it on more machines", FormatBytes(e.Live), FormatBytes(e.Limit))
+	return fmt.Sprintf("the live heap reached %s, above the %s that the memory budget of %s leaves the heap: this world does not fit in it; raise -memory-limit or run it on more machines", FormatBytes(e.Live), FormatBytes(HeapShare(e.Limit)), FormatBytes(e.Limit))
 }
 
 func (e *OverBudgetError) Unwrap() error { return ErrOverBudget }
 
+// HeapShare is the part of a memory budget the Go heap may fill. The rest,
+// a sixteenth, is for what the process holds besides the heap (goroutine
+// stacks, the runtime's own structures, file buffers) and for freed pages
+// the runtime has not yet handed back: with the heap at its share the
+// process's resident size stays within the budget.
+func HeapShare(limit int64) int64 { return limit - limit/16 }
+
 // GuardMemory holds the process to limit bytes: it sets the garbage
-// collector's soft limit to limit, so that the heap is collected harder as
-// it nears it instead of doubling past it, and watches the live heap (what
-// is still reachable after a collection) every interval. When that alone
-// exceeds limit, no collection can help: the returned context is cancelled
-// with an *OverBudgetError as its cause (context.Cause). stop ends the
-// watch and restores the previous soft limit.
-func GuardMemory(ctx context.Context, limit int64, interval time.Duration) (context.Context, func()) {
-	prev := debug.SetMemoryLimit(limit)
+// collector's soft limit to [HeapShare] of it, so that the heap is
+// collected harder as it nears it instead of doubling past it, and watches
+// the live heap (what is still reachable after a collection) every
+// interval. When that alone exceeds the heap's share, no collection can
+// help: the returned context is cancelled with an *OverBudgetError as its
+// cause (context.Cause). stop ends the watch, restores the previous soft
+// limit and returns the largest live heap seen.
+func GuardMemory(ctx context.Context, limit int64, interval time.Duration) (context.Context, func() (peak int64)) {
+	heap := HeapShare(limit)
+	prev := debug.SetMemoryLimit(heap)
 	ctx, cancel := context.WithCancelCause(ctx)
 	done := make(chan struct{})
+	var peak atomic.Int64
 	go func() {
 		t := time.NewTicker(interval)
 		defer t.Stop()
@@ -51,17 +62,22 @@ func GuardMemory(ctx context.Context, limit int64, interval time.Duration) (cont
 				if sample[0].Value.Kind() != metrics.KindUint64 {
 					continue
 				}
-				if live := int64(sample[0].Value.Uint64()); live > limit {
+				live := int64(sample[0].Value.Uint64())
+				if live > peak.Load() {
+					peak.Store(live)
+				}
+				if live > heap {
 					cancel(&OverBudgetError{Live: live, Limit: limit})
 					return
 				}
 			}
 		}
 	}()
-	return ctx, func() {
+	return ctx, func() int64 {
 		close(done)
 		cancel(nil)
 		debug.SetMemoryLimit(prev)
+		return peak.Load()
 	}
 }
 

@@ -35,7 +35,9 @@ func TestGuardMemory(t *testing.T) {
 	if err := context.Cause(ctx); err != nil {
 		t.Fatalf("cancelled under the budget: %v", err)
 	}
-	stop()
+	if peak := stop(); peak <= 0 || peak > HeapShare(1<<30) {
+		t.Errorf("peak live heap %d under a 1 GiB budget, want it measured and within the heap's share", peak)
+	}
 
 	ctx, stop = GuardMemory(context.Background(), 16<<20, 5*time.Millisecond)
 	defer stop()

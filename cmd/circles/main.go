@@ -367,15 +367,17 @@ func (r *runFlags) register(fs *flag.FlagSet, withDate bool) {
 
 // guard holds the command to -memory-limit, when given: it returns the
 // context to run under and a function that turns the error of a run the
-// budget stopped into the budget's error.
-func (r *runFlags) guard(ctx context.Context) (context.Context, func(error) error) {
+// budget stopped into the budget's error, logging the largest live heap
+// the run reached.
+func (r *runFlags) guard(ctx context.Context, log *slog.Logger) (context.Context, func(error) error) {
 	if r.budget == 0 {
 		return ctx, func(err error) error { return err }
 	}
 	gctx, stop := pipeline.GuardMemory(ctx, r.budget, 100*time.Millisecond)
 	return gctx, func(err error) error {
 		cause := context.Cause(gctx)
-		stop()
+		peak := stop()
+		log.Info("memory", "budget", pipeline.FormatBytes(r.budget), "heap_share", pipeline.FormatBytes(pipeline.HeapShare(r.budget)), "peak_live_heap", pipeline.FormatBytes(peak))
 		var ob *pipeline.OverBudgetError
 		if err != nil && !errors.Is(err, jobs.ErrAfterPublish) && errors.As(cause, &ob) {
 			return fmt.Errorf("%w; nothing was published", ob)
@@ -463,7 +465,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	start := time.Now()
-	gctx, settle := r.guard(ctx)
+	gctx, settle := r.guard(ctx, log)
 	res, err := jobs.Run(gctx, r.cfg, log.With("job", "run", "date", r.date), progress)
 	err = settle(err)
 	if res != nil { // published, even when latest or retention then failed
@@ -490,7 +492,7 @@ func runBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	cfg.Run = r.cfg
 	start := time.Now()
-	gctx, settle := r.guard(ctx)
+	gctx, settle := r.guard(ctx, log)
 	ran, skipped, err := jobs.Backfill(gctx, cfg, log.With("job", "backfill"), progress)
 	err = settle(err)
 	summarize(log, stdout, "backfill %s..%s: %d dates run, %d already published\n", cfg.From, cfg.To, ran, skipped)
