@@ -377,7 +377,7 @@ func (r *runFlags) guard(ctx context.Context, log *slog.Logger) (context.Context
 	return gctx, func(err error) error {
 		cause := context.Cause(gctx)
 		peak := stop()
-		log.Info("memory", "budget", pipeline.FormatBytes(r.budget), "heap_share", pipeline.FormatBytes(pipeline.HeapShare(r.budget)), "peak_live_heap", pipeline.FormatBytes(peak))
+		log.Info("memory", "budget", pipeline.FormatBytes(r.budget), "heap_share", pipeline.FormatBytes(pipeline.HeapShare(r.budget)), "peak_live_heap", pipeline.FormatBytes(peak), "peak_live_heap_bytes", peak)
 		var ob *pipeline.OverBudgetError
 		if err != nil && !errors.Is(err, jobs.ErrAfterPublish) && errors.As(cause, &ob) {
 			return fmt.Errorf("%w; nothing was published", ob)
