@@ -96,7 +96,7 @@ const writeBatch = 64 << 10
 type ParquetWriter[T any] struct {
 	f       *SyncedFile
 	w       *parquet.GenericWriter[T]
-	pending []T // fewer than writeBatch rows
+	pending []T // fewer than writeBatch rows, not yet encoded
 }
 
 // CreateParquet creates path, which must not exist, for a [ParquetWriter].
@@ -109,21 +109,19 @@ func CreateParquet[T any](path string) (*ParquetWriter[T], error) {
 }
 
 // Write appends rows; rows of a [Sorted] type must continue its order.
+// Rows wait in a buffer until a whole slice of writeBatch is there.
 func (w *ParquetWriter[T]) Write(rows []T) error {
-	if len(w.pending) > 0 {
+	for len(rows) > 0 {
 		n := min(len(rows), writeBatch-len(w.pending))
 		w.pending, rows = append(w.pending, rows[:n]...), rows[n:]
-		if len(w.pending) < writeBatch {
-			return nil
+		if len(w.pending) == writeBatch {
+			if err := writeRows(w.w, w.pending); err != nil {
+				return err
+			}
+			w.pending = w.pending[:0]
 		}
-		if err := writeRows(w.w, w.pending); err != nil {
-			return err
-		}
-		w.pending = w.pending[:0]
 	}
-	whole := len(rows) - len(rows)%writeBatch
-	w.pending = append(w.pending, rows[whole:]...)
-	return writeRows(w.w, rows[:whole])
+	return nil
 }
 
 // Close writes the last rows and the footer, fsyncs and closes the file;
