@@ -231,9 +231,9 @@ func (s *Sweep) NewSolver() *RowSolver {
 // Observed is the fixed rows one solved row observed, in the sweep's
 // basis (after RotateFixed): the rows of a side at some columns (the
 // local driver), or rows listed in order (a partitioned driver). It is a
-// concrete type, not a function, so that reading a row inlines: the
-// gather of observed rows is bound by memory latency, and an indirect
-// call per row costs it a third.
+// concrete type, not a function, so that the local rows are gathered by
+// one kernel ([f32.Gather]) that overlaps their fetches from memory: the
+// gather is bound by memory latency.
 type Observed struct {
 	x    []float32 // local: the side's rows, row-major
 	k    int
@@ -243,15 +243,6 @@ type Observed struct {
 
 // ObservedRows is the observed rows given in order.
 func ObservedRows(list [][]float32) Observed { return Observed{list: list} }
-
-// row is the j-th observed row.
-func (o *Observed) row(j int) []float32 {
-	if o.list != nil {
-		return o.list[j]
-	}
-	i := int(o.cols[j]) * o.k
-	return o.x[i : i+o.k]
-}
 
 // Solve overwrites x, a row of the solved side (in that side's basis
 // before the sweep: its warm start), with its solution in the sweep's
@@ -479,7 +470,7 @@ type eigenSolver struct {
 	z        []float32 // exact path: D⁻¹ y'_i, row-major n×k
 	w        []float32 // exact path: sqrt(c_i − 1)
 	m, t     []float64 // exact path: the n×n system and its solution
-	g        []float32 // CG path: the observed rows y'_i, gathered (n×k)
+	g        []float32 // the observed rows y'_i, gathered (n×k)
 	gw, gt   []float32 // CG path: their weights c_i − 1; y'_i·v
 	// singular: with no regularisation and a null direction of the Gram
 	// matrix, D is not invertible and every row takes the CG path.
@@ -500,44 +491,41 @@ func newEigenSolver(b *Sweep, exactMax int, minLambda float64) *eigenSolver {
 func (s *eigenSolver) warm(n int) bool { return n > s.exactMax || s.singular || s.b.gram != nil }
 
 // solve leaves the row's solution in the rotated basis in s.x: exact for
-// few observations, steps of CG from s.x otherwise.
+// few observations, steps of CG from s.x otherwise. Either way the
+// observed rows are gathered first, so that each is fetched from memory
+// once, with the fetches overlapping.
 func (s *eigenSolver) solve(vals []float32, obs *Observed, alpha, lambda float64, steps int) {
 	b := s.b
 	for l, e := range b.lam {
 		s.diag[l] = float32(e + lambda)
 	}
 	clear(s.rhs)
-	if s.warm(len(vals)) {
-		s.gather(vals, obs, alpha)
-		for j, v := range vals {
-			if v > 0 {
-				f32.Axpy(float32(1+alpha*float64(v)), s.g[j*b.k:(j+1)*b.k], s.rhs)
-			}
+	s.gather(vals, obs, alpha)
+	for j, v := range vals {
+		if v > 0 {
+			f32.Axpy(float32(1+alpha*float64(v)), s.g[j*b.k:(j+1)*b.k], s.rhs)
 		}
+	}
+	if s.warm(len(vals)) {
 		s.cg(steps)
 		return
 	}
-	for j, v := range vals {
-		if v > 0 {
-			f32.Axpy(float32(1+alpha*float64(v)), obs.row(j), s.rhs)
-		}
-	}
-	s.exact(vals, obs, alpha)
+	s.exact(vals, alpha)
 }
 
 // exact solves (D + W Wᵀ) x = rhs with D = diag, W's columns w_i y'_i,
 // by the Woodbury identity: x = D⁻¹rhs − D⁻¹W t, (I + WᵀD⁻¹W) t = WᵀD⁻¹rhs.
-func (s *eigenSolver) exact(vals []float32, obs *Observed, alpha float64) {
+func (s *eigenSolver) exact(vals []float32, alpha float64) {
 	k, n := s.b.k, len(vals)
 	for l, d := range s.diag {
 		s.dinv[l] = 1 / d
 	}
 	for i, v := range vals {
 		s.w[i] = float32(math.Sqrt(alpha * math.Abs(float64(v))))
-		f32.Mul(s.z[i*k:(i+1)*k], obs.row(i), s.dinv)
+		f32.Mul(s.z[i*k:(i+1)*k], s.g[i*k:(i+1)*k], s.dinv)
 	}
 	for i := range n {
-		yi, zi := obs.row(i), s.z[i*k:(i+1)*k]
+		yi, zi := s.g[i*k:(i+1)*k], s.z[i*k:(i+1)*k]
 		for j := range i + 1 {
 			s.m[i*n+j] = float64(s.w[i]) * float64(s.w[j]) * float64(f32.Dot(yi, s.z[j*k:(j+1)*k]))
 		}
@@ -588,8 +576,14 @@ func (s *eigenSolver) gather(vals []float32, obs *Observed, alpha float64) {
 		s.g, s.gw, s.gt = make([]float32, n*k), make([]float32, n), make([]float32, n)
 	}
 	s.g, s.gw, s.gt = s.g[:n*k], s.gw[:n], s.gt[:n]
+	if obs.list == nil {
+		f32.Gather(s.g, obs.x, k, obs.cols[:n])
+	} else {
+		for j, row := range obs.list[:n] {
+			copy(s.g[j*k:(j+1)*k], row)
+		}
+	}
 	for j, v := range vals {
-		copy(s.g[j*k:(j+1)*k], obs.row(j))
 		s.gw[j] = float32(alpha * math.Abs(float64(v)))
 	}
 }

@@ -93,3 +93,31 @@ func axpyGo(a float32, x, y []float32) {
 		y[i] += a * v
 	}
 }
+
+// gatherAhead is how many rows ahead Gather prefetches: 2 to 16 all
+// roughly halve the time of a plain copy (BenchmarkGather); 8 was best.
+const gatherAhead = 8
+
+// Gather copies row rows[j] of the row-major matrix src, with k columns,
+// to row j of dst, for every j. Rows read at random from a matrix larger
+// than the caches cost a trip to memory each; Gather asks for the rows
+// a few places ahead before it copies one, so that those trips overlap.
+func Gather(dst, src []float32, k int, rows []int32) {
+	if k == 0 || len(rows) == 0 {
+		return
+	}
+	n := len(src) / k
+	for _, r := range rows {
+		if uint(r) >= uint(n) {
+			panic("f32: Gather row out of range")
+		}
+	}
+	_ = dst[:len(rows)*k]
+	if useAVX2 && k%8 == 0 {
+		gatherAVX2(dst, src, rows, k, gatherAhead)
+		return
+	}
+	for j, r := range rows {
+		copy(dst[j*k:(j+1)*k], src[int(r)*k:(int(r)+1)*k])
+	}
+}

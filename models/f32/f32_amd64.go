@@ -17,3 +17,8 @@ func dot4AVX2(m []float32, stride int, x []float32, out *[4]float32)
 
 //go:noescape
 func mulAVX2(dst, x, y []float32)
+
+// gatherAVX2 copies rows of src to dst, prefetching ahead rows early.
+//
+//go:noescape
+func gatherAVX2(dst, src []float32, rows []int32, k, ahead int)

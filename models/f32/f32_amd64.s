@@ -208,3 +208,54 @@ multail:
 muldone:
 	VZEROUPPER
 	RET
+
+// func gatherAVX2(dst, src []float32, rows []int32, k, ahead int)
+// Copies row rows[j] of src (k floats, k a multiple of 8) to row j of
+// dst, first prefetching the lines of row rows[j+ahead].
+TEXT ·gatherAVX2(SB), NOSPLIT, $0-88
+	MOVQ dst_base+0(FP), DI
+	MOVQ src_base+24(FP), SI
+	MOVQ rows_base+48(FP), BX
+	MOVQ rows_len+56(FP), CX
+	MOVQ k+72(FP), DX
+	SHLQ $2, DX           // bytes per row
+	MOVQ ahead+80(FP), R12
+	XORQ R8, R8           // j
+
+gatherrow:
+	CMPQ R8, CX
+	JGE  gatherdone
+	LEAQ (R8)(R12*1), R9
+	CMPQ R9, CX
+	JGE  gathercopy
+	MOVLQSX (BX)(R9*4), R10
+	IMULQ   DX, R10
+	ADDQ    SI, R10
+	XORQ    R11, R11
+
+gatherpf:
+	PREFETCHT0 (R10)(R11*1)
+	ADDQ       $64, R11
+	CMPQ       R11, DX
+	JL         gatherpf
+	PREFETCHT0 -1(R10)(DX*1)
+
+gathercopy:
+	MOVLQSX (BX)(R8*4), R10
+	IMULQ   DX, R10
+	ADDQ    SI, R10
+	XORQ    R11, R11
+
+gathermove:
+	VMOVUPS (R10)(R11*1), Y0
+	VMOVUPS Y0, (DI)(R11*1)
+	ADDQ    $32, R11
+	CMPQ    R11, DX
+	JL      gathermove
+	ADDQ    DX, DI
+	INCQ    R8
+	JMP     gatherrow
+
+gatherdone:
+	VZEROUPPER
+	RET
