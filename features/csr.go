@@ -120,7 +120,13 @@ func (m *CSR) Has(r, c int32) bool {
 }
 
 // PairSet is a set of unordered pairs of dense indices.
-type PairSet struct{ keys []uint64 }
+type PairSet struct {
+	keys []uint64 // sorted: the smaller index in the high half
+	// start[a] is where the pairs whose smaller index is a begin in keys,
+	// so that a lookup searches only those few: policy checks ask it for
+	// every candidate of every user.
+	start []int32
+}
 
 func pairKey(a, b int32) uint64 {
 	if a > b {
@@ -137,12 +143,28 @@ func NewPairSet(pairs [][2]int32) PairSet {
 		keys[i] = pairKey(p[0], p[1])
 	}
 	slices.Sort(keys)
-	return PairSet{keys: slices.Compact(keys)}
+	keys = slices.Compact(keys)
+	if len(keys) == 0 {
+		return PairSet{}
+	}
+	start := make([]int32, keys[len(keys)-1]>>32+2)
+	for _, k := range keys {
+		start[k>>32+1]++
+	}
+	for a := 1; a < len(start); a++ {
+		start[a] += start[a-1]
+	}
+	return PairSet{keys: keys, start: start}
 }
 
 // Has reports whether {a, b} is in the set.
 func (s PairSet) Has(a, b int32) bool {
-	_, ok := slices.BinarySearch(s.keys, pairKey(a, b))
+	k := pairKey(a, b)
+	lo := k >> 32
+	if lo+1 >= uint64(len(s.start)) {
+		return false
+	}
+	_, ok := slices.BinarySearch(s.keys[s.start[lo]:s.start[lo+1]], k)
 	return ok
 }
 

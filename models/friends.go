@@ -7,10 +7,9 @@ import (
 	"math"
 	"slices"
 
-	"gonum.org/v1/gonum/floats"
-
 	"circles/data"
 	"circles/features"
+	"circles/models/f32"
 	"circles/pipeline"
 )
 
@@ -150,8 +149,10 @@ type scratch struct {
 	aa       []float32
 	ra       []float32
 	comember []uint8
-	group    []int32 // a shared group (or -1), for the reason
-	activity []int32 // a shared activity (or -1)
+	tie      []float32 // the money tie's strength, 0 when none
+	contact  []bool    // in u's own address book
+	group    []int32   // a shared group (or -1), for the reason
+	activity []int32   // a shared activity (or -1)
 	seen     []bool
 	touched  []int32
 	// items marks the items with positive signal of user itemsOf−1
@@ -161,7 +162,7 @@ type scratch struct {
 }
 
 func newScratch(n int) *scratch {
-	s := &scratch{mutual: make([]int32, n), aa: make([]float32, n), ra: make([]float32, n), comember: make([]uint8, n), group: make([]int32, n), activity: make([]int32, n), seen: make([]bool, n)}
+	s := &scratch{mutual: make([]int32, n), aa: make([]float32, n), ra: make([]float32, n), comember: make([]uint8, n), tie: make([]float32, n), contact: make([]bool, n), group: make([]int32, n), activity: make([]int32, n), seen: make([]bool, n)}
 	for i := range n {
 		s.group[i], s.activity[i] = -1, -1
 	}
@@ -177,7 +178,7 @@ func (s *scratch) touch(c int32) {
 
 func (s *scratch) reset() {
 	for _, c := range s.touched {
-		s.mutual[c], s.aa[c], s.ra[c], s.comember[c], s.group[c], s.activity[c], s.seen[c] = 0, 0, 0, 0, -1, -1, false
+		s.mutual[c], s.aa[c], s.ra[c], s.comember[c], s.tie[c], s.contact[c], s.group[c], s.activity[c], s.seen[c] = 0, 0, 0, 0, 0, false, -1, -1, false
 	}
 	s.touched = s.touched[:0]
 }
@@ -200,11 +201,11 @@ func RankFriendsTo(ctx context.Context, in Inputs, p FriendParams, workers int, 
 			return err
 		}
 	}
-	cf := newFriendFeaturizer(in, p)
-	cf.scoreOnly = true
+	cf := newFriendFeaturizer(in, p, true)
 	type state struct {
 		s       *scratch
 		top     *TopK
+		xs      [][NumFriendFeatures]float64 // the candidates' graph features
 		pending []pendingFriend
 	}
 	return rankEligible(ctx, in, workers, func() *state {
@@ -225,24 +226,25 @@ func RankFriendsTo(ctx context.Context, in Inputs, p FriendParams, workers int, 
 		// rest are dropped before their profile features are computed;
 		// the slack covers rounding, so every list is the one scoring
 		// every candidate would give.
-		st.pending = st.pending[:0]
+		st.pending, st.xs = st.pending[:0], st.xs[:0]
 		for _, c := range s.touched {
 			if x, ok := cf.graphFeatures(s, u, c); ok {
 				v := score(&x)
-				st.pending = append(st.pending, pendingFriend{c: c, x: x, bound: v + cf.profileBound(u, c)})
+				st.pending = append(st.pending, pendingFriend{c: c, i: int32(len(st.xs)), bound: v + cf.profileBound(u, c)})
+				st.xs = append(st.xs, x)
 			}
 		}
 		slices.SortFunc(st.pending, func(a, b pendingFriend) int { return cmp.Compare(b.bound, a.bound) })
-		for i := range st.pending {
-			pf := &st.pending[i]
+		for _, pf := range st.pending {
 			if floor, full := top.Floor(); full && pf.bound+1e-9*(1+math.Abs(pf.bound)) < floor {
 				break
 			}
 			if !Allowed(in.Features, d.UserMinor, u, pf.c) {
 				continue
 			}
-			cf.profileFeatures(st.s, &pf.x, u, pf.c)
-			top.Push(Scored{ID: d.Users.ID(pf.c), Index: pf.c, Score: score(&pf.x)})
+			x := &st.xs[pf.i]
+			cf.profileFeatures(st.s, x, u, pf.c)
+			top.Push(Scored{ID: d.Users.ID(pf.c), Index: pf.c, Score: score(x)})
 		}
 		for rank, sc := range top.Sorted() {
 			fs := data.FriendSuggestion{UserID: d.Users.ID(u), CandidateID: sc.ID, Rank: int32(rank + 1), Score: float32(sc.Score), Reasons: friendReasons(in, s, u, sc.Index)}
@@ -256,12 +258,12 @@ func RankFriendsTo(ctx context.Context, in Inputs, p FriendParams, workers int, 
 	}, emit)
 }
 
-// pendingFriend is a candidate with its graph features, waiting for its
-// profile features: bound is the best score they could give it.
+// pendingFriend is a candidate waiting for its profile features: i
+// indexes its graph features, and bound is the best score they could
+// give it. It is small, so that sorting by bound moves few bytes.
 type pendingFriend struct {
-	c     int32
-	x     [NumFriendFeatures]float64
 	bound float64
+	c, i  int32
 }
 
 // friendFeaturizer gathers a user's friend candidates and computes their
@@ -270,29 +272,53 @@ type pendingFriend struct {
 type friendFeaturizer struct {
 	in        Inputs
 	p         FriendParams
-	userNorms []float64 // norms of the interest model's user vectors
-	positives []int32   // per user, the number of items with positive signal
+	positives []int32 // per user, the number of items with positive signal
 	// scoreOnly, set when only the score matters (RankFriends), leaves
 	// at zero the profile features whose weight is zero.
 	scoreOnly bool
 	w         [NumFriendFeatures]float64 // p's weights
+	logDegree []float64                  // per user, log(1 + friends)
+	logCounts [64]float64                // log(1 + n) for small n
+	// the friend-graph embedding's factors, when there is one
+	graphUsers, graphItems rows32
+	// the interest model's user vectors and their norms, when the latent
+	// feature is needed and there is a model
+	latent    rows32
+	userNorms []float64
 }
 
-func newFriendFeaturizer(in Inputs, p FriendParams) *friendFeaturizer {
-	cf := &friendFeaturizer{in: in, p: p, w: p.Weights()}
-	if in.ALS != nil {
-		X := in.ALS.Users
-		n, _ := X.Dims()
-		cf.userNorms = make([]float64, n)
-		for u := range n {
-			cf.userNorms[u] = math.Sqrt(floats.Dot(X.RawRowView(u), X.RawRowView(u)))
+func newFriendFeaturizer(in Inputs, p FriendParams, scoreOnly bool) *friendFeaturizer {
+	f := in.Features
+	cf := &friendFeaturizer{in: in, p: p, w: p.Weights(), scoreOnly: scoreOnly}
+	if in.ALS != nil && cf.needed(FeatLatent) {
+		cf.latent = rows32Of(in.ALS.Users)
+		cf.userNorms = make([]float64, in.ALS.Users.RawMatrix().Rows)
+		for u := range cf.userNorms {
+			x := cf.latent.row(int32(u))
+			cf.userNorms[u] = math.Sqrt(f32.Dot64(x, x))
 		}
 	}
-	cf.positives = make([]int32, in.Features.Signals.Rows())
-	for u := range cf.positives {
-		cf.positives[u] = int32(PositiveEvents(in.Features, int32(u)))
+	if g := in.Graph; g != nil {
+		cf.graphUsers, cf.graphItems = rows32Of(g.Users), rows32Of(g.Items)
+	}
+	n := f.Signals.Rows()
+	cf.positives, cf.logDegree = make([]int32, n), make([]float64, n)
+	for u := range int32(n) {
+		cf.positives[u] = int32(PositiveEvents(f, u))
+		cf.logDegree[u] = math.Log1p(float64(cf.degree(u)))
+	}
+	for i := range cf.logCounts {
+		cf.logCounts[i] = math.Log1p(float64(i))
 	}
 	return cf
+}
+
+// log1pCount is log(1 + n) for a count n.
+func (cf *friendFeaturizer) log1pCount(n int32) float64 {
+	if n >= 0 && int(n) < len(cf.logCounts) {
+		return cf.logCounts[n]
+	}
+	return math.Log1p(float64(n))
 }
 
 func (cf *friendFeaturizer) degree(u int32) int {
@@ -324,12 +350,15 @@ func (cf *friendFeaturizer) gather(s *scratch, u int32) {
 		}
 	}
 	// money ties
-	for _, c := range colsOf(&f.Ties, u) {
+	cols, ties := f.Ties.Row(u)
+	for j, c := range cols {
 		s.touch(c)
+		s.tie[c] = ties[j]
 	}
 	// u's own contacts (never the address books that hold u)
 	for _, c := range colsOf(&f.Contacts, u) {
 		s.touch(c)
+		s.contact[c] = true
 	}
 	// small groups and activities in common
 	for _, g := range colsOf(&f.Members, u) {
@@ -374,22 +403,22 @@ func (cf *friendFeaturizer) features(s *scratch, u, c int32) (x [NumFriendFeatur
 // graphFeatures fills the features read off the scratch and the graphs,
 // or returns false when c is too weakly connected to u to be a candidate.
 func (cf *friendFeaturizer) graphFeatures(s *scratch, u, c int32) (x [NumFriendFeatures]float64, ok bool) {
-	f := cf.in.Features
-	tie, _ := f.Tie(u, c)
-	contact := f.Contacts.Has(u, c)
+	tie, contact := s.tie[c], s.contact[c]
 	if tie == 0 && !contact && s.comember[c] == 0 && int(s.mutual[c]) < cf.p.MinMutualForFoF {
 		return x, false
 	}
-	x[FeatMutual] = math.Log1p(float64(s.mutual[c]))
+	x[FeatMutual] = cf.log1pCount(s.mutual[c])
 	x[FeatAdamicAdar], x[FeatResourceAllocation] = float64(s.aa[c]), float64(s.ra[c])
-	x[FeatTie] = math.Log1p(float64(tie))
+	if tie != 0 {
+		x[FeatTie] = math.Log1p(float64(tie))
+	}
 	x[FeatCoMember] = float64(s.comember[c])
-	x[FeatDegree] = math.Log1p(float64(cf.degree(c)))
+	x[FeatDegree] = cf.logDegree[c]
 	if contact {
 		x[FeatContact] = 1
 	}
-	if g := cf.in.Graph; g != nil {
-		x[FeatGraph] = floats.Dot(g.Users.RawRowView(int(u)), g.Items.RawRowView(int(c)))
+	if cf.graphUsers.x != nil {
+		x[FeatGraph] = f32.Dot64(cf.graphUsers.row(u), cf.graphItems.row(c))
 	}
 	return x, true
 }
@@ -405,9 +434,8 @@ func (cf *friendFeaturizer) profileFeatures(s *scratch, x *[NumFriendFeatures]fl
 	if cf.needed(FeatSharedItems) {
 		x[FeatSharedItems] = cf.sharedItems(s, u, c)
 	}
-	if cf.needed(FeatLatent) && cf.userNorms != nil && cf.userNorms[u] > 0 && cf.userNorms[c] > 0 {
-		X := cf.in.ALS.Users
-		x[FeatLatent] = floats.Dot(X.RawRowView(int(u)), X.RawRowView(int(c))) / (cf.userNorms[u] * cf.userNorms[c])
+	if cf.userNorms != nil && cf.userNorms[u] > 0 && cf.userNorms[c] > 0 {
+		x[FeatLatent] = f32.Dot64(cf.latent.row(u), cf.latent.row(c)) / (cf.userNorms[u] * cf.userNorms[c])
 	}
 }
 
@@ -481,7 +509,7 @@ func FriendCandidates(ctx context.Context, in Inputs, p FriendParams, users []in
 	if err := in.withFriendGraph(ctx, p, workers); err != nil {
 		return nil, err
 	}
-	cf := newFriendFeaturizer(in, p)
+	cf := newFriendFeaturizer(in, p, false)
 	per := make([][]FriendCandidate, len(users))
 	nu := in.Dims.Users.Len()
 	err := pipeline.ForChunks(ctx, len(users), workers, 64, func() *scratch { return newScratch(nu) }, func(s *scratch, lo, hi int) {

@@ -9,10 +9,9 @@ import (
 	"slices"
 	"sync"
 
-	"gonum.org/v1/gonum/floats"
-
 	"circles/data"
 	"circles/features"
+	"circles/models/f32"
 	"circles/pipeline"
 )
 
@@ -330,6 +329,31 @@ func bestTopic(f *features.Features, u int32, topics []int32) (best int32, sum f
 
 func clip01(x float64) float64 { return math.Max(0, math.Min(1, x)) }
 
+// socialCurve is 1 − exp(−n/scale), the diminishing return of n friends
+// in a group or going to an activity, tabled for the small counts nearly
+// every candidate has.
+type socialCurve struct {
+	scale float64
+	small [64]float64
+}
+
+func newSocialCurve(scale float64) *socialCurve {
+	c := &socialCurve{scale: scale}
+	for n := range c.small {
+		c.small[n] = c.compute(int32(n))
+	}
+	return c
+}
+
+func (c *socialCurve) compute(n int32) float64 { return 1 - math.Exp(-float64(n)/c.scale) }
+
+func (c *socialCurve) at(n int32) float64 {
+	if n >= 0 && int(n) < len(c.small) {
+		return c.small[n]
+	}
+	return c.compute(n)
+}
+
 // groupHealth scores each group in [0, 1]: half from its eligible member
 // count (log-scaled against the largest group in its city), half from its
 // activities in the 30 days before the run date and the horizon after it.
@@ -394,6 +418,8 @@ func RankGroupsTo(ctx context.Context, in Inputs, p GroupParams, workers int, em
 			return err
 		}
 	}
+	users, items := rows32Of(in.ALS.Users), rows32Of(in.ALS.Items)
+	social := newSocialCurve(p.SocialScale)
 	return rankEligible(ctx, in, workers, func() *rankState {
 		return newGroupRankState(p.MaxPerUser, d.Groups.Len())
 	}, func(st *rankState, u int32) (out []data.GroupSuggestion) {
@@ -404,7 +430,7 @@ func RankGroupsTo(ctx context.Context, in Inputs, p GroupParams, workers int, em
 			coMemberScores(f, co, u, st)
 		}
 		st.topics = collectGroups(d, f, gc, p, u, st, st.topics)
-		x := in.ALS.Users.RawRowView(int(u))
+		x := users.row(u)
 		for _, g := range st.cands {
 			item := f.Items.Group(g)
 			if f.Members.Has(u, g) || f.HiddenItems.Has(u, item) {
@@ -415,9 +441,9 @@ func RankGroupsTo(ctx context.Context, in Inputs, p GroupParams, workers int, em
 			if nf >= 2 {
 				dens = friendDensity(f, u, g)
 			}
-			s := p.InterestWeight*clip01(floats.Dot(x, in.ALS.Items.RawRowView(int(item)))) +
+			s := p.InterestWeight*clip01(f32.Dot64(x, items.row(item))) +
 				p.TopicWeight*clip01(topic) +
-				p.SocialWeight*(1-math.Exp(-float64(nf)/p.SocialScale))*(1+p.DensityBonus*dens) +
+				p.SocialWeight*social.at(nf)*(1+p.DensityBonus*dens) +
 				p.HealthWeight*health[g]
 			if st.coShare[g] > 0 {
 				s += p.CoMemberWeight * float64(st.coShare[g]/own)
@@ -585,6 +611,12 @@ func RankActivitiesTo(ctx context.Context, in Inputs, p GroupParams, workers int
 	for i := range byTopic {
 		byTopic[i] = mostSignedUp(byTopic[i], p.PerTopicCandidates)
 	}
+	users, items := rows32Of(in.ALS.Users), rows32Of(in.ALS.Items)
+	social := newSocialCurve(p.SocialScale)
+	popularity := make([]float64, d.Activities.Len())
+	for a := range popularity {
+		popularity[a] = math.Min(1, math.Log1p(float64(signups(int32(a))))/math.Log1p(50))
+	}
 	return rankEligible(ctx, in, workers, func() *rankState {
 		return newRankState(p.MaxPerUser, d.Activities.Len())
 	}, func(st *rankState, u int32) (out []data.ActivitySuggestion) {
@@ -612,7 +644,7 @@ func RankActivitiesTo(ctx context.Context, in Inputs, p GroupParams, workers int
 		for _, a := range popular[c] {
 			st.collect(a)
 		}
-		x := in.ALS.Users.RawRowView(int(u))
+		x := users.row(u)
 		for _, a := range st.cands {
 			g := d.ActivityGroup[a]
 			if f.Signups.Has(u, a) || f.HiddenItems.Has(u, f.Items.Activity(a)) || f.HiddenItems.Has(u, f.Items.Group(g)) {
@@ -620,10 +652,9 @@ func RankActivitiesTo(ctx context.Context, in Inputs, p GroupParams, workers int
 			}
 			going := counts[a]
 			_, topic := bestTopic(f, u, d.GroupTopics[g])
-			interest := math.Max(floats.Dot(x, in.ALS.Items.RawRowView(int(f.Items.Activity(a)))), floats.Dot(x, in.ALS.Items.RawRowView(int(f.Items.Group(g)))))
-			popularity := math.Min(1, math.Log1p(float64(len(colsOf(&f.ActSignups, a))))/math.Log1p(50))
+			interest := math.Max(f32.Dot64(x, items.row(f.Items.Activity(a))), f32.Dot64(x, items.row(f.Items.Group(g))))
 			s := p.InterestWeight*clip01(interest) + p.TopicWeight*clip01(topic) +
-				p.SocialWeight*(1-math.Exp(-float64(going)/p.SocialScale)) + p.HealthWeight*popularity
+				p.SocialWeight*social.at(going) + p.HealthWeight*popularity[a]
 			if f.Members.Has(u, g) {
 				s += p.SocialWeight * 0.5 // your own group's activity
 			}

@@ -22,3 +22,24 @@ func mulAVX2(dst, x, y []float32)
 //
 //go:noescape
 func gatherAVX2(dst, src []float32, rows []int32, k, ahead int)
+
+// Dot64 returns Σ x_i·y_i in float64: each product is exact in float64,
+// and they are summed in the order of gonum's amd64 floats.Dot (four
+// lanes, the tail into the first, then (s0+s2)+(s1+s3)), so the result
+// is floats.Dot of the vectors' float64 images bit for bit, reading half
+// the bytes. y must be at least as long as x.
+func Dot64(x, y []float32) float64 {
+	_ = y[:len(x)]
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		s0 += float64(x[i]) * float64(y[i])
+		s1 += float64(x[i+1]) * float64(y[i+1])
+		s2 += float64(x[i+2]) * float64(y[i+2])
+		s3 += float64(x[i+3]) * float64(y[i+3])
+	}
+	for ; i < len(x); i++ {
+		s0 += float64(x[i]) * float64(y[i])
+	}
+	return (s0 + s2) + (s1 + s3)
+}

@@ -3,6 +3,8 @@ package f32
 import (
 	"math/rand/v2"
 	"testing"
+
+	"gonum.org/v1/gonum/floats"
 )
 
 // ints returns n small integers as float32 starting at a random offset
@@ -100,4 +102,22 @@ func BenchmarkMulVec128(b *testing.B) {
 		MulVec(out, m, x)
 	}
 	b.ReportMetric(float64(k*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "Gmadd/s")
+}
+
+func TestDot64IsFloatsDotOfTheFloat64Images(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(9, 10))
+	for n := range 140 {
+		for range 20 {
+			x, y := make([]float32, n), make([]float32, n)
+			x64, y64 := make([]float64, n), make([]float64, n)
+			for i := range n {
+				x[i], y[i] = float32(r.NormFloat64()), float32(r.NormFloat64()*1e3)
+				x64[i], y64[i] = float64(x[i]), float64(y[i])
+			}
+			if got, want := Dot64(x, y), floats.Dot(x64, y64); got != want {
+				t.Fatalf("n=%d: Dot64 = %v, floats.Dot = %v", n, got, want)
+			}
+		}
+	}
 }
