@@ -63,10 +63,22 @@ type Batch[T any] struct {
 	next    int64 // the row number after the last kept row
 }
 
-// reserve grows the batch's slices for n more rows at once.
-func (b *Batch[T]) reserve(n int) {
+// reserve grows the batch's slices for every row of p from row base on:
+// at the first row group that is one allocation for the whole file, and
+// at the others nothing, where growing per row group copied each file's
+// rows several times over.
+func (b *Batch[T]) reserve(p *parquetFile, base int64) {
+	n := int(p.pf.NumRows() - base)
 	b.Rows = slices.Grow(b.Rows, n)
 	b.IDs = slices.Grow(b.IDs, n)
+}
+
+// sized returns s with length n, reusing its array when it has room.
+func sized[T any](s []T, n int) []T {
+	if cap(s) >= n {
+		return s[:n]
+	}
+	return make([]T, n)
 }
 
 // keep appends the row numbered row, with its ID.
@@ -163,17 +175,22 @@ func ScanTransactions(path string, d *Dims, w Window) (*Batch[Txn], error) {
 		{"amount_cents", colInt64, true}, {"ref", colInt64, false}}
 	parseKind := func(b []byte) (int32, bool) { k, ok := ParseTxKind(b); return int32(k), ok }
 	parsePayee := func(b []byte) (int32, bool) { k, ok := ParsePayeeType(b); return int32(k), ok }
+	// the column buffers are shared by the file's row groups, read one
+	// after another
+	buf := make([]parquet.Value, valueBufSize)
+	var ids, ts, payer, payee, amount, ref []int64
+	var idOK, tsOK, payerOK, payeeOK, amountOK, refOK []bool
+	var ptype, kind []int32
 	err := scanRowGroups(path, specs, func(p *parquetFile, rg parquet.RowGroup, base int64, c []*column) error {
 		n := int(rg.NumRows())
-		b.reserve(n)
-		buf := make([]parquet.Value, valueBufSize)
-		ids, idOK := make([]int64, n), make([]bool, n)
-		ts, tsOK := make([]int64, n), make([]bool, n)
-		payer, payerOK := make([]int64, n), make([]bool, n)
-		payee, payeeOK := make([]int64, n), make([]bool, n)
-		ptype, kind := make([]int32, n), make([]int32, n)
-		amount, amountOK := make([]int64, n), make([]bool, n)
-		ref, refOK := make([]int64, n), make([]bool, n)
+		b.reserve(p, base)
+		ids, idOK = sized(ids, n), sized(idOK, n)
+		ts, tsOK = sized(ts, n), sized(tsOK, n)
+		payer, payerOK = sized(payer, n), sized(payerOK, n)
+		payee, payeeOK = sized(payee, n), sized(payeeOK, n)
+		ptype, kind = sized(ptype, n), sized(kind, n)
+		amount, amountOK = sized(amount, n), sized(amountOK, n)
+		ref, refOK = sized(ref, n), sized(refOK, n)
 		if err := errors.Join(
 			p.int64s(rg, c[0], buf, ids, idOK),
 			p.int64s(rg, c[1], buf, ts, tsOK),
@@ -256,16 +273,20 @@ func ScanInteractions(path string, d *Dims, w Window) (*Batch[Event], error) {
 	parseTarget := func(b []byte) (int32, bool) { k, ok := ParseTargetKind(b); return int32(k), ok }
 	parseAction := func(b []byte) (int32, bool) { k, ok := ParseAction(b); return int32(k), ok }
 	targets := [numTargetKinds]*Index{TargetContent: &d.Contents, TargetGroup: &d.Groups, TargetActivity: &d.Activities, TargetUser: &d.Users, TargetMerchant: &d.Merchants}
+	buf := make([]parquet.Value, valueBufSize) // shared by the row groups, as above
+	var ids, ts, user, target []int64
+	var idOK, tsOK, userOK, targetOK, weightOK []bool
+	var tkind, action []int32
+	var weight []float64
 	err := scanRowGroups(path, specs, func(p *parquetFile, rg parquet.RowGroup, base int64, c []*column) error {
 		n := int(rg.NumRows())
-		b.reserve(n)
-		buf := make([]parquet.Value, valueBufSize)
-		ids, idOK := make([]int64, n), make([]bool, n)
-		ts, tsOK := make([]int64, n), make([]bool, n)
-		user, userOK := make([]int64, n), make([]bool, n)
-		tkind, action := make([]int32, n), make([]int32, n)
-		target, targetOK := make([]int64, n), make([]bool, n)
-		weight, weightOK := make([]float64, n), make([]bool, n)
+		b.reserve(p, base)
+		ids, idOK = sized(ids, n), sized(idOK, n)
+		ts, tsOK = sized(ts, n), sized(tsOK, n)
+		user, userOK = sized(user, n), sized(userOK, n)
+		tkind, action = sized(tkind, n), sized(action, n)
+		target, targetOK = sized(target, n), sized(targetOK, n)
+		weight, weightOK = sized(weight, n), sized(weightOK, n)
 		if err := errors.Join(
 			p.int64s(rg, c[0], buf, ids, idOK),
 			p.int64s(rg, c[1], buf, ts, tsOK),
