@@ -43,3 +43,43 @@ func BenchmarkIDSetDayPrefixed(b *testing.B) {
 		}
 	}
 }
+
+// TestIndexMatchesMap checks interning and lookups against a map, through
+// several grow steps, on IDs shaped as in TestIDSetMatchesMap.
+func TestIndexMatchesMap(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(3, 4))
+	var x Index
+	if x.Lookup(7) != -1 || x.Len() != 0 {
+		t.Fatal("the zero Index is not empty")
+	}
+	ref := map[int64]int32{}
+	for i := range 100_000 {
+		var id int64
+		switch i % 3 {
+		case 0:
+			id = int64(r.IntN(90)+1)<<36 | int64(r.IntN(1000))
+		case 1:
+			id = r.Int64N(1000) - 500
+		default:
+			id = r.Int64()
+		}
+		want, seen := ref[id]
+		if !seen {
+			want = int32(len(ref))
+			ref[id] = want
+		}
+		if got, added := x.Add(id); got != want || added == seen {
+			t.Fatalf("Add(%d) = %d, %v; want %d, %v", id, got, added, want, !seen)
+		}
+		probe := r.Int64N(2000) - 1000
+		if want, ok := ref[probe]; ok != (x.Lookup(probe) >= 0) || ok && x.Lookup(probe) != want {
+			t.Fatalf("Lookup(%d) = %d, want %d (known %v)", probe, x.Lookup(probe), want, ok)
+		}
+	}
+	for id, i := range ref {
+		if x.Lookup(id) != i || x.ID(i) != id {
+			t.Fatalf("Lookup(%d) = %d, ID(%d) = %d; want %d", id, x.Lookup(id), i, x.ID(i), i)
+		}
+	}
+}
