@@ -327,7 +327,18 @@ func bestTopic(f *features.Features, u int32, topics []int32) (best int32, sum f
 	return best, sum
 }
 
-func clip01(x float64) float64 { return math.Max(0, math.Min(1, x)) }
+func clip01(x float64) float64 {
+	// comparisons, not math.Max and math.Min, which run for every
+	// candidate; the two differ only on −0, which adds nothing to a score
+	// either way
+	switch {
+	case x < 0:
+		return 0
+	case x > 1:
+		return 1
+	}
+	return x
+}
 
 // socialCurve is 1 − exp(−n/scale), the diminishing return of n friends
 // in a group or going to an activity, tabled for the small counts nearly
