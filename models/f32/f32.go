@@ -106,12 +106,7 @@ func Gather(dst, src []float32, k int, rows []int32) {
 	if k == 0 || len(rows) == 0 {
 		return
 	}
-	n := len(src) / k
-	for _, r := range rows {
-		if uint(r) >= uint(n) {
-			panic("f32: Gather row out of range")
-		}
-	}
+	checkRows(src, k, rows)
 	_ = dst[:len(rows)*k]
 	if useAVX2 && k%8 == 0 {
 		gatherAVX2(dst, src, rows, k, gatherAhead)
@@ -119,5 +114,35 @@ func Gather(dst, src []float32, k int, rows []int32) {
 	}
 	for j, r := range rows {
 		copy(dst[j*k:(j+1)*k], src[int(r)*k:(int(r)+1)*k])
+	}
+}
+
+// Dot64Rows sets out[j] = [Dot64](x, row rows[j] of m) for every j, m
+// row-major with len(x) columns, prefetching rows ahead as [Gather] does.
+func Dot64Rows(out []float64, x, m []float32, rows []int32) {
+	k := len(x)
+	_ = out[:len(rows)]
+	if k == 0 {
+		clear(out[:len(rows)])
+		return
+	}
+	checkRows(m, k, rows)
+	if useAVX2 {
+		dot64RowsAVX2(x, m, rows, out, gatherAhead)
+		return
+	}
+	for j, r := range rows {
+		out[j] = Dot64(x, m[int(r)*k:(int(r)+1)*k])
+	}
+}
+
+// checkRows panics unless every row is one of m's, k columns each: the
+// kernels read them unchecked.
+func checkRows(m []float32, k int, rows []int32) {
+	n := len(m) / k
+	for _, r := range rows {
+		if uint(r) >= uint(n) {
+			panic("f32: row out of range")
+		}
 	}
 }

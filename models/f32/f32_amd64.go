@@ -30,6 +30,9 @@ func gatherAVX2(dst, src []float32, rows []int32, k, ahead int)
 // the bytes. y must be at least as long as x.
 func Dot64(x, y []float32) float64 {
 	_ = y[:len(x)]
+	if useAVX2 {
+		return dot64AVX2(x, y)
+	}
 	var s0, s1, s2, s3 float64
 	i := 0
 	for ; i+4 <= len(x); i += 4 {
@@ -43,3 +46,9 @@ func Dot64(x, y []float32) float64 {
 	}
 	return (s0 + s2) + (s1 + s3)
 }
+
+//go:noescape
+func dot64AVX2(x, y []float32) float64
+
+//go:noescape
+func dot64RowsAVX2(x, m []float32, rows []int32, out []float64, ahead int)

@@ -259,3 +259,125 @@ gathermove:
 gatherdone:
 	VZEROUPPER
 	RET
+
+// func dot64AVX2(x, y []float32) float64
+// The lanes of Y0 are gonum's four sums s0..s3 (element i goes to lane
+// i mod 4); the tail goes to s0; the result is (s0+s2)+(s1+s3).
+TEXT ·dot64AVX2(SB), NOSPLIT, $0-56
+	MOVQ   x_base+0(FP), SI
+	MOVQ   y_base+24(FP), DI
+	MOVQ   x_len+8(FP), CX
+	VXORPD Y0, Y0, Y0
+	XORQ   AX, AX
+
+dot64four:
+	MOVQ      CX, DX
+	SUBQ      AX, DX
+	CMPQ      DX, $4
+	JL        dot64split
+	VCVTPS2PD (SI)(AX*4), Y1
+	VCVTPS2PD (DI)(AX*4), Y2
+	VMULPD    Y2, Y1, Y1
+	VADDPD    Y1, Y0, Y0
+	ADDQ      $4, AX
+	JMP       dot64four
+
+dot64split:
+	VEXTRACTF128 $1, Y0, X4 // s2, s3; scalar ops below clear the upper half
+
+dot64tail:
+	CMPQ      AX, CX
+	JGE       dot64done
+	VMOVSS    (SI)(AX*4), X1
+	VCVTSS2SD X1, X1, X1
+	VMOVSS    (DI)(AX*4), X2
+	VCVTSS2SD X2, X2, X2
+	VMULSD    X2, X1, X1
+	VADDSD    X1, X0, X0
+	INCQ      AX
+	JMP       dot64tail
+
+dot64done:
+	VADDPD     X4, X0, X0
+	VHADDPD    X0, X0, X0
+	VZEROUPPER
+	MOVSD      X0, ret+48(FP)
+	RET
+
+// func dot64RowsAVX2(x, m []float32, rows []int32, out []float64, ahead int)
+// out[j] = dot64AVX2(x, row rows[j] of m), prefetching the lines of row
+// rows[j+ahead] first, as gatherAVX2 does.
+TEXT ·dot64RowsAVX2(SB), NOSPLIT, $0-104
+	MOVQ x_base+0(FP), SI
+	MOVQ x_len+8(FP), CX
+	MOVQ m_base+24(FP), DI
+	MOVQ rows_base+48(FP), BX
+	MOVQ rows_len+56(FP), R13
+	MOVQ out_base+72(FP), R14
+	MOVQ ahead+96(FP), R12
+	MOVQ CX, DX
+	SHLQ $2, DX               // bytes per row
+	XORQ R8, R8               // j
+
+dotrowsrow:
+	CMPQ R8, R13
+	JGE  dotrowsdone
+	LEAQ (R8)(R12*1), R9
+	CMPQ R9, R13
+	JGE  dotrowscompute
+	MOVLQSX (BX)(R9*4), R10
+	IMULQ   DX, R10
+	ADDQ    DI, R10
+	XORQ    R11, R11
+
+dotrowspf:
+	PREFETCHT0 (R10)(R11*1)
+	ADDQ       $64, R11
+	CMPQ       R11, DX
+	JL         dotrowspf
+	PREFETCHT0 -1(R10)(DX*1)
+
+dotrowscompute:
+	MOVLQSX (BX)(R8*4), R10
+	IMULQ   DX, R10
+	ADDQ    DI, R10
+	VXORPD  Y0, Y0, Y0
+	XORQ    AX, AX
+
+dotrowsfour:
+	MOVQ      CX, R11
+	SUBQ      AX, R11
+	CMPQ      R11, $4
+	JL        dotrowssplit
+	VCVTPS2PD (SI)(AX*4), Y1
+	VCVTPS2PD (R10)(AX*4), Y2
+	VMULPD    Y2, Y1, Y1
+	VADDPD    Y1, Y0, Y0
+	ADDQ      $4, AX
+	JMP       dotrowsfour
+
+dotrowssplit:
+	VEXTRACTF128 $1, Y0, X4
+
+dotrowstail:
+	CMPQ      AX, CX
+	JGE       dotrowssum
+	VMOVSS    (SI)(AX*4), X1
+	VCVTSS2SD X1, X1, X1
+	VMOVSS    (R10)(AX*4), X2
+	VCVTSS2SD X2, X2, X2
+	VMULSD    X2, X1, X1
+	VADDSD    X1, X0, X0
+	INCQ      AX
+	JMP       dotrowstail
+
+dotrowssum:
+	VADDPD  X4, X0, X0
+	VHADDPD X0, X0, X0
+	VMOVSD  X0, (R14)(R8*8)
+	INCQ    R8
+	JMP     dotrowsrow
+
+dotrowsdone:
+	VZEROUPPER
+	RET

@@ -21,3 +21,5 @@ func Dot64(x, y []float32) float64 {
 	}
 	return s
 }
+
+func dot64RowsAVX2(x, m []float32, rows []int32, out []float64, ahead int) { panic("unreachable") }

@@ -83,3 +83,30 @@ func BenchmarkGather(b *testing.B) {
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*m), "ns/row")
 	})
 }
+
+func TestDot64RowsIsDot64PerRow(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, k := range []int{0, 1, 3, 4, 7, 8, 31, 32, 64, 65} {
+		const n = 40
+		m := make([]float32, n*k)
+		for i := range m {
+			m[i] = float32(r.NormFloat64())
+		}
+		x := make([]float32, k)
+		for i := range x {
+			x[i] = float32(r.NormFloat64() * 10)
+		}
+		rows := make([]int32, 25)
+		for j := range rows {
+			rows[j] = int32(r.IntN(n))
+		}
+		got := make([]float64, len(rows))
+		Dot64Rows(got, x, m, rows)
+		for j, row := range rows {
+			if want := Dot64(x, m[int(row)*k:(int(row)+1)*k]); got[j] != want {
+				t.Fatalf("k=%d, row %d: %v, want %v", k, j, got[j], want)
+			}
+		}
+	}
+}
