@@ -1,7 +1,9 @@
 package features
 
 import (
+	"cmp"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -28,6 +30,25 @@ func TestPairSetIsASetOfUnorderedPairs(t *testing.T) {
 					t.Fatalf("%d pairs: Has(%d, %d) = %v", n, a, b, got)
 				}
 			}
+		}
+	}
+}
+
+// TestSortByPairIsAStableSortByPair checks sortByPair against a stable
+// sort by pairKey: the order ties sum their evidence in must not change.
+func TestSortByPairIsAStableSortByPair(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(13, 14))
+	for _, n := range []int{0, 1, 10, 500, 3000} {
+		events := make([]tieEvent, n)
+		for i := range events {
+			// w numbers the events, so that any reordering within a pair shows
+			events[i] = tieEvent{from: int32(r.IntN(30)), to: int32(r.IntN(30)), w: float32(i)}
+		}
+		want := slices.Clone(events)
+		slices.SortStableFunc(want, func(a, b tieEvent) int { return cmp.Compare(pairKey(a.from, a.to), pairKey(b.from, b.to)) })
+		if got := sortByPair(30, events); !slices.Equal(got, want) {
+			t.Fatalf("%d events: sortByPair differs from a stable sort by pair", n)
 		}
 	}
 }

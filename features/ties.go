@@ -42,8 +42,8 @@ func workHours(millis int64, utcOffsetHours int) bool {
 }
 
 func (f *Features) buildTies(events []tieEvent, p Params) {
+	events = sortByPair(len(f.Eligible), events)
 	key := func(e tieEvent) uint64 { return pairKey(e.from, e.to) }
-	slices.SortStableFunc(events, func(a, b tieEvent) int { return cmp.Compare(key(a), key(b)) })
 	var ts []Triple
 	var infos []TieInfo
 	for lo := 0; lo < len(events); {
@@ -98,6 +98,21 @@ func (f *Features) buildTies(events []tieEvent, p Params) {
 	f.Ties = CSR{Start: start, Col: col, Val: val}
 	f.TieInfo = info
 	f.Summary.TieEdges = len(ts) / 2
+}
+
+// sortByPair returns the events of users 0..n−1 in a stable order by
+// pair: bucketed by the pair's smaller member (a stable counting sort),
+// then each bucket stably by the larger. It is the order of a stable sort
+// by pairKey, in linear time but for the small buckets' sorts.
+func sortByPair(n int, events []tieEvent) []tieEvent {
+	out := make([]tieEvent, len(events))
+	start := bucketByRow(n, len(events), func(i int) int32 { return min(events[i].from, events[i].to) }, func(i int, j int64) {
+		out[j] = events[i]
+	})
+	for a := range n {
+		slices.SortStableFunc(out[start[a]:start[a+1]], func(x, y tieEvent) int { return cmp.Compare(max(x.from, x.to), max(y.from, y.to)) })
+	}
+	return out
 }
 
 func satInc(x uint16) uint16 {
