@@ -143,42 +143,53 @@ func Allowed(f *features.Features, minor []bool, u, c int32) bool {
 	return true
 }
 
-// scratch is one worker's dense per-candidate accumulators.
+// scratch is one worker's dense per-candidate accumulators: one record
+// per user, so that the candidate a friend of a friend names costs one
+// trip to memory, not one per feature.
 type scratch struct {
-	mutual   []int32
-	aa       []float32
-	ra       []float32
-	comember []uint8
-	tie      []float32 // the money tie's strength, 0 when none
-	contact  []bool    // in u's own address book
-	group    []int32   // a shared group (or -1), for the reason
-	activity []int32   // a shared activity (or -1)
-	seen     []bool
-	touched  []int32
-	// items marks the items with positive signal of user itemsOf−1
-	// (sharedItems); allocated on first use.
-	items   []int32
+	c       []candidate
+	touched []int32
+	// items is a bitmap of the items with positive signal of user
+	// itemsOf−1 (sharedItems), small enough to stay in the nearest cache;
+	// allocated on first use.
+	items   []uint64
 	itemsOf int32
 }
 
+// candidate is what gathering u's candidates found of one of them.
+type candidate struct {
+	mutual   int32
+	aa, ra   float32
+	tie      float32 // the money tie's strength, 0 when none
+	group    int32   // a shared group (or -1), for the reason
+	activity int32   // a shared activity (or -1)
+	comember uint8
+	contact  bool // in u's own address book
+	seen     bool
+}
+
 func newScratch(n int) *scratch {
-	s := &scratch{mutual: make([]int32, n), aa: make([]float32, n), ra: make([]float32, n), comember: make([]uint8, n), tie: make([]float32, n), contact: make([]bool, n), group: make([]int32, n), activity: make([]int32, n), seen: make([]bool, n)}
-	for i := range n {
-		s.group[i], s.activity[i] = -1, -1
+	s := &scratch{c: make([]candidate, n)}
+	for i := range s.c {
+		s.c[i].clear()
 	}
 	return s
 }
 
-func (s *scratch) touch(c int32) {
-	if !s.seen[c] {
-		s.seen[c] = true
+func (c *candidate) clear() { *c = candidate{group: -1, activity: -1} }
+
+func (s *scratch) touch(c int32) *candidate {
+	sc := &s.c[c]
+	if !sc.seen {
+		sc.seen = true
 		s.touched = append(s.touched, c)
 	}
+	return sc
 }
 
 func (s *scratch) reset() {
 	for _, c := range s.touched {
-		s.mutual[c], s.aa[c], s.ra[c], s.comember[c], s.tie[c], s.contact[c], s.group[c], s.activity[c], s.seen[c] = 0, 0, 0, 0, 0, false, -1, -1, false
+		s.c[c].clear()
 	}
 	s.touched = s.touched[:0]
 }
@@ -207,6 +218,7 @@ func RankFriendsTo(ctx context.Context, in Inputs, p FriendParams, workers int, 
 		top     *TopK
 		xs      [][NumFriendFeatures]float64 // the candidates' graph features
 		pending []pendingFriend
+		graph   []float64
 	}
 	return rankEligible(ctx, in, workers, func() *state {
 		return &state{s: newScratch(nu), top: NewTopK(p.MaxPerUser)}
@@ -227,8 +239,9 @@ func RankFriendsTo(ctx context.Context, in Inputs, p FriendParams, workers int, 
 		// the slack covers rounding, so every list is the one scoring
 		// every candidate would give.
 		st.pending, st.xs = st.pending[:0], st.xs[:0]
-		for _, c := range s.touched {
-			if x, ok := cf.graphFeatures(s, u, c); ok {
+		st.graph = cf.graphScores(st.graph, u, s.touched)
+		for j, c := range s.touched {
+			if x, ok := cf.graphFeatures(s, u, c, st.graph[j]); ok {
 				v := score(&x)
 				st.pending = append(st.pending, pendingFriend{c: c, i: int32(len(st.xs)), bound: v + cf.profileBound(u, c)})
 				st.xs = append(st.xs, x)
@@ -270,14 +283,15 @@ type pendingFriend struct {
 // features; RankFriends and FriendCandidates share it, so the features a
 // ranker learns from are the ones it is applied to.
 type friendFeaturizer struct {
-	in        Inputs
-	p         FriendParams
-	positives []int32 // per user, the number of items with positive signal
+	in    Inputs
+	p     FriendParams
+	users []userStats
+	// fixedBound is the most the interest and latent cosines can add
+	fixedBound float64
 	// scoreOnly, set when only the score matters (RankFriends), leaves
 	// at zero the profile features whose weight is zero.
 	scoreOnly bool
 	w         [NumFriendFeatures]float64 // p's weights
-	logDegree []float64                  // per user, log(1 + friends)
 	logCounts [64]float64                // log(1 + n) for small n
 	// the friend-graph embedding's factors, when there is one
 	graphUsers, graphItems rows32
@@ -287,9 +301,18 @@ type friendFeaturizer struct {
 	userNorms []float64
 }
 
+// userStats is what every candidate's features read of the candidate
+// itself, in one record so that it is one trip to memory.
+type userStats struct {
+	logDegree float64 // log(1 + friends)
+	positives int32   // items with positive signal
+}
+
 func newFriendFeaturizer(in Inputs, p FriendParams, scoreOnly bool) *friendFeaturizer {
 	f := in.Features
 	cf := &friendFeaturizer{in: in, p: p, w: p.Weights(), scoreOnly: scoreOnly}
+	most := func(w, lo, hi float64) float64 { return max(w*lo, w*hi) }
+	cf.fixedBound = most(cf.w[FeatInterest], 0, 1) + most(cf.w[FeatLatent], -1, 1)
 	if in.ALS != nil && cf.needed(FeatLatent) {
 		cf.latent = rows32Of(in.ALS.Users)
 		cf.userNorms = make([]float64, in.ALS.Users.RawMatrix().Rows)
@@ -302,10 +325,9 @@ func newFriendFeaturizer(in Inputs, p FriendParams, scoreOnly bool) *friendFeatu
 		cf.graphUsers, cf.graphItems = rows32Of(g.Users), rows32Of(g.Items)
 	}
 	n := f.Signals.Rows()
-	cf.positives, cf.logDegree = make([]int32, n), make([]float64, n)
+	cf.users = make([]userStats, n)
 	for u := range int32(n) {
-		cf.positives[u] = int32(PositiveEvents(f, u))
-		cf.logDegree[u] = math.Log1p(float64(cf.degree(u)))
+		cf.users[u] = userStats{logDegree: math.Log1p(float64(cf.degree(u))), positives: int32(PositiveEvents(f, u))}
 	}
 	for i := range cf.logCounts {
 		cf.logCounts[i] = math.Log1p(float64(i))
@@ -343,22 +365,20 @@ func (cf *friendFeaturizer) gather(s *scratch, u int32) {
 			if i >= p.MaxFanout {
 				break
 			}
-			s.touch(c)
-			s.mutual[c]++
-			s.aa[c] += aa
-			s.ra[c] += ra
+			sc := s.touch(c)
+			sc.mutual++
+			sc.aa += aa
+			sc.ra += ra
 		}
 	}
 	// money ties
 	cols, ties := f.Ties.Row(u)
 	for j, c := range cols {
-		s.touch(c)
-		s.tie[c] = ties[j]
+		s.touch(c).tie = ties[j]
 	}
 	// u's own contacts (never the address books that hold u)
 	for _, c := range colsOf(&f.Contacts, u) {
-		s.touch(c)
-		s.contact[c] = true
+		s.touch(c).contact = true
 	}
 	// small groups and activities in common
 	for _, g := range colsOf(&f.Members, u) {
@@ -367,10 +387,10 @@ func (cf *friendFeaturizer) gather(s *scratch, u int32) {
 			continue
 		}
 		for _, c := range ms {
-			s.touch(c)
-			s.comember[c] = min(s.comember[c]+1, 3)
-			if s.group[c] < 0 {
-				s.group[c] = g
+			sc := s.touch(c)
+			sc.comember = min(sc.comember+1, 3)
+			if sc.group < 0 {
+				sc.group = g
 			}
 		}
 	}
@@ -380,10 +400,10 @@ func (cf *friendFeaturizer) gather(s *scratch, u int32) {
 			continue
 		}
 		for _, c := range ms {
-			s.touch(c)
-			s.comember[c] = min(s.comember[c]+1, 3)
-			if s.activity[c] < 0 {
-				s.activity[c] = a
+			sc := s.touch(c)
+			sc.comember = min(sc.comember+1, 3)
+			if sc.activity < 0 {
+				sc.activity = a
 			}
 		}
 	}
@@ -392,34 +412,46 @@ func (cf *friendFeaturizer) gather(s *scratch, u int32) {
 // features returns candidate c's features for u, in [FriendFeatureNames]
 // order, or false when c is not a candidate: too weakly connected, or not
 // [Allowed].
-func (cf *friendFeaturizer) features(s *scratch, u, c int32) (x [NumFriendFeatures]float64, ok bool) {
-	if x, ok = cf.graphFeatures(s, u, c); !ok || !Allowed(cf.in.Features, cf.in.Dims.UserMinor, u, c) {
+func (cf *friendFeaturizer) features(s *scratch, u, c int32, graph float64) (x [NumFriendFeatures]float64, ok bool) {
+	if x, ok = cf.graphFeatures(s, u, c, graph); !ok || !Allowed(cf.in.Features, cf.in.Dims.UserMinor, u, c) {
 		return x, false
 	}
 	cf.profileFeatures(s, &x, u, c)
 	return x, true
 }
 
+// graphScores sets out[j] to the friend-graph embedding's predicted tie
+// between u and cands[j] (0 without an embedding), all in one pass, so
+// that the candidates' rows are fetched from memory together.
+func (cf *friendFeaturizer) graphScores(out []float64, u int32, cands []int32) []float64 {
+	out = slices.Grow(out[:0], len(cands))[:len(cands)]
+	if cf.graphUsers.x == nil {
+		clear(out)
+		return out
+	}
+	f32.Dot64Rows(out, cf.graphUsers.row(u), cf.graphItems.x, cands)
+	return out
+}
+
 // graphFeatures fills the features read off the scratch and the graphs,
-// or returns false when c is too weakly connected to u to be a candidate.
-func (cf *friendFeaturizer) graphFeatures(s *scratch, u, c int32) (x [NumFriendFeatures]float64, ok bool) {
-	tie, contact := s.tie[c], s.contact[c]
-	if tie == 0 && !contact && s.comember[c] == 0 && int(s.mutual[c]) < cf.p.MinMutualForFoF {
+// given c's graph score, or returns false when c is too weakly connected
+// to u to be a candidate.
+func (cf *friendFeaturizer) graphFeatures(s *scratch, u, c int32, graph float64) (x [NumFriendFeatures]float64, ok bool) {
+	sc := &s.c[c]
+	if sc.tie == 0 && !sc.contact && sc.comember == 0 && int(sc.mutual) < cf.p.MinMutualForFoF {
 		return x, false
 	}
-	x[FeatMutual] = cf.log1pCount(s.mutual[c])
-	x[FeatAdamicAdar], x[FeatResourceAllocation] = float64(s.aa[c]), float64(s.ra[c])
-	if tie != 0 {
-		x[FeatTie] = math.Log1p(float64(tie))
+	x[FeatMutual] = cf.log1pCount(sc.mutual)
+	x[FeatAdamicAdar], x[FeatResourceAllocation] = float64(sc.aa), float64(sc.ra)
+	if sc.tie != 0 {
+		x[FeatTie] = math.Log1p(float64(sc.tie))
 	}
-	x[FeatCoMember] = float64(s.comember[c])
-	x[FeatDegree] = cf.logDegree[c]
-	if contact {
+	x[FeatCoMember] = float64(sc.comember)
+	x[FeatDegree] = cf.users[c].logDegree
+	if sc.contact {
 		x[FeatContact] = 1
 	}
-	if cf.graphUsers.x != nil {
-		x[FeatGraph] = f32.Dot64(cf.graphUsers.row(u), cf.graphItems.row(c))
-	}
+	x[FeatGraph] = graph
 	return x, true
 }
 
@@ -449,14 +481,14 @@ func (cf *friendFeaturizer) needed(i FriendFeature) bool {
 // cosine in [−1, 1], and the shared-items cosine in [0, √(min/max)] of
 // the two users' numbers of items.
 func (cf *friendFeaturizer) profileBound(u, c int32) float64 {
-	w := &cf.w
-	most := func(w, lo, hi float64) float64 { return max(w*lo, w*hi) }
-	nu, nc := float64(cf.positives[u]), float64(cf.positives[c])
-	shared := 0.0
-	if nu > 0 && nc > 0 {
-		shared = math.Sqrt(min(nu, nc) / max(nu, nc))
+	bound := cf.fixedBound
+	if w := cf.w[FeatSharedItems]; w > 0 {
+		nu, nc := float64(cf.users[u].positives), float64(cf.users[c].positives)
+		if nu > 0 && nc > 0 {
+			bound += w * math.Sqrt(min(nu, nc)/max(nu, nc))
+		}
 	}
-	return most(w[FeatInterest], 0, 1) + most(w[FeatSharedItems], 0, shared) + most(w[FeatLatent], -1, 1)
+	return bound
 }
 
 // withFriendGraph trains the friend-graph embedding into in unless the
@@ -513,12 +545,14 @@ func FriendCandidates(ctx context.Context, in Inputs, p FriendParams, users []in
 	per := make([][]FriendCandidate, len(users))
 	nu := in.Dims.Users.Len()
 	err := pipeline.ForChunks(ctx, len(users), workers, 64, func() *scratch { return newScratch(nu) }, func(s *scratch, lo, hi int) {
+		var graph []float64
 		for i := lo; i < hi; i++ {
 			u := users[i]
 			cf.gather(s, u)
+			graph = cf.graphScores(graph, u, s.touched)
 			var cands []FriendCandidate
-			for _, c := range s.touched {
-				if x, ok := cf.features(s, u, c); ok {
+			for j, c := range s.touched {
+				if x, ok := cf.features(s, u, c, graph[j]); ok {
 					cands = append(cands, FriendCandidate{User: u, Candidate: c, X: x})
 				}
 			}
@@ -537,8 +571,8 @@ func friendReasons(in Inputs, s *scratch, u, c int32) []data.Reason {
 	if f.Contacts.Has(u, c) {
 		rs = append(rs, data.Reason{Code: data.ReasonInContacts})
 	}
-	if s.mutual[c] > 0 {
-		rs = append(rs, data.Reason{Code: data.ReasonMutualFriends, Count: s.mutual[c]})
+	if s.c[c].mutual > 0 {
+		rs = append(rs, data.Reason{Code: data.ReasonMutualFriends, Count: s.c[c].mutual})
 	}
 	_, info := f.Tie(u, c)
 	for _, r := range []struct {
@@ -552,10 +586,10 @@ func friendReasons(in Inputs, s *scratch, u, c int32) []data.Reason {
 	if info.Family {
 		rs = append(rs, data.Reason{Code: data.ReasonFamily})
 	}
-	if g := s.group[c]; g >= 0 {
+	if g := s.c[c].group; g >= 0 {
 		rs = append(rs, data.Reason{Code: data.ReasonSameGroup, RefID: d.Groups.ID(g)})
 	}
-	if a := s.activity[c]; a >= 0 {
+	if a := s.c[c].activity; a >= 0 {
 		rs = append(rs, data.Reason{Code: data.ReasonSameActivity, RefID: d.Activities.ID(a)})
 	}
 	if t := sharedGroupTopic(in, u, c); t >= 0 {
@@ -590,28 +624,32 @@ func sharedGroupTopic(in Inputs, u, c int32) int32 {
 // for all of u's candidates, so each candidate costs one pass over its own
 // row.
 func (cf *friendFeaturizer) sharedItems(s *scratch, u, c int32) float64 {
-	nu, nc := cf.positives[u], cf.positives[c]
+	nu, nc := cf.users[u].positives, cf.users[c].positives
 	if nu == 0 || nc == 0 {
 		return 0
 	}
 	m := &cf.in.Features.Signals
-	stamp := u + 1
-	if s.itemsOf != stamp {
+	if s.itemsOf != u+1 {
 		if s.items == nil {
-			s.items = make([]int32, cf.in.Features.Items.N)
+			s.items = make([]uint64, (cf.in.Features.Items.N+63)/64)
+		}
+		if s.itemsOf > 0 {
+			for _, i := range colsOf(m, s.itemsOf-1) {
+				s.items[i/64] = 0
+			}
 		}
 		cols, vals := m.Row(u)
 		for j, i := range cols {
 			if vals[j] > 0 {
-				s.items[i] = stamp
+				s.items[i/64] |= 1 << (i % 64)
 			}
 		}
-		s.itemsOf = stamp
+		s.itemsOf = u + 1
 	}
 	cols, vals := m.Row(c)
 	both := 0
 	for j, i := range cols {
-		if vals[j] > 0 && s.items[i] == stamp {
+		if s.items[i/64]&(1<<(i%64)) != 0 && vals[j] > 0 {
 			both++
 		}
 	}

@@ -136,6 +136,10 @@ type rankState struct {
 	marked  []bool // candidates already collected
 	cands   []int32
 	topics  []int32 // the user's strongest topics
+	// the candidates' items and the user's interest in each (x_u·y_i),
+	// taken for all candidates at once: see interestIn
+	items    []int32
+	interest [2][]float64
 
 	// co-membership of groups: see coMemberScores
 	coShare   []float32
@@ -151,6 +155,20 @@ func newGroupRankState(k, n int) *rankState {
 	st := newRankState(k, n)
 	st.coShare, st.coFrom = make([]float32, n), make([]coJoined, n)
 	return st
+}
+
+// interestIn sets st.interest[slot][j] to x·y_i for the item i = item(cands[j])
+// of every candidate, reading the items' rows in one pass, so that their
+// fetches from memory overlap.
+func (st *rankState) interestIn(slot int, x []float32, items rows32, item func(int32) int32) []float64 {
+	st.items = st.items[:0]
+	for _, c := range st.cands {
+		st.items = append(st.items, item(c))
+	}
+	out := slices.Grow(st.interest[slot][:0], len(st.items))[:len(st.items)]
+	f32.Dot64Rows(out, x, items.x, st.items)
+	st.interest[slot] = out
+	return out
 }
 
 // collect adds candidate i once.
@@ -441,8 +459,8 @@ func RankGroupsTo(ctx context.Context, in Inputs, p GroupParams, workers int, em
 			coMemberScores(f, co, u, st)
 		}
 		st.topics = collectGroups(d, f, gc, p, u, st, st.topics)
-		x := users.row(u)
-		for _, g := range st.cands {
+		interest := st.interestIn(0, users.row(u), items, f.Items.Group)
+		for j, g := range st.cands {
 			item := f.Items.Group(g)
 			if f.Members.Has(u, g) || f.HiddenItems.Has(u, item) {
 				continue
@@ -452,7 +470,7 @@ func RankGroupsTo(ctx context.Context, in Inputs, p GroupParams, workers int, em
 			if nf >= 2 {
 				dens = friendDensity(f, u, g)
 			}
-			s := p.InterestWeight*clip01(f32.Dot64(x, items.row(item))) +
+			s := p.InterestWeight*clip01(interest[j]) +
 				p.TopicWeight*clip01(topic) +
 				p.SocialWeight*social.at(nf)*(1+p.DensityBonus*dens) +
 				p.HealthWeight*health[g]
@@ -655,15 +673,16 @@ func RankActivitiesTo(ctx context.Context, in Inputs, p GroupParams, workers int
 		for _, a := range popular[c] {
 			st.collect(a)
 		}
-		x := users.row(u)
-		for _, a := range st.cands {
+		inActivity := st.interestIn(0, users.row(u), items, f.Items.Activity)
+		inGroup := st.interestIn(1, users.row(u), items, func(a int32) int32 { return f.Items.Group(d.ActivityGroup[a]) })
+		for j, a := range st.cands {
 			g := d.ActivityGroup[a]
 			if f.Signups.Has(u, a) || f.HiddenItems.Has(u, f.Items.Activity(a)) || f.HiddenItems.Has(u, f.Items.Group(g)) {
 				continue
 			}
 			going := counts[a]
 			_, topic := bestTopic(f, u, d.GroupTopics[g])
-			interest := math.Max(f32.Dot64(x, items.row(f.Items.Activity(a))), f32.Dot64(x, items.row(f.Items.Group(g))))
+			interest := math.Max(inActivity[j], inGroup[j])
 			s := p.InterestWeight*clip01(interest) + p.TopicWeight*clip01(topic) +
 				p.SocialWeight*social.at(going) + p.HealthWeight*popularity[a]
 			if f.Members.Has(u, g) {
