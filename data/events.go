@@ -2,7 +2,9 @@ package data
 
 import (
 	"errors"
+	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/parquet-go/parquet-go"
@@ -110,35 +112,81 @@ func (b *Batch[T]) RowNumbers() func(j int) int64 {
 // compacts each batch's rows in place and returns them as one chunk per
 // batch, with the IDs and row numbers released: at a hundred million events
 // that avoids holding every row twice. The result depends only on the order
-// of batches.
+// of batches. It is a [Merger] given every batch at once.
 func Merge[T any](table string, batches []*Batch[T]) ([][]T, TableStats, []Reject) {
-	st := NewStats(table)
-	n := 0
-	for _, b := range batches {
-		n += len(b.Rows)
-	}
-	seen := newIDSet(n)
-	chunks := make([][]T, len(batches))
-	var rejects []Reject
+	m := NewMerger[T](table, len(batches))
 	for i, b := range batches {
-		bst := b.Stats
-		rejects = append(rejects, b.Rejects...)
-		w := 0
-		rowOf := b.RowNumbers()
-		for j, id := range b.IDs {
-			row := rowOf(j)
-			if !seen.add(id) {
-				rejects = append(rejects, bst.Duplicate(b.File, row))
-				continue
-			}
-			b.Rows[w] = b.Rows[j]
-			w++
-		}
-		chunks[i] = slices.Clip(b.Rows[:w])
-		b.Rows, b.IDs, b.Skipped, b.Rejects = nil, nil, nil, nil
-		st.Add(bst)
+		m.Add(i, b)
 	}
-	return chunks, st, rejects
+	return m.Result()
+}
+
+// A Merger is [Merge] fed as batches are scanned, in any order and from
+// any goroutine: it merges each batch as soon as every earlier one is
+// merged, so that a batch's IDs are released then, not after the last
+// file is scanned (at a hundred million events the IDs are 0.8 GB).
+type Merger[T any] struct {
+	mu      sync.Mutex
+	table   string
+	seen    *idSet
+	waiting []*Batch[T] // by index, until merged
+	next    int         // the first batch not merged
+	chunks  [][]T
+	stats   TableStats
+	rejects []Reject
+}
+
+// NewMerger returns a Merger of n batches of table.
+func NewMerger[T any](table string, n int) *Merger[T] {
+	return &Merger[T]{table: table, waiting: make([]*Batch[T], n), chunks: make([][]T, n), stats: NewStats(table)}
+}
+
+// Add hands over batch i, which Add then owns, and merges every batch it
+// can.
+func (m *Merger[T]) Add(i int, b *Batch[T]) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.seen == nil {
+		// sized as if every batch were as large as the first one seen, a
+		// tenth more; it grows if they are not
+		m.seen = newIDSet(len(b.IDs) * len(m.waiting) * 11 / 10)
+	}
+	m.waiting[i] = b
+	for ; m.next < len(m.waiting) && m.waiting[m.next] != nil; m.next++ {
+		m.merge(m.next)
+	}
+}
+
+func (m *Merger[T]) merge(i int) {
+	b := m.waiting[i]
+	m.waiting[i] = nil
+	bst := b.Stats
+	m.rejects = append(m.rejects, b.Rejects...)
+	w := 0
+	rowOf := b.RowNumbers()
+	for j, id := range b.IDs {
+		row := rowOf(j)
+		if !m.seen.add(id) {
+			m.rejects = append(m.rejects, bst.Duplicate(b.File, row))
+			continue
+		}
+		b.Rows[w] = b.Rows[j]
+		w++
+	}
+	m.chunks[i] = slices.Clip(b.Rows[:w])
+	b.Rows, b.IDs, b.Skipped, b.Rejects = nil, nil, nil, nil
+	m.stats.Add(bst)
+}
+
+// Result returns the merged rows, one chunk per batch, with the table's
+// stats and rejects. Every batch must have been added.
+func (m *Merger[T]) Result() ([][]T, TableStats, []Reject) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.next != len(m.waiting) {
+		panic(fmt.Sprintf("data: Merger.Result with batch %d of %d not added", m.next, len(m.waiting)))
+	}
+	return m.chunks, m.stats, m.rejects
 }
 
 func idColumn(table string) string {

@@ -85,30 +85,38 @@ func Load(ctx context.Context, input string, date time.Time, p output.Params, op
 	total := len(txnFiles) + len(intFiles)
 	var done atomic.Int64
 	tick := func() { opt.Progress.Update("ingest: files", int(done.Add(1)), total) }
-	tb := make([]*data.Batch[data.Txn], len(txnFiles))
+	// each file's batch is merged as soon as every earlier file's is, so
+	// that its IDs are released while the rest are scanned
+	tm := data.NewMerger[data.Txn](data.TableTransactions, len(txnFiles))
 	tw := data.NewWindow(date, p.WindowDays)
 	if err := pipeline.ForEach(ctx, len(txnFiles), opt.Workers, func(ctx context.Context, i int) error {
 		b, err := data.ScanTransactions(txnFiles[i], d, tw)
-		tb[i] = b
+		if err != nil {
+			return err
+		}
+		tm.Add(i, b)
 		tick()
-		return err
+		return nil
 	}); err != nil {
 		return nil, err
 	}
-	ib := make([]*data.Batch[data.Event], len(intFiles))
+	im := data.NewMerger[data.Event](data.TableInteractions, len(intFiles))
 	iw := data.NewWindow(date, intDays)
 	if err := pipeline.ForEach(ctx, len(intFiles), opt.Workers, func(ctx context.Context, i int) error {
 		b, err := data.ScanInteractions(intFiles[i], d, iw)
-		ib[i] = b
+		if err != nil {
+			return err
+		}
+		im.Add(i, b)
 		tick()
-		return err
+		return nil
 	}); err != nil {
 		return nil, err
 	}
 	var ts, is data.TableStats
 	var tr, ir []data.Reject
-	out.Txns, ts, tr = data.Merge(data.TableTransactions, tb)
-	out.Events, is, ir = data.Merge(data.TableInteractions, ib)
+	out.Txns, ts, tr = tm.Result()
+	out.Events, is, ir = im.Result()
 	ts.Absent, is.Absent = d.Contract.Absent(data.TableTransactions), d.Contract.Absent(data.TableInteractions)
 	out.Stats = append(out.Stats, ts, is)
 	out.Rejects = append(append(out.Rejects, tr...), ir...)
