@@ -114,7 +114,11 @@ func (b *Batch[T]) RowNumbers() func(j int) int64 {
 // that avoids holding every row twice. The result depends only on the order
 // of batches. It is a [Merger] given every batch at once.
 func Merge[T any](table string, batches []*Batch[T]) ([][]T, TableStats, []Reject) {
-	m := NewMerger[T](table, len(batches))
+	n := 0
+	for _, b := range batches {
+		n += len(b.IDs)
+	}
+	m := NewMerger[T](table, len(batches), n)
 	for i, b := range batches {
 		m.Add(i, b)
 	}
@@ -136,9 +140,39 @@ type Merger[T any] struct {
 	rejects []Reject
 }
 
-// NewMerger returns a Merger of n batches of table.
-func NewMerger[T any](table string, n int) *Merger[T] {
-	return &Merger[T]{table: table, waiting: make([]*Batch[T], n), chunks: make([][]T, n), stats: NewStats(table)}
+// NewMerger returns a Merger of n batches of table, holding about rows
+// rows in all (see [RowsIn]); more is slower, not wrong.
+func NewMerger[T any](table string, n, rows int) *Merger[T] {
+	return &Merger[T]{table: table, seen: newIDSet(rows), waiting: make([]*Batch[T], n), chunks: make([][]T, n), stats: NewStats(table)}
+}
+
+// RowsIn is the number of rows the footers of the Parquet files at paths
+// declare, to size a [Merger] (as a scan sizes its batch from the same
+// footer). A file whose footer cannot be read counts for nothing here;
+// its scan says what is wrong with it.
+func RowsIn(paths []string) int {
+	n := 0
+	for _, path := range paths {
+		n += footerRows(path)
+	}
+	return n
+}
+
+func footerRows(path string) (n int) {
+	defer func() {
+		if recover() != nil {
+			n = 0
+		}
+	}()
+	p, err := openParquet(path)
+	if err != nil {
+		return 0
+	}
+	n = int(p.pf.NumRows())
+	if p.Close() != nil {
+		return 0
+	}
+	return n
 }
 
 // Add hands over batch i, which Add then owns, and merges every batch it
@@ -146,11 +180,6 @@ func NewMerger[T any](table string, n int) *Merger[T] {
 func (m *Merger[T]) Add(i int, b *Batch[T]) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.seen == nil {
-		// sized as if every batch were as large as the first one seen, a
-		// tenth more; it grows if they are not
-		m.seen = newIDSet(len(b.IDs) * len(m.waiting) * 11 / 10)
-	}
 	m.waiting[i] = b
 	for ; m.next < len(m.waiting) && m.waiting[m.next] != nil; m.next++ {
 		m.merge(m.next)

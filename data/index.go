@@ -1,5 +1,7 @@
 package data
 
+import "math/bits"
+
 // Index interns external int64 IDs to dense int32 indices in first-seen
 // order. The zero value is ready to use. It is not safe for concurrent
 // writes; concurrent Lookup calls on an Index nobody writes are safe.
@@ -116,21 +118,27 @@ const maxLoadNum, maxLoadDen = 3, 4
 
 // idSet is an open-addressing set of int64 IDs used to drop duplicate event
 // IDs. It is several times smaller and faster than a map[int64]struct{} at
-// the hundred-million-row scale of the event tables.
+// the hundred-million-row scale of the event tables. Its table is sized
+// to its capacity exactly, not rounded up to a power of two, which could
+// double it.
 type idSet struct {
 	slots []int64 // 0 marks an empty slot; the ID 0 is tracked by zero
-	shift uint    // 64 − log2(len(slots))
 	n     int
 	zero  bool
 }
 
 func newIDSet(capacity int) *idSet {
-	size, shift := 16, uint(60)
-	for size*maxLoadNum < capacity*maxLoadDen {
-		size <<= 1
-		shift--
-	}
-	return &idSet{slots: make([]int64, size), shift: shift}
+	return &idSet{slots: make([]int64, max(16, capacity*maxLoadDen/maxLoadNum+1))}
+}
+
+// home is the slot where a probe for id starts: Fibonacci hashing (id·2⁶⁴/φ
+// spreads IDs that differ only in their high bits, a day prefix, as well
+// as in their low ones), its top bits taken to the table's size by a
+// multiply-shift (Lemire's "fast range"), so the size need not be a power
+// of two.
+func (s *idSet) home(id int64) int {
+	hi, _ := bits.Mul64(uint64(id)*0x9E3779B97F4A7C15, uint64(len(s.slots)))
+	return int(hi)
 }
 
 // add inserts id and reports whether it was absent.
@@ -145,10 +153,7 @@ func (s *idSet) add(id int64) bool {
 	if (s.n+1)*maxLoadDen > len(s.slots)*maxLoadNum {
 		s.grow()
 	}
-	// Fibonacci hashing: the top bits of id·2⁶⁴/φ spread IDs that differ
-	// only in their high bits (a day prefix) as well as in their low ones.
-	mask := uint64(len(s.slots) - 1)
-	for i := uint64(id) * 0x9E3779B97F4A7C15 >> s.shift; ; i = (i + 1) & mask {
+	for i := s.home(id); ; {
 		switch s.slots[i] {
 		case id:
 			return false
@@ -157,13 +162,17 @@ func (s *idSet) add(id int64) bool {
 			s.n++
 			return true
 		}
+		if i++; i == len(s.slots) {
+			i = 0
+		}
 	}
 }
 
+// grow makes the table half as large again: a set sized from an estimate
+// that fell short need not double.
 func (s *idSet) grow() {
 	old := s.slots
-	s.slots = make([]int64, len(old)*2)
-	s.shift--
+	s.slots = make([]int64, len(old)+len(old)/2)
 	s.n = 0
 	for _, id := range old {
 		if id != 0 {

@@ -35,7 +35,7 @@ func TestMergerInAnyOrderIsMerge(t *testing.T) {
 	r := rand.New(rand.NewPCG(23, 24))
 	for range 5 {
 		bs := batches()
-		m := NewMerger[int64](TableInteractions, len(bs))
+		m := NewMerger[int64](TableInteractions, len(bs), 10) // too small: it must grow
 		for _, i := range r.Perm(len(bs)) {
 			m.Add(i, bs[i])
 		}

@@ -87,7 +87,7 @@ func Load(ctx context.Context, input string, date time.Time, p output.Params, op
 	tick := func() { opt.Progress.Update("ingest: files", int(done.Add(1)), total) }
 	// each file's batch is merged as soon as every earlier file's is, so
 	// that its IDs are released while the rest are scanned
-	tm := data.NewMerger[data.Txn](data.TableTransactions, len(txnFiles))
+	tm := data.NewMerger[data.Txn](data.TableTransactions, len(txnFiles), data.RowsIn(txnFiles))
 	tw := data.NewWindow(date, p.WindowDays)
 	if err := pipeline.ForEach(ctx, len(txnFiles), opt.Workers, func(ctx context.Context, i int) error {
 		b, err := data.ScanTransactions(txnFiles[i], d, tw)
@@ -100,7 +100,7 @@ func Load(ctx context.Context, input string, date time.Time, p output.Params, op
 	}); err != nil {
 		return nil, err
 	}
-	im := data.NewMerger[data.Event](data.TableInteractions, len(intFiles))
+	im := data.NewMerger[data.Event](data.TableInteractions, len(intFiles), data.RowsIn(intFiles))
 	iw := data.NewWindow(date, intDays)
 	if err := pipeline.ForEach(ctx, len(intFiles), opt.Workers, func(ctx context.Context, i int) error {
 		b, err := data.ScanInteractions(intFiles[i], d, iw)
