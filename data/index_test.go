@@ -5,6 +5,18 @@ import (
 	"testing"
 )
 
+// eventLikeID is the i-th of a mix of IDs shaped like real event IDs (a
+// day prefix in the high bits), small ones around 0 and random ones.
+func eventLikeID(r *rand.Rand, i int) int64 {
+	switch i % 3 {
+	case 0:
+		return int64(r.IntN(90)+1)<<36 | int64(r.IntN(1000))
+	case 1:
+		return r.Int64N(1000) - 500
+	}
+	return r.Int64()
+}
+
 // TestIDSetMatchesMap checks the set against a map on IDs shaped like real
 // event IDs (a day prefix in the high bits) plus random ones, 0 included,
 // through several grow steps.
@@ -14,15 +26,7 @@ func TestIDSetMatchesMap(t *testing.T) {
 	s := newIDSet(4)
 	ref := map[int64]bool{}
 	for i := range 200_000 {
-		var id int64
-		switch i % 3 {
-		case 0:
-			id = int64(r.IntN(90)+1)<<36 | int64(r.IntN(1000))
-		case 1:
-			id = r.Int64N(1000) - 500
-		default:
-			id = r.Int64()
-		}
+		id := eventLikeID(r, i)
 		if got, want := s.add(id), !ref[id]; got != want {
 			t.Fatalf("add(%d) = %v, want %v", id, got, want)
 		}
@@ -45,7 +49,7 @@ func BenchmarkIDSetDayPrefixed(b *testing.B) {
 }
 
 // TestIndexMatchesMap checks interning and lookups against a map, through
-// several grow steps, on IDs shaped as in TestIDSetMatchesMap.
+// several grow steps, on eventLikeID's IDs.
 func TestIndexMatchesMap(t *testing.T) {
 	t.Parallel()
 	r := rand.New(rand.NewPCG(3, 4))
@@ -55,15 +59,7 @@ func TestIndexMatchesMap(t *testing.T) {
 	}
 	ref := map[int64]int32{}
 	for i := range 100_000 {
-		var id int64
-		switch i % 3 {
-		case 0:
-			id = int64(r.IntN(90)+1)<<36 | int64(r.IntN(1000))
-		case 1:
-			id = r.Int64N(1000) - 500
-		default:
-			id = r.Int64()
-		}
+		id := eventLikeID(r, i)
 		want, seen := ref[id]
 		if !seen {
 			want = int32(len(ref))

@@ -31,7 +31,9 @@ func gatherAVX2(dst, src []float32, rows []int32, k, ahead int)
 func Dot64(x, y []float32) float64 {
 	_ = y[:len(x)]
 	if useAVX2 {
-		return dot64AVX2(x, y)
+		var out [1]float64
+		dot64RowsAVX2(x, y, []int32{0}, out[:], 0)
+		return out[0]
 	}
 	var s0, s1, s2, s3 float64
 	i := 0
@@ -46,9 +48,6 @@ func Dot64(x, y []float32) float64 {
 	}
 	return (s0 + s2) + (s1 + s3)
 }
-
-//go:noescape
-func dot64AVX2(x, y []float32) float64
 
 //go:noescape
 func dot64RowsAVX2(x, m []float32, rows []int32, out []float64, ahead int)

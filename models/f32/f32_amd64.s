@@ -260,53 +260,11 @@ gatherdone:
 	VZEROUPPER
 	RET
 
-// func dot64AVX2(x, y []float32) float64
-// The lanes of Y0 are gonum's four sums s0..s3 (element i goes to lane
-// i mod 4); the tail goes to s0; the result is (s0+s2)+(s1+s3).
-TEXT ·dot64AVX2(SB), NOSPLIT, $0-56
-	MOVQ   x_base+0(FP), SI
-	MOVQ   y_base+24(FP), DI
-	MOVQ   x_len+8(FP), CX
-	VXORPD Y0, Y0, Y0
-	XORQ   AX, AX
-
-dot64four:
-	MOVQ      CX, DX
-	SUBQ      AX, DX
-	CMPQ      DX, $4
-	JL        dot64split
-	VCVTPS2PD (SI)(AX*4), Y1
-	VCVTPS2PD (DI)(AX*4), Y2
-	VMULPD    Y2, Y1, Y1
-	VADDPD    Y1, Y0, Y0
-	ADDQ      $4, AX
-	JMP       dot64four
-
-dot64split:
-	VEXTRACTF128 $1, Y0, X4 // s2, s3; scalar ops below clear the upper half
-
-dot64tail:
-	CMPQ      AX, CX
-	JGE       dot64done
-	VMOVSS    (SI)(AX*4), X1
-	VCVTSS2SD X1, X1, X1
-	VMOVSS    (DI)(AX*4), X2
-	VCVTSS2SD X2, X2, X2
-	VMULSD    X2, X1, X1
-	VADDSD    X1, X0, X0
-	INCQ      AX
-	JMP       dot64tail
-
-dot64done:
-	VADDPD     X4, X0, X0
-	VHADDPD    X0, X0, X0
-	VZEROUPPER
-	MOVSD      X0, ret+48(FP)
-	RET
-
 // func dot64RowsAVX2(x, m []float32, rows []int32, out []float64, ahead int)
-// out[j] = dot64AVX2(x, row rows[j] of m), prefetching the lines of row
-// rows[j+ahead] first, as gatherAVX2 does.
+// out[j] = Σ x_i·m[rows[j]·len(x)+i] in float64, prefetching the lines of
+// row rows[j+ahead] first, as gatherAVX2 does. The lanes of Y0 are
+// gonum's four sums s0..s3 (element i goes to lane i mod 4); the tail
+// goes to s0; the result is (s0+s2)+(s1+s3).
 TEXT ·dot64RowsAVX2(SB), NOSPLIT, $0-104
 	MOVQ x_base+0(FP), SI
 	MOVQ x_len+8(FP), CX
