@@ -567,9 +567,10 @@ func (s *eigenSolver) cg(steps int) {
 }
 
 // gather copies the row's observed vectors y'_i into one contiguous
-// block, with their weights c_i − 1, so that the right-hand side and every
-// CG step read them in order: on a fixed side larger than the caches each
-// row is fetched from memory once per sweep instead of once per step.
+// block, with their weights c_i − 1, so that the right-hand side, the
+// exact solve and every CG step read them in order: on a fixed side
+// larger than the caches each row is fetched from memory once per sweep
+// instead of once per step, and [f32.Gather] overlaps those fetches.
 func (s *eigenSolver) gather(vals []float32, obs *Observed, alpha float64) {
 	k, n := s.b.k, len(vals)
 	if cap(s.g) < n*k {
