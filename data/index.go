@@ -13,7 +13,6 @@ import "math/bits"
 type Index struct {
 	ids   []int64
 	slots []indexSlot
-	shift uint // 64 − log2(len(slots))
 }
 
 // indexSlot holds an ID and its index plus one; 0 marks an empty slot.
@@ -46,23 +45,18 @@ func (x *Index) Lookup(id int64) int32 {
 }
 
 // find returns the slot holding id, or the empty slot where it belongs.
-// Fibonacci hashing, as in idSet, spreads IDs that differ only in their
-// high bits.
-func (x *Index) find(id int64) uint64 {
-	mask := uint64(len(x.slots) - 1)
-	i := uint64(id) * 0x9E3779B97F4A7C15 >> x.shift
+func (x *Index) find(id int64) int {
+	i := slotOf(id, len(x.slots))
 	for x.slots[i].next != 0 && x.slots[i].id != id {
-		i = (i + 1) & mask
+		if i++; i == len(x.slots) {
+			i = 0
+		}
 	}
 	return i
 }
 
 func (x *Index) grow() {
-	size, shift := 16, uint(60)
-	if len(x.slots) > 0 {
-		size, shift = 2*len(x.slots), x.shift-1
-	}
-	x.slots, x.shift = make([]indexSlot, size), shift
+	x.slots = make([]indexSlot, max(16, 2*len(x.slots)))
 	for i, id := range x.ids {
 		x.slots[x.find(id)] = indexSlot{id: id, next: int32(i) + 1}
 	}
@@ -131,13 +125,13 @@ func newIDSet(capacity int) *idSet {
 	return &idSet{slots: make([]int64, max(16, capacity*maxLoadDen/maxLoadNum+1))}
 }
 
-// home is the slot where a probe for id starts: Fibonacci hashing (id·2⁶⁴/φ
-// spreads IDs that differ only in their high bits, a day prefix, as well
-// as in their low ones), its top bits taken to the table's size by a
-// multiply-shift (Lemire's "fast range"), so the size need not be a power
-// of two.
-func (s *idSet) home(id int64) int {
-	hi, _ := bits.Mul64(uint64(id)*0x9E3779B97F4A7C15, uint64(len(s.slots)))
+// slotOf is the slot of a table of n where a probe for id starts:
+// Fibonacci hashing (id·2⁶⁴/φ spreads IDs that differ only in their high
+// bits, a day prefix, as well as in their low ones), its top bits taken
+// to the table's size by a multiply-shift (Lemire's "fast range"), so
+// the size need not be a power of two. Index and idSet both probe from it.
+func slotOf(id int64, n int) int {
+	hi, _ := bits.Mul64(uint64(id)*0x9E3779B97F4A7C15, uint64(n))
 	return int(hi)
 }
 
@@ -153,7 +147,7 @@ func (s *idSet) add(id int64) bool {
 	if (s.n+1)*maxLoadDen > len(s.slots)*maxLoadNum {
 		s.grow()
 	}
-	for i := s.home(id); ; {
+	for i := slotOf(id, len(s.slots)); ; {
 		switch s.slots[i] {
 		case id:
 			return false
