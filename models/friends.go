@@ -292,7 +292,7 @@ type friendFeaturizer struct {
 	// at zero the profile features whose weight is zero.
 	scoreOnly bool
 	w         [NumFriendFeatures]float64 // p's weights
-	logCounts [64]float64                // log(1 + n) for small n
+	log1p     *countCurve                // log(1 + n) of a count
 	// the friend-graph embedding's factors, when there is one
 	graphUsers, graphItems rows32
 	// the interest model's user vectors and their norms, when the latent
@@ -329,18 +329,8 @@ func newFriendFeaturizer(in Inputs, p FriendParams, scoreOnly bool) *friendFeatu
 	for u := range int32(n) {
 		cf.users[u] = userStats{logDegree: math.Log1p(float64(cf.degree(u))), positives: int32(PositiveEvents(f, u))}
 	}
-	for i := range cf.logCounts {
-		cf.logCounts[i] = math.Log1p(float64(i))
-	}
+	cf.log1p = newCountCurve(func(n int32) float64 { return math.Log1p(float64(n)) })
 	return cf
-}
-
-// log1pCount is log(1 + n) for a count n.
-func (cf *friendFeaturizer) log1pCount(n int32) float64 {
-	if n >= 0 && int(n) < len(cf.logCounts) {
-		return cf.logCounts[n]
-	}
-	return math.Log1p(float64(n))
 }
 
 func (cf *friendFeaturizer) degree(u int32) int {
@@ -441,7 +431,7 @@ func (cf *friendFeaturizer) graphFeatures(s *scratch, u, c int32, graph float64)
 	if sc.tie == 0 && !sc.contact && sc.comember == 0 && int(sc.mutual) < cf.p.MinMutualForFoF {
 		return x, false
 	}
-	x[FeatMutual] = cf.log1pCount(sc.mutual)
+	x[FeatMutual] = cf.log1p.at(sc.mutual)
 	x[FeatAdamicAdar], x[FeatResourceAllocation] = float64(sc.aa), float64(sc.ra)
 	if sc.tie != 0 {
 		x[FeatTie] = math.Log1p(float64(sc.tie))

@@ -345,6 +345,12 @@ func bestTopic(f *features.Features, u int32, topics []int32) (best int32, sum f
 	return best, sum
 }
 
+// socialProof is 1 − exp(−n/scale), the diminishing return of n friends
+// in a group or going to an activity.
+func socialProof(scale float64) *countCurve {
+	return newCountCurve(func(n int32) float64 { return 1 - math.Exp(-float64(n)/scale) })
+}
+
 func clip01(x float64) float64 {
 	// comparisons, not math.Max and math.Min, which run for every
 	// candidate; the two differ only on −0, which adds nothing to a score
@@ -356,31 +362,6 @@ func clip01(x float64) float64 {
 		return 1
 	}
 	return x
-}
-
-// socialCurve is 1 − exp(−n/scale), the diminishing return of n friends
-// in a group or going to an activity, tabled for the small counts nearly
-// every candidate has.
-type socialCurve struct {
-	scale float64
-	small [64]float64
-}
-
-func newSocialCurve(scale float64) *socialCurve {
-	c := &socialCurve{scale: scale}
-	for n := range c.small {
-		c.small[n] = c.compute(int32(n))
-	}
-	return c
-}
-
-func (c *socialCurve) compute(n int32) float64 { return 1 - math.Exp(-float64(n)/c.scale) }
-
-func (c *socialCurve) at(n int32) float64 {
-	if n >= 0 && int(n) < len(c.small) {
-		return c.small[n]
-	}
-	return c.compute(n)
 }
 
 // groupHealth scores each group in [0, 1]: half from its eligible member
@@ -448,7 +429,7 @@ func RankGroupsTo(ctx context.Context, in Inputs, p GroupParams, workers int, em
 		}
 	}
 	users, items := rows32Of(in.ALS.Users), rows32Of(in.ALS.Items)
-	social := newSocialCurve(p.SocialScale)
+	social := socialProof(p.SocialScale)
 	return rankEligible(ctx, in, workers, func() *rankState {
 		return newGroupRankState(p.MaxPerUser, d.Groups.Len())
 	}, func(st *rankState, u int32) (out []data.GroupSuggestion) {
@@ -641,7 +622,7 @@ func RankActivitiesTo(ctx context.Context, in Inputs, p GroupParams, workers int
 		byTopic[i] = mostSignedUp(byTopic[i], p.PerTopicCandidates)
 	}
 	users, items := rows32Of(in.ALS.Users), rows32Of(in.ALS.Items)
-	social := newSocialCurve(p.SocialScale)
+	social := socialProof(p.SocialScale)
 	popularity := make([]float64, d.Activities.Len())
 	for a := range popularity {
 		popularity[a] = math.Min(1, math.Log1p(float64(signups(int32(a))))/math.Log1p(50))
