@@ -133,9 +133,12 @@ type rankState struct {
 	top     *TopK
 	counts  []int32 // friends per group or activity
 	touched []int32
-	marked  []bool // candidates already collected
+	marked  []bool // candidates already collected, or excluded
 	cands   []int32
-	topics  []int32 // the user's strongest topics
+	// excluded are marked without being candidates: what the user may
+	// not be shown, ruled out before any score is taken
+	excluded []int32
+	topics   []int32 // the user's strongest topics
 	// the candidates' items and the user's interest in each (x_u·y_i),
 	// taken for all candidates at once: see interestIn
 	items    []int32
@@ -179,12 +182,23 @@ func (st *rankState) collect(i int32) {
 	}
 }
 
-// resetCandidates empties the candidate list.
+// exclude keeps i from becoming a candidate.
+func (st *rankState) exclude(i int32) {
+	if !st.marked[i] {
+		st.marked[i] = true
+		st.excluded = append(st.excluded, i)
+	}
+}
+
+// resetCandidates empties the candidate list and the exclusions.
 func (st *rankState) resetCandidates() {
 	for _, i := range st.cands {
 		st.marked[i] = false
 	}
-	st.cands = st.cands[:0]
+	for _, i := range st.excluded {
+		st.marked[i] = false
+	}
+	st.cands, st.excluded = st.cands[:0], st.excluded[:0]
 }
 
 // groupCandidates indexes, per city, the active groups a user with no other
@@ -439,13 +453,18 @@ func RankGroupsTo(ctx context.Context, in Inputs, p GroupParams, workers int, em
 		if co != nil {
 			coMemberScores(f, co, u, st)
 		}
+		// never a group u is in or has dismissed, hidden or reported
+		for _, g := range colsOf(&f.Members, u) {
+			st.exclude(g)
+		}
+		for _, i := range colsOf(&f.HiddenItems, u) {
+			if i >= f.Items.GroupBase && i < f.Items.ActivityBase {
+				st.exclude(i - f.Items.GroupBase)
+			}
+		}
 		st.topics = collectGroups(d, f, gc, p, u, st, st.topics)
 		interest := st.interestIn(0, users.row(u), items, f.Items.Group)
 		for j, g := range st.cands {
-			item := f.Items.Group(g)
-			if f.Members.Has(u, g) || f.HiddenItems.Has(u, item) {
-				continue
-			}
 			_, topic := bestTopic(f, u, d.GroupTopics[g])
 			nf, dens := counts[g], 0.0
 			if nf >= 2 {
@@ -632,6 +651,22 @@ func RankActivitiesTo(ctx context.Context, in Inputs, p GroupParams, workers int
 	}, func(st *rankState, u int32) (out []data.ActivitySuggestion) {
 		top, counts := st.top, st.counts
 		c := d.UserCity[u]
+		// never an activity u signed up for, nor one whose activity or
+		// group u dismissed, hid or reported (every candidate is
+		// upcoming, so ofGroup holds all of a group's)
+		for _, a := range colsOf(&f.Signups, u) {
+			st.exclude(a)
+		}
+		for _, i := range colsOf(&f.HiddenItems, u) {
+			switch {
+			case i >= f.Items.GroupBase && i < f.Items.ActivityBase:
+				for _, a := range ofGroup[i-f.Items.GroupBase] {
+					st.exclude(a)
+				}
+			case i >= f.Items.ActivityBase && i < f.Items.ContentBase:
+				st.exclude(i - f.Items.ActivityBase)
+			}
+		}
 		st.touched = friendCounts(f, &f.Signups, u, counts, st.touched)
 		for _, a := range st.touched {
 			if upcoming[a] && d.ActivityCity[a] == c {
@@ -658,9 +693,6 @@ func RankActivitiesTo(ctx context.Context, in Inputs, p GroupParams, workers int
 		inGroup := st.interestIn(1, users.row(u), items, func(a int32) int32 { return f.Items.Group(d.ActivityGroup[a]) })
 		for j, a := range st.cands {
 			g := d.ActivityGroup[a]
-			if f.Signups.Has(u, a) || f.HiddenItems.Has(u, f.Items.Activity(a)) || f.HiddenItems.Has(u, f.Items.Group(g)) {
-				continue
-			}
 			going := counts[a]
 			_, topic := bestTopic(f, u, d.GroupTopics[g])
 			interest := math.Max(inActivity[j], inGroup[j])
