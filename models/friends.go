@@ -154,6 +154,10 @@ type scratch struct {
 	// allocated on first use.
 	items   []uint64
 	itemsOf int32
+	// groupTopics is a bitset of the topics of user groupTopicsOf−1's
+	// groups (sharedGroupTopic); allocated on first use.
+	groupTopics   []uint64
+	groupTopicsOf int32
 }
 
 // candidate is what gathering u's candidates found of one of them.
@@ -582,7 +586,7 @@ func friendReasons(in Inputs, s *scratch, u, c int32) []data.Reason {
 	if a := s.c[c].activity; a >= 0 {
 		rs = append(rs, data.Reason{Code: data.ReasonSameActivity, RefID: d.Activities.ID(a)})
 	}
-	if t := sharedGroupTopic(in, u, c); t >= 0 {
+	if t := sharedGroupTopic(in, s, u, c); t >= 0 {
 		rs = append(rs, data.Reason{Code: data.ReasonSimilarInterest, Topic: f.Topics[t]})
 	}
 	return rs
@@ -592,17 +596,27 @@ func friendReasons(in Inputs, s *scratch, u, c int32) []data.Reason {
 // groups they joined, or -1. Interest similarity also counts spending and
 // views, but a reason must not hint at a third party's purchases, so the
 // words name only what group membership, visible inside a group, shows.
-func sharedGroupTopic(in Inputs, u, c int32) int32 {
+// u's topics are marked in s once for all of u's suggestions.
+func sharedGroupTopic(in Inputs, s *scratch, u, c int32) int32 {
 	d, f := in.Dims, in.Features
+	if s.groupTopicsOf != u+1 {
+		if s.groupTopics == nil {
+			s.groupTopics = make([]uint64, (len(f.Topics)+63)/64)
+		} else {
+			clear(s.groupTopics)
+		}
+		for _, g := range colsOf(&f.Members, u) {
+			for _, t := range d.GroupTopics[g] {
+				s.groupTopics[t/64] |= 1 << (t % 64)
+			}
+		}
+		s.groupTopicsOf = u + 1
+	}
 	best := int32(-1)
-	for _, gu := range colsOf(&f.Members, u) {
-		for _, gc := range colsOf(&f.Members, c) {
-			for _, tu := range d.GroupTopics[gu] {
-				for _, tc := range d.GroupTopics[gc] {
-					if tu == tc && (best < 0 || tu < best) {
-						best = tu
-					}
-				}
+	for _, g := range colsOf(&f.Members, c) {
+		for _, t := range d.GroupTopics[g] {
+			if s.groupTopics[t/64]&(1<<(t%64)) != 0 && (best < 0 || t < best) {
+				best = t
 			}
 		}
 	}
