@@ -26,6 +26,25 @@ func Axpy(a float32, x, y []float32) {
 	axpyGo(a, x, y)
 }
 
+// AxpyRows sets out += Σ_j a[j]·(row j of m), m row-major with len(out)
+// columns: bit for bit Axpy(a[j], row j, out) for each j in order, with
+// out held in registers across the rows instead of loaded and stored
+// once per row.
+func AxpyRows(out, a, m []float32) {
+	k := len(out)
+	_ = m[:len(a)*k]
+	if k == 0 || len(a) == 0 {
+		return
+	}
+	if useAVX2 {
+		axpyRowsAVX2(out, a, m)
+		return
+	}
+	for j, c := range a {
+		axpyGo(c, m[j*k:(j+1)*k], out)
+	}
+}
+
 // Dot4 sets out[r] = Σ_j m[r·stride+j]·x[j] for r = 0..3: four dot
 // products sharing x, faster than four calls of Dot.
 func Dot4(m []float32, stride int, x []float32, out *[4]float32) {

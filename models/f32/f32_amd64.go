@@ -10,6 +10,11 @@ func dotAVX2(x, y []float32) float32
 //go:noescape
 func axpyAVX2(a float32, x, y []float32)
 
+// axpyRowsAVX2 sets out += a[j]·(row j of m) for every j.
+//
+//go:noescape
+func axpyRowsAVX2(out, a, m []float32)
+
 // dot4AVX2 sets out[r] = Σ_j m[r·stride+j]·x[j] for r = 0..3.
 //
 //go:noescape

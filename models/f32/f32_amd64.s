@@ -339,3 +339,110 @@ dotrowssum:
 dotrowsdone:
 	VZEROUPPER
 	RET
+
+// func axpyRowsAVX2(out, a, m []float32)
+// Sets out += a[j]·(row j of m) for j in order, m row-major with
+// len(out) columns. Column blocks of 64, 8 and 1 are each kept in
+// registers while every row is added to them: per element the same
+// fused multiply-adds, in the same order, as axpyAVX2 row by row.
+TEXT ·axpyRowsAVX2(SB), NOSPLIT, $0-72
+	MOVQ out_base+0(FP), DI
+	MOVQ out_len+8(FP), CX
+	MOVQ a_base+24(FP), SI
+	MOVQ a_len+32(FP), R8
+	MOVQ m_base+48(FP), BX
+	MOVQ CX, R9
+	SHLQ $2, R9            // a row of m, in bytes
+	XORQ AX, AX            // the block's first column
+
+rows64:
+	MOVQ    CX, DX
+	SUBQ    AX, DX
+	CMPQ    DX, $64
+	JL      rows8
+	VMOVUPS (DI)(AX*4), Y1
+	VMOVUPS 32(DI)(AX*4), Y2
+	VMOVUPS 64(DI)(AX*4), Y3
+	VMOVUPS 96(DI)(AX*4), Y4
+	VMOVUPS 128(DI)(AX*4), Y5
+	VMOVUPS 160(DI)(AX*4), Y6
+	VMOVUPS 192(DI)(AX*4), Y7
+	VMOVUPS 224(DI)(AX*4), Y8
+	LEAQ    (BX)(AX*4), R10
+	XORQ    R11, R11
+
+rows64row:
+	CMPQ         R11, R8
+	JGE          rows64store
+	VBROADCASTSS (SI)(R11*4), Y0
+	VFMADD231PS  (R10), Y0, Y1
+	VFMADD231PS  32(R10), Y0, Y2
+	VFMADD231PS  64(R10), Y0, Y3
+	VFMADD231PS  96(R10), Y0, Y4
+	VFMADD231PS  128(R10), Y0, Y5
+	VFMADD231PS  160(R10), Y0, Y6
+	VFMADD231PS  192(R10), Y0, Y7
+	VFMADD231PS  224(R10), Y0, Y8
+	ADDQ         R9, R10
+	INCQ         R11
+	JMP          rows64row
+
+rows64store:
+	VMOVUPS Y1, (DI)(AX*4)
+	VMOVUPS Y2, 32(DI)(AX*4)
+	VMOVUPS Y3, 64(DI)(AX*4)
+	VMOVUPS Y4, 96(DI)(AX*4)
+	VMOVUPS Y5, 128(DI)(AX*4)
+	VMOVUPS Y6, 160(DI)(AX*4)
+	VMOVUPS Y7, 192(DI)(AX*4)
+	VMOVUPS Y8, 224(DI)(AX*4)
+	ADDQ    $64, AX
+	JMP     rows64
+
+rows8:
+	MOVQ    CX, DX
+	SUBQ    AX, DX
+	CMPQ    DX, $8
+	JL      rows1
+	VMOVUPS (DI)(AX*4), Y1
+	LEAQ    (BX)(AX*4), R10
+	XORQ    R11, R11
+
+rows8row:
+	CMPQ         R11, R8
+	JGE          rows8store
+	VBROADCASTSS (SI)(R11*4), Y0
+	VFMADD231PS  (R10), Y0, Y1
+	ADDQ         R9, R10
+	INCQ         R11
+	JMP          rows8row
+
+rows8store:
+	VMOVUPS Y1, (DI)(AX*4)
+	ADDQ    $8, AX
+	JMP     rows8
+
+rows1:
+	CMPQ   AX, CX
+	JGE    rowsdone
+	VMOVSS (DI)(AX*4), X1
+	LEAQ   (BX)(AX*4), R10
+	XORQ   R11, R11
+
+rows1row:
+	CMPQ        R11, R8
+	JGE         rows1store
+	VMOVSS      (SI)(R11*4), X0
+	VFMADD231SS (R10), X0, X1
+	ADDQ        R9, R10
+	INCQ        R11
+	JMP         rows1row
+
+rows1store:
+	VMOVSS X1, (DI)(AX*4)
+	INCQ   AX
+	JMP    rows1
+
+rowsdone:
+	VZEROUPPER
+	RET
