@@ -501,10 +501,20 @@ func (s *eigenSolver) solve(vals []float32, obs *Observed, alpha, lambda float64
 	}
 	clear(s.rhs)
 	s.gather(vals, obs, alpha)
-	for j, v := range vals {
-		if v > 0 {
-			f32.Axpy(float32(1+alpha*float64(v)), s.g[j*b.k:(j+1)*b.k], s.rhs)
+	// rhs = Σ c_i y'_i over the positive observations, each run of them
+	// added in one pass (s.gt is free until the first CG step)
+	k := b.k
+	for lo := 0; lo < len(vals); {
+		if vals[lo] <= 0 {
+			lo++
+			continue
 		}
+		hi := lo
+		for ; hi < len(vals) && vals[hi] > 0; hi++ {
+			s.gt[hi] = float32(1 + alpha*float64(vals[hi]))
+		}
+		f32.AxpyRows(s.rhs, s.gt[lo:hi], s.g[lo*k:hi*k])
+		lo = hi
 	}
 	if s.warm(len(vals)) {
 		s.cg(steps)
@@ -535,8 +545,9 @@ func (s *eigenSolver) exact(vals []float32, alpha float64) {
 	choleskySolve(s.m[:n*n], s.t[:n], n)
 	f32.Mul(s.x, s.rhs, s.dinv)
 	for i := range n {
-		f32.Axpy(-float32(float64(s.w[i])*s.t[i]), s.z[i*k:(i+1)*k], s.x)
+		s.gt[i] = -float32(float64(s.w[i]) * s.t[i])
 	}
+	f32.AxpyRows(s.x, s.gt, s.z[:n*k])
 }
 
 // cg runs steps of conjugate gradient on (D + Σ (c_i−1) y'_i y'_iᵀ) x = rhs
@@ -601,11 +612,11 @@ func (s *eigenSolver) apply(out, v []float32) {
 			out[l] = s.diag[l] * v[l]
 		}
 	}
-	k := s.b.k
 	f32.MulVec(s.gt, s.g, v)
 	for j, t := range s.gt {
-		f32.Axpy(s.gw[j]*t, s.g[j*k:(j+1)*k], out)
+		s.gt[j] = s.gw[j] * t
 	}
+	f32.AxpyRows(out, s.gt, s.g)
 }
 
 // choleskySolve overwrites t with the solution of M t = t for the
