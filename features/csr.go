@@ -1,7 +1,6 @@
 package features
 
 import (
-	"cmp"
 	"slices"
 )
 
@@ -36,34 +35,35 @@ type Triple struct {
 // rows rows. It buckets triples by row first (a counting sort), so the cost
 // is linear in len(ts) plus a sort of each row's few entries. The result
 // does not depend on the order of ts up to floating-point summation order,
-// which is fixed by a stable sort.
+// which is fixed: a row's duplicates are summed in the order of ts.
 func BuildCSR(rows int, ts []Triple) CSR {
 	col := make([]int32, len(ts))
 	val := make([]float32, len(ts))
 	start := bucketByRow(rows, len(ts), func(i int) int32 { return ts[i].Row }, func(i int, j int64) {
 		col[j], val[j] = ts[i].Col, ts[i].Val
 	})
-	// sort each row by column and merge duplicates in place
+	// sort each row by column and merge duplicates in place; a key holds
+	// the column (sign bit flipped, so unsigned order is signed order)
+	// over the entry's place in its row, which makes the keys distinct
+	// and their plain sort the stable sort by column
 	out := CSR{Start: make([]int64, rows+1)}
 	w := int64(0)
-	type cv struct {
-		c int32
-		v float32
-	}
-	var buf []cv
+	var keys []uint64
+	var vals []float32
 	for r := range rows {
 		lo, hi := start[r], start[r+1]
-		buf = buf[:0]
+		keys, vals = keys[:0], append(vals[:0], val[lo:hi]...)
 		for i := lo; i < hi; i++ {
-			buf = append(buf, cv{col[i], val[i]})
+			keys = append(keys, uint64(uint32(col[i])^1<<31)<<32|uint64(i-lo))
 		}
-		slices.SortStableFunc(buf, func(a, b cv) int { return cmp.Compare(a.c, b.c) })
-		for i, e := range buf {
-			if i > 0 && buf[i-1].c == e.c {
-				val[w-1] += e.v
+		slices.Sort(keys)
+		for i, key := range keys {
+			c, v := int32(uint32(key>>32)^1<<31), vals[uint32(key)]
+			if i > 0 && col[w-1] == c {
+				val[w-1] += v
 				continue
 			}
-			col[w], val[w] = e.c, e.v
+			col[w], val[w] = c, v
 			w++
 		}
 		out.Start[r+1] = w
