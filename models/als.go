@@ -95,7 +95,7 @@ func TrainALS(ctx context.Context, R, Rt *features.CSR, keys RowKeys, p ALSParam
 		}
 		// Both sides are now in one basis, where dot products are those
 		// of the original one.
-		loss, err := observedLoss(ctx, R, p, func(u, i int32) float64 {
+		loss, err := observedLoss(ctx, R, keys.Users, p, func(u, i int32) float64 {
 			return float64(f32.Dot(users.row(u), items.row(i)))
 		})
 		if err != nil {
@@ -128,7 +128,7 @@ func TrainALSCG(ctx context.Context, R, Rt *features.CSR, keys RowKeys, p ALSPar
 		if err := sweepCG(ctx, Rt, m.Users, m.Items, p); err != nil {
 			return nil, err
 		}
-		loss, err := observedLoss(ctx, R, p, func(u, i int32) float64 {
+		loss, err := observedLoss(ctx, R, keys.Users, p, func(u, i int32) float64 {
 			return floats.Dot(m.Users.RawRowView(int(u)), m.Items.RawRowView(int(i)))
 		})
 		if err != nil {
@@ -218,33 +218,43 @@ func rowLambda(p ALSParams, n int) float64 {
 }
 
 // lossSample is the number of observations above which observedLoss
-// reads a fixed sample of rows instead of all of them.
+// reads a sample of rows instead of all of them.
 const lossSample = 1 << 20
+
+// LossSampled reports whether the row of key is in the sample the
+// per-sweep loss of a matrix of nnz observations is taken over: every row
+// up to lossSample observations, beyond that about one row in
+// nnz/lossSample, chosen by the row's key, so that every driver, however
+// it partitions the rows, samples the same ones.
+func LossSampled(nnz int, key uint64) bool {
+	return key%uint64(max(1, nnz/lossSample)) == 0
+}
 
 // observedLoss is Σ c (p − x·y)² / Σ c over the observed entries of R,
 // with dot giving x_u·y_i. Past lossSample observations it is taken over
-// every s-th row (s fixed by the matrix's size alone), which keeps a
-// number reported per sweep from costing as much as the sweep itself.
-// Rows are summed in parallel, in chunks added in order, so the result
-// does not depend on the number of workers.
-func observedLoss(ctx context.Context, R *features.CSR, p ALSParams, dot func(u, i int32) float64) (float64, error) {
-	step := max(1, R.NNZ()/lossSample)
-	rows := (R.Rows() + step - 1) / step
+// the rows LossSampled picks by their keys (by index when keys is nil),
+// which keeps a number reported per sweep from costing as much as the
+// sweep itself. Rows are summed in parallel, in chunks added in order, so
+// the result does not depend on the number of workers.
+func observedLoss(ctx context.Context, R *features.CSR, keys []uint64, p ALSParams, dot func(u, i int32) float64) (float64, error) {
+	nnz := R.NNZ()
 	const chunk = 4096
-	num := make([]float64, (rows+chunk-1)/chunk)
+	num := make([]float64, (R.Rows()+chunk-1)/chunk)
 	den := make([]float64, len(num))
-	err := pipeline.ForRange(ctx, rows, p.Workers, chunk, func(lo, hi int) {
+	err := pipeline.ForRange(ctx, R.Rows(), p.Workers, chunk, func(lo, hi int) {
 		var n, d float64
 		for r := lo; r < hi; r++ {
-			u := int32(r * step)
+			key := uint64(r)
+			if keys != nil {
+				key = keys[r]
+			}
+			if !LossSampled(nnz, key) {
+				continue
+			}
+			u := int32(r)
 			cols, vals := R.Row(u)
 			for j, c := range cols {
-				pref := 0.0
-				if vals[j] > 0 {
-					pref = 1
-				}
-				conf := 1 + p.Alpha*math.Abs(float64(vals[j]))
-				e := pref - dot(u, c)
+				e, conf := LossTerm(vals[j], p.Alpha, dot(u, c))
 				n += conf * e * e
 				d += conf
 			}
@@ -259,6 +269,16 @@ func observedLoss(ctx context.Context, R *features.CSR, p ALSParams, dot func(u,
 		return 0, err
 	}
 	return n / d, err
+}
+
+// LossTerm is one observation's residual and confidence in the loss,
+// for signal v and predicted preference dot.
+func LossTerm(v float32, alpha, dot float64) (e, conf float64) {
+	pref := 0.0
+	if v > 0 {
+		pref = 1
+	}
+	return pref - dot, 1 + alpha*math.Abs(float64(v))
 }
 
 // InterestKeys are the row keys of the interest model: users by their ID,

@@ -413,3 +413,24 @@ func TestWarmStartIsRotated(t *testing.T) {
 		}
 	}
 }
+
+// TestLossSampleFollowsKeys checks the loss sample: every row up to
+// lossSample observations; beyond, about one row in nnz/lossSample, the
+// same rows whatever their order.
+func TestLossSampleFollowsKeys(t *testing.T) {
+	const rows = 200_000
+	for _, c := range []struct {
+		nnz  int
+		want float64 // share of rows sampled
+	}{{lossSample, 1}, {10 * lossSample, 0.1}, {64 * lossSample, 1.0 / 64}} {
+		in := 0
+		for id := range int64(rows) {
+			if LossSampled(c.nnz, UserKey(id)) {
+				in++
+			}
+		}
+		if got := float64(in) / rows; math.Abs(got-c.want) > 0.1*c.want {
+			t.Errorf("nnz %d: %.4f of rows sampled, want about %.4f", c.nnz, got, c.want)
+		}
+	}
+}
