@@ -11,6 +11,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"circles/models"
+	"circles/models/f32"
 )
 
 // The interest model on Beam: implicit ALS in the blocked layout of
@@ -317,17 +318,22 @@ func (f *sendFn) ProcessElement(ctx context.Context, _ int, rows func(*rowBlock)
 }
 
 // solveBlockFn solves every row of one block from its in-block, the fixed
-// vectors sent to it and the rows' warm starts.
+// vectors sent to it and the rows' warm starts. On the sweep's second
+// half (Sweep > 0), when the solved rows are items, it also adds up the
+// loss of the block's observations whose user models.LossSampled picks:
+// both sides are then in one basis, so these are the dot products the
+// local driver's loss reads, at no extra shuffle.
 type solveBlockFn struct {
-	P models.ALSParams
-	c planned
-	s *models.RowSolver
+	P     models.ALSParams
+	Sweep int // 1-based, on the half that solves items; 0 on the other
+	c     planned
+	s     *models.RowSolver
 }
 
-func (f *solveBlockFn) ProcessElement(ctx context.Context, b int, msgs func(*rowBlock) bool, ins func(*inBlock) bool, prevs func(*rowBlock) bool, plan planRec) (int, rowBlock, error) {
+func (f *solveBlockFn) ProcessElement(ctx context.Context, b int, msgs func(*rowBlock) bool, ins func(*inBlock) bool, prevs func(*rowBlock) bool, plan planRec, nnz int64, emit func(int, rowBlock), loss func(int, lossRec)) error {
 	sw, err := f.c.get(plan, f.P)
 	if err != nil {
-		return 0, rowBlock{}, err
+		return err
 	}
 	if f.s == nil {
 		f.s = sw.NewSolver()
@@ -343,10 +349,11 @@ func (f *solveBlockFn) ProcessElement(ctx context.Context, b int, msgs func(*row
 	var in inBlock
 	var prev rowBlock
 	if !ins(&in) || !prevs(&prev) {
-		return b, rowBlock{}, nil // unreachable: a block exists because it has rows
+		return nil // unreachable: a block exists because it has rows
 	}
 	out := rowBlock{Keys: prev.Keys, Vecs: slices.Clone(prev.Vecs)}
 	var cols [][]float32
+	var l lossRec
 	for r := range in.Rows { // in.Rows and prev.Keys are the same ascending keys
 		lo, hi := in.Start[r], in.Start[r+1]
 		cols = cols[:0]
@@ -354,11 +361,33 @@ func (f *solveBlockFn) ProcessElement(ctx context.Context, b int, msgs func(*row
 			cols = append(cols, vecs[c])
 		}
 		obs := models.ObservedRows(cols)
-		f.s.Solve(out.Vecs[r*k:(r+1)*k], in.Vals[lo:hi], &obs)
+		x := out.Vecs[r*k : (r+1)*k]
+		f.s.Solve(x, in.Vals[lo:hi], &obs)
+		if f.Sweep == 0 {
+			continue
+		}
+		for j, c := range in.Cols[lo:hi] {
+			if _, id := keyID(c); models.LossSampled(int(nnz), models.UserKey(id)) {
+				e, conf := models.LossTerm(in.Vals[lo+j], f.P.Alpha, f32.Dot64(x, cols[j]))
+				l.Num += conf * e * e
+				l.Den += conf
+			}
+		}
 	}
 	rowsSolved.Inc(ctx, int64(len(in.Rows)))
-	return b, out, nil
+	emit(b, out)
+	if f.Sweep > 0 {
+		loss(f.Sweep, l)
+	}
+	return nil
 }
+
+// lossRec is a part of a sweep's loss: Σ c·e² and Σ c.
+type lossRec struct {
+	Num, Den float64
+}
+
+func addLoss(a, b lossRec) lossRec { return lossRec{a.Num + b.Num, a.Den + b.Den} }
 
 // backFn unpacks a block into rows in the original basis.
 type backFn struct {
@@ -402,12 +431,15 @@ func newSide(s beam.Scope, p models.ALSParams, blocks int, tag uint64, obs beam.
 }
 
 // sweep solves the rows of one side against the fixed one and returns
-// both (the fixed side rotated) and the basis both are then in.
-func sweep(s beam.Scope, p models.ALSParams, fixed, solved side, basis beam.PCollection) (side, side, beam.PCollection) {
+// both (the fixed side rotated), the basis both are then in, and, when
+// lossOf is a sweep's number, that sweep's loss parts keyed by it.
+func sweep(s beam.Scope, p models.ALSParams, fixed, solved side, basis, nnz beam.PCollection, lossOf int) (side, side, beam.PCollection, beam.PCollection) {
 	g := beam.Combine(s, &gramFn{K: p.Factors}, beam.DropKey(s, fixed.rows))
 	plan := beam.ParDo(s, planInFn, g, beam.SideInput{Input: basis}, beam.SideInput{Input: fixed.shape}, beam.SideInput{Input: solved.shape})
 	fixed.rows = beam.ParDo(s, &rotateFn{P: p}, fixed.rows, beam.SideInput{Input: plan})
 	msgs := beam.ParDo(s, &sendFn{K: p.Factors}, beam.CoGroupByKey(s, fixed.rows, fixed.out))
-	solved.rows = beam.ParDo(s, &solveBlockFn{P: p}, beam.CoGroupByKey(s, msgs, solved.in, solved.rows), beam.SideInput{Input: plan})
-	return fixed, solved, beam.ParDo(s, &basisFn{P: p}, plan)
+	var loss beam.PCollection
+	solved.rows, loss = beam.ParDo2(s, &solveBlockFn{P: p, Sweep: lossOf}, beam.CoGroupByKey(s, msgs, solved.in, solved.rows),
+		beam.SideInput{Input: plan}, beam.SideInput{Input: nnz})
+	return fixed, solved, beam.ParDo(s, &basisFn{P: p}, plan), loss
 }

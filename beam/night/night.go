@@ -109,35 +109,57 @@ func Build(s beam.Scope, pl Plan) {
 	memberSig := beam.ParDo(fs, &membershipFn{Weight: p.Features.Weights.Member}, beam.CoGroupByKey(fs, facts, members))
 	signals := beam.CombinePerKey(fs, sumSignals, beam.Flatten(fs, sig, memberSig))
 
+	nnz := beam.Combine(fs, addCount, beam.ParDo(fs, countOne, signals))
+
 	// the interest model
-	users, items, shapes := trainALS(s.Scope("interests"), p.ALS, pl.Blocks, signals)
+	m := trainALS(s.Scope("interests"), p.ALS, pl.Blocks, signals, nnz)
 
 	// outputs
 	ws := s.Scope("write")
-	usersWritten := beam.ParDo(ws, &writeUsersFn{Dir: pl.Staging, Shards: pl.Shards}, beam.GroupByKey(ws, beam.ParDo(ws, &shardFn{Shards: pl.Shards}, users)))
-	itemsWritten := beam.ParDo(ws, &writeItemsFn{Dir: pl.Staging, Shards: pl.Shards}, beam.GroupByKey(ws, beam.ParDo(ws, &shardFn{Shards: pl.Shards}, items)))
+	usersWritten := beam.ParDo(ws, &writeUsersFn{Dir: pl.Staging, Shards: pl.Shards}, beam.GroupByKey(ws, beam.ParDo(ws, &shardFn{Shards: pl.Shards}, m.users)))
+	itemsWritten := beam.ParDo(ws, &writeItemsFn{Dir: pl.Staging, Shards: pl.Shards}, beam.GroupByKey(ws, beam.ParDo(ws, &shardFn{Shards: pl.Shards}, m.items)))
 	parts := beam.Flatten(ws,
 		beam.ParDo(ws, fileStatsPart, stats), beam.ParDo(ws, dupPart, dups),
 		beam.ParDo(ws, writtenPart, beam.Flatten(ws, rejectsWritten, usersWritten, itemsWritten)),
-		beam.ParDo(ws, usersPart, shapes[0]), beam.ParDo(ws, itemsPart, shapes[1]), beam.ParDo(ws, nnzPart, signals))
+		beam.ParDo(ws, usersPart, m.shapes[0]), beam.ParDo(ws, itemsPart, m.shapes[1]), beam.ParDo(ws, nnzPart, nnz))
+	if m.loss.IsValid() {
+		parts = beam.Flatten(ws, parts, beam.ParDo(ws, lossPart, m.loss))
+	}
 	beam.ParDo0(ws, &summaryFn{Dir: pl.Staging, Input: pl.Input, Date: date}, beam.GroupByKey(ws, beam.ParDo(ws, keyZero, parts)))
 }
 
-// trainALS trains the interest model on the summed signals and returns
-// the user and item factors in the original basis, with the shapes of both
-// sides.
-func trainALS(s beam.Scope, p models.ALSParams, blocks int, signals beam.PCollection) (users, items beam.PCollection, shapes [2]beam.PCollection) {
+// trainALS trains the interest model on the summed signals, nnz of them.
+func trainALS(s beam.Scope, p models.ALSParams, blocks int, signals, nnz beam.PCollection) model {
 	byUser, byItem := beam.ParDo2(s, splitSignal, signals)
 	u := newSide(s.Scope("users"), p, blocks, models.UserSide, byUser)
 	i := newSide(s.Scope("items"), p, blocks, models.ItemSide, byItem)
 	basis := beam.Create(s, basisRec{B: identityBasis(p.Factors)})
+	var losses []beam.PCollection
 	for it := range p.Iterations {
 		sw := s.Scope(fmt.Sprintf("sweep%d", it+1))
-		i, u, basis = sweep(sw.Scope("users"), p, i, u, basis)
-		u, i, basis = sweep(sw.Scope("items"), p, u, i, basis)
+		var loss beam.PCollection
+		i, u, basis, _ = sweep(sw.Scope("users"), p, i, u, basis, nnz, 0)
+		u, i, basis, loss = sweep(sw.Scope("items"), p, u, i, basis, nnz, it+1)
+		losses = append(losses, loss)
 	}
 	back := &backFn{K: p.Factors}
-	return beam.ParDo(s, back, u.rows, beam.SideInput{Input: basis}), beam.ParDo(s, back, i.rows, beam.SideInput{Input: basis}), [2]beam.PCollection{u.shape, i.shape}
+	m := model{
+		users:  beam.ParDo(s, back, u.rows, beam.SideInput{Input: basis}),
+		items:  beam.ParDo(s, back, i.rows, beam.SideInput{Input: basis}),
+		shapes: [2]beam.PCollection{u.shape, i.shape},
+	}
+	if len(losses) > 0 {
+		m.loss = beam.CombinePerKey(s, addLoss, beam.Flatten(s, losses...))
+	}
+	return m
+}
+
+// model is what training leaves: the factors of both sides in the
+// original basis, the sides' shapes and each sweep's loss parts.
+type model struct {
+	users, items beam.PCollection
+	shapes       [2]beam.PCollection
+	loss         beam.PCollection // sweep → lossRec
 }
 
 // splitSignal gives an observation to both of its rows.
@@ -149,6 +171,10 @@ func splitSignal(ctx context.Context, pair string, v float64, byUser, byItem fun
 }
 
 func sumSignals(a, b float64) float64 { return a + b }
+
+func countOne(string, float64) int64 { return 1 }
+
+func addCount(a, b int64) int64 { return a + b }
 
 func keyRejects(r rejectRec) (int, rejectRec) { return 0, r }
 
@@ -174,7 +200,7 @@ func init() {
 	register.DoFn1x2[planRec, basisRec, error](&basisFn{})
 	register.DoFn3x3[int, rowBlock, planRec, int, rowBlock, error](&rotateFn{})
 	register.DoFn5x0[context.Context, int, func(*rowBlock) bool, func(*outBlock) bool, func(int, rowBlock)](&sendFn{})
-	register.DoFn6x3[context.Context, int, func(*rowBlock) bool, func(*inBlock) bool, func(*rowBlock) bool, planRec, int, rowBlock, error](&solveBlockFn{})
+	register.DoFn9x1[context.Context, int, func(*rowBlock) bool, func(*inBlock) bool, func(*rowBlock) bool, planRec, int64, func(int, rowBlock), func(int, lossRec), error](&solveBlockFn{})
 	register.DoFn3x0[string, obsRef, func(int, blockObs)](&toBlockFn{})
 	register.DoFn3x0[string, obsRef, func(int, need)](&needFn{})
 	register.DoFn4x0[int, rowBlock, basisRec, func(string, []float32)](&backFn{})
@@ -188,6 +214,10 @@ func init() {
 	register.Function4x1(planInFn)
 	register.Function5x0(splitSignal)
 	register.Function2x1(sumSignals)
+	register.Function2x1(countOne)
+	register.Function2x1(addCount)
+	register.Function2x1(addLoss)
+	register.Function2x1(lossPart)
 	register.Function2x1(addShapes)
 	register.Function1x2(keyRejects)
 	register.Function1x2(keyZero)
@@ -196,7 +226,7 @@ func init() {
 	register.Function1x1(writtenPart)
 	register.Function1x1(usersPart)
 	register.Function1x1(itemsPart)
-	register.Function2x1(nnzPart)
+	register.Function1x1(nnzPart)
 	register.Emitter2[string, rowRec]()
 	register.Emitter1[rejectRec]()
 	register.Emitter1[fileStats]()
@@ -210,6 +240,7 @@ func init() {
 	register.Emitter2[int, blockObs]()
 	register.Emitter2[int, need]()
 	register.Emitter2[int, rowBlock]()
+	register.Emitter2[int, lossRec]()
 	register.Emitter2[int, factorRow]()
 	register.Emitter1[pipeline.FileEntry]()
 	register.Iter1[rowRec]()

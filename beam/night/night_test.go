@@ -92,6 +92,15 @@ func TestBeamAgreesWithLocal(t *testing.T) {
 	if m.Model.Observations != f.Signals.NNZ() {
 		t.Errorf("observations: beam %d, local %d", m.Model.Observations, f.Signals.NNZ())
 	}
+	if len(m.Model.Loss) != len(als.Loss) {
+		t.Errorf("beam reports %d sweeps' loss, local %d", len(m.Model.Loss), len(als.Loss))
+	}
+	for i := range min(len(m.Model.Loss), len(als.Loss)) {
+		if d := math.Abs(m.Model.Loss[i]-als.Loss[i]) / als.Loss[i]; d > factorTolerance {
+			t.Errorf("sweep %d: loss beam %g, local %g", i+1, m.Model.Loss[i], als.Loss[i])
+		}
+	}
+	t.Logf("loss per sweep: beam %.6g, local %.6g", m.Model.Loss, als.Loss)
 	var users []data.UserInterest
 	var items []data.ItemFactor
 	for i := range m.Shards {

@@ -132,6 +132,9 @@ type Summary struct {
 	Files        []pipeline.FileEntry
 	Users, Items int
 	Observations int64
+	// Loss is each sweep's loss, as the local driver's manifest reports
+	// it (models.ALS.Loss).
+	Loss []float64
 }
 
 // part is one piece of the summary: a file's counts, a duplicate, a file
@@ -143,6 +146,13 @@ type part struct {
 	Users   int
 	Items   int
 	NNZ     int64
+	Loss    *sweepLoss
+}
+
+// sweepLoss is one sweep's loss, summed over blocks.
+type sweepLoss struct {
+	Sweep int
+	L     lossRec
 }
 
 // summaryFn sums the event files' counts, less their duplicates, per table
@@ -162,6 +172,7 @@ func (f *summaryFn) ProcessElement(ctx context.Context, _ int, parts func(*part)
 	sum := Summary{Stats: slices.Clone(d.Stats)}
 	var files []fileStats
 	dups := map[dupCount]int64{}
+	var losses []sweepLoss
 	var p part
 	for parts(&p) {
 		switch {
@@ -171,11 +182,21 @@ func (f *summaryFn) ProcessElement(ctx context.Context, _ int, parts func(*part)
 			dups[*p.Dup]++
 		case p.Written != nil:
 			sum.Files = append(sum.Files, *p.Written)
+		case p.Loss != nil:
+			losses = append(losses, *p.Loss)
 		}
 		sum.Users += p.Users
 		sum.Items += p.Items
 		sum.Observations += p.NNZ
 		p = part{}
+	}
+	slices.SortFunc(losses, func(a, b sweepLoss) int { return cmp.Compare(a.Sweep, b.Sweep) })
+	for _, l := range losses {
+		v := 0.0
+		if l.L.Den > 0 {
+			v = l.L.Num / l.L.Den
+		}
+		sum.Loss = append(sum.Loss, v)
 	}
 	slices.SortFunc(files, func(a, b fileStats) int { return cmp.Or(cmp.Compare(a.Table, b.Table), cmp.Compare(a.Order, b.Order)) })
 	for _, t := range []uint8{tableTxns, tableInts} {
@@ -204,5 +225,6 @@ func dupPart(x dupCount) part               { return part{Dup: &x} }
 func writtenPart(x pipeline.FileEntry) part { return part{Written: &x} }
 func usersPart(c shapeCount) part           { return part{Users: c.Rows} }
 func itemsPart(c shapeCount) part           { return part{Items: c.Rows} }
-func nnzPart(_ string, _ float64) part      { return part{NNZ: 1} }
+func nnzPart(n int64) part                  { return part{NNZ: n} }
+func lossPart(sweep int, l lossRec) part    { return part{Loss: &sweepLoss{sweep, l}} }
 func keyZero(p part) (int, part)            { return 0, p }
