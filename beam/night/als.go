@@ -420,8 +420,8 @@ type side struct {
 // newSide builds a side's static blocks from its observations, keyed by
 // its rows, and starts its rows.
 func newSide(s beam.Scope, p models.ALSParams, blocks int, tag uint64, obs beam.PCollection) side {
-	in := beam.ParDo(s, inBlockFn, beam.GroupByKey(s, beam.ParDo(s, &toBlockFn{Blocks: blocks}, obs)))
-	out := beam.ParDo(s, outBlockFn, beam.GroupByKey(s, beam.ParDo(s, &needFn{Blocks: blocks}, obs)))
+	in := beam.ParDo(s, inBlockFn, beam.GroupByKey(s, metered(s, shuffleALSBlocks, beam.ParDo(s, &toBlockFn{Blocks: blocks}, obs))))
+	out := beam.ParDo(s, outBlockFn, beam.GroupByKey(s, metered(s, shuffleALSBlocks, beam.ParDo(s, &needFn{Blocks: blocks}, obs))))
 	return side{
 		rows:  beam.ParDo(s, &startFn{P: p, Side: tag}, in),
 		in:    in,
@@ -437,9 +437,9 @@ func sweep(s beam.Scope, p models.ALSParams, fixed, solved side, basis, nnz beam
 	g := beam.Combine(s, &gramFn{K: p.Factors}, beam.DropKey(s, fixed.rows))
 	plan := beam.ParDo(s, planInFn, g, beam.SideInput{Input: basis}, beam.SideInput{Input: fixed.shape}, beam.SideInput{Input: solved.shape})
 	fixed.rows = beam.ParDo(s, &rotateFn{P: p}, fixed.rows, beam.SideInput{Input: plan})
-	msgs := beam.ParDo(s, &sendFn{K: p.Factors}, beam.CoGroupByKey(s, fixed.rows, fixed.out))
+	msgs := beam.ParDo(s, &sendFn{K: p.Factors}, beam.CoGroupByKey(s, metered(s, shuffleALSSweeps, fixed.rows), metered(s, shuffleALSSweeps, fixed.out)))
 	var loss beam.PCollection
-	solved.rows, loss = beam.ParDo2(s, &solveBlockFn{P: p, Sweep: lossOf}, beam.CoGroupByKey(s, msgs, solved.in, solved.rows),
+	solved.rows, loss = beam.ParDo2(s, &solveBlockFn{P: p, Sweep: lossOf}, beam.CoGroupByKey(s, metered(s, shuffleALSSweeps, msgs), metered(s, shuffleALSSweeps, solved.in), metered(s, shuffleALSSweeps, solved.rows)),
 		beam.SideInput{Input: plan}, beam.SideInput{Input: nnz})
 	return fixed, solved, beam.ParDo(s, &basisFn{P: p}, plan), loss
 }

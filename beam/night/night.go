@@ -95,19 +95,19 @@ func Build(s beam.Scope, pl Plan) {
 	in := s.Scope("ingest")
 	files := beam.Reshuffle(in, beam.CreateList(in, tasks))
 	rows, scanRejects, stats := beam.ParDo3(in, scan, files)
-	kept, dupRejects, dups := beam.ParDo3(in, &dedupFn{Files: rel}, beam.GroupByKey(in, rows))
+	kept, dupRejects, dups := beam.ParDo3(in, &dedupFn{Files: rel}, beam.GroupByKey(in, metered(in, shuffleIngest, rows)))
 	impulse := beam.Impulse(in)
 	snapRejects := beam.ParDo(in, &snapshotRejectsFn{Input: pl.Input, Date: date}, impulse)
 	rejects := beam.Flatten(in, snapRejects, scanRejects, dupRejects)
-	rejectsWritten := beam.ParDo(in, &writeRejectsFn{Dir: pl.Staging}, beam.GroupByKey(in, beam.ParDo(in, keyRejects, rejects)))
+	rejectsWritten := beam.ParDo(in, &writeRejectsFn{Dir: pl.Staging}, beam.GroupByKey(in, metered(in, shuffleIngest, beam.ParDo(in, keyRejects, rejects))))
 
 	// features: the interest signals
 	fs := s.Scope("signals")
 	sig, facts := beam.ParDo2(fs, &signalFn{Input: pl.Input, Date: date, Now: end,
 		FeatureStart: data.NewWindow(pl.Date, p.WindowDays).StartMillis, Params: p.Features}, kept)
 	members := beam.ParDo(fs, &snapshotMembersFn{Input: pl.Input, Date: date}, impulse)
-	memberSig := beam.ParDo(fs, &membershipFn{Weight: p.Features.Weights.Member}, beam.CoGroupByKey(fs, facts, members))
-	signals := beam.CombinePerKey(fs, sumSignals, beam.Flatten(fs, sig, memberSig))
+	memberSig := beam.ParDo(fs, &membershipFn{Weight: p.Features.Weights.Member}, beam.CoGroupByKey(fs, metered(fs, shuffleSignals, facts), metered(fs, shuffleSignals, members)))
+	signals := beam.CombinePerKey(fs, sumSignals, metered(fs, shuffleSignals, beam.Flatten(fs, sig, memberSig)))
 
 	nnz := beam.Combine(fs, addCount, beam.ParDo(fs, countOne, signals))
 
@@ -116,8 +116,8 @@ func Build(s beam.Scope, pl Plan) {
 
 	// outputs
 	ws := s.Scope("write")
-	usersWritten := beam.ParDo(ws, &writeUsersFn{Dir: pl.Staging, Shards: pl.Shards}, beam.GroupByKey(ws, beam.ParDo(ws, &shardFn{Shards: pl.Shards}, m.users)))
-	itemsWritten := beam.ParDo(ws, &writeItemsFn{Dir: pl.Staging, Shards: pl.Shards}, beam.GroupByKey(ws, beam.ParDo(ws, &shardFn{Shards: pl.Shards}, m.items)))
+	usersWritten := beam.ParDo(ws, &writeUsersFn{Dir: pl.Staging, Shards: pl.Shards}, beam.GroupByKey(ws, metered(ws, shuffleWrite, beam.ParDo(ws, &shardFn{Shards: pl.Shards}, m.users))))
+	itemsWritten := beam.ParDo(ws, &writeItemsFn{Dir: pl.Staging, Shards: pl.Shards}, beam.GroupByKey(ws, metered(ws, shuffleWrite, beam.ParDo(ws, &shardFn{Shards: pl.Shards}, m.items))))
 	parts := beam.Flatten(ws,
 		beam.ParDo(ws, fileStatsPart, stats), beam.ParDo(ws, dupPart, dups),
 		beam.ParDo(ws, writtenPart, beam.Flatten(ws, rejectsWritten, usersWritten, itemsWritten)),
@@ -220,6 +220,8 @@ func init() {
 	register.Function2x1(lossPart)
 	register.Function2x1(addShapes)
 	register.Function1x2(keyRejects)
+	register.DoFn4x0[context.Context, beam.X, beam.Y, func(beam.X, beam.Y)](&meterFn{})
+	register.Emitter2[beam.X, beam.Y]()
 	register.Function1x2(keyZero)
 	register.Function1x1(fileStatsPart)
 	register.Function1x1(dupPart)

@@ -144,6 +144,14 @@ func TestBeamAgreesWithLocal(t *testing.T) {
 	if m.Counters["ingest_duplicates"] != in.Stats[len(in.Stats)-2].Quarantined[data.QDuplicate]+in.Stats[len(in.Stats)-1].Quarantined[data.QDuplicate] {
 		t.Errorf("duplicates counted %d, want the manifest's", m.Counters["ingest_duplicates"])
 	}
+	for _, c := range []string{shuffleIngest, shuffleSignals, shuffleALSBlocks, shuffleALSSweeps, shuffleWrite} {
+		if m.Counters[c] <= 0 {
+			t.Errorf("counter %s = %d, want the bytes that stage shuffled", c, m.Counters[c])
+		}
+	}
+	if m.Counters[shuffleALSSweeps] <= m.Counters["als_vector_bytes_sent"] {
+		t.Errorf("the sweeps shuffled %d bytes, fewer than the %d bytes of vectors they sent", m.Counters[shuffleALSSweeps], m.Counters["als_vector_bytes_sent"])
+	}
 	if latest, _ := pipeline.Latest(cfg.Output); latest != "" {
 		t.Errorf("latest points at %s; a partial run must never be latest", latest)
 	}
