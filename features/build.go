@@ -488,6 +488,33 @@ func (f *Features) buildMembers(d *data.Dims, members []data.Membership) {
 }
 
 func (f *Features) buildTopics(d *data.Dims, p Params) {
+	f.Topics, f.ItemTopics = ItemTopicsOf(d, f.Items, p)
+	nt, nu := len(f.Topics), d.Users.Len()
+	f.UserTopics = make([]float32, nu*nt)
+	usersWith := make([]int, nt)
+	for u := range int32(nu) {
+		row := f.UserTopicRow(u)
+		cols, vals := f.Signals.Row(u)
+		for k, item := range cols {
+			AddTopicShares(row, f.ItemTopics[item], vals[k])
+		}
+		for t, v := range row {
+			if v > 0 {
+				usersWith[t]++
+			}
+		}
+	}
+	idf := TopicIDF(nu, usersWith)
+	for u := range int32(nu) {
+		NormaliseTopics(f.UserTopicRow(u), idf)
+	}
+}
+
+// ItemTopicsOf is the topic vocabulary and each item's topics (indices
+// into it): a group's own, an activity's group's, a content item's, and a
+// merchant's own or else its category's (p.CategoryTopics). The same
+// snapshots give the same vocabulary in the same order.
+func ItemTopicsOf(d *data.Dims, it Items, p Params) (topics []string, itemTopics [][]int32) {
 	vocab := data.Dict{}
 	for i := range d.Topics.Len() {
 		vocab.Intern([]byte(d.Topics.Name(int32(i))))
@@ -499,69 +526,86 @@ func (f *Features) buildTopics(d *data.Dims, p Params) {
 			catTopic[c] = vocab.Intern([]byte(t))
 		}
 	}
-	it := f.Items
-	f.ItemTopics = make([][]int32, it.N)
+	itemTopics = make([][]int32, it.N)
 	for g := range int32(d.Groups.Len()) {
-		f.ItemTopics[it.Group(g)] = d.GroupTopics[g]
+		itemTopics[it.Group(g)] = d.GroupTopics[g]
 	}
 	for a := range int32(d.Activities.Len()) {
-		f.ItemTopics[it.Activity(a)] = d.GroupTopics[d.ActivityGroup[a]]
+		itemTopics[it.Activity(a)] = d.GroupTopics[d.ActivityGroup[a]]
 	}
 	for c := range int32(d.Contents.Len()) {
-		f.ItemTopics[it.Content(c)] = d.ContentTopics[c]
+		itemTopics[it.Content(c)] = d.ContentTopics[c]
 	}
 	for m := range int32(d.Merchants.Len()) {
 		if ts := d.MerchantTopics[m]; len(ts) > 0 {
-			f.ItemTopics[it.Merchant(m)] = ts // the merchant's own topics win over its category's
+			itemTopics[it.Merchant(m)] = ts // the merchant's own topics win over its category's
 			continue
 		}
 		if t := catTopic[d.MerchantCategory[m]]; t >= 0 {
-			f.ItemTopics[it.Merchant(m)] = []int32{t}
+			itemTopics[it.Merchant(m)] = []int32{t}
 		}
 	}
-	nt := vocab.Len()
-	f.Topics = make([]string, nt)
-	for i := range nt {
-		f.Topics[i] = vocab.Name(int32(i))
+	topics = make([]string, vocab.Len())
+	for i := range topics {
+		topics[i] = vocab.Name(int32(i))
 	}
-	nu := d.Users.Len()
-	f.UserTopics = make([]float32, nu*nt)
-	usersWith := make([]int, nt)
-	for u := range int32(nu) {
-		row := f.UserTopicRow(u)
-		cols, vals := f.Signals.Row(u)
-		for k, item := range cols {
-			if vals[k] <= 0 || len(f.ItemTopics[item]) == 0 {
-				continue
-			}
-			share := vals[k] / float32(len(f.ItemTopics[item]))
-			for _, t := range f.ItemTopics[item] {
-				row[t] += share
-			}
-		}
-		for t, v := range row {
-			if v > 0 {
-				usersWith[t]++
-			}
-		}
+	return topics, itemTopics
+}
+
+// AddTopicShares adds a user's signal v on an item with the given topics
+// to the user's raw topic row: a positive signal is shared evenly among
+// the item's topics; a negative one adds nothing. A row is the sum over
+// the user's items in item order.
+func AddTopicShares(row []float32, topics []int32, v float32) {
+	if v <= 0 || len(topics) == 0 {
+		return
 	}
-	// IDF keeps a topic everybody touches (food) from crowding out the
-	// distinctive ones; smoothed so a topic nobody has is finite.
-	idf := make([]float32, nt)
-	for t := range nt {
-		idf[t] = float32(math.Log(float64(1+nu) / float64(1+usersWith[t])))
+	share := v / float32(len(topics))
+	for _, t := range topics {
+		row[t] += share
 	}
-	for u := range int32(nu) {
-		row := f.UserTopicRow(u)
-		sum := float32(0)
+}
+
+// TopicIDF is each topic's inverse document frequency among nu users,
+// usersWith[t] of whom have topic t in their raw row. IDF keeps a topic
+// everybody touches (food) from crowding out the distinctive ones;
+// smoothed so a topic nobody has is finite.
+func TopicIDF(nu int, usersWith []int) []float32 {
+	idf := make([]float32, len(usersWith))
+	for t, n := range usersWith {
+		idf[t] = float32(math.Log(float64(1+nu) / float64(1+n)))
+	}
+	return idf
+}
+
+// NormaliseTopics turns a raw topic row into the user's topic weights:
+// weighted by idf and scaled to sum to 1 (left all zero when it is).
+func NormaliseTopics(row, idf []float32) {
+	sum := float32(0)
+	for t := range row {
+		row[t] *= idf[t]
+		sum += row[t]
+	}
+	if sum > 0 {
 		for t := range row {
-			row[t] *= idf[t]
-			sum += row[t]
-		}
-		if sum > 0 {
-			for t := range row {
-				row[t] /= sum
-			}
+			row[t] /= sum
 		}
 	}
+}
+
+// TopTopics is the n heaviest topics of a user's topic weights, heaviest
+// first, ties in vocabulary order, topics of weight 0 left out.
+func TopTopics(row []float32, names []string, n int) []data.TopicWeight {
+	idx := make([]int, len(row))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(row[b], row[a]) })
+	var top []data.TopicWeight
+	for _, t := range idx[:min(n, len(idx))] {
+		if row[t] > 0 {
+			top = append(top, data.TopicWeight{Topic: names[t], Weight: row[t]})
+		}
+	}
+	return top
 }

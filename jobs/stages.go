@@ -423,7 +423,6 @@ func RelativeToInput(root string, stats []data.TableStats, rejects []data.Reject
 func userInterests(d *data.Dims, f *features.Features, als *models.ALS, topN int) []data.UserInterest {
 	var out []data.UserInterest
 	k := als.Users.RawMatrix().Cols
-	idx := make([]int, len(f.Topics))
 	for _, u := range models.UsersByID(d) {
 		if !f.Eligible[u] {
 			continue
@@ -432,25 +431,7 @@ func userInterests(d *data.Dims, f *features.Features, als *models.ALS, topN int
 		for j, v := range als.Users.RawRowView(int(u)) {
 			vec[j] = float32(v)
 		}
-		row := f.UserTopicRow(u)
-		for i := range idx {
-			idx[i] = i
-		}
-		slices.SortStableFunc(idx, func(a, b int) int {
-			switch {
-			case row[a] > row[b]:
-				return -1
-			case row[a] < row[b]:
-				return 1
-			}
-			return 0
-		})
-		var top []data.TopicWeight
-		for _, t := range idx[:min(topN, len(idx))] {
-			if row[t] > 0 {
-				top = append(top, data.TopicWeight{Topic: f.Topics[t], Weight: row[t]})
-			}
-		}
+		top := features.TopTopics(f.UserTopicRow(u), f.Topics, topN)
 		out = append(out, data.UserInterest{UserID: d.Users.ID(u), Vector: vec, TopTopics: top})
 	}
 	return out
