@@ -17,7 +17,8 @@ type Items struct {
 	GroupBase, ActivityBase, ContentBase, MerchantBase, N int32
 }
 
-func newItems(d *data.Dims) Items {
+// NewItems is the item space of the snapshots d.
+func NewItems(d *data.Dims) Items {
 	it := Items{ActivityBase: int32(d.Groups.Len())}
 	it.ContentBase = it.ActivityBase + int32(d.Activities.Len())
 	it.MerchantBase = it.ContentBase + int32(d.Contents.Len())
@@ -138,7 +139,7 @@ func (f *Features) UserTopicRow(u int32) []float32 {
 func Build(ctx context.Context, d *data.Dims, txns [][]data.Txn, events [][]data.Event, featureStart int64, p Params) (*Features, error) {
 	now := d.Date.AddDate(0, 0, 1).UnixMilli()
 	nu := d.Users.Len()
-	f := &Features{NowMillis: now, Items: newItems(d), Eligible: make([]bool, nu)}
+	f := &Features{NowMillis: now, Items: NewItems(d), Eligible: make([]bool, nu)}
 	it := f.Items
 	for u := range nu {
 		f.Eligible[u] = d.UserStatus[u] == data.StatusActive && !d.UserOptOut[u]

@@ -2,7 +2,8 @@
 // the local driver (jobs.Run), partitioned by external IDs, for worlds
 // past one machine. It covers ingest (scan, validation, quarantine, the
 // duplicate shuffle, rejects and counts), the interest signals and the
-// implicit ALS model; docs/scale-out.md says what it does not cover yet.
+// implicit ALS model and each user's topics; docs/scale-out.md says what
+// it does not cover yet.
 package night
 
 import (
@@ -111,12 +112,17 @@ func Build(s beam.Scope, pl Plan) {
 
 	nnz := beam.Combine(fs, addCount, beam.ParDo(fs, countOne, signals))
 
-	// the interest model
+	// the interest model and each user's topics
 	m := trainALS(s.Scope("interests"), p.ALS, pl.Blocks, signals, nnz)
+	ts := s.Scope("topics")
+	raw, has := beam.ParDo2(ts, &userTopicsFn{Input: pl.Input, Date: date, Params: p.Features},
+		beam.GroupByKey(ts, metered(ts, shuffleTopics, beam.ParDo(ts, userSignal, signals))))
+	usersWith := beam.CombinePerKey(ts, addCount, metered(ts, shuffleTopics, has))
+	tops := beam.ParDo(ts, &topTopicsFn{Input: pl.Input, Date: date, Params: p.Features, Shards: pl.Shards}, raw, beam.SideInput{Input: usersWith})
 
 	// outputs
 	ws := s.Scope("write")
-	usersWritten := beam.ParDo(ws, &writeUsersFn{Dir: pl.Staging, Shards: pl.Shards}, beam.GroupByKey(ws, metered(ws, shuffleWrite, beam.ParDo(ws, &shardFn{Shards: pl.Shards}, m.users))))
+	usersWritten := beam.ParDo(ws, &writeUsersFn{Dir: pl.Staging, Shards: pl.Shards}, beam.GroupByKey(ws, metered(ws, shuffleWrite, beam.Flatten(ws, beam.ParDo(ws, &shardFn{Shards: pl.Shards}, m.users), tops))))
 	itemsWritten := beam.ParDo(ws, &writeItemsFn{Dir: pl.Staging, Shards: pl.Shards}, beam.GroupByKey(ws, metered(ws, shuffleWrite, beam.ParDo(ws, &shardFn{Shards: pl.Shards}, m.items))))
 	parts := beam.Flatten(ws,
 		beam.ParDo(ws, fileStatsPart, stats), beam.ParDo(ws, dupPart, dups),
@@ -207,6 +213,9 @@ func init() {
 	register.Function2x2(inBlockFn)
 	register.Function2x2(outBlockFn)
 	register.DoFn3x0[string, []float32, func(int, factorRow)](&shardFn{})
+	register.Function3x0(userSignal)
+	register.DoFn5x1[context.Context, string, func(*itemSig) bool, func(string, topicRow), func(int32, int64), error](&userTopicsFn{})
+	register.DoFn5x1[context.Context, string, topicRow, func(*int32, *int64) bool, func(int, factorRow), error](&topTopicsFn{})
 	register.DoFn4x1[context.Context, int, func(*factorRow) bool, func(pipeline.FileEntry), error](&writeUsersFn{})
 	register.DoFn4x1[context.Context, int, func(*factorRow) bool, func(pipeline.FileEntry), error](&writeItemsFn{})
 	register.DoFn4x1[context.Context, int, func(*rejectRec) bool, func(pipeline.FileEntry), error](&writeRejectsFn{})
@@ -244,6 +253,9 @@ func init() {
 	register.Emitter2[int, rowBlock]()
 	register.Emitter2[int, lossRec]()
 	register.Emitter2[int, factorRow]()
+	register.Emitter2[string, itemSig]()
+	register.Emitter2[string, topicRow]()
+	register.Emitter2[int32, int64]()
 	register.Emitter1[pipeline.FileEntry]()
 	register.Iter1[rowRec]()
 	register.Iter1[features.MemberFact]()
@@ -256,6 +268,8 @@ func init() {
 	register.Iter1[outBlock]()
 	register.Iter1[[]float32]()
 	register.Iter1[factorRow]()
+	register.Iter1[itemSig]()
+	register.Iter2[int32, int64]()
 	register.Iter1[rejectRec]()
 	register.Iter1[part]()
 }

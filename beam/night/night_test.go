@@ -15,6 +15,7 @@ import (
 	"gonum.org/v1/gonum/floats"
 
 	"circles/data"
+	"circles/features"
 	"circles/jobs"
 	"circles/models"
 	"circles/output"
@@ -123,9 +124,20 @@ func TestBeamAgreesWithLocal(t *testing.T) {
 		}
 		worst = math.Max(worst, floats.Norm(d, 2)/math.Max(floats.Norm(local, 2), 1e-3))
 	}
+	withTopics := 0
 	for _, u := range users {
 		i := in.Dims.Users.Lookup(u.UserID)
 		compare(als.Users.RawRowView(int(i)), u.Vector)
+		want := features.TopTopics(f.UserTopicRow(i), f.Topics, cfg.Params.Features.TopTopics)
+		if !sameTopics(want, u.TopTopics) {
+			t.Errorf("user %d: top topics beam %v, local %v", u.UserID, u.TopTopics, want)
+		}
+		if len(want) > 0 {
+			withTopics++
+		}
+	}
+	if withTopics < len(users)/2 {
+		t.Errorf("only %d of %d users have topics; the comparison would prove little", withTopics, len(users))
 	}
 	if len(users) != nonEmpty(f.Signals.Start) {
 		t.Errorf("beam has %d user rows, local %d users with signals", len(users), nonEmpty(f.Signals.Start))
@@ -144,7 +156,7 @@ func TestBeamAgreesWithLocal(t *testing.T) {
 	if m.Counters["ingest_duplicates"] != in.Stats[len(in.Stats)-2].Quarantined[data.QDuplicate]+in.Stats[len(in.Stats)-1].Quarantined[data.QDuplicate] {
 		t.Errorf("duplicates counted %d, want the manifest's", m.Counters["ingest_duplicates"])
 	}
-	for _, c := range []string{shuffleIngest, shuffleSignals, shuffleALSBlocks, shuffleALSSweeps, shuffleWrite} {
+	for _, c := range []string{shuffleIngest, shuffleSignals, shuffleTopics, shuffleALSBlocks, shuffleALSSweeps, shuffleWrite} {
 		if m.Counters[c] <= 0 {
 			t.Errorf("counter %s = %d, want the bytes that stage shuffled", c, m.Counters[c])
 		}
@@ -156,6 +168,25 @@ func TestBeamAgreesWithLocal(t *testing.T) {
 		t.Errorf("latest points at %s; a partial run must never be latest", latest)
 	}
 }
+
+// sameTopics reports whether two lists of top topics name the same topics
+// in the same order with weights within topicTolerance: the drivers sum
+// each user's signals in other orders.
+func sameTopics(a, b []data.TopicWeight) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i, x := range a {
+		if x.Topic != b[i].Topic || math.Abs(float64(x.Weight-b[i].Weight)) > topicTolerance {
+			return false
+		}
+	}
+	return true
+}
+
+// topicTolerance bounds the difference of a topic weight (a share, 0..1)
+// between the drivers.
+const topicTolerance = 1e-5
 
 // factorTolerance bounds the relative difference of a factor between the
 // drivers: they sum the Gram matrix, the signals and each row's

@@ -42,26 +42,43 @@ func (f *shardFn) ProcessElement(key string, x []float32, emit func(int, factorR
 	emit(shardOf(key, f.Shards), factorRow{Kind: kind, ID: id, Vec: x})
 }
 
-// factorRow is one row of a factor output.
+// factorRow is one row of a factor output, or the top topics of a user
+// (Vec nil), which the user's shard merges with the user's vector.
 type factorRow struct {
 	Kind byte
 	ID   int64
 	Vec  []float32
+	Top  []data.TopicWeight
 }
 
-// writeUsersFn writes one shard of user_factors.
+// writeUsersFn writes one shard of user_factors: each user's vector and
+// top topics in one row.
 type writeUsersFn struct {
 	Dir    string
 	Shards int
 }
 
 func (f *writeUsersFn) ProcessElement(ctx context.Context, shard int, rows func(*factorRow) bool, done func(pipeline.FileEntry)) error {
-	var out []data.UserInterest
+	var all []data.UserInterest
 	var r factorRow
 	for rows(&r) {
-		out = append(out, data.UserInterest{UserID: r.ID, Vector: r.Vec})
+		all = append(all, data.UserInterest{UserID: r.ID, Vector: r.Vec, TopTopics: r.Top})
+		r = factorRow{}
 	}
-	slices.SortFunc(out, func(a, b data.UserInterest) int { return cmp.Compare(a.UserID, b.UserID) })
+	slices.SortFunc(all, func(a, b data.UserInterest) int { return cmp.Compare(a.UserID, b.UserID) })
+	var out []data.UserInterest
+	for _, u := range all {
+		if n := len(out); n > 0 && out[n-1].UserID == u.UserID {
+			if u.Vector != nil {
+				out[n-1].Vector = u.Vector
+			}
+			if u.TopTopics != nil {
+				out[n-1].TopTopics = u.TopTopics
+			}
+			continue
+		}
+		out = append(out, u)
+	}
 	e, err := putParquet(ctx, f.Dir, ShardName(FileUserFactors, shard, f.Shards), out)
 	if err != nil {
 		return err
