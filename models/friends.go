@@ -31,7 +31,7 @@ type FriendParams struct {
 	GraphWeight        float64 `json:"graph_weight"`        // on the friend-graph embedding's predicted tie x_u·y_c (0 skips training the embedding)
 	ContactWeight      float64 `json:"contact_weight"`      // when the candidate is in the user's own opt-in address book
 	GraphFactors       int     `json:"graph_factors"`       // dimension of the friend-graph embedding, 2..512
-	MaxFanout          int     `json:"max_fanout"`          // friends of a friend visited per friend, 10..100000
+	MaxFanout          int     `json:"max_fanout"`          // friends of a friend visited per friend (fanoutSample), 10..100000
 	SmallGroupSize     int     `json:"small_group_size"`    // groups and activities at most this large are candidate sources, 2..1000
 	MinMutualForFoF    int     `json:"min_mutual_for_fof"`  // mutual friends needed to keep a candidate with no other source, ≥ 1
 }
@@ -303,6 +303,9 @@ type friendFeaturizer struct {
 	// feature is needed and there is a model
 	latent    rows32
 	userNorms []float64
+	// hubs holds, for each user with more than MaxFanout friends, the
+	// friends its friends reach candidates through (FanoutSample)
+	hubs map[int32][]int32
 }
 
 // userStats is what every candidate's features read of the candidate
@@ -334,7 +337,24 @@ func newFriendFeaturizer(in Inputs, p FriendParams, scoreOnly bool) *friendFeatu
 		cf.users[u] = userStats{logDegree: math.Log1p(float64(cf.degree(u))), positives: int32(PositiveEvents(f, u))}
 	}
 	cf.log1p = newCountCurve(func(n int32) float64 { return math.Log1p(float64(n)) })
+	cf.hubs = map[int32][]int32{}
+	for u := range int32(n) {
+		if fs := colsOf(&f.Friends, u); len(fs) > p.MaxFanout {
+			cf.hubs[u] = fanoutSample(in.Dims, fs, p.MaxFanout)
+		}
+	}
 	return cf
+}
+
+// fanoutSample is the cap on the fan-out through a super-node: of a
+// user's friends, the max with the smallest UserKey of their ID are the
+// ones its friends reach as candidates through it. The sample is fixed by
+// external IDs, so a partitioned driver takes the same one, and unlike
+// the first max in some file's order it favours no range of IDs.
+func fanoutSample(d *data.Dims, friends []int32, max int) []int32 {
+	s := slices.Clone(friends)
+	slices.SortFunc(s, func(a, b int32) int { return cmp.Compare(UserKey(d.Users.ID(a)), UserKey(d.Users.ID(b))) })
+	return s[:max]
 }
 
 func (cf *friendFeaturizer) degree(u int32) int {
@@ -355,10 +375,11 @@ func (cf *friendFeaturizer) gather(s *scratch, u int32) {
 		}
 		deg := float64(cf.degree(fr))
 		aa, ra := float32(1/math.Log(math.Max(2, deg))), float32(1/deg)
-		for i, c := range colsOf(&f.Friends, fr) {
-			if i >= p.MaxFanout {
-				break
-			}
+		through := colsOf(&f.Friends, fr)
+		if sample, hub := cf.hubs[fr]; hub {
+			through = sample
+		}
+		for _, c := range through {
 			sc := s.touch(c)
 			sc.mutual++
 			sc.aa += aa

@@ -317,3 +317,59 @@ func TestFriendFeatureNamesAreTheWeightFields(t *testing.T) {
 		}
 	}
 }
+
+// TestFanoutThroughHubIsTheKeySample checks the cap on a super-node's
+// fan-out: through a hub with more than MaxFanout friends, its friends
+// reach exactly the MaxFanout of its friends with the smallest UserKey,
+// whatever the order the users came in.
+func TestFanoutThroughHubIsTheKeySample(t *testing.T) {
+	t.Parallel()
+	const friends, fanout = 40, 10
+	for _, reversed := range []bool{false, true} {
+		d := &data.Dims{Date: runDay}
+		ids := []int64{7} // the hub
+		for i := range friends {
+			ids = append(ids, int64(100+i))
+		}
+		if reversed {
+			slices.Reverse(ids)
+		}
+		for _, id := range ids {
+			d.Users.Add(id)
+			d.UserCity = append(d.UserCity, 0)
+			d.UserMinor = append(d.UserMinor, false)
+			d.UserOptOut = append(d.UserOptOut, false)
+			d.UserStatus = append(d.UserStatus, data.StatusActive)
+		}
+		hub := d.Users.Lookup(7)
+		for i := range friends {
+			d.Relations = append(d.Relations, data.Relation{User: hub, Other: d.Users.Lookup(int64(100 + i)), Kind: data.RelFriend})
+		}
+		f, err := features.Build(t.Context(), d, nil, nil, 0, features.DefaultParams())
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := DefaultFriendParams()
+		p.MaxFanout = fanout
+		u := d.Users.Lookup(100)
+		cands, err := FriendCandidates(t.Context(), Inputs{Dims: d, Features: f}, p, []int32{u}, 1, func(c []FriendCandidate) []FriendCandidate { return c })
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []int64
+		for _, c := range cands {
+			got = append(got, d.Users.ID(c.Candidate))
+		}
+		slices.Sort(got)
+		var keyed []int64
+		for i := range friends {
+			keyed = append(keyed, int64(100+i))
+		}
+		slices.SortFunc(keyed, func(a, b int64) int { return cmp.Compare(UserKey(a), UserKey(b)) })
+		want := slices.DeleteFunc(slices.Clone(keyed[:fanout]), func(id int64) bool { return id == 100 })
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("reversed=%v: candidates through the hub %v, want the key sample %v", reversed, got, want)
+		}
+	}
+}
