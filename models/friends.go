@@ -346,9 +346,18 @@ func newFriendFeaturizer(in Inputs, p FriendParams, scoreOnly bool) *friendFeatu
 	return cf
 }
 
+// PathWeights is what one path u–fr–c through a mutual friend fr of the
+// given degree adds to the pair's Adamic–Adar and resource-allocation
+// indices: 1/log(degree) (degree at least 2) and 1/degree.
+func PathWeights(degree int) (aa, ra float32) {
+	d := float64(degree)
+	return float32(1 / math.Log(math.Max(2, d))), float32(1 / d)
+}
+
 // fanoutSample is the cap on the fan-out through a super-node: of a
 // user's friends, the max with the smallest UserKey of their ID are the
-// ones its friends reach as candidates through it. The sample is fixed by
+// ones its friends reach as candidates through it (the Beam driver keeps
+// the same ones by a bounded combine). The sample is fixed by
 // external IDs, so a partitioned driver takes the same one, and unlike
 // the first max in some file's order it favours no range of IDs.
 func fanoutSample(d *data.Dims, friends []int32, max int) []int32 {
@@ -373,8 +382,7 @@ func (cf *friendFeaturizer) gather(s *scratch, u int32) {
 		if !f.Eligible[fr] {
 			continue
 		}
-		deg := float64(cf.degree(fr))
-		aa, ra := float32(1/math.Log(math.Max(2, deg))), float32(1/deg)
+		aa, ra := PathWeights(cf.degree(fr))
 		through := colsOf(&f.Friends, fr)
 		if sample, hub := cf.hubs[fr]; hub {
 			through = sample

@@ -25,6 +25,7 @@ const (
 	shuffleIngest    = "shuffle_bytes_ingest"     // rows by event ID, rejects
 	shuffleSignals   = "shuffle_bytes_signals"    // membership facts, signals by pair
 	shuffleTopics    = "shuffle_bytes_topics"     // signals by user, users per topic
+	shuffleFriends   = "shuffle_bytes_friends"    // friendships, degrees, fan-out samples, paths by pair
 	shuffleALSBlocks = "shuffle_bytes_als_blocks" // observations into in- and out-blocks
 	shuffleALSSweeps = "shuffle_bytes_als_sweeps" // every sweep's blocks, messages and rows
 	shuffleWrite     = "shuffle_bytes_write"      // factor rows into shards

@@ -40,6 +40,8 @@ var (
 	messages     = beam.NewCounter("circles", "als_block_messages")
 	vectorBytes  = beam.NewCounter("circles", "als_vector_bytes_sent")
 	rowsSolved   = beam.NewCounter("circles", "als_rows_solved")
+	friendPaths  = beam.NewCounter("circles", "friends_paths")
+	friendPairs  = beam.NewCounter("circles", "friends_pairs")
 )
 
 // Plan is the part of a run the driver settles before the pipeline runs:
@@ -120,13 +122,19 @@ func Build(s beam.Scope, pl Plan) {
 	usersWith := beam.CombinePerKey(ts, addCount, metered(ts, shuffleTopics, has))
 	tops := beam.ParDo(ts, &topTopicsFn{Input: pl.Input, Date: date, Params: p.Features, Shards: pl.Shards}, raw, beam.SideInput{Input: usersWith})
 
+	// friends of friends
+	fr := s.Scope("friends")
+	friendships := beam.CombinePerKey(fr, addCount, metered(fr, shuffleFriends, beam.ParDo(fr, &friendshipsFn{Input: pl.Input, Date: date}, impulse)))
+	pairs := friendsOfFriends(fr, friendships, p.Friends.MaxFanout, pl.Shards)
+
 	// outputs
 	ws := s.Scope("write")
+	pairsWritten := beam.ParDo(ws, &writeFriendPairsFn{Dir: pl.Staging, Shards: pl.Shards}, beam.GroupByKey(ws, metered(ws, shuffleWrite, pairs)))
 	usersWritten := beam.ParDo(ws, &writeUsersFn{Dir: pl.Staging, Shards: pl.Shards}, beam.GroupByKey(ws, metered(ws, shuffleWrite, beam.Flatten(ws, beam.ParDo(ws, &shardFn{Shards: pl.Shards}, m.users), tops))))
 	itemsWritten := beam.ParDo(ws, &writeItemsFn{Dir: pl.Staging, Shards: pl.Shards}, beam.GroupByKey(ws, metered(ws, shuffleWrite, beam.ParDo(ws, &shardFn{Shards: pl.Shards}, m.items))))
 	parts := beam.Flatten(ws,
 		beam.ParDo(ws, fileStatsPart, stats), beam.ParDo(ws, dupPart, dups),
-		beam.ParDo(ws, writtenPart, beam.Flatten(ws, rejectsWritten, usersWritten, itemsWritten)),
+		beam.ParDo(ws, writtenPart, beam.Flatten(ws, rejectsWritten, usersWritten, itemsWritten, pairsWritten)),
 		beam.ParDo(ws, usersPart, m.shapes[0]), beam.ParDo(ws, itemsPart, m.shapes[1]), beam.ParDo(ws, nnzPart, nnz))
 	if m.loss.IsValid() {
 		parts = beam.Flatten(ws, parts, beam.ParDo(ws, lossPart, m.loss))
@@ -214,6 +222,14 @@ func init() {
 	register.Function2x2(outBlockFn)
 	register.DoFn3x0[string, []float32, func(int, factorRow)](&shardFn{})
 	register.Function3x0(userSignal)
+	register.DoFn3x1[context.Context, []byte, func(string, int64), error](&friendshipsFn{})
+	register.Function2x2(friendOf)
+	register.Function2x2(degreeOne)
+	register.Combiner3[[]int64, int64, []int64](&fanoutFn{})
+	register.Function6x0(pathsFn)
+	register.Function2x1(addPaths)
+	register.DoFn5x0[context.Context, string, func(*pathRec) bool, func(*int64) bool, func(int, FriendPair)](&notFriendsFn{})
+	register.DoFn4x1[context.Context, int, func(*FriendPair) bool, func(pipeline.FileEntry), error](&writeFriendPairsFn{})
 	register.DoFn5x1[context.Context, string, func(*itemSig) bool, func(string, topicRow), func(int32, int64), error](&userTopicsFn{})
 	register.DoFn5x1[context.Context, string, topicRow, func(*int32, *int64) bool, func(int, factorRow), error](&topTopicsFn{})
 	register.DoFn4x1[context.Context, int, func(*factorRow) bool, func(pipeline.FileEntry), error](&writeUsersFn{})
@@ -256,6 +272,8 @@ func init() {
 	register.Emitter2[string, itemSig]()
 	register.Emitter2[string, topicRow]()
 	register.Emitter2[int32, int64]()
+	register.Emitter2[string, pathRec]()
+	register.Emitter2[int, FriendPair]()
 	register.Emitter1[pipeline.FileEntry]()
 	register.Iter1[rowRec]()
 	register.Iter1[features.MemberFact]()
@@ -270,6 +288,9 @@ func init() {
 	register.Iter1[factorRow]()
 	register.Iter1[itemSig]()
 	register.Iter2[int32, int64]()
+	register.Iter1[[]int64]()
+	register.Iter1[pathRec]()
+	register.Iter1[FriendPair]()
 	register.Iter1[rejectRec]()
 	register.Iter1[part]()
 }
