@@ -72,6 +72,14 @@ type Dims struct {
 	withdrawn []withdrawal
 }
 
+// Eligible reports whether user u may receive suggestions, appear in
+// them, and shape other users' suggestions: an active account that has not
+// opted out of social features. It is the privacy boundary every driver
+// applies before any count, degree or score can see a user.
+func (d *Dims) Eligible(u int32) bool {
+	return d.UserStatus[u] == StatusActive && !d.UserOptOut[u]
+}
+
 // withdrawal is one users row's safety facts about a user.
 type withdrawal struct {
 	id     int64

@@ -142,7 +142,7 @@ func Build(ctx context.Context, d *data.Dims, txns [][]data.Txn, events [][]data
 	f := &Features{NowMillis: now, Items: NewItems(d), Eligible: make([]bool, nu)}
 	it := f.Items
 	for u := range nu {
-		f.Eligible[u] = d.UserStatus[u] == data.StatusActive && !d.UserOptOut[u]
+		f.Eligible[u] = d.Eligible(int32(u))
 		if f.Eligible[u] {
 			f.Summary.EligibleUsers++
 		}

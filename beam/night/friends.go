@@ -77,9 +77,8 @@ func (f *friendshipsFn) ProcessElement(ctx context.Context, _ []byte, emit func(
 	if err != nil {
 		return err
 	}
-	eligible := func(u int32) bool { return d.UserStatus[u] == data.StatusActive && !d.UserOptOut[u] }
 	for _, r := range d.Relations {
-		if r.Kind == data.RelFriend && eligible(r.User) && eligible(r.Other) {
+		if r.Kind == data.RelFriend && d.Eligible(r.User) && d.Eligible(r.Other) {
 			a, b := d.Users.ID(r.User), d.Users.ID(r.Other)
 			emit(directedKey(a, b), 1)
 			emit(directedKey(b, a), 1)

@@ -30,7 +30,7 @@ func (f *signalFn) ProcessElement(ctx context.Context, r rowRec, signal func(str
 	}
 	eligible := func(id int64) bool {
 		u := d.Users.Lookup(id)
-		return u >= 0 && d.UserStatus[u] == data.StatusActive && !d.UserOptOut[u]
+		return u >= 0 && d.Eligible(u)
 	}
 	if r.Table == tableTxns {
 		t := data.Txn{TimeMillis: r.Time, Kind: data.TxKind(r.Kind), PayeeType: data.PayeeType(r.Sub)}
@@ -69,7 +69,7 @@ func (f *snapshotMembersFn) ProcessElement(ctx context.Context, _ []byte, member
 		return err
 	}
 	for _, m := range d.Members {
-		if d.UserStatus[m.User] == data.StatusActive && !d.UserOptOut[m.User] {
+		if d.Eligible(m.User) {
 			member(pairKey(d.Users.ID(m.User), data.TargetGroup, d.Groups.ID(m.Group)), m.JoinedAtMillis)
 		}
 	}
