@@ -2,8 +2,9 @@
 // the local driver (jobs.Run), partitioned by external IDs, for worlds
 // past one machine. It covers ingest (scan, validation, quarantine, the
 // duplicate shuffle, rejects and counts), the interest signals and the
-// implicit ALS model and each user's topics; docs/scale-out.md says what
-// it does not cover yet.
+// implicit ALS model, each user's topics, and the friends of friends that
+// friend suggestions start from; docs/scale-out.md says what it does not
+// cover yet.
 package night
 
 import (
