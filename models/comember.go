@@ -78,7 +78,7 @@ func buildCoMembership(ctx context.Context, d *data.Dims, f *features.Features, 
 				s.counts[g] = 0
 			}
 			slices.SortFunc(list, func(a, b coJoined) int {
-				return cmpDesc(float64(a.share), float64(b.share), d.Groups.ID(a.group), d.Groups.ID(b.group))
+				return CompareDesc(float64(a.share), float64(b.share), d.Groups.ID(a.group), d.Groups.ID(b.group))
 			})
 			co[h] = slices.Clip(list[:min(len(list), maxCoJoined)])
 		}
@@ -88,19 +88,22 @@ func buildCoMembership(ctx context.Context, d *data.Dims, f *features.Features, 
 
 // coMemberScores sums, into st.coShare (indexed by group), u's
 // co-membership shares with every group reachable from u's groups, keeps
-// in st.coFrom the group of u's contributing most, and lists in
-// st.coTouched the groups it reached. The caller averages the sums.
-func coMemberScores(f *features.Features, co coMembership, u int32, st *rankState) {
+// in st.coFrom the group of u's that names the reason (CoReasonBefore),
+// and lists in st.coTouched the groups it reached. The caller averages
+// the sums.
+func coMemberScores(d *data.Dims, f *features.Features, co coMembership, u int32, st *rankState) {
 	st.coTouched = st.coTouched[:0]
 	for _, h := range colsOf(&f.Members, u) {
 		for _, c := range co[h] {
 			if st.coShare[c.group] == 0 {
 				st.coTouched = append(st.coTouched, c.group)
 				st.coFrom[c.group] = coJoined{group: h, count: c.count, share: c.share}
-			} else if from := st.coFrom[c.group]; c.share > from.share {
+			} else if from := st.coFrom[c.group]; CoReasonBefore(c.share, d.Groups.ID(h), from.share, d.Groups.ID(from.group)) {
 				st.coFrom[c.group] = coJoined{group: h, count: c.count, share: c.share}
 			}
-			st.coShare[c.group] += c.share
+			// float64 adds a user's few float32 shares exactly, so the
+			// sum does not depend on the order the groups are read in
+			st.coShare[c.group] += float64(c.share)
 		}
 	}
 }

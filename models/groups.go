@@ -145,9 +145,13 @@ type rankState struct {
 	interest [2][]float64
 
 	// co-membership of groups: see coMemberScores
-	coShare   []float32
+	coShare   []float64
 	coFrom    []coJoined
 	coTouched []int32
+
+	// groups only: the candidates' evidence and the scorer
+	evidence []GroupEvidence
+	scorer   *GroupScorer
 }
 
 func newRankState(k, n int) *rankState {
@@ -156,7 +160,7 @@ func newRankState(k, n int) *rankState {
 
 func newGroupRankState(k, n int) *rankState {
 	st := newRankState(k, n)
-	st.coShare, st.coFrom = make([]float32, n), make([]coJoined, n)
+	st.coShare, st.coFrom = make([]float64, n), make([]coJoined, n)
 	return st
 }
 
@@ -224,7 +228,7 @@ func newGroupCandidates(d *data.Dims, f *features.Features, health []float64, p 
 		}
 	}
 	healthiest := func(gs []int32, n int) []int32 {
-		slices.SortStableFunc(gs, func(a, b int32) int { return cmpDesc(health[a], health[b], d.Groups.ID(a), d.Groups.ID(b)) })
+		slices.SortStableFunc(gs, func(a, b int32) int { return CompareDesc(health[a], health[b], d.Groups.ID(a), d.Groups.ID(b)) })
 		return gs[:min(n, len(gs))]
 	}
 	for c := range gc.popular {
@@ -234,35 +238,6 @@ func newGroupCandidates(d *data.Dims, f *features.Features, health []float64, p 
 		gc.byTopic[i] = healthiest(gc.byTopic[i], p.PerTopicCandidates)
 	}
 	return gc
-}
-
-// cmpDesc orders by score descending, then ID ascending.
-func cmpDesc(sa, sb float64, ia, ib int64) int {
-	switch {
-	case sa > sb:
-		return -1
-	case sa < sb:
-		return 1
-	case ia < ib:
-		return -1
-	case ia > ib:
-		return 1
-	}
-	return 0
-}
-
-// topTopics returns up to n of u's topics with positive weight, strongest
-// first.
-func topTopics(f *features.Features, u int32, n int, buf []int32) []int32 {
-	buf = buf[:0]
-	row := f.UserTopicRow(u)
-	for t, w := range row {
-		if w > 0 {
-			buf = append(buf, int32(t))
-		}
-	}
-	slices.SortStableFunc(buf, func(a, b int32) int { return cmpDesc(float64(row[a]), float64(row[b]), int64(a), int64(b)) })
-	return buf[:min(n, len(buf))]
 }
 
 // collectGroups gathers u's candidate groups into st: groups a friend is in
@@ -281,7 +256,7 @@ func collectGroups(d *data.Dims, f *features.Features, gc *groupCandidates, p Gr
 			st.collect(g)
 		}
 	}
-	topicBuf = topTopics(f, u, p.TopicsForCandidates, topicBuf)
+	topicBuf = CandidateTopics(f.UserTopicRow(u), p.TopicsForCandidates, topicBuf)
 	for _, t := range topicBuf {
 		for _, g := range gc.byTopic[int(c)*gc.topics+int(t)] {
 			st.collect(g)
@@ -319,9 +294,9 @@ func resetCounts(counts []int32, touched []int32) {
 	}
 }
 
-// friendDensity is the share of pairs of u's eligible friends in group g
-// who are friends themselves.
-func friendDensity(f *features.Features, u, g int32) float64 {
+// friendLinks counts the friendships among u's eligible friends in group
+// g, the numerator of [GroupEvidence.Density].
+func friendLinks(f *features.Features, u, g int32) int32 {
 	// u's friends are few and each is in few groups, where a group can
 	// have any number of members: look the friends up in their groups.
 	var buf [16]int32
@@ -331,10 +306,7 @@ func friendDensity(f *features.Features, u, g int32) float64 {
 			in = append(in, fr)
 		}
 	}
-	if len(in) < 2 {
-		return 0
-	}
-	links := 0
+	var links int32
 	for x := range in {
 		for y := x + 1; y < len(in); y++ {
 			if f.Friends.Has(in[x], in[y]) {
@@ -342,21 +314,7 @@ func friendDensity(f *features.Features, u, g int32) float64 {
 			}
 		}
 	}
-	return float64(links) / float64(len(in)*(len(in)-1)/2)
-}
-
-// bestTopic returns the topic of topics on which u's weight is largest, and
-// the summed weight of u on all of them.
-func bestTopic(f *features.Features, u int32, topics []int32) (best int32, sum float64) {
-	row := f.UserTopicRow(u)
-	best = -1
-	for _, t := range topics {
-		sum += float64(row[t])
-		if best < 0 || row[t] > row[best] {
-			best = t
-		}
-	}
-	return best, sum
+	return links
 }
 
 // socialProof is 1 − exp(−n/scale), the diminishing return of n friends
@@ -378,9 +336,8 @@ func clip01(x float64) float64 {
 	return x
 }
 
-// groupHealth scores each group in [0, 1]: half from its eligible member
-// count (log-scaled against the largest group in its city), half from its
-// activities in the 30 days before the run date and the horizon after it.
+// groupHealth is every group's GroupHealth, from its eligible members
+// and RecentActivities, and those activities' counts.
 func groupHealth(in Inputs, horizonDays int) (health []float64, recentActs []int) {
 	d, f := in.Dims, in.Features
 	ng := d.Groups.Len()
@@ -392,14 +349,7 @@ func groupHealth(in Inputs, horizonDays int) (health []float64, recentActs []int
 			}
 		}
 	}
-	recentActs = make([]int, ng)
-	lo := f.NowMillis - 30*86_400_000
-	hi := f.NowMillis + int64(horizonDays)*86_400_000
-	for a := range d.Activities.Len() {
-		if s := d.ActivityStart[a]; d.ActivityStatus[a] == data.StatusActive && s >= lo && s < hi {
-			recentActs[d.ActivityGroup[a]]++
-		}
-	}
+	recentActs = RecentActivities(d, f.NowMillis, horizonDays)
 	maxMembers := make([]int, d.Cities.Len())
 	for g := range ng {
 		c := d.GroupCity[g]
@@ -407,11 +357,7 @@ func groupHealth(in Inputs, horizonDays int) (health []float64, recentActs []int
 	}
 	health = make([]float64, ng)
 	for g := range ng {
-		size := 0.0
-		if m := maxMembers[d.GroupCity[g]]; m > 0 {
-			size = math.Log1p(float64(members[g])) / math.Log1p(float64(m))
-		}
-		health[g] = 0.5*size + 0.5*math.Min(1, float64(recentActs[g])/4)
+		health[g] = GroupHealth(members[g], maxMembers[d.GroupCity[g]], recentActs[g])
 	}
 	return health, recentActs
 }
@@ -443,15 +389,15 @@ func RankGroupsTo(ctx context.Context, in Inputs, p GroupParams, workers int, em
 		}
 	}
 	users, items := rows32Of(in.ALS.Users), rows32Of(in.ALS.Items)
-	social := socialProof(p.SocialScale)
 	return rankEligible(ctx, in, workers, func() *rankState {
-		return newGroupRankState(p.MaxPerUser, d.Groups.Len())
+		st := newGroupRankState(p.MaxPerUser, d.Groups.Len())
+		st.scorer = NewGroupScorer(p)
+		return st
 	}, func(st *rankState, u int32) (out []data.GroupSuggestion) {
-		top, counts := st.top, st.counts
+		counts := st.counts
 		st.touched = friendCounts(f, &f.Members, u, counts, st.touched)
-		own := float32(len(colsOf(&f.Members, u)))
 		if co != nil {
-			coMemberScores(f, co, u, st)
+			coMemberScores(d, f, co, u, st)
 		}
 		// never a group u is in or has dismissed, hidden or reported
 		for _, g := range colsOf(&f.Members, u) {
@@ -464,42 +410,22 @@ func RankGroupsTo(ctx context.Context, in Inputs, p GroupParams, workers int, em
 		}
 		st.topics = collectGroups(d, f, gc, p, u, st, st.topics)
 		interest := st.interestIn(0, users.row(u), items, f.Items.Group)
+		row := f.UserTopicRow(u)
+		ev := st.evidence[:0]
 		for j, g := range st.cands {
-			_, topic := bestTopic(f, u, d.GroupTopics[g])
-			nf, dens := counts[g], 0.0
-			if nf >= 2 {
-				dens = friendDensity(f, u, g)
+			e := GroupEvidence{Group: d.Groups.ID(g), Interest: interest[j], Friends: counts[g], Health: health[g], Recent: int32(recent[g])}
+			e.BestTopic, e.TopicSum = BestTopic(row, d.GroupTopics[g])
+			if e.Friends >= 2 {
+				e.Links = friendLinks(f, u, g)
 			}
-			s := p.InterestWeight*clip01(interest[j]) +
-				p.TopicWeight*clip01(topic) +
-				p.SocialWeight*social.at(nf)*(1+p.DensityBonus*dens) +
-				p.HealthWeight*health[g]
-			if st.coShare[g] > 0 {
-				s += p.CoMemberWeight * float64(st.coShare[g]/own)
-			}
-			if s >= p.MinScore {
-				top.Push(Scored{ID: d.Groups.ID(g), Index: g, Score: s})
-			}
-		}
-		for rank, s := range top.Sorted() {
-			g := s.Index
-			nf := counts[g]
-			var reasons []data.Reason
-			if nf > 0 {
-				reasons = append(reasons, data.Reason{Code: data.ReasonFriendsInGroup, Count: nf})
-			}
-			if st.coShare[g] > 0 {
+			if sh := st.coShare[g]; sh > 0 {
 				from := st.coFrom[g]
-				reasons = append(reasons, data.Reason{Code: data.ReasonMembersAlsoJoined, Count: from.count, RefID: d.Groups.ID(from.group)})
+				e.CoShare, e.CoFrom, e.CoCount = sh, d.Groups.ID(from.group), from.count
 			}
-			if t, w := bestTopic(f, u, d.GroupTopics[g]); t >= 0 && w >= 0.05 {
-				reasons = append(reasons, data.Reason{Code: data.ReasonMatchesInterest, Topic: f.Topics[t]})
-			}
-			if recent[g] > 0 {
-				reasons = append(reasons, data.Reason{Code: data.ReasonActiveGroup, Count: int32(recent[g])})
-			}
-			out = append(out, data.GroupSuggestion{UserID: d.Users.ID(u), GroupID: s.ID, Rank: int32(rank + 1), Score: float32(s.Score), Reasons: reasons})
+			ev = append(ev, e)
 		}
+		st.evidence = ev
+		out = st.scorer.Rank(d.Users.ID(u), len(colsOf(&f.Members, u)), ev, f.Topics, nil)
 		resetCounts(counts, st.touched)
 		resetCoMember(st)
 		st.resetCandidates()
@@ -630,7 +556,7 @@ func RankActivitiesTo(ctx context.Context, in Inputs, p GroupParams, workers int
 	signups := func(a int32) int { return len(colsOf(&f.ActSignups, a)) }
 	mostSignedUp := func(as []int32, n int) []int32 {
 		slices.SortStableFunc(as, func(a, b int32) int {
-			return cmpDesc(float64(signups(a)), float64(signups(b)), d.Activities.ID(a), d.Activities.ID(b))
+			return CompareDesc(float64(signups(a)), float64(signups(b)), d.Activities.ID(a), d.Activities.ID(b))
 		})
 		return as[:min(len(as), n)]
 	}
@@ -680,7 +606,7 @@ func RankActivitiesTo(ctx context.Context, in Inputs, p GroupParams, workers int
 				}
 			}
 		}
-		st.topics = topTopics(f, u, p.TopicsForCandidates, st.topics)
+		st.topics = CandidateTopics(f.UserTopicRow(u), p.TopicsForCandidates, st.topics)
 		for _, t := range st.topics {
 			for _, a := range byTopic[int(c)*nt+int(t)] {
 				st.collect(a)
@@ -694,7 +620,7 @@ func RankActivitiesTo(ctx context.Context, in Inputs, p GroupParams, workers int
 		for j, a := range st.cands {
 			g := d.ActivityGroup[a]
 			going := counts[a]
-			_, topic := bestTopic(f, u, d.GroupTopics[g])
+			_, topic := BestTopic(f.UserTopicRow(u), d.GroupTopics[g])
 			interest := math.Max(inActivity[j], inGroup[j])
 			s := p.InterestWeight*clip01(interest) + p.TopicWeight*clip01(topic) +
 				p.SocialWeight*social.at(going) + p.HealthWeight*popularity[a]
@@ -713,7 +639,7 @@ func RankActivitiesTo(ctx context.Context, in Inputs, p GroupParams, workers int
 			if going > 0 {
 				reasons = append(reasons, data.Reason{Code: data.ReasonFriendsGoing, Count: going})
 			}
-			if t, w := bestTopic(f, u, d.GroupTopics[g]); t >= 0 && w >= 0.05 {
+			if t, w := BestTopic(f.UserTopicRow(u), d.GroupTopics[g]); t >= 0 && w >= 0.05 {
 				reasons = append(reasons, data.Reason{Code: data.ReasonMatchesInterest, Topic: f.Topics[t]})
 			}
 			if n := len(colsOf(&f.ActSignups, a)); n > 0 {
