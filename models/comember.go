@@ -18,14 +18,14 @@ import (
 // say best: most users are in one to three groups, too few for their
 // interest vector to place them.
 const (
-	// minCoMembers is the fewest eligible members two groups must share
+	// MinCoMembers is the fewest eligible members two groups must share
 	// for one to count towards the other: a smaller overlap would tell a
 	// member of h which groups one or two of its other members are in.
-	minCoMembers = 3
-	// maxCoJoined caps the groups kept per group, by share: what a user
-	// can reach through co-membership is at most maxCoJoined times the
+	MinCoMembers = 3
+	// MaxCoJoined caps the groups kept per group, by share: what a user
+	// can reach through co-membership is at most MaxCoJoined times the
 	// user's groups, however large the groups are.
-	maxCoJoined = 32
+	MaxCoJoined = 32
 )
 
 // coJoined is one group of a group's co-membership list.
@@ -36,8 +36,8 @@ type coJoined struct {
 }
 
 // coMembership holds, per active group, the active groups of its own city that
-// share at least minCoMembers eligible members with it, largest share
-// first (then group ID), at most maxCoJoined.
+// share at least MinCoMembers eligible members with it, largest share
+// first (then group ID), at most MaxCoJoined.
 type coMembership [][]coJoined
 
 // buildCoMembership counts, for every group, the other groups of its
@@ -55,7 +55,7 @@ func buildCoMembership(ctx context.Context, d *data.Dims, f *features.Features, 
 	}, func(s *scratch, lo, hi int) {
 		for h := int32(lo); h < int32(hi); h++ {
 			members := colsOf(&f.GroupMembers, h)
-			if len(members) < minCoMembers || d.GroupStatus[h] != data.StatusActive {
+			if len(members) < MinCoMembers || d.GroupStatus[h] != data.StatusActive {
 				continue // a closed or moderated group recommends nothing
 			}
 			s.touched = s.touched[:0]
@@ -72,7 +72,7 @@ func buildCoMembership(ctx context.Context, d *data.Dims, f *features.Features, 
 			}
 			var list []coJoined
 			for _, g := range s.touched {
-				if n := s.counts[g]; n >= minCoMembers {
+				if n := s.counts[g]; n >= MinCoMembers {
 					list = append(list, coJoined{group: g, count: n, share: float32(n) / float32(len(members))})
 				}
 				s.counts[g] = 0
@@ -80,7 +80,7 @@ func buildCoMembership(ctx context.Context, d *data.Dims, f *features.Features, 
 			slices.SortFunc(list, func(a, b coJoined) int {
 				return CompareDesc(float64(a.share), float64(b.share), d.Groups.ID(a.group), d.Groups.ID(b.group))
 			})
-			co[h] = slices.Clip(list[:min(len(list), maxCoJoined)])
+			co[h] = slices.Clip(list[:min(len(list), MaxCoJoined)])
 		}
 	})
 	return co, err

@@ -12,7 +12,7 @@ import (
 // TestCoMembership checks the group score's co-membership term on a
 // world where the one user to rank is in group 1 and other members of
 // group 1 are also in other groups: a group counts only with at least
-// minCoMembers eligible co-members, in the user's city, while active, and
+// MinCoMembers eligible co-members, in the user's city, while active, and
 // its reason names the user's own group and the count.
 func TestCoMembership(t *testing.T) {
 	t.Parallel()

@@ -149,9 +149,10 @@ type rankState struct {
 	coFrom    []coJoined
 	coTouched []int32
 
-	// groups only: the candidates' evidence and the scorer
-	evidence []GroupEvidence
-	scorer   *GroupScorer
+	// the candidates' evidence and the scorer
+	evidence    []GroupEvidence
+	actEvidence []ActivityEvidence
+	scorer      *GroupScorer
 }
 
 func newRankState(k, n int) *rankState {
@@ -425,7 +426,7 @@ func RankGroupsTo(ctx context.Context, in Inputs, p GroupParams, workers int, em
 			ev = append(ev, e)
 		}
 		st.evidence = ev
-		out = st.scorer.Rank(d.Users.ID(u), len(colsOf(&f.Members, u)), ev, f.Topics, nil)
+		out = st.scorer.RankGroups(d.Users.ID(u), len(colsOf(&f.Members, u)), ev, f.Topics, nil)
 		resetCounts(counts, st.touched)
 		resetCoMember(st)
 		st.resetCandidates()
@@ -540,11 +541,9 @@ func RankActivitiesTo(ctx context.Context, in Inputs, p GroupParams, workers int
 	ofGroup := make([][]int32, d.Groups.Len())
 	popular := make([][]int32, d.Cities.Len())
 	byTopic := make([][]int32, d.Cities.Len()*nt)
-	end := f.NowMillis + int64(p.HorizonDays)*86_400_000
 	for a := range int32(d.Activities.Len()) {
-		g := d.ActivityGroup[a]
-		if s := d.ActivityStart[a]; d.ActivityStatus[a] == data.StatusActive && d.GroupStatus[g] == data.StatusActive && s >= f.NowMillis && s < end {
-			c := int(d.ActivityCity[a])
+		if Upcoming(d, a, f.NowMillis, p.HorizonDays) {
+			g, c := d.ActivityGroup[a], int(d.ActivityCity[a])
 			upcoming[a] = true
 			ofGroup[g] = append(ofGroup[g], a)
 			popular[c] = append(popular[c], a)
@@ -567,15 +566,12 @@ func RankActivitiesTo(ctx context.Context, in Inputs, p GroupParams, workers int
 		byTopic[i] = mostSignedUp(byTopic[i], p.PerTopicCandidates)
 	}
 	users, items := rows32Of(in.ALS.Users), rows32Of(in.ALS.Items)
-	social := socialProof(p.SocialScale)
-	popularity := make([]float64, d.Activities.Len())
-	for a := range popularity {
-		popularity[a] = math.Min(1, math.Log1p(float64(signups(int32(a))))/math.Log1p(50))
-	}
 	return rankEligible(ctx, in, workers, func() *rankState {
-		return newRankState(p.MaxPerUser, d.Activities.Len())
+		st := newRankState(p.MaxPerUser, d.Activities.Len())
+		st.scorer = NewGroupScorer(p)
+		return st
 	}, func(st *rankState, u int32) (out []data.ActivitySuggestion) {
-		top, counts := st.top, st.counts
+		counts := st.counts
 		c := d.UserCity[u]
 		// never an activity u signed up for, nor one whose activity or
 		// group u dismissed, hid or reported (every candidate is
@@ -606,7 +602,8 @@ func RankActivitiesTo(ctx context.Context, in Inputs, p GroupParams, workers int
 				}
 			}
 		}
-		st.topics = CandidateTopics(f.UserTopicRow(u), p.TopicsForCandidates, st.topics)
+		row := f.UserTopicRow(u)
+		st.topics = CandidateTopics(row, p.TopicsForCandidates, st.topics)
 		for _, t := range st.topics {
 			for _, a := range byTopic[int(c)*nt+int(t)] {
 				st.collect(a)
@@ -617,38 +614,16 @@ func RankActivitiesTo(ctx context.Context, in Inputs, p GroupParams, workers int
 		}
 		inActivity := st.interestIn(0, users.row(u), items, f.Items.Activity)
 		inGroup := st.interestIn(1, users.row(u), items, func(a int32) int32 { return f.Items.Group(d.ActivityGroup[a]) })
+		ev := st.actEvidence[:0]
 		for j, a := range st.cands {
 			g := d.ActivityGroup[a]
-			going := counts[a]
-			_, topic := BestTopic(f.UserTopicRow(u), d.GroupTopics[g])
-			interest := math.Max(inActivity[j], inGroup[j])
-			s := p.InterestWeight*clip01(interest) + p.TopicWeight*clip01(topic) +
-				p.SocialWeight*social.at(going) + p.HealthWeight*popularity[a]
-			if f.Members.Has(u, g) {
-				s += p.SocialWeight * 0.5 // your own group's activity
-			}
-			if s >= p.MinScore {
-				top.Push(Scored{ID: d.Activities.ID(a), Index: a, Score: s})
-			}
+			e := ActivityEvidence{Activity: d.Activities.ID(a), Interest: math.Max(inActivity[j], inGroup[j]), Going: counts[a],
+				Signups: int32(signups(a)), OwnGroup: f.Members.Has(u, g), StartsDays: StartsDays(d, a, f.NowMillis)}
+			e.BestTopic, e.TopicSum = BestTopic(row, d.GroupTopics[g])
+			ev = append(ev, e)
 		}
-		for rank, s := range top.Sorted() {
-			a := s.Index
-			g := d.ActivityGroup[a]
-			going := counts[a]
-			var reasons []data.Reason
-			if going > 0 {
-				reasons = append(reasons, data.Reason{Code: data.ReasonFriendsGoing, Count: going})
-			}
-			if t, w := BestTopic(f.UserTopicRow(u), d.GroupTopics[g]); t >= 0 && w >= 0.05 {
-				reasons = append(reasons, data.Reason{Code: data.ReasonMatchesInterest, Topic: f.Topics[t]})
-			}
-			if n := len(colsOf(&f.ActSignups, a)); n > 0 {
-				reasons = append(reasons, data.Reason{Code: data.ReasonPopularNearby, Count: int32(n)})
-			}
-			days := (d.ActivityStart[a] - f.NowMillis) / 86_400_000
-			reasons = append(reasons, data.Reason{Code: data.ReasonStartsSoon, Count: int32(days)})
-			out = append(out, data.ActivitySuggestion{UserID: d.Users.ID(u), ActivityID: s.ID, Rank: int32(rank + 1), Score: float32(s.Score), Reasons: reasons})
-		}
+		st.actEvidence = ev
+		out = st.scorer.RankActivities(d.Users.ID(u), ev, f.Topics, nil)
 		resetCounts(counts, st.touched)
 		st.resetCandidates()
 		return out

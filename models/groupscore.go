@@ -7,14 +7,16 @@ import (
 	"circles/data"
 )
 
-// The group score as a kernel of one user's neighbourhood: everything it
-// reads of a candidate group is in a [GroupEvidence], and [GroupScorer]
-// turns a user's evidence into ranked suggestions with their reasons. The
+// The group and activity scores as kernels of one user's neighbourhood:
+// everything they read of a candidate is in a [GroupEvidence] or an
+// [ActivityEvidence], and [GroupScorer] turns a user's evidence into
+// ranked suggestions with their reasons. The
 // local driver fills the evidence from its dense arrays; a partitioned
 // driver fills it from joins keyed by external IDs. Both rank with the
 // same scorer, and the small rules the evidence is made by
-// ([GroupHealth], [BestTopic], [CandidateTopics], [CoReasonBefore],
-// [CompareDesc]) are functions both call.
+// ([GroupHealth], [RecentActivities], [Upcoming], [ActivityPopularity],
+// [BestTopic], [CandidateTopics], [CoReasonBefore], [CompareDesc]) are
+// functions both call.
 
 // GroupEvidence is what the group score reads of one candidate group for
 // one user.
@@ -46,8 +48,21 @@ func (e *GroupEvidence) Density() float64 {
 	return float64(e.Links) / float64(n*(n-1)/2)
 }
 
-// GroupScorer scores and ranks one user's candidate groups at a time. It
-// is not safe for concurrent use: each worker has its own.
+// ActivityEvidence is what the activity score reads of one candidate
+// activity for one user.
+type ActivityEvidence struct {
+	Activity   int64   // external ID
+	Interest   float64 // the larger of x_u·y_a and x_u·y_g of its group
+	TopicSum   float64 // the user's summed topic weight on its group's topics
+	BestTopic  int32   // of those topics, the one the user weighs most, −1 if none
+	Going      int32   // the user's eligible friends signed up
+	Signups    int32   // eligible users signed up
+	OwnGroup   bool    // the activity is of one of the user's groups
+	StartsDays int32   // whole days from the end of the run date to its start
+}
+
+// GroupScorer scores and ranks one user's candidate groups or activities
+// at a time. It is not safe for concurrent use: each worker has its own.
 type GroupScorer struct {
 	p      GroupParams
 	social *countCurve
@@ -59,9 +74,9 @@ func NewGroupScorer(p GroupParams) *GroupScorer {
 	return &GroupScorer{p: p, social: socialProof(p.SocialScale), top: NewTopK(p.MaxPerUser)}
 }
 
-// Score is the group score of one candidate for a user in own groups: a
-// sum of terms each in [0, 1] times its weight.
-func (s *GroupScorer) Score(e *GroupEvidence, own int) float64 {
+// groupScore is the group score of one candidate for a user in own
+// groups: a sum of terms each in [0, 1] times its weight.
+func (s *GroupScorer) groupScore(e *GroupEvidence, own int) float64 {
 	p := s.p
 	v := p.InterestWeight*clip01(e.Interest) +
 		p.TopicWeight*clip01(e.TopicSum) +
@@ -73,13 +88,13 @@ func (s *GroupScorer) Score(e *GroupEvidence, own int) float64 {
 	return v
 }
 
-// Rank appends to out the user's suggestions among cands: the
+// RankGroups appends to out the user's suggestions among cands: the
 // MaxPerUser best scoring at least MinScore, best first (ties by group
 // ID), with their reasons; topics names the topic vocabulary. Each
 // candidate must appear once, and none the user may not be shown.
-func (s *GroupScorer) Rank(user int64, own int, cands []GroupEvidence, topics []string, out []data.GroupSuggestion) []data.GroupSuggestion {
+func (s *GroupScorer) RankGroups(user int64, own int, cands []GroupEvidence, topics []string, out []data.GroupSuggestion) []data.GroupSuggestion {
 	for j := range cands {
-		if v := s.Score(&cands[j], own); v >= s.p.MinScore {
+		if v := s.groupScore(&cands[j], own); v >= s.p.MinScore {
 			s.top.Push(Scored{ID: cands[j].Group, Index: int32(j), Score: v})
 		}
 	}
@@ -101,6 +116,64 @@ func (s *GroupScorer) Rank(user int64, own int, cands []GroupEvidence, topics []
 		out = append(out, data.GroupSuggestion{UserID: user, GroupID: sc.ID, Rank: int32(rank + 1), Score: float32(sc.Score), Reasons: reasons})
 	}
 	return out
+}
+
+// activityScore is the activity score of one candidate: the group
+// score's terms, with the activity's popularity for the group's health
+// and half a social term more for an activity of the user's own group.
+func (s *GroupScorer) activityScore(e *ActivityEvidence) float64 {
+	p := s.p
+	v := p.InterestWeight*clip01(e.Interest) + p.TopicWeight*clip01(e.TopicSum) +
+		p.SocialWeight*s.social.at(e.Going) + p.HealthWeight*ActivityPopularity(int(e.Signups))
+	if e.OwnGroup {
+		v += p.SocialWeight * 0.5
+	}
+	return v
+}
+
+// RankActivities is [GroupScorer.RankGroups] for activities.
+func (s *GroupScorer) RankActivities(user int64, cands []ActivityEvidence, topics []string, out []data.ActivitySuggestion) []data.ActivitySuggestion {
+	for j := range cands {
+		if v := s.activityScore(&cands[j]); v >= s.p.MinScore {
+			s.top.Push(Scored{ID: cands[j].Activity, Index: int32(j), Score: v})
+		}
+	}
+	for rank, sc := range s.top.Sorted() {
+		e := &cands[sc.Index]
+		var reasons []data.Reason
+		if e.Going > 0 {
+			reasons = append(reasons, data.Reason{Code: data.ReasonFriendsGoing, Count: e.Going})
+		}
+		if e.BestTopic >= 0 && e.TopicSum >= 0.05 {
+			reasons = append(reasons, data.Reason{Code: data.ReasonMatchesInterest, Topic: topics[e.BestTopic]})
+		}
+		if e.Signups > 0 {
+			reasons = append(reasons, data.Reason{Code: data.ReasonPopularNearby, Count: e.Signups})
+		}
+		reasons = append(reasons, data.Reason{Code: data.ReasonStartsSoon, Count: e.StartsDays})
+		out = append(out, data.ActivitySuggestion{UserID: user, ActivityID: sc.ID, Rank: int32(rank + 1), Score: float32(sc.Score), Reasons: reasons})
+	}
+	return out
+}
+
+// Upcoming reports whether activity a may be suggested on a run whose
+// date ends at now (millis): active, of an active group, starting within
+// the horizon.
+func Upcoming(d *data.Dims, a int32, now int64, horizonDays int) bool {
+	s := d.ActivityStart[a]
+	return d.ActivityStatus[a] == data.StatusActive && d.GroupStatus[d.ActivityGroup[a]] == data.StatusActive &&
+		s >= now && s < now+int64(horizonDays)*86_400_000
+}
+
+// StartsDays is the whole days from now to activity a's start.
+func StartsDays(d *data.Dims, a int32, now int64) int32 {
+	return int32((d.ActivityStart[a] - now) / 86_400_000)
+}
+
+// ActivityPopularity scores an activity's eligible sign-ups in [0, 1],
+// log-scaled, saturating at 50.
+func ActivityPopularity(signups int) float64 {
+	return math.Min(1, math.Log1p(float64(signups))/math.Log1p(50))
 }
 
 // GroupHealth scores a group in [0, 1]: half from its eligible members
