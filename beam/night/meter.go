@@ -28,7 +28,8 @@ const (
 	shuffleFriends   = "shuffle_bytes_friends"    // friendships, degrees, fan-out samples, paths by pair
 	shuffleALSBlocks = "shuffle_bytes_als_blocks" // observations into in- and out-blocks
 	shuffleALSSweeps = "shuffle_bytes_als_sweeps" // every sweep's blocks, messages and rows
-	shuffleWrite     = "shuffle_bytes_write"      // factor rows into shards
+	shuffleGroups    = "shuffle_bytes_groups"     // the groups' records, lists, co-membership, friends in groups, users' records
+	shuffleWrite     = "shuffle_bytes_write"      // factor rows and suggestions into shards
 )
 
 // metered is col, a collection of key–value pairs, with its payload added

@@ -2,9 +2,10 @@
 // the local driver (jobs.Run), partitioned by external IDs, for worlds
 // past one machine. It covers ingest (scan, validation, quarantine, the
 // duplicate shuffle, rejects and counts), the interest signals and the
-// implicit ALS model, each user's topics, and the friends of friends that
-// friend suggestions start from; docs/scale-out.md says what it does not
-// cover yet.
+// implicit ALS model, each user's topics, group and activity suggestions
+// (each user ranked from a neighbourhood record built by joins), and the
+// friends of friends that friend suggestions start from;
+// docs/scale-out.md says what it does not cover yet.
 package night
 
 import (
@@ -28,6 +29,9 @@ import (
 const (
 	FileUserFactors = "user_factors"
 	FileItemFactors = "item_factors"
+	// the local driver's output.FileGroups and FileActivities, in shards
+	FileGroups     = "group_suggestions"
+	FileActivities = "activity_suggestions"
 )
 
 // Counters of the pipeline, reported in the manifest (Manifest.Counters)
@@ -109,8 +113,8 @@ func Build(s beam.Scope, pl Plan) {
 	fs := s.Scope("signals")
 	sig, facts := beam.ParDo2(fs, &signalFn{Input: pl.Input, Date: date, Now: end,
 		FeatureStart: data.NewWindow(pl.Date, p.WindowDays).StartMillis, Params: p.Features}, kept)
-	members := beam.ParDo(fs, &snapshotMembersFn{Input: pl.Input, Date: date}, impulse)
-	memberSig := beam.ParDo(fs, &membershipFn{Weight: p.Features.Weights.Member}, beam.CoGroupByKey(fs, metered(fs, shuffleSignals, facts), metered(fs, shuffleSignals, members)))
+	snapMembers := beam.ParDo(fs, &snapshotMembersFn{Input: pl.Input, Date: date}, impulse)
+	memberSig, members := beam.ParDo2(fs, &membershipFn{Weight: p.Features.Weights.Member}, beam.CoGroupByKey(fs, metered(fs, shuffleSignals, facts), metered(fs, shuffleSignals, snapMembers)))
 	signals := beam.CombinePerKey(fs, sumSignals, metered(fs, shuffleSignals, beam.Flatten(fs, sig, memberSig)))
 
 	nnz := beam.Combine(fs, addCount, beam.ParDo(fs, countOne, signals))
@@ -121,21 +125,28 @@ func Build(s beam.Scope, pl Plan) {
 	raw, has := beam.ParDo2(ts, &userTopicsFn{Input: pl.Input, Date: date, Params: p.Features},
 		beam.GroupByKey(ts, metered(ts, shuffleTopics, beam.ParDo(ts, userSignal, signals))))
 	usersWith := beam.CombinePerKey(ts, addCount, metered(ts, shuffleTopics, has))
-	tops := beam.ParDo(ts, &topTopicsFn{Input: pl.Input, Date: date, Params: p.Features, Shards: pl.Shards}, raw, beam.SideInput{Input: usersWith})
+	tops, topicRows := beam.ParDo2(ts, &topTopicsFn{Input: pl.Input, Date: date, Params: p.Features, Shards: pl.Shards}, raw, beam.SideInput{Input: usersWith})
 
 	// friends of friends
 	fr := s.Scope("friends")
 	friendships := beam.CombinePerKey(fr, addCount, metered(fr, shuffleFriends, beam.ParDo(fr, &friendshipsFn{Input: pl.Input, Date: date}, impulse)))
 	pairs := friendsOfFriends(fr, friendships, p.Friends.MaxFanout, pl.Shards)
 
+	// group and activity suggestions
+	gp := groupsParams{Input: pl.Input, Date: date, Now: end, FeatureStart: data.NewWindow(pl.Date, p.WindowDays).StartMillis,
+		Groups: p.Groups, Feat: p.Features, Buckets: pl.Shards, Shards: pl.Shards}
+	groups, acts := rankGroups(s.Scope("groups"), gp, impulse, members, friendships, m.users, m.items, topicRows, kept)
+
 	// outputs
 	ws := s.Scope("write")
 	pairsWritten := beam.ParDo(ws, &writeFriendPairsFn{Dir: pl.Staging, Shards: pl.Shards}, beam.GroupByKey(ws, metered(ws, shuffleWrite, pairs)))
+	groupsWritten := beam.ParDo(ws, &writeGroupsFn{Dir: pl.Staging, Shards: pl.Shards}, beam.GroupByKey(ws, metered(ws, shuffleWrite, groups)))
+	actsWritten := beam.ParDo(ws, &writeActivitiesFn{Dir: pl.Staging, Shards: pl.Shards}, beam.GroupByKey(ws, metered(ws, shuffleWrite, acts)))
 	usersWritten := beam.ParDo(ws, &writeUsersFn{Dir: pl.Staging, Shards: pl.Shards}, beam.GroupByKey(ws, metered(ws, shuffleWrite, beam.Flatten(ws, beam.ParDo(ws, &shardFn{Shards: pl.Shards}, m.users), tops))))
 	itemsWritten := beam.ParDo(ws, &writeItemsFn{Dir: pl.Staging, Shards: pl.Shards}, beam.GroupByKey(ws, metered(ws, shuffleWrite, beam.ParDo(ws, &shardFn{Shards: pl.Shards}, m.items))))
 	parts := beam.Flatten(ws,
 		beam.ParDo(ws, fileStatsPart, stats), beam.ParDo(ws, dupPart, dups),
-		beam.ParDo(ws, writtenPart, beam.Flatten(ws, rejectsWritten, usersWritten, itemsWritten, pairsWritten)),
+		beam.ParDo(ws, writtenPart, beam.Flatten(ws, rejectsWritten, usersWritten, itemsWritten, pairsWritten, groupsWritten, actsWritten)),
 		beam.ParDo(ws, usersPart, m.shapes[0]), beam.ParDo(ws, itemsPart, m.shapes[1]), beam.ParDo(ws, nnzPart, nnz))
 	if m.loss.IsValid() {
 		parts = beam.Flatten(ws, parts, beam.ParDo(ws, lossPart, m.loss))
@@ -208,7 +219,7 @@ func init() {
 	register.DoFn3x1[context.Context, []byte, func(rejectRec), error](&snapshotRejectsFn{})
 	register.DoFn4x1[context.Context, rowRec, func(string, float64), func(string, features.MemberFact), error](&signalFn{})
 	register.DoFn3x1[context.Context, []byte, func(string, int64), error](&snapshotMembersFn{})
-	register.DoFn4x0[string, func(*features.MemberFact) bool, func(*int64) bool, func(string, float64)](&membershipFn{})
+	register.DoFn5x0[string, func(*features.MemberFact) bool, func(*int64) bool, func(string, float64), func(int64, int64)](&membershipFn{})
 	register.DoFn2x2[int, inBlock, int, rowBlock](&startFn{})
 	register.DoFn2x1[int, inBlock, shapeCount](&countFn{})
 	register.Combiner2[[]float64, rowBlock](&gramFn{})
@@ -232,7 +243,7 @@ func init() {
 	register.DoFn5x0[context.Context, string, func(*pathRec) bool, func(*int64) bool, func(int, FriendPair)](&notFriendsFn{})
 	register.DoFn4x1[context.Context, int, func(*FriendPair) bool, func(pipeline.FileEntry), error](&writeFriendPairsFn{})
 	register.DoFn5x1[context.Context, string, func(*itemSig) bool, func(string, topicRow), func(int32, int64), error](&userTopicsFn{})
-	register.DoFn5x1[context.Context, string, topicRow, func(*int32, *int64) bool, func(int, factorRow), error](&topTopicsFn{})
+	register.DoFn6x1[context.Context, string, topicRow, func(*int32, *int64) bool, func(int, factorRow), func(int64, topicRow), error](&topTopicsFn{})
 	register.DoFn4x1[context.Context, int, func(*factorRow) bool, func(pipeline.FileEntry), error](&writeUsersFn{})
 	register.DoFn4x1[context.Context, int, func(*factorRow) bool, func(pipeline.FileEntry), error](&writeItemsFn{})
 	register.DoFn4x1[context.Context, int, func(*rejectRec) bool, func(pipeline.FileEntry), error](&writeRejectsFn{})

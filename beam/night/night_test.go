@@ -155,10 +155,11 @@ func TestBeamAgreesWithLocal(t *testing.T) {
 	}
 	t.Logf("counters: %v", m.Counters)
 	comparePairs(t, in, f, cfg.Params.Friends, dir, m.Shards)
+	compareGroups(t, in, f, cfg.Params.Groups, dir, m.Shards, als, users, items)
 	if m.Counters["ingest_duplicates"] != in.Stats[len(in.Stats)-2].Quarantined[data.QDuplicate]+in.Stats[len(in.Stats)-1].Quarantined[data.QDuplicate] {
 		t.Errorf("duplicates counted %d, want the manifest's", m.Counters["ingest_duplicates"])
 	}
-	for _, c := range []string{shuffleIngest, shuffleSignals, shuffleTopics, shuffleFriends, shuffleALSBlocks, shuffleALSSweeps, shuffleWrite} {
+	for _, c := range []string{shuffleIngest, shuffleSignals, shuffleTopics, shuffleFriends, shuffleALSBlocks, shuffleALSSweeps, shuffleGroups, shuffleWrite} {
 		if m.Counters[c] <= 0 {
 			t.Errorf("counter %s = %d, want the bytes that stage shuffled", c, m.Counters[c])
 		}

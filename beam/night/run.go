@@ -21,8 +21,9 @@ import (
 	"circles/pipeline"
 )
 
-// Covers names the stages a Beam run computes (pipeline.Stamp.Covers).
-var Covers = []string{"ingest", "interests"}
+// Covers names the stages a Beam run computes (pipeline.Stamp.Covers):
+// all but the friend suggestions.
+var Covers = []string{"ingest", jobs.StageInterests, jobs.StageGroups}
 
 // ManifestVersion is the version of a Beam run's manifest.
 const ManifestVersion = 1

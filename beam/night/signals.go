@@ -76,12 +76,13 @@ func (f *snapshotMembersFn) ProcessElement(ctx context.Context, _ []byte, member
 	return nil
 }
 
-// membershipFn resolves one pair's membership and emits its signal.
+// membershipFn resolves one pair's membership and emits its signal and,
+// for a member, the (user, group) pair: features.Build's Members.
 type membershipFn struct {
 	Weight float64 // features.Weights.Member
 }
 
-func (f *membershipFn) ProcessElement(key string, facts func(*features.MemberFact) bool, snapshot func(*int64) bool, signal func(string, float64)) {
+func (f *membershipFn) ProcessElement(key string, facts func(*features.MemberFact) bool, snapshot func(*int64) bool, signal func(string, float64), member func(int64, int64)) {
 	var decider, x features.MemberFact
 	seen := false
 	for facts(&x) {
@@ -90,15 +91,23 @@ func (f *membershipFn) ProcessElement(key string, facts func(*features.MemberFac
 		}
 	}
 	var joined int64
-	rows := 0
+	rows, is := 0, false
 	for snapshot(&joined) {
 		rows++
 		if !seen || features.SnapshotStands(joined, decider) {
 			signal(key, f.Weight)
+			is = true
 		}
 	}
 	if rows == 0 && seen && decider.Member {
 		signal(key, f.Weight)
+		is = true
+	}
+	if is {
+		u, item := splitPair(key)
+		_, uid := keyID(u)
+		_, g := keyID(item)
+		member(uid, g)
 	}
 }
 

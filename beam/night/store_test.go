@@ -48,8 +48,8 @@ func TestObjectStorePublish(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.RunID != cfg.RunID || len(m.Outputs) != 3*o.Shards+1 {
-		t.Fatalf("manifest of run %q lists %d files, want run %q and %d", m.RunID, len(m.Outputs), cfg.RunID, 3*o.Shards+1)
+	if m.RunID != cfg.RunID || len(m.Outputs) != 5*o.Shards+1 {
+		t.Fatalf("manifest of run %q lists %d files, want run %q and %d", m.RunID, len(m.Outputs), cfg.RunID, 5*o.Shards+1)
 	}
 	for _, e := range m.Outputs {
 		b, err := readObject(ctx, attempt+"/"+e.Name)

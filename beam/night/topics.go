@@ -133,7 +133,8 @@ func (f *userTopicsFn) ProcessElement(ctx context.Context, user string, sigs fun
 }
 
 // topTopicsFn weighs and normalises one user's raw row and keeps its top
-// topics, as a row of the user's shard of user_factors.
+// topics, as a row of the user's shard of user_factors; the normalised
+// row goes on to the group ranking.
 type topTopicsFn struct {
 	Input  string
 	Date   int64
@@ -143,7 +144,7 @@ type topTopicsFn struct {
 	idf    []float32
 }
 
-func (f *topTopicsFn) ProcessElement(ctx context.Context, user string, raw topicRow, counts func(*int32, *int64) bool, emit func(int, factorRow)) error {
+func (f *topTopicsFn) ProcessElement(ctx context.Context, user string, raw topicRow, counts func(*int32, *int64) bool, emit func(int, factorRow), rows func(int64, topicRow)) error {
 	t, err := loadTopics(ctx, &f.t, f.Input, f.Date, f.Params)
 	if err != nil {
 		return err
@@ -164,5 +165,13 @@ func (f *topTopicsFn) ProcessElement(ctx context.Context, user string, raw topic
 	features.NormaliseTopics(row, f.idf)
 	kind, id := keyID(user)
 	emit(shardOf(user, f.Shards), factorRow{Kind: kind, ID: id, Top: features.TopTopics(row, t.names, f.Params.TopTopics)})
+	var sparse topicRow
+	for topic, w := range row {
+		if w > 0 {
+			sparse.Topics = append(sparse.Topics, int32(topic))
+			sparse.Weights = append(sparse.Weights, w)
+		}
+	}
+	rows(id, sparse)
 	return nil
 }

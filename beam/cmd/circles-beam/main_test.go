@@ -82,8 +82,8 @@ func TestCLI(t *testing.T) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		t.Fatal(err)
 	}
-	if m.Driver != "beam" || len(m.Covers) == 0 || m.Model.Users == 0 || len(m.Outputs) != 3*2+1 {
-		t.Errorf("manifest: driver %q, covers %v, %d users, %d outputs; want beam, ingest and interests, users, 2 shards × 3 outputs + rejects", m.Driver, m.Covers, m.Model.Users, len(m.Outputs))
+	if m.Driver != "beam" || len(m.Covers) == 0 || m.Model.Users == 0 || len(m.Outputs) != 5*2+1 {
+		t.Errorf("manifest: driver %q, covers %v, %d users, %d outputs; want beam, what it covers, users, 2 shards × 5 outputs + rejects", m.Driver, m.Covers, m.Model.Users, len(m.Outputs))
 	}
 	if latest, _ := pipeline.Latest(out); latest != "" {
 		t.Errorf("latest = %s after a partial run", latest)
