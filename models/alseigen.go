@@ -159,6 +159,13 @@ func PlanSweep(G *mat.SymDense, fixedBasis, solvedBasis *mat.Dense, shape SweepS
 	return planDense(G, fixedBasis, solvedBasis, p), nil
 }
 
+// PlanSubset is the plan of a re-solve of some rows against fixed
+// factors (the cold-start prior's, a subset recomputation's): always the
+// eigen mode, whose cost is the fixed side's rotation, once.
+func PlanSubset(G *mat.SymDense, fixedBasis, solvedBasis *mat.Dense, p ALSParams) (*Sweep, error) {
+	return planEigen(G, fixedBasis, solvedBasis, p)
+}
+
 // planEigen is the eigen mode: the fixed side is to be rotated by Q, the
 // eigenvectors of G, into a basis where its Gram matrix is diag(λ).
 func planEigen(G *mat.SymDense, fixedBasis, solvedBasis *mat.Dense, p ALSParams) (*Sweep, error) {
@@ -415,7 +422,7 @@ func solveSubset(ctx context.Context, R *features.CSR, Y, X *mat.Dense, only []b
 	if err != nil {
 		return err
 	}
-	sw, err := planEigen(G, y.basis, identity(p.Factors), p)
+	sw, err := PlanSubset(G, y.basis, identity(p.Factors), p)
 	if err != nil {
 		return err
 	}

@@ -72,7 +72,7 @@ func PositiveEvents(f *features.Features, u int32) int {
 // users' memberships and active groups the user has not joined or hidden
 // make the prior.
 func ColdStart(ctx context.Context, d *data.Dims, f *features.Features, m *ALS, p ColdStartParams, ap ALSParams, only []bool) (int, error) {
-	if p.MinEvents == 0 || p.Weight == 0 || p.FriendGroups+p.CityGroups == 0 {
+	if !p.On() {
 		return 0, nil
 	}
 	nu := f.Signals.Rows()
@@ -94,6 +94,8 @@ func ColdStart(ctx context.Context, d *data.Dims, f *features.Features, m *ALS, 
 	popular := cityGroups(d, f, p.CityGroups)
 	var rows []features.Triple
 	counts := map[int32]int{}
+	var friendGroups []GroupCount
+	var city []int64
 	for u := range int32(nu) {
 		if !cold[u] {
 			continue
@@ -102,7 +104,6 @@ func ColdStart(ctx context.Context, d *data.Dims, f *features.Features, m *ALS, 
 		for i, c := range cols {
 			rows = append(rows, features.Triple{Row: u, Col: c, Val: vals[i]})
 		}
-		fade := p.Weight * float64(p.MinEvents-events[u]) / float64(p.MinEvents)
 		usable := func(g int32) bool {
 			item := f.Items.Group(g)
 			return d.GroupStatus[g] == data.StatusActive && !f.Members.Has(u, g) && !f.HiddenItems.Has(u, item) && !f.Signals.Has(u, item)
@@ -117,17 +118,16 @@ func ColdStart(ctx context.Context, d *data.Dims, f *features.Features, m *ALS, 
 				}
 			}
 		}
-		top := topCounts(counts, p.FriendGroups)
-		added := map[int32]bool{}
-		for _, g := range top {
-			rows = append(rows, features.Triple{Row: u, Col: f.Items.Group(g), Val: float32(fade * float64(counts[g]) / float64(counts[top[0]]))})
-			added[g] = true
+		friendGroups = friendGroups[:0]
+		for g, n := range counts {
+			friendGroups = append(friendGroups, GroupCount{Group: d.Groups.ID(g), N: n})
 		}
-		for rank, g := range popular[d.UserCity[u]] {
-			if usable(g) && !added[g] {
-				// the city's prior is half a friend's and falls with rank
-				rows = append(rows, features.Triple{Row: u, Col: f.Items.Group(g), Val: float32(fade / 2 / float64(1+rank))})
-			}
+		city = city[:0]
+		for _, g := range popular[d.UserCity[u]] {
+			city = append(city, d.Groups.ID(g))
+		}
+		for _, o := range ColdPrior(p, events[u], friendGroups, city, func(g int64) bool { return usable(d.Groups.Lookup(g)) }) {
+			rows = append(rows, features.Triple{Row: u, Col: f.Items.Group(d.Groups.Lookup(o.Group)), Val: o.Val})
 		}
 	}
 	if err := ctx.Err(); err != nil {
@@ -137,18 +137,51 @@ func ColdStart(ctx context.Context, d *data.Dims, f *features.Features, m *ALS, 
 	return n, SolveUsers(ctx, &R, m, cold, ap)
 }
 
-// topCounts returns up to k keys of counts, the largest first, ties by key.
-func topCounts(counts map[int32]int, k int) []int32 {
-	keys := make([]int32, 0, len(counts))
-	for g := range counts {
-		keys = append(keys, g)
+// GroupCount is a group and a count of something about it.
+type GroupCount struct {
+	Group int64 // external ID
+	N     int
+}
+
+// PriorObs is a pseudo-observation of the cold-start prior.
+type PriorObs struct {
+	Group int64
+	Val   float32
+}
+
+// ColdPrior is the prior's pseudo-observations for a cold user with
+// events items of positive signal: the p.FriendGroups groups with the
+// most of the user's friends (friendGroups, in any order, only groups
+// usable for the user), each weighed by its count against the largest,
+// then the usable ones of the user's city's groups by size (city, largest
+// first), each half a friend's and falling with its rank in city. A
+// usable group is one the user may be given: active, not joined, hidden
+// or already signalled. The weight fades as events approach p.MinEvents.
+func ColdPrior(p ColdStartParams, events int, friendGroups []GroupCount, city []int64, usable func(int64) bool) []PriorObs {
+	fade := p.Weight * float64(p.MinEvents-events) / float64(p.MinEvents)
+	slices.SortFunc(friendGroups, func(a, b GroupCount) int { return cmp.Or(cmp.Compare(b.N, a.N), cmp.Compare(a.Group, b.Group)) })
+	top := friendGroups[:min(p.FriendGroups, len(friendGroups))]
+	var out []PriorObs
+	added := map[int64]bool{}
+	for _, g := range top {
+		out = append(out, PriorObs{Group: g.Group, Val: float32(fade * float64(g.N) / float64(top[0].N))})
+		added[g.Group] = true
 	}
-	slices.SortFunc(keys, func(a, b int32) int { return cmp.Or(cmp.Compare(counts[b], counts[a]), cmp.Compare(a, b)) })
-	return keys[:min(k, len(keys))]
+	for rank, g := range city {
+		if usable(g) && !added[g] {
+			out = append(out, PriorObs{Group: g, Val: float32(fade / 2 / float64(1+rank))})
+		}
+	}
+	return out
+}
+
+// On reports whether p adds a prior at all.
+func (p ColdStartParams) On() bool {
+	return p.MinEvents > 0 && p.Weight > 0 && p.FriendGroups+p.CityGroups > 0
 }
 
 // cityGroups lists, per city, its k active groups with the most eligible
-// members, largest first.
+// members, largest first (ties by ID).
 func cityGroups(d *data.Dims, f *features.Features, k int) [][]int32 {
 	byCity := make([][]int32, d.Cities.Len())
 	size := func(g int32) int { ms, _ := f.GroupMembers.Row(g); return len(ms) }
@@ -158,7 +191,7 @@ func cityGroups(d *data.Dims, f *features.Features, k int) [][]int32 {
 		}
 	}
 	for c, gs := range byCity {
-		slices.SortFunc(gs, func(a, b int32) int { return cmp.Or(cmp.Compare(size(b), size(a)), cmp.Compare(a, b)) })
+		slices.SortFunc(gs, func(a, b int32) int { return cmp.Or(cmp.Compare(size(b), size(a)), cmp.Compare(d.Groups.ID(a), d.Groups.ID(b))) })
 		byCity[c] = gs[:min(k, len(gs))]
 	}
 	return byCity
