@@ -70,9 +70,10 @@ type planRec struct {
 	Basis  []float64 // the basis both sides are in before the sweep
 	Fixed  shapeCount
 	Solved shapeCount
+	Subset bool // a re-solve of some rows: models.PlanSubset
 }
 
-// plan is the sweep's plan, made by models.PlanSweep.
+// plan is the sweep's plan, made by models.PlanSweep (PlanSubset).
 func (r planRec) plan(p models.ALSParams) (*models.Sweep, error) {
 	k := p.Factors
 	G := mat.NewSymDense(k, nil)
@@ -82,6 +83,9 @@ func (r planRec) plan(p models.ALSParams) (*models.Sweep, error) {
 		}
 	}
 	B := mat.NewDense(k, k, slices.Clone(r.Basis))
+	if r.Subset {
+		return models.PlanSubset(G, B, B, p)
+	}
 	return models.PlanSweep(G, B, B, models.SweepShape{FixedRows: r.Fixed.Rows, SolvedRows: r.Solved.Rows, CGRows: r.Solved.CG}, p)
 }
 
@@ -241,9 +245,13 @@ func (f *gramFn) MergeAccumulators(a, b []float64) []float64 {
 	return a
 }
 
-// planInFn assembles a sweep's plan record.
-func planInFn(g []float64, basis basisRec, fixed, solved shapeCount) planRec {
-	return planRec{G: g, Basis: basis.B, Fixed: fixed, Solved: solved}
+// planFn assembles a sweep's plan record.
+type planFn struct {
+	Subset bool
+}
+
+func (f *planFn) ProcessElement(g []float64, basis basisRec, fixed, solved shapeCount) planRec {
+	return planRec{G: g, Basis: basis.B, Fixed: fixed, Solved: solved, Subset: f.Subset}
 }
 
 // planned caches a sweep's plan in a DoFn instance: every instance of a
@@ -301,15 +309,23 @@ type sendFn struct {
 func (f *sendFn) ProcessElement(ctx context.Context, _ int, rows func(*rowBlock) bool, outs func(*outBlock) bool, emit func(int, rowBlock)) {
 	var rb rowBlock
 	var ob outBlock
-	if !rows(&rb) || !outs(&ob) {
-		return // a block with rows has needs, and the other way round
+	if !outs(&ob) {
+		return // a block nobody observed
 	}
+	rows(&rb)
 	k := f.K
+	zero := make([]float32, k)
 	for t, target := range ob.Targets {
 		msg := rowBlock{Keys: ob.Keys[t], Vecs: make([]float32, 0, len(ob.Keys[t])*k)}
 		for _, key := range ob.Keys[t] {
-			r, _ := slices.BinarySearch(rb.Keys, key)
-			msg.Vecs = append(msg.Vecs, rb.Vecs[r*k:(r+1)*k]...)
+			// a row the fixed side lacks is an item nobody observed, whose
+			// factor is zero, as in the local model: only the cold-start
+			// prior's groups are such items
+			x := zero
+			if r, ok := slices.BinarySearch(rb.Keys, key); ok {
+				x = rb.Vecs[r*k : (r+1)*k]
+			}
+			msg.Vecs = append(msg.Vecs, x...)
 		}
 		emit(target, msg)
 		messages.Inc(ctx, 1)
@@ -420,8 +436,8 @@ type side struct {
 // newSide builds a side's static blocks from its observations, keyed by
 // its rows, and starts its rows.
 func newSide(s beam.Scope, p models.ALSParams, blocks int, tag uint64, obs beam.PCollection) side {
-	in := beam.ParDo(s, inBlockFn, beam.GroupByKey(s, metered(s, shuffleALSBlocks, beam.ParDo(s, &toBlockFn{Blocks: blocks}, obs))))
-	out := beam.ParDo(s, outBlockFn, beam.GroupByKey(s, metered(s, shuffleALSBlocks, beam.ParDo(s, &needFn{Blocks: blocks}, obs))))
+	in := inBlocks(s, shuffleALSBlocks, blocks, obs)
+	out := outBlocks(s, shuffleALSBlocks, blocks, obs)
 	return side{
 		rows:  beam.ParDo(s, &startFn{P: p, Side: tag}, in),
 		in:    in,
@@ -430,12 +446,35 @@ func newSide(s beam.Scope, p models.ALSParams, blocks int, tag uint64, obs beam.
 	}
 }
 
+// inBlocks packs observations keyed by their rows into in-blocks; stage
+// names the shuffle's meter.
+func inBlocks(s beam.Scope, stage string, blocks int, obs beam.PCollection) beam.PCollection {
+	return beam.ParDo(s, inBlockFn, beam.GroupByKey(s, metered(s, stage, beam.ParDo(s, &toBlockFn{Blocks: blocks}, obs))))
+}
+
+// outBlocks packs observations keyed by their fixed rows into
+// out-blocks.
+func outBlocks(s beam.Scope, stage string, blocks int, obs beam.PCollection) beam.PCollection {
+	return beam.ParDo(s, outBlockFn, beam.GroupByKey(s, metered(s, stage, beam.ParDo(s, &needFn{Blocks: blocks}, obs))))
+}
+
+// rowBlocks packs rows (key → vector, k factors) into blocks.
+func rowBlocks(s beam.Scope, stage string, blocks, k int, rows beam.PCollection) beam.PCollection {
+	return beam.ParDo(s, &rowBlockFn{K: k}, beam.GroupByKey(s, metered(s, stage, beam.ParDo(s, &toRowFn{Blocks: blocks}, rows))))
+}
+
 // sweep solves the rows of one side against the fixed one and returns
 // both (the fixed side rotated), the basis both are then in, and, when
 // lossOf is a sweep's number, that sweep's loss parts keyed by it.
 func sweep(s beam.Scope, p models.ALSParams, fixed, solved side, basis, nnz beam.PCollection, lossOf int) (side, side, beam.PCollection, beam.PCollection) {
+	return sweepPlanned(s, p, fixed, solved, basis, nnz, lossOf, false)
+}
+
+// sweepPlanned is sweep, planned as models.PlanSubset plans a re-solve of
+// some rows when subset is set, else as models.PlanSweep plans a sweep.
+func sweepPlanned(s beam.Scope, p models.ALSParams, fixed, solved side, basis, nnz beam.PCollection, lossOf int, subset bool) (side, side, beam.PCollection, beam.PCollection) {
 	g := beam.Combine(s, &gramFn{K: p.Factors}, beam.DropKey(s, fixed.rows))
-	plan := beam.ParDo(s, planInFn, g, beam.SideInput{Input: basis}, beam.SideInput{Input: fixed.shape}, beam.SideInput{Input: solved.shape})
+	plan := beam.ParDo(s, &planFn{Subset: subset}, g, beam.SideInput{Input: basis}, beam.SideInput{Input: fixed.shape}, beam.SideInput{Input: solved.shape})
 	fixed.rows = beam.ParDo(s, &rotateFn{P: p}, fixed.rows, beam.SideInput{Input: plan})
 	msgs := beam.ParDo(s, &sendFn{K: p.Factors}, beam.CoGroupByKey(s, metered(s, shuffleALSSweeps, fixed.rows), metered(s, shuffleALSSweeps, fixed.out)))
 	var loss beam.PCollection

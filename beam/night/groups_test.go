@@ -11,6 +11,7 @@ import (
 	"circles/features"
 	"circles/jobs"
 	"circles/models"
+	"circles/synth"
 )
 
 // compareGroups checks group_suggestions and activity_suggestions in two
@@ -23,8 +24,9 @@ import (
 // suggestion must obey the policy: an eligible user; an active group of
 // the user's city, not one the user is in or has hidden; an upcoming
 // activity of the user's city, not one the user signed up for or hid,
-// nor of a group the user hid.
-func compareGroups(t *testing.T, in *jobs.Loaded, f *features.Features, p models.GroupParams, dir string, shards int, local *models.ALS, users []data.UserInterest, items []data.ItemFactor) {
+// nor of a group the user hid. Against the world's planted joins, the
+// two drivers' recall must agree within 0.005.
+func compareGroups(t *testing.T, in *jobs.Loaded, f *features.Features, p models.GroupParams, world, dir string, shards int, local *models.ALS, users []data.UserInterest, items []data.ItemFactor) {
 	t.Helper()
 	d := in.Dims
 	groups := readShards[data.GroupSuggestion](t, dir, FileGroups, shards)
@@ -96,6 +98,46 @@ func compareGroups(t *testing.T, in *jobs.Loaded, f *features.Features, p models
 		data.ReasonFriendsInGroup, data.ReasonMembersAlsoJoined, data.ReasonMatchesInterest, data.ReasonActiveGroup})
 	compareRanked(t, "activity", mapRows(acts, fromAct), mapRows(givenA, fromAct), mapRows(endA, fromAct), []string{
 		data.ReasonFriendsGoing, data.ReasonMatchesInterest, data.ReasonPopularNearby, data.ReasonStartsSoon})
+
+	truth, err := data.ReadParquet[synth.FutureJoin](filepath.Join(world, synth.TruthDir, "group_joins.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[int64][]int64{} // the planted joins the policy allows suggesting
+	for _, j := range truth {
+		u, g := d.Users.Lookup(j.UserID), d.Groups.Lookup(j.GroupID)
+		if u >= 0 && g >= 0 && f.Eligible[u] && d.GroupStatus[g] == data.StatusActive && !f.Members.Has(u, g) && !f.HiddenItems.Has(u, f.Items.Group(g)) {
+			want[j.UserID] = append(want[j.UserID], j.GroupID)
+		}
+	}
+	rb, rl := plantedRecall(want, groups), plantedRecall(want, endG)
+	if math.Abs(rb-rl) > 0.005 {
+		t.Errorf("recall of the planted joins: beam %.4f, local %.4f, want within 0.005", rb, rl)
+	}
+	t.Logf("recall@%d of %d users' planted joins: beam %.4f, local %.4f", p.MaxPerUser, len(want), rb, rl)
+}
+
+// plantedRecall is the mean over users of the share of their planted
+// joins among their suggestions.
+func plantedRecall(want map[int64][]int64, got []data.GroupSuggestion) float64 {
+	if len(want) == 0 {
+		return 0
+	}
+	lists := map[int64][]int64{}
+	for _, s := range got {
+		lists[s.UserID] = append(lists[s.UserID], s.GroupID)
+	}
+	sum := 0.0
+	for u, gs := range want {
+		hits := 0
+		for _, g := range gs {
+			if slices.Contains(lists[u], g) {
+				hits++
+			}
+		}
+		sum += float64(hits) / float64(len(gs))
+	}
+	return sum / float64(len(want))
 }
 
 // ranked is a suggestion of either kind, for comparing.

@@ -28,6 +28,7 @@ const (
 	shuffleFriends   = "shuffle_bytes_friends"    // friendships, degrees, fan-out samples, paths by pair
 	shuffleALSBlocks = "shuffle_bytes_als_blocks" // observations into in- and out-blocks
 	shuffleALSSweeps = "shuffle_bytes_als_sweeps" // every sweep's blocks, messages and rows
+	shuffleColdStart = "shuffle_bytes_cold_start" // cold users' records, friends' groups, the re-solve's blocks
 	shuffleGroups    = "shuffle_bytes_groups"     // the groups' records, lists, co-membership, friends in groups, users' records
 	shuffleWrite     = "shuffle_bytes_write"      // factor rows and suggestions into shards
 )

@@ -45,6 +45,7 @@ var (
 	messages     = beam.NewCounter("circles", "als_block_messages")
 	vectorBytes  = beam.NewCounter("circles", "als_vector_bytes_sent")
 	rowsSolved   = beam.NewCounter("circles", "als_rows_solved")
+	coldUsers    = beam.NewCounter("circles", "cold_start_users")
 	friendPaths  = beam.NewCounter("circles", "friends_paths")
 	friendPairs  = beam.NewCounter("circles", "friends_pairs")
 )
@@ -119,8 +120,16 @@ func Build(s beam.Scope, pl Plan) {
 
 	nnz := beam.Combine(fs, addCount, beam.ParDo(fs, countOne, signals))
 
-	// the interest model and each user's topics
+	// the friendships between eligible users, both directions
+	friendships := beam.CombinePerKey(fs, addCount, metered(fs, shuffleFriends, beam.ParDo(fs, &friendshipsFn{Input: pl.Input, Date: date}, impulse)))
+
+	// the interest model with the cold-start prior, and each user's topics
 	m := trainALS(s.Scope("interests"), p.ALS, pl.Blocks, signals, nnz)
+	users := m.users
+	if p.ColdStart.On() {
+		cp := coldParams{Input: pl.Input, Date: date, TTLStart: end - int64(p.Features.DismissTTLDays)*86_400_000, Cold: p.ColdStart}
+		users = coldStart(s.Scope("cold_start"), cp, p.ALS, pl.Blocks, impulse, signals, members, friendships, kept, m.users, m.items, nnz)
+	}
 	ts := s.Scope("topics")
 	raw, has := beam.ParDo2(ts, &userTopicsFn{Input: pl.Input, Date: date, Params: p.Features},
 		beam.GroupByKey(ts, metered(ts, shuffleTopics, beam.ParDo(ts, userSignal, signals))))
@@ -129,20 +138,19 @@ func Build(s beam.Scope, pl Plan) {
 
 	// friends of friends
 	fr := s.Scope("friends")
-	friendships := beam.CombinePerKey(fr, addCount, metered(fr, shuffleFriends, beam.ParDo(fr, &friendshipsFn{Input: pl.Input, Date: date}, impulse)))
 	pairs := friendsOfFriends(fr, friendships, p.Friends.MaxFanout, pl.Shards)
 
 	// group and activity suggestions
 	gp := groupsParams{Input: pl.Input, Date: date, Now: end, FeatureStart: data.NewWindow(pl.Date, p.WindowDays).StartMillis,
 		Groups: p.Groups, Feat: p.Features, Buckets: pl.Shards, Shards: pl.Shards}
-	groups, acts := rankGroups(s.Scope("groups"), gp, impulse, members, friendships, m.users, m.items, topicRows, kept)
+	groups, acts := rankGroups(s.Scope("groups"), gp, impulse, members, friendships, users, m.items, topicRows, kept)
 
 	// outputs
 	ws := s.Scope("write")
 	pairsWritten := beam.ParDo(ws, &writeFriendPairsFn{Dir: pl.Staging, Shards: pl.Shards}, beam.GroupByKey(ws, metered(ws, shuffleWrite, pairs)))
 	groupsWritten := beam.ParDo(ws, &writeGroupsFn{Dir: pl.Staging, Shards: pl.Shards}, beam.GroupByKey(ws, metered(ws, shuffleWrite, groups)))
 	actsWritten := beam.ParDo(ws, &writeActivitiesFn{Dir: pl.Staging, Shards: pl.Shards}, beam.GroupByKey(ws, metered(ws, shuffleWrite, acts)))
-	usersWritten := beam.ParDo(ws, &writeUsersFn{Dir: pl.Staging, Shards: pl.Shards}, beam.GroupByKey(ws, metered(ws, shuffleWrite, beam.Flatten(ws, beam.ParDo(ws, &shardFn{Shards: pl.Shards}, m.users), tops))))
+	usersWritten := beam.ParDo(ws, &writeUsersFn{Dir: pl.Staging, Shards: pl.Shards}, beam.GroupByKey(ws, metered(ws, shuffleWrite, beam.Flatten(ws, beam.ParDo(ws, &shardFn{Shards: pl.Shards}, users), tops))))
 	itemsWritten := beam.ParDo(ws, &writeItemsFn{Dir: pl.Staging, Shards: pl.Shards}, beam.GroupByKey(ws, metered(ws, shuffleWrite, beam.ParDo(ws, &shardFn{Shards: pl.Shards}, m.items))))
 	parts := beam.Flatten(ws,
 		beam.ParDo(ws, fileStatsPart, stats), beam.ParDo(ws, dupPart, dups),
@@ -248,7 +256,7 @@ func init() {
 	register.DoFn4x1[context.Context, int, func(*factorRow) bool, func(pipeline.FileEntry), error](&writeItemsFn{})
 	register.DoFn4x1[context.Context, int, func(*rejectRec) bool, func(pipeline.FileEntry), error](&writeRejectsFn{})
 	register.DoFn3x1[context.Context, int, func(*part) bool, error](&summaryFn{})
-	register.Function4x1(planInFn)
+	register.DoFn4x1[[]float64, basisRec, shapeCount, shapeCount, planRec](&planFn{})
 	register.Function5x0(splitSignal)
 	register.Function2x1(sumSignals)
 	register.Function2x1(countOne)

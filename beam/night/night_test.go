@@ -13,6 +13,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism"
 	"github.com/google/go-cmp/cmp"
 	"gonum.org/v1/gonum/floats"
+	"gonum.org/v1/gonum/mat"
 
 	"circles/data"
 	"circles/features"
@@ -91,6 +92,16 @@ func TestBeamAgreesWithLocal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cold, err := models.ColdStart(ctx, in.Dims, f, als, cfg.Params.ColdStart, cfg.Params.ALS, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cold == 0 {
+		t.Fatal("the world has no cold users; the cold-start prior would go untested")
+	}
+	if m.Model.ColdUsers != cold {
+		t.Errorf("cold users: beam %d, local %d", m.Model.ColdUsers, cold)
+	}
 	if m.Model.Observations != f.Signals.NNZ() {
 		t.Errorf("observations: beam %d, local %d", m.Model.Observations, f.Signals.NNZ())
 	}
@@ -140,8 +151,8 @@ func TestBeamAgreesWithLocal(t *testing.T) {
 	if withTopics < len(users)/2 {
 		t.Errorf("only %d of %d users have topics; the comparison would prove little", withTopics, len(users))
 	}
-	if len(users) != nonEmpty(f.Signals.Start) {
-		t.Errorf("beam has %d user rows, local %d users with signals", len(users), nonEmpty(f.Signals.Start))
+	if want := withVector(als.Users); len(users) != want {
+		t.Errorf("beam has %d user rows, local %d users with a vector", len(users), want)
 	}
 	index := map[string]*data.Index{"group": &in.Dims.Groups, "activity": &in.Dims.Activities, "content": &in.Dims.Contents, "merchant": &in.Dims.Merchants}
 	base := map[string]int32{"group": f.Items.GroupBase, "activity": f.Items.ActivityBase, "content": f.Items.ContentBase, "merchant": f.Items.MerchantBase}
@@ -149,17 +160,17 @@ func TestBeamAgreesWithLocal(t *testing.T) {
 		i := base[it.Kind] + index[it.Kind].Lookup(it.ItemID)
 		compare(als.Items.RawRowView(int(i)), it.Vector)
 	}
-	t.Logf("%d users, %d items; largest relative difference of a factor %.2g", len(users), len(items), worst)
+	t.Logf("%d users (%d cold), %d items; largest relative difference of a factor %.2g", len(users), cold, len(items), worst)
 	if worst > factorTolerance {
 		t.Errorf("a factor differs by %.2g (relative) between the drivers, want ≤ %g", worst, factorTolerance)
 	}
 	t.Logf("counters: %v", m.Counters)
 	comparePairs(t, in, f, cfg.Params.Friends, dir, m.Shards)
-	compareGroups(t, in, f, cfg.Params.Groups, dir, m.Shards, als, users, items)
+	compareGroups(t, in, f, cfg.Params.Groups, cfg.Input, dir, m.Shards, als, users, items)
 	if m.Counters["ingest_duplicates"] != in.Stats[len(in.Stats)-2].Quarantined[data.QDuplicate]+in.Stats[len(in.Stats)-1].Quarantined[data.QDuplicate] {
 		t.Errorf("duplicates counted %d, want the manifest's", m.Counters["ingest_duplicates"])
 	}
-	for _, c := range []string{shuffleIngest, shuffleSignals, shuffleTopics, shuffleFriends, shuffleALSBlocks, shuffleALSSweeps, shuffleGroups, shuffleWrite} {
+	for _, c := range []string{shuffleIngest, shuffleSignals, shuffleTopics, shuffleFriends, shuffleALSBlocks, shuffleALSSweeps, shuffleColdStart, shuffleGroups, shuffleWrite} {
 		if m.Counters[c] <= 0 {
 			t.Errorf("counter %s = %d, want the bytes that stage shuffled", c, m.Counters[c])
 		}
@@ -259,10 +270,12 @@ const topicTolerance = 1e-5
 // the sweeps.
 const factorTolerance = 1e-4
 
-func nonEmpty(start []int64) int {
+// withVector counts the rows of m that are not all zero: the users with
+// signals, and the cold users the prior gave some.
+func withVector(m *mat.Dense) int {
 	n := 0
-	for i := 1; i < len(start); i++ {
-		if start[i] > start[i-1] {
+	for i := range m.RawMatrix().Rows {
+		if floats.Norm(m.RawRowView(i), 2) > 0 {
 			n++
 		}
 	}

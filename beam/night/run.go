@@ -142,6 +142,7 @@ func Run(ctx context.Context, cfg jobs.RunConfig, o Options, exec Execute, log *
 		Config: cfg.Params, Inputs: sum.Stats, Shards: o.Shards, Blocks: o.Blocks, Outputs: sum.Files, Counters: counters(res),
 		Model: output.ModelMetrics{Users: sum.Users, Items: sum.Items, Observations: int(sum.Observations), Factors: cfg.Params.ALS.Factors, Loss: sum.Loss},
 	}
+	m.Model.ColdUsers = int(m.Counters["cold_start_users"])
 	dir, err := st.publish(ctx, m)
 	published = dir != ""
 	return dir, err
