@@ -191,7 +191,9 @@ func cityGroups(d *data.Dims, f *features.Features, k int) [][]int32 {
 		}
 	}
 	for c, gs := range byCity {
-		slices.SortFunc(gs, func(a, b int32) int { return cmp.Or(cmp.Compare(size(b), size(a)), cmp.Compare(d.Groups.ID(a), d.Groups.ID(b))) })
+		slices.SortFunc(gs, func(a, b int32) int {
+			return cmp.Or(cmp.Compare(size(b), size(a)), cmp.Compare(d.Groups.ID(a), d.Groups.ID(b)))
+		})
 		byCity[c] = gs[:min(k, len(gs))]
 	}
 	return byCity

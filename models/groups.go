@@ -566,6 +566,10 @@ func RankActivitiesTo(ctx context.Context, in Inputs, p GroupParams, workers int
 		byTopic[i] = mostSignedUp(byTopic[i], p.PerTopicCandidates)
 	}
 	users, items := rows32Of(in.ALS.Users), rows32Of(in.ALS.Items)
+	popularity := make([]float64, d.Activities.Len())
+	for a := range popularity {
+		popularity[a] = ActivityPopularity(signups(int32(a)))
+	}
 	return rankEligible(ctx, in, workers, func() *rankState {
 		st := newRankState(p.MaxPerUser, d.Activities.Len())
 		st.scorer = NewGroupScorer(p)
@@ -618,7 +622,7 @@ func RankActivitiesTo(ctx context.Context, in Inputs, p GroupParams, workers int
 		for j, a := range st.cands {
 			g := d.ActivityGroup[a]
 			e := ActivityEvidence{Activity: d.Activities.ID(a), Interest: math.Max(inActivity[j], inGroup[j]), Going: counts[a],
-				Signups: int32(signups(a)), OwnGroup: f.Members.Has(u, g), StartsDays: StartsDays(d, a, f.NowMillis)}
+				Signups: int32(signups(a)), Popularity: popularity[a], OwnGroup: f.Members.Has(u, g), StartsDays: StartsDays(d, a, f.NowMillis)}
 			e.BestTopic, e.TopicSum = BestTopic(row, d.GroupTopics[g])
 			ev = append(ev, e)
 		}

@@ -57,6 +57,7 @@ type ActivityEvidence struct {
 	BestTopic  int32   // of those topics, the one the user weighs most, −1 if none
 	Going      int32   // the user's eligible friends signed up
 	Signups    int32   // eligible users signed up
+	Popularity float64 // ActivityPopularity of Signups
 	OwnGroup   bool    // the activity is of one of the user's groups
 	StartsDays int32   // whole days from the end of the run date to its start
 }
@@ -124,7 +125,7 @@ func (s *GroupScorer) RankGroups(user int64, own int, cands []GroupEvidence, top
 func (s *GroupScorer) activityScore(e *ActivityEvidence) float64 {
 	p := s.p
 	v := p.InterestWeight*clip01(e.Interest) + p.TopicWeight*clip01(e.TopicSum) +
-		p.SocialWeight*s.social.at(e.Going) + p.HealthWeight*ActivityPopularity(int(e.Signups))
+		p.SocialWeight*s.social.at(e.Going) + p.HealthWeight*e.Popularity
 	if e.OwnGroup {
 		v += p.SocialWeight * 0.5
 	}

@@ -1090,7 +1090,7 @@ func (r *ranker) activities(h *hood, c *cityLists) []data.ActivitySuggestion {
 		}
 		seen[a.ID] = true
 		e := models.ActivityEvidence{Activity: a.ID, Interest: max(dot(u.X, a.Y), dot(u.X, a.GroupY)), Signups: a.Signups,
-			OwnGroup: has(u.Groups, a.Group), StartsDays: a.StartsDays}
+			Popularity: models.ActivityPopularity(int(a.Signups)), OwnGroup: has(u.Groups, a.Group), StartsDays: a.StartsDays}
 		e.BestTopic, e.TopicSum = models.BestTopic(r.row, d.GroupTopics[d.ActivityGroup[i]])
 		if k, ok := slices.BinarySearchFunc(u.FriendsGo, a.ID, func(g going, id int64) int { return cmp.Compare(g.A, id) }); ok {
 			e.Going = u.FriendsGo[k].N
