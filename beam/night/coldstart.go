@@ -30,8 +30,7 @@ import (
 // coldRec is what the prior reads of a cold user.
 type coldRec struct {
 	Events    int32 // items of positive signal
-	Groups    []int64
-	HidGroups []int64
+	Own       ownFacts
 	SigGroups []int64 // groups the user has any signal on
 	Sigs      []itemSig
 }
@@ -40,7 +39,7 @@ type coldRec struct {
 // not joined, hidden or signalled.
 func (r *coldRec) usable(d *data.Dims, g int64) bool {
 	i := d.Groups.Lookup(g)
-	return i >= 0 && d.GroupStatus[i] == data.StatusActive && !has(r.Groups, g) && !has(r.HidGroups, g) && !has(r.SigGroups, g)
+	return i >= 0 && d.GroupStatus[i] == data.StatusActive && !has(r.Own.Groups, g) && !has(r.Own.HidGroups, g) && !has(r.SigGroups, g)
 }
 
 // coldParams is what the cold-start DoFns read of a run.
@@ -92,22 +91,11 @@ func signalOfUser(pair string, v float64) (int64, itemSig) {
 type coldUsersFn struct{ P coldParams }
 
 func (f *coldUsersFn) ProcessElement(ctx context.Context, u int64, facts func(*userFact) bool, sigs func(*itemSig) bool, emit func(int64, coldRec)) {
-	var r coldRec
-	eligible := false
-	var x userFact
-	for facts(&x) {
-		switch x.Kind {
-		case factEligible:
-			eligible = true
-		case factMember:
-			r.Groups = append(r.Groups, x.ID)
-		case factHiddenGroup:
-			r.HidGroups = append(r.HidGroups, x.ID)
-		}
-	}
+	own, eligible := readFacts(facts)
 	if !eligible {
 		return
 	}
+	r := coldRec{Own: own}
 	var s itemSig
 	for sigs(&s) {
 		if s.Val > 0 {
@@ -121,10 +109,8 @@ func (f *coldUsersFn) ProcessElement(ctx context.Context, u int64, facts func(*u
 	if int(r.Events) >= f.P.Cold.MinEvents {
 		return
 	}
-	for _, l := range []*[]int64{&r.Groups, &r.HidGroups, &r.SigGroups} {
-		slices.Sort(*l)
-		*l = slices.Compact(*l)
-	}
+	slices.Sort(r.SigGroups)
+	r.SigGroups = slices.Compact(r.SigGroups)
 	slices.SortFunc(r.Sigs, func(a, b itemSig) int { return cmp.Compare(a.Item, b.Item) })
 	coldUsers.Inc(ctx, 1)
 	emit(u, r)
@@ -204,11 +190,7 @@ func (f *largestFn) MergeAccumulators(a, b []models.GroupCount) []models.GroupCo
 func (f *largestFn) ExtractOutput(acc []models.GroupCount) []models.GroupCount { return f.trim(acc, 0) }
 
 func (f *largestFn) trim(gs []models.GroupCount, at int) []models.GroupCount {
-	if at > 0 && len(gs) <= at {
-		return gs
-	}
-	slices.SortFunc(gs, func(a, b models.GroupCount) int { return cmp.Or(cmp.Compare(b.N, a.N), cmp.Compare(a.Group, b.Group)) })
-	return gs[:min(len(gs), f.N)]
+	return keepBest(gs, f.N, at, func(a, b models.GroupCount) int { return cmp.Or(cmp.Compare(b.N, a.N), cmp.Compare(a.Group, b.Group)) })
 }
 
 func groupIDs(city string, gs []models.GroupCount) (string, []int64) {

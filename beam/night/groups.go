@@ -135,6 +135,38 @@ const (
 
 func memberFact(u, g int64) (int64, userFact) { return u, userFact{Kind: factMember, ID: g} }
 
+// ownFacts are a user's facts, each list sorted.
+type ownFacts struct {
+	Groups    []int64 // the user is in
+	HidGroups []int64
+	HidActs   []int64
+	Signups   []int64
+}
+
+// readFacts gathers a user's facts, and whether the user is eligible.
+func readFacts(facts func(*userFact) bool) (own ownFacts, eligible bool) {
+	var x userFact
+	for facts(&x) {
+		switch x.Kind {
+		case factEligible:
+			eligible = true
+		case factMember:
+			own.Groups = append(own.Groups, x.ID)
+		case factHiddenGroup:
+			own.HidGroups = append(own.HidGroups, x.ID)
+		case factHiddenActivity:
+			own.HidActs = append(own.HidActs, x.ID)
+		case factSignup:
+			own.Signups = append(own.Signups, x.ID)
+		}
+	}
+	for _, l := range []*[]int64{&own.Groups, &own.HidGroups, &own.HidActs, &own.Signups} {
+		slices.Sort(*l)
+		*l = slices.Compact(*l)
+	}
+	return own, eligible
+}
+
 // candRec is a candidate served to a user: a group, or an activity.
 type candRec struct {
 	IsAct bool
@@ -148,10 +180,7 @@ type userRec struct {
 	ID        int64
 	X         []float32
 	Topics    topicRow // normalised, sparse
-	Groups    []int64  // the user is in
-	HidGroups []int64
-	HidActs   []int64
-	Signups   []int64
+	Own       ownFacts
 	Friends   []friendGroup // by group
 	Co        []coAgg       // by group
 	FriendsGo []going       // by activity
@@ -377,14 +406,19 @@ func (f *healthiestFn) ExtractOutput(acc []groupRec) []groupRec {
 	return f.trim(acc, 0)
 }
 
-// trim sorts rs and keeps the first N once there are more than at (at 0:
-// always).
 func (f *healthiestFn) trim(rs []groupRec, at int) []groupRec {
+	return keepBest(rs, f.N, at, func(a, b groupRec) int { return models.CompareDesc(a.Health, b.Health, a.ID, b.ID) })
+}
+
+// keepBest sorts rs by order and keeps the first n once there are more
+// than at (at 0: always): the trim of every bounded top-n combine, whose
+// accumulators hold at most 2n.
+func keepBest[T any](rs []T, n, at int, order func(a, b T) int) []T {
 	if at > 0 && len(rs) <= at {
 		return rs
 	}
-	slices.SortFunc(rs, func(a, b groupRec) int { return models.CompareDesc(a.Health, b.Health, a.ID, b.ID) })
-	return rs[:min(len(rs), f.N)]
+	slices.SortFunc(rs, order)
+	return rs[:min(len(rs), n)]
 }
 
 // bucketListsFn hands a city's list to every bucket of the city's users.
@@ -706,14 +740,8 @@ func (f *mostSignedUpFn) MergeAccumulators(a, b []actRec) []actRec {
 
 func (f *mostSignedUpFn) ExtractOutput(acc []actRec) []actRec { return f.trim(acc, 0) }
 
-// trim sorts rs and keeps the first N once there are more than at (at 0:
-// always).
 func (f *mostSignedUpFn) trim(rs []actRec, at int) []actRec {
-	if at > 0 && len(rs) <= at {
-		return rs
-	}
-	slices.SortFunc(rs, func(a, b actRec) int { return models.CompareDesc(float64(a.Signups), float64(b.Signups), a.ID, b.ID) })
-	return rs[:min(len(rs), f.N)]
+	return keepBest(rs, f.N, at, func(a, b actRec) int { return models.CompareDesc(float64(a.Signups), float64(b.Signups), a.ID, b.ID) })
 }
 
 // bucketActListsFn hands a city's activity list to every bucket of the
@@ -813,23 +841,7 @@ type userRecFn struct{ P groupsParams }
 func (f *userRecFn) ProcessElement(ctx context.Context, u int64, facts func(*userFact) bool, xs func(*[]float32) bool, topics func(*topicRow) bool,
 	friends func(*friendGroup) bool, cos func(*coEntry) bool, goes func(*going) bool,
 	emit func(int64, userRec), request func(string, int64)) error {
-	r := userRec{ID: u}
-	eligible := false
-	var x userFact
-	for facts(&x) {
-		switch x.Kind {
-		case factEligible:
-			eligible = true
-		case factMember:
-			r.Groups = append(r.Groups, x.ID)
-		case factHiddenGroup:
-			r.HidGroups = append(r.HidGroups, x.ID)
-		case factHiddenActivity:
-			r.HidActs = append(r.HidActs, x.ID)
-		case factSignup:
-			r.Signups = append(r.Signups, x.ID)
-		}
-	}
+	own, eligible := readFacts(facts)
 	if !eligible {
 		return nil
 	}
@@ -838,12 +850,9 @@ func (f *userRecFn) ProcessElement(ctx context.Context, u int64, facts func(*use
 		return err
 	}
 	city := d.UserCity[d.Users.Lookup(u)]
+	r := userRec{ID: u, Own: own}
 	xs(&r.X)
 	topics(&r.Topics)
-	for _, l := range []*[]int64{&r.Groups, &r.HidGroups, &r.HidActs, &r.Signups} {
-		slices.Sort(*l)
-		*l = slices.Compact(*l)
-	}
 	var fg friendGroup
 	for friends(&fg) {
 		r.Friends = append(r.Friends, fg)
@@ -885,14 +894,14 @@ func (f *userRecFn) ProcessElement(ctx context.Context, u int64, facts func(*use
 		asked[a.G] = true
 	}
 	for _, g := range slices.Sorted(maps.Keys(asked)) {
-		if !has(r.Groups, g) && !has(r.HidGroups, g) {
+		if !has(r.Own.Groups, g) && !has(r.Own.HidGroups, g) {
 			request(itemKey(data.TargetGroup, g), u)
 		}
 	}
 	for _, g := range r.FriendsGo {
 		request(itemKey(data.TargetActivity, g.A), u)
 	}
-	for _, g := range r.Groups {
+	for _, g := range r.Own.Groups {
 		request(ofGroupKey(g), u)
 	}
 	emit(u, r)
@@ -1045,7 +1054,7 @@ func (r *ranker) groups(h *hood, c *cityLists) []data.GroupSuggestion {
 	seen := map[int64]bool{}
 	r.groupEv = r.groupEv[:0]
 	add := func(g *groupRec) {
-		if seen[g.ID] || has(u.Groups, g.ID) || has(u.HidGroups, g.ID) {
+		if seen[g.ID] || has(u.Own.Groups, g.ID) || has(u.Own.HidGroups, g.ID) {
 			return
 		}
 		seen[g.ID] = true
@@ -1067,7 +1076,7 @@ func (r *ranker) groups(h *hood, c *cityLists) []data.GroupSuggestion {
 			add(&list[i])
 		}
 	}
-	r.groupOut = r.scorer.RankGroups(u.ID, len(u.Groups), r.groupEv, r.t.names, r.groupOut[:0])
+	r.groupOut = r.scorer.RankGroups(u.ID, len(u.Own.Groups), r.groupEv, r.t.names, r.groupOut[:0])
 	return r.groupOut
 }
 
@@ -1081,7 +1090,7 @@ func (r *ranker) activities(h *hood, c *cityLists) []data.ActivitySuggestion {
 	seen := map[int64]bool{}
 	r.actEv = r.actEv[:0]
 	add := func(a *actRec) {
-		if seen[a.ID] || has(u.Signups, a.ID) || has(u.HidActs, a.ID) || has(u.HidGroups, a.Group) {
+		if seen[a.ID] || has(u.Own.Signups, a.ID) || has(u.Own.HidActs, a.ID) || has(u.Own.HidGroups, a.Group) {
 			return
 		}
 		i := d.Activities.Lookup(a.ID)
@@ -1090,7 +1099,7 @@ func (r *ranker) activities(h *hood, c *cityLists) []data.ActivitySuggestion {
 		}
 		seen[a.ID] = true
 		e := models.ActivityEvidence{Activity: a.ID, Interest: max(dot(u.X, a.Y), dot(u.X, a.GroupY)), Signups: a.Signups,
-			Popularity: models.ActivityPopularity(int(a.Signups)), OwnGroup: has(u.Groups, a.Group), StartsDays: a.StartsDays}
+			Popularity: models.ActivityPopularity(int(a.Signups)), OwnGroup: has(u.Own.Groups, a.Group), StartsDays: a.StartsDays}
 		e.BestTopic, e.TopicSum = models.BestTopic(r.row, d.GroupTopics[d.ActivityGroup[i]])
 		if k, ok := slices.BinarySearchFunc(u.FriendsGo, a.ID, func(g going, id int64) int { return cmp.Compare(g.A, id) }); ok {
 			e.Going = u.FriendsGo[k].N
@@ -1127,21 +1136,8 @@ type writeGroupsFn struct {
 }
 
 func (f *writeGroupsFn) ProcessElement(ctx context.Context, shard int, rows func(*data.GroupSuggestion) bool, done func(pipeline.FileEntry)) error {
-	var out []data.GroupSuggestion
-	var r data.GroupSuggestion
-	for rows(&r) {
-		out = append(out, r)
-		r = data.GroupSuggestion{}
-	}
-	slices.SortFunc(out, func(a, b data.GroupSuggestion) int {
-		return cmp.Or(cmp.Compare(a.UserID, b.UserID), cmp.Compare(a.Rank, b.Rank))
-	})
-	e, err := putParquet(ctx, f.Dir, ShardName(FileGroups, shard, f.Shards), out)
-	if err != nil {
-		return err
-	}
-	done(e)
-	return nil
+	key := func(s *data.GroupSuggestion) (int64, int32) { return s.UserID, s.Rank }
+	return writeRanked(ctx, f.Dir, ShardName(FileGroups, shard, f.Shards), rows, key, done)
 }
 
 // writeActivitiesFn writes one shard of activity_suggestions, sorted by
@@ -1152,16 +1148,27 @@ type writeActivitiesFn struct {
 }
 
 func (f *writeActivitiesFn) ProcessElement(ctx context.Context, shard int, rows func(*data.ActivitySuggestion) bool, done func(pipeline.FileEntry)) error {
-	var out []data.ActivitySuggestion
-	var r data.ActivitySuggestion
-	for rows(&r) {
+	key := func(s *data.ActivitySuggestion) (int64, int32) { return s.UserID, s.Rank }
+	return writeRanked(ctx, f.Dir, ShardName(FileActivities, shard, f.Shards), rows, key, done)
+}
+
+// writeRanked writes a shard of suggestions as the Parquet file name,
+// sorted by user and rank.
+func writeRanked[T any](ctx context.Context, dir, name string, rows func(*T) bool, key func(*T) (user int64, rank int32), done func(pipeline.FileEntry)) error {
+	var out []T
+	for {
+		var r T
+		if !rows(&r) {
+			break
+		}
 		out = append(out, r)
-		r = data.ActivitySuggestion{}
 	}
-	slices.SortFunc(out, func(a, b data.ActivitySuggestion) int {
-		return cmp.Or(cmp.Compare(a.UserID, b.UserID), cmp.Compare(a.Rank, b.Rank))
+	slices.SortFunc(out, func(a, b T) int {
+		ua, ra := key(&a)
+		ub, rb := key(&b)
+		return cmp.Or(cmp.Compare(ua, ub), cmp.Compare(ra, rb))
 	})
-	e, err := putParquet(ctx, f.Dir, ShardName(FileActivities, shard, f.Shards), out)
+	e, err := putParquet(ctx, dir, name, out)
 	if err != nil {
 		return err
 	}
