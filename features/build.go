@@ -177,7 +177,7 @@ func Build(ctx context.Context, d *data.Dims, txns [][]data.Txn, events [][]data
 		}
 		switch r.Kind {
 		case data.RelFamily:
-			acc.ties = append(acc.ties, tieEvent{from: r.User, to: r.Other, kind: tieFamily, w: float32(p.Ties.Family)})
+			acc.ties = append(acc.ties, tieEvent{r.User, r.Other, FamilyTie(p)})
 		case data.RelFriend:
 			friends = append(friends, Triple{r.User, r.Other, 1}, Triple{r.Other, r.User, 1})
 			if r.Label != data.RelUnknown {
@@ -246,7 +246,7 @@ func (a *accumulator) event(e data.Event) {
 		case (e.Action == data.ActDismiss || e.Action == data.ActHide) && e.TimeMillis >= a.ttlStart:
 			a.dismissed = append(a.dismissed, [2]int32{e.User, e.Target})
 		case e.TimeMillis >= a.featureStart && !e.Action.Negative() && f.Eligible[e.User] && f.Eligible[e.Target]:
-			a.ties = append(a.ties, tieEvent{from: e.User, to: e.Target, kind: tieInteraction, w: float32(p.Ties.Interaction * decay(a.now, e.TimeMillis, p.HalfLifeDays))})
+			a.ties = append(a.ties, tieEvent{e.User, e.Target, InteractionTie(e, p, a.now)})
 		}
 		return
 	}
@@ -321,7 +321,6 @@ func (f *Features) moneySignals(txns [][]data.Txn, p Params, now int64, sig *[]T
 	i := -1
 	for t := range allRows(txns) {
 		i++
-		dec := decay(now, t.TimeMillis, p.HalfLifeDays)
 		if t.PayeeType == data.PayeeMerchant {
 			if !f.Eligible[t.Payer] {
 				f.Summary.ExcludedTxns++
@@ -334,24 +333,15 @@ func (f *Features) moneySignals(txns [][]data.Txn, p Params, now int64, sig *[]T
 			f.Summary.ExcludedTxns++
 			continue
 		}
-		work := workHours(t.TimeMillis, p.UTCOffsetHours)
-		switch t.Kind {
-		case data.TxTransfer:
-			ties = append(ties, tieEvent{from: t.Payer, to: t.Payee, kind: tieTransfer, w: float32(p.Ties.Transfer * dec), work: work})
-		case data.TxRedPacket:
-			ties = append(ties, tieEvent{from: t.Payer, to: t.Payee, kind: tieRedPacket, w: float32(p.Ties.RedPacket * dec), work: work})
-		case data.TxAASplit:
-			ties = append(ties, tieEvent{from: t.Payer, to: t.Payee, kind: tieSplit, w: float32(p.Ties.AASplit * dec), work: work})
-			legs = append(legs, leg{t.Kind, t.Ref, i, t})
-		case data.TxFundGroup:
-			ties = append(ties, tieEvent{from: t.Payer, to: t.Payee, kind: tieFund, w: float32(p.Ties.FundGroup * dec)})
+		if ev, ok := MoneyTie(t, p, now); ok {
+			ties = append(ties, tieEvent{t.Payer, t.Payee, ev})
+		}
+		if CoLeg(t) {
 			legs = append(legs, leg{t.Kind, t.Ref, i, t})
 		}
 	}
 	// Payers of the same split or fund took part in one event together: tie
-	// them pairwise, each pair once per event, capped so one huge fund
-	// cannot dominate the graph.
-	const maxParticipants = 50
+	// them pairwise, each pair once per event, capped.
 	slices.SortFunc(legs, func(a, b leg) int {
 		return cmp.Or(cmp.Compare(a.kind, b.kind), cmp.Compare(a.ref, b.ref), cmp.Compare(a.i, b.i))
 	})
@@ -360,18 +350,11 @@ func (f *Features) moneySignals(txns [][]data.Txn, p Params, now int64, sig *[]T
 		for hi < len(legs) && legs[hi].kind == legs[lo].kind && legs[hi].ref == legs[lo].ref {
 			hi++
 		}
-		group := legs[lo:min(hi, lo+maxParticipants)]
-		kind, w := tieSplit, p.Ties.CoSplit
-		if legs[lo].kind == data.TxFundGroup {
-			kind, w = tieFund, p.Ties.FundGroup
-		}
+		group := legs[lo:min(hi, lo+MaxCoParticipants)]
 		for x := range group {
 			for y := x + 1; y < len(group); y++ {
-				a, b := group[x].t, group[y].t
-				if a.Payer != b.Payer {
-					at := max(a.TimeMillis, b.TimeMillis)
-					dec := decay(now, at, p.HalfLifeDays)
-					ties = append(ties, tieEvent{from: a.Payer, to: b.Payer, kind: kind, w: float32(w * dec), work: kind == tieSplit && workHours(at, p.UTCOffsetHours)})
+				if a, b := group[x].t, group[y].t; a.Payer != b.Payer {
+					ties = append(ties, tieEvent{a.Payer, b.Payer, CoLegTie(a, b, p, now)})
 				}
 			}
 		}

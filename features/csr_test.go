@@ -44,7 +44,7 @@ func TestSortByPairIsAStableSortByPair(t *testing.T) {
 		events := make([]tieEvent, n)
 		for i := range events {
 			// w numbers the events, so that any reordering within a pair shows
-			events[i] = tieEvent{from: int32(r.IntN(30)), to: int32(r.IntN(30)), w: float32(i)}
+			events[i] = tieEvent{from: int32(r.IntN(30)), to: int32(r.IntN(30)), TieEvent: TieEvent{W: float32(i)}}
 		}
 		want := slices.Clone(events)
 		slices.SortStableFunc(want, func(a, b tieEvent) int { return cmp.Compare(pairKey(a.from, a.to), pairKey(b.from, b.to)) })
