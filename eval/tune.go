@@ -283,7 +283,7 @@ func (e *evaluator) tuneFriends(ctx context.Context, in *models.Inputs, hand mod
 	withGraph := func(factors int) (*models.Inputs, error) {
 		fp := hand
 		fp.GraphFactors = factors
-		g, err := models.TrainFriendGraph(ctx, in.Features, fp, e.cfg.Workers)
+		g, err := models.TrainFriendGraph(ctx, in.Dims, in.Features, fp, e.cfg.Workers)
 		o := *in
 		o.Graph = g
 		return &o, err

@@ -138,7 +138,7 @@ func Allowed(f *features.Features, minor []bool, u, c int32) bool {
 	}
 	if minor[u] != minor[c] {
 		_, info := f.Tie(u, c)
-		return info.Family || info.Transfers+info.Splits+info.RedPackets+info.Funds > 0
+		return MinorsMayMeet(minor[u], minor[c], info)
 	}
 	return true
 }
@@ -162,13 +162,9 @@ type scratch struct {
 
 // candidate is what gathering u's candidates found of one of them.
 type candidate struct {
-	mutual   int32
-	aa, ra   float32
-	tie      float32 // the money tie's strength, 0 when none
-	group    int32   // a shared group (or -1), for the reason
-	activity int32   // a shared activity (or -1)
-	comember uint8
-	contact  bool // in u's own address book
+	FriendReach
+	group    int32 // the shared group with the smallest ID (or -1), for the reason
+	activity int32 // likewise the shared activity
 	seen     bool
 }
 
@@ -230,13 +226,7 @@ func RankFriendsTo(ctx context.Context, in Inputs, p FriendParams, workers int, 
 		s, top := st.s, st.top
 		cf.gather(s, u)
 		w := &cf.w
-		score := func(x *[NumFriendFeatures]float64) float64 {
-			v := 0.0
-			for i, xi := range x {
-				v += w[i] * xi
-			}
-			return v
-		}
+		score := func(x *[NumFriendFeatures]float64) float64 { return FriendScore(w, x) }
 		// Candidates are taken best bound first, and once a full list's
 		// floor is above the best score the next one could reach, the
 		// rest are dropped before their profile features are computed;
@@ -389,19 +379,19 @@ func (cf *friendFeaturizer) gather(s *scratch, u int32) {
 		}
 		for _, c := range through {
 			sc := s.touch(c)
-			sc.mutual++
-			sc.aa += aa
-			sc.ra += ra
+			sc.Mutual++
+			sc.AA += aa
+			sc.RA += ra
 		}
 	}
 	// money ties
 	cols, ties := f.Ties.Row(u)
 	for j, c := range cols {
-		s.touch(c).tie = ties[j]
+		s.touch(c).Tie = ties[j]
 	}
 	// u's own contacts (never the address books that hold u)
 	for _, c := range colsOf(&f.Contacts, u) {
-		s.touch(c).contact = true
+		s.touch(c).Contact = true
 	}
 	// small groups and activities in common
 	for _, g := range colsOf(&f.Members, u) {
@@ -411,8 +401,8 @@ func (cf *friendFeaturizer) gather(s *scratch, u int32) {
 		}
 		for _, c := range ms {
 			sc := s.touch(c)
-			sc.comember = min(sc.comember+1, 3)
-			if sc.group < 0 {
+			sc.CoMember = min(sc.CoMember+1, MaxCoMember)
+			if sc.group < 0 || d.Groups.ID(g) < d.Groups.ID(sc.group) {
 				sc.group = g
 			}
 		}
@@ -424,8 +414,8 @@ func (cf *friendFeaturizer) gather(s *scratch, u int32) {
 		}
 		for _, c := range ms {
 			sc := s.touch(c)
-			sc.comember = min(sc.comember+1, 3)
-			if sc.activity < 0 {
+			sc.CoMember = min(sc.CoMember+1, MaxCoMember)
+			if sc.activity < 0 || d.Activities.ID(a) < d.Activities.ID(sc.activity) {
 				sc.activity = a
 			}
 		}
@@ -460,22 +450,11 @@ func (cf *friendFeaturizer) graphScores(out []float64, u int32, cands []int32) [
 // given c's graph score, or returns false when c is too weakly connected
 // to u to be a candidate.
 func (cf *friendFeaturizer) graphFeatures(s *scratch, u, c int32, graph float64) (x [NumFriendFeatures]float64, ok bool) {
-	sc := &s.c[c]
-	if sc.tie == 0 && !sc.contact && sc.comember == 0 && int(sc.mutual) < cf.p.MinMutualForFoF {
+	r := &s.c[c].FriendReach
+	if !r.Reached(cf.p) {
 		return x, false
 	}
-	x[FeatMutual] = cf.log1p.at(sc.mutual)
-	x[FeatAdamicAdar], x[FeatResourceAllocation] = float64(sc.aa), float64(sc.ra)
-	if sc.tie != 0 {
-		x[FeatTie] = math.Log1p(float64(sc.tie))
-	}
-	x[FeatCoMember] = float64(sc.comember)
-	x[FeatDegree] = cf.users[c].logDegree
-	if sc.contact {
-		x[FeatContact] = 1
-	}
-	x[FeatGraph] = graph
-	return x, true
+	return r.GraphFeatures(cf.log1p.at(r.Mutual), cf.users[c].logDegree, graph), true
 }
 
 // profileFeatures fills the features that compare the two users' own
@@ -520,7 +499,7 @@ func (in *Inputs) withFriendGraph(ctx context.Context, p FriendParams, workers i
 	if in.Graph != nil {
 		return nil
 	}
-	g, err := TrainFriendGraph(ctx, in.Features, p, workers)
+	g, err := TrainFriendGraph(ctx, in.Dims, in.Features, p, workers)
 	in.Graph = g
 	return err
 }
@@ -530,7 +509,7 @@ func (in *Inputs) withFriendGraph(ctx context.Context, p FriendParams, workers i
 // u and c from the whole graph's structure, not only shared friends. Only
 // friendships between eligible users count: an opted-out user's friend
 // list shapes nobody's suggestions.
-func TrainFriendGraph(ctx context.Context, f *features.Features, p FriendParams, workers int) (*ALS, error) {
+func TrainFriendGraph(ctx context.Context, d *data.Dims, f *features.Features, p FriendParams, workers int) (*ALS, error) {
 	n := f.Friends.Rows()
 	var ts []features.Triple
 	for u := range int32(n) {
@@ -544,10 +523,7 @@ func TrainFriendGraph(ctx context.Context, f *features.Features, p FriendParams,
 		}
 	}
 	A := features.BuildCSR(n, ts)
-	// its own settings, not the interest model's: a friendship is a
-	// binary signal, and graph_weight is only meaningful for one embedding
-	ap := ALSParams{Factors: p.GraphFactors, Iterations: 8, CGSteps: 3, Alpha: 10, Lambda: 0.05, RegExponent: 1, Seed: 42, Workers: workers}
-	return TrainALS(ctx, &A, &A, RowKeys{}, ap, nil)
+	return TrainALS(ctx, &A, &A, GraphKeys(d), FriendGraphParams(p, workers), nil)
 }
 
 // FriendCandidate is one user's candidate with its features.
@@ -586,39 +562,22 @@ func FriendCandidates(ctx context.Context, in Inputs, p FriendParams, users []in
 	return slices.Concat(per...), err
 }
 
-// friendReasons explains a friend suggestion using only what u took part in
-// (money u moved, groups u is in) or aggregates (mutual friend counts).
+// friendReasons explains the suggestion of c to u (FriendReasons).
 func friendReasons(in Inputs, s *scratch, u, c int32) []data.Reason {
 	d, f := in.Dims, in.Features
-	var rs []data.Reason
-	if f.Contacts.Has(u, c) {
-		rs = append(rs, data.Reason{Code: data.ReasonInContacts})
+	sc := &s.c[c]
+	w := FriendWhy{Reach: sc.FriendReach}
+	_, w.Info = f.Tie(u, c)
+	if sc.group >= 0 {
+		w.Group, w.InGroup = d.Groups.ID(sc.group), true
 	}
-	if s.c[c].mutual > 0 {
-		rs = append(rs, data.Reason{Code: data.ReasonMutualFriends, Count: s.c[c].mutual})
-	}
-	_, info := f.Tie(u, c)
-	for _, r := range []struct {
-		code string
-		n    uint16
-	}{{data.ReasonSplitBill, info.Splits}, {data.ReasonTransfer, info.Transfers}, {data.ReasonRedPacket, info.RedPackets}, {data.ReasonFundGroup, info.Funds}} {
-		if r.n > 0 {
-			rs = append(rs, data.Reason{Code: r.code, Count: int32(r.n)})
-		}
-	}
-	if info.Family {
-		rs = append(rs, data.Reason{Code: data.ReasonFamily})
-	}
-	if g := s.c[c].group; g >= 0 {
-		rs = append(rs, data.Reason{Code: data.ReasonSameGroup, RefID: d.Groups.ID(g)})
-	}
-	if a := s.c[c].activity; a >= 0 {
-		rs = append(rs, data.Reason{Code: data.ReasonSameActivity, RefID: d.Activities.ID(a)})
+	if sc.activity >= 0 {
+		w.Activity, w.InActivity = d.Activities.ID(sc.activity), true
 	}
 	if t := sharedGroupTopic(in, s, u, c); t >= 0 {
-		rs = append(rs, data.Reason{Code: data.ReasonSimilarInterest, Topic: f.Topics[t]})
+		w.Topic = f.Topics[t]
 	}
-	return rs
+	return FriendReasons(&w)
 }
 
 // sharedGroupTopic is the lowest topic code that both u and c have through

@@ -279,7 +279,7 @@ func TestFriendGraphEmbedding(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := TrainFriendGraph(t.Context(), f, DefaultFriendParams(), 2)
+	g, err := TrainFriendGraph(t.Context(), d, f, DefaultFriendParams(), 2)
 	if err != nil {
 		t.Fatal(err)
 	}
