@@ -192,7 +192,7 @@ func (f *startFn) ProcessElement(b int, in inBlock) (int, rowBlock) {
 	for r, key := range in.Rows {
 		kind, id := keyID(key)
 		sk := models.UserKey(id)
-		if f.Side == models.ItemSide {
+		if f.Side == models.ItemSide && kind != userKind { // the friend graph's items are users
 			sk = models.ItemKey(targetKind(kind), id)
 		}
 		models.StartRow(out.Vecs[r*k:(r+1)*k], f.P.Seed, f.Side, sk)

@@ -10,7 +10,6 @@ import (
 
 	"circles/data"
 	"circles/models"
-	"circles/pipeline"
 )
 
 // Friends of friends on Beam: the two-hop join that friend suggestions
@@ -25,24 +24,8 @@ import (
 //  3. per mutual friend, a CoGroupByKey of its friends (streamed), its
 //     degree and its sample: each friend u gets one path to each sampled
 //     c, weighted by models.PathWeights;
-//  4. the paths summed per pair (CombinePerKey), and the pairs that are
-//     friendships already dropped by a CoGroupByKey with the friendships.
-//
-// Its output, friend_pairs, holds each pair's mutual friends and indices
-// for the friend ranker.
-
-// FileFriendPairs is the output of the two-hop join, in shards.
-const FileFriendPairs = "friend_pairs"
-
-// FriendPair is a row of friend_pairs: a user, a friend of one of the
-// user's friends who is not a friend yet, and the pair's two-hop counts.
-type FriendPair struct {
-	UserID             int64   `parquet:"user_id"`
-	CandidateID        int64   `parquet:"candidate_id"`
-	Mutual             int32   `parquet:"mutual_friends"`
-	AdamicAdar         float32 `parquet:"adamic_adar"`
-	ResourceAllocation float32 `parquet:"resource_allocation"`
-}
+//  4. the paths summed per pair (CombinePerKey); rankFriends drops the
+//     pairs that are friendships already.
 
 // pathRec is what paths add to a pair.
 type pathRec struct {
@@ -143,56 +126,12 @@ func pathsFn(ctx context.Context, _ string, friends func(*int64) bool, degrees f
 
 // friendsOfFriends is the two-hop join on the friendships (directed pair
 // → 1, each pair once), with at most maxFanout paths through each mutual
-// friend; it returns the pairs that are not friendships, keyed by shard.
-func friendsOfFriends(s beam.Scope, friendships beam.PCollection, maxFanout, shards int) beam.PCollection {
+// friend; it returns the paths summed per directed pair, friendships
+// among them.
+func friendsOfFriends(s beam.Scope, friendships beam.PCollection, maxFanout int) beam.PCollection {
 	adj := beam.ParDo(s, friendOf, friendships)
 	deg := beam.CombinePerKey(s, addCount, metered(s, shuffleFriends, beam.ParDo(s, degreeOne, adj)))
 	sample := beam.CombinePerKey(s, &fanoutFn{Max: maxFanout}, metered(s, shuffleFriends, adj))
 	paths := beam.ParDo(s, pathsFn, beam.CoGroupByKey(s, metered(s, shuffleFriends, adj), metered(s, shuffleFriends, deg), metered(s, shuffleFriends, sample)))
-	summed := beam.CombinePerKey(s, addPaths, metered(s, shuffleFriends, paths))
-	return beam.ParDo(s, &notFriendsFn{Shards: shards}, beam.CoGroupByKey(s, summed, metered(s, shuffleFriends, friendships)))
-}
-
-// notFriendsFn keeps the pairs that are not friendships, keyed by their
-// user's shard.
-type notFriendsFn struct {
-	Shards int
-}
-
-func (f *notFriendsFn) ProcessElement(ctx context.Context, pair string, paths func(*pathRec) bool, friendships func(*int64) bool, emit func(int, FriendPair)) {
-	var n int64
-	if friendships(&n) {
-		return
-	}
-	var p pathRec
-	if !paths(&p) {
-		return
-	}
-	u, c := splitDirected(pair)
-	friendPairs.Inc(ctx, 1)
-	emit(shardOf(userKey(u), f.Shards), FriendPair{UserID: u, CandidateID: c, Mutual: p.Mutual, AdamicAdar: p.AA, ResourceAllocation: p.RA})
-}
-
-// writeFriendPairsFn writes one shard of friend_pairs, sorted by user and
-// candidate.
-type writeFriendPairsFn struct {
-	Dir    string
-	Shards int
-}
-
-func (f *writeFriendPairsFn) ProcessElement(ctx context.Context, shard int, rows func(*FriendPair) bool, done func(pipeline.FileEntry)) error {
-	var out []FriendPair
-	var r FriendPair
-	for rows(&r) {
-		out = append(out, r)
-	}
-	slices.SortFunc(out, func(a, b FriendPair) int {
-		return cmp.Or(cmp.Compare(a.UserID, b.UserID), cmp.Compare(a.CandidateID, b.CandidateID))
-	})
-	e, err := putParquet(ctx, f.Dir, ShardName(FileFriendPairs, shard, f.Shards), out)
-	if err != nil {
-		return err
-	}
-	done(e)
-	return nil
+	return beam.CombinePerKey(s, addPaths, metered(s, shuffleFriends, paths))
 }

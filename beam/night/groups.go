@@ -207,10 +207,11 @@ type groupsParams struct {
 
 // rankGroups adds the group and activity rankings; it returns the
 // suggestions of each, keyed by shard. members are (user, group)
-// memberships as resolved for the signals, friendships the directed
-// pairs, users and items the factors, topics each user's normalised
-// topic row, kept the validated events.
-func rankGroups(s beam.Scope, gp groupsParams, impulse, members, friendships, users, items, topics, kept beam.PCollection) (groups, acts beam.PCollection) {
+// memberships as resolved for the signals, signups the distinct
+// (user, activity) sign-ups (signupFn), friendships the directed pairs,
+// users and items the factors, topics each user's normalised topic row,
+// kept the validated events.
+func rankGroups(s beam.Scope, gp groupsParams, impulse, members, signups, friendships, users, items, topics, kept beam.PCollection) (groups, acts beam.PCollection) {
 	m := func(c beam.PCollection) beam.PCollection { return metered(s, shuffleGroups, c) }
 
 	// 1. groups and activities as candidates
@@ -219,7 +220,6 @@ func rankGroups(s beam.Scope, gp groupsParams, impulse, members, friendships, us
 	cityMax := beam.CombinePerKey(s, maxCount, m(beam.ParDo(s, &cityOfGroupFn{gp}, counts)))
 	groupYs, actYs := beam.ParDo2(s, splitItemFactor, items)
 	recs := beam.ParDo(s, &groupRecFn{P: gp}, beam.CoGroupByKey(s, m(counts), m(groupYs)), beam.SideInput{Input: cityMax})
-	signups := beam.CombinePerKey(s, addCount, m(beam.ParDo(s, &signupFn{gp}, kept)))
 	signupFacts, signupOne, signupOf := beam.ParDo3(s, splitSignup, signups)
 	actCounts := beam.CombinePerKey(s, addCount, m(beam.Flatten(s, beam.ParDo(s, &upcomingFn{gp}, impulse), signupOne)))
 	partial := beam.ParDo(s, &actRecFn{gp}, beam.CoGroupByKey(s, m(actCounts), m(actYs)))

@@ -251,3 +251,58 @@ func compareRanked(t *testing.T, what string, beam, given, endToEnd []ranked, co
 // scoreTolerance bounds the relative difference of a suggestion's score
 // between the drivers, given the same factors.
 const scoreTolerance = 1e-5
+
+// compareFriends checks friend_suggestions against the local ranker's
+// (without the relation type, which the Beam driver does not predict
+// yet). The local driver trains its own friend-graph embedding, from the
+// same row keys and settings, so its lists are compared as lists given
+// the same factors are: the same for all but a few users, scores within
+// scoreTolerance, the same reasons, and every reason code covered; the
+// scores' agreement is what shows the two embeddings agree. Every
+// suggestion must obey the policy (models.Allowed), and the two drivers'
+// recall of the world's planted friendships must agree within 0.005.
+func compareFriends(t *testing.T, in *jobs.Loaded, f *features.Features, p models.FriendParams, world, dir string, shards int) {
+	t.Helper()
+	d := in.Dims
+	got := readShards[data.FriendSuggestion](t, dir, FileFriends, shards)
+	for _, s := range got {
+		u, c := d.Users.Lookup(s.UserID), d.Users.Lookup(s.CandidateID)
+		if u < 0 || c < 0 || !models.Allowed(f, d.UserMinor, u, c) {
+			t.Errorf("friend %d suggested to %d: the policy refuses it", s.CandidateID, s.UserID)
+		}
+	}
+	local, err := models.RankFriends(t.Context(), models.Inputs{Dims: d, Features: f}, p, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := func(s data.FriendSuggestion) ranked { return newRanked(s.UserID, s.CandidateID, s.Score, s.Reasons) }
+	l := mapRows(local, from)
+	compareRanked(t, "friend", mapRows(got, from), l, l, []string{data.ReasonInContacts, data.ReasonMutualFriends, data.ReasonSplitBill,
+		data.ReasonTransfer, data.ReasonRedPacket, data.ReasonFundGroup, data.ReasonFamily, data.ReasonSameGroup, data.ReasonSameActivity,
+		data.ReasonSimilarInterest})
+
+	truth, err := data.ReadParquet[synth.FutureFriendship](filepath.Join(world, synth.TruthDir, "friendships.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[int64][]int64{} // the planted friendships the policy allows suggesting, both ways
+	for _, x := range truth {
+		u, c := d.Users.Lookup(x.UserID), d.Users.Lookup(x.FriendID)
+		if u >= 0 && c >= 0 && models.Allowed(f, d.UserMinor, u, c) {
+			want[x.UserID] = append(want[x.UserID], x.FriendID)
+			want[x.FriendID] = append(want[x.FriendID], x.UserID)
+		}
+	}
+	asGroups := func(fs []data.FriendSuggestion) []data.GroupSuggestion {
+		out := make([]data.GroupSuggestion, len(fs))
+		for i, s := range fs {
+			out[i] = data.GroupSuggestion{UserID: s.UserID, GroupID: s.CandidateID}
+		}
+		return out
+	}
+	rb, rl := plantedRecall(want, asGroups(got)), plantedRecall(want, asGroups(local))
+	if math.Abs(rb-rl) > 0.005 {
+		t.Errorf("recall of the planted friendships: beam %.4f, local %.4f, want within 0.005", rb, rl)
+	}
+	t.Logf("recall@%d of %d users' planted friendships: beam %.4f, local %.4f", p.MaxPerUser, len(want), rb, rl)
+}

@@ -38,16 +38,17 @@ const (
 // summed over steps: Beam's metrics are handles declared once per
 // package, which every worker's DoFns add to.
 var (
-	rowsRead     = beam.NewCounter("circles", "ingest_rows_read")
-	rowsKept     = beam.NewCounter("circles", "ingest_rows_validated")
-	duplicates   = beam.NewCounter("circles", "ingest_duplicates")
-	observations = beam.NewCounter("circles", "signals_observations")
-	messages     = beam.NewCounter("circles", "als_block_messages")
-	vectorBytes  = beam.NewCounter("circles", "als_vector_bytes_sent")
-	rowsSolved   = beam.NewCounter("circles", "als_rows_solved")
-	coldUsers    = beam.NewCounter("circles", "cold_start_users")
-	friendPaths  = beam.NewCounter("circles", "friends_paths")
-	friendPairs  = beam.NewCounter("circles", "friends_pairs")
+	rowsRead          = beam.NewCounter("circles", "ingest_rows_read")
+	rowsKept          = beam.NewCounter("circles", "ingest_rows_validated")
+	duplicates        = beam.NewCounter("circles", "ingest_duplicates")
+	observations      = beam.NewCounter("circles", "signals_observations")
+	graphObservations = beam.NewCounter("circles", "friend_graph_observations")
+	messages          = beam.NewCounter("circles", "als_block_messages")
+	vectorBytes       = beam.NewCounter("circles", "als_vector_bytes_sent")
+	rowsSolved        = beam.NewCounter("circles", "als_rows_solved")
+	coldUsers         = beam.NewCounter("circles", "cold_start_users")
+	friendPaths       = beam.NewCounter("circles", "friends_paths")
+	friendPairs       = beam.NewCounter("circles", "friends_pairs")
 )
 
 // Plan is the part of a run the driver settles before the pipeline runs:
@@ -124,7 +125,7 @@ func Build(s beam.Scope, pl Plan) {
 	friendships := beam.CombinePerKey(fs, addCount, metered(fs, shuffleFriends, beam.ParDo(fs, &friendshipsFn{Input: pl.Input, Date: date}, impulse)))
 
 	// the interest model with the cold-start prior, and each user's topics
-	m := trainALS(s.Scope("interests"), p.ALS, pl.Blocks, signals, nnz)
+	m := trainALS(s.Scope("interests"), p.ALS, pl.Blocks, signals, nnz, false)
 	users := m.users
 	if p.ColdStart.On() {
 		cp := coldParams{Input: pl.Input, Date: date, TTLStart: end - int64(p.Features.DismissTTLDays)*86_400_000, Cold: p.ColdStart}
@@ -136,25 +137,37 @@ func Build(s beam.Scope, pl Plan) {
 	usersWith := beam.CombinePerKey(ts, addCount, metered(ts, shuffleTopics, has))
 	tops, topicRows := beam.ParDo2(ts, &topTopicsFn{Input: pl.Input, Date: date, Params: p.Features, Shards: pl.Shards}, raw, beam.SideInput{Input: usersWith})
 
-	// friends of friends
-	fr := s.Scope("friends")
-	pairs := friendsOfFriends(fr, friendships, p.Friends.MaxFanout, pl.Shards)
-
 	// group and activity suggestions
-	gp := groupsParams{Input: pl.Input, Date: date, Now: end, FeatureStart: data.NewWindow(pl.Date, p.WindowDays).StartMillis,
+	gs := s.Scope("groups")
+	featureStart := data.NewWindow(pl.Date, p.WindowDays).StartMillis
+	gp := groupsParams{Input: pl.Input, Date: date, Now: end, FeatureStart: featureStart,
 		Groups: p.Groups, Feat: p.Features, Buckets: pl.Shards, Shards: pl.Shards}
-	groups, acts := rankGroups(s.Scope("groups"), gp, impulse, members, friendships, users, m.items, topicRows, kept)
+	signups := beam.CombinePerKey(gs, addCount, metered(gs, shuffleGroups, beam.ParDo(gs, &signupFn{gp}, kept)))
+	groups, acts := rankGroups(gs, gp, impulse, members, signups, friendships, users, m.items, topicRows, kept)
+
+	// friend suggestions: friends of friends, the friend-graph embedding,
+	// and each user's candidates ranked
+	fr := s.Scope("friends")
+	paths := friendsOfFriends(fr, friendships, p.Friends.MaxFanout)
+	graph := model{users: beam.ParDo(fr, noFactors, m.users), items: beam.ParDo(fr, noFactors, m.items)}
+	if p.Friends.GraphWeight != 0 {
+		graphSig := beam.ParDo(fr, graphSignal, friendships)
+		graph = trainALS(fr.Scope("graph"), models.FriendGraphParams(p.Friends, 0), pl.Blocks, graphSig, beam.Combine(fr, addCount, beam.ParDo(fr, countOne, graphSig)), true)
+	}
+	fp := friendParams{Input: pl.Input, Date: date, Now: end, FeatureStart: featureStart, TTLStart: end - int64(p.Features.DismissTTLDays)*86_400_000,
+		Friends: p.Friends, Feat: p.Features, Shards: pl.Shards}
+	friends := rankFriends(fr, fp, impulse, kept, friendships, paths, members, signups, signals, topicRows, users, graph)
 
 	// outputs
 	ws := s.Scope("write")
-	pairsWritten := beam.ParDo(ws, &writeFriendPairsFn{Dir: pl.Staging, Shards: pl.Shards}, beam.GroupByKey(ws, metered(ws, shuffleWrite, pairs)))
+	friendsWritten := beam.ParDo(ws, &writeFriendsFn{Dir: pl.Staging, Shards: pl.Shards}, beam.GroupByKey(ws, metered(ws, shuffleWrite, friends)))
 	groupsWritten := beam.ParDo(ws, &writeGroupsFn{Dir: pl.Staging, Shards: pl.Shards}, beam.GroupByKey(ws, metered(ws, shuffleWrite, groups)))
 	actsWritten := beam.ParDo(ws, &writeActivitiesFn{Dir: pl.Staging, Shards: pl.Shards}, beam.GroupByKey(ws, metered(ws, shuffleWrite, acts)))
 	usersWritten := beam.ParDo(ws, &writeUsersFn{Dir: pl.Staging, Shards: pl.Shards}, beam.GroupByKey(ws, metered(ws, shuffleWrite, beam.Flatten(ws, beam.ParDo(ws, &shardFn{Shards: pl.Shards}, users), tops))))
 	itemsWritten := beam.ParDo(ws, &writeItemsFn{Dir: pl.Staging, Shards: pl.Shards}, beam.GroupByKey(ws, metered(ws, shuffleWrite, beam.ParDo(ws, &shardFn{Shards: pl.Shards}, m.items))))
 	parts := beam.Flatten(ws,
 		beam.ParDo(ws, fileStatsPart, stats), beam.ParDo(ws, dupPart, dups),
-		beam.ParDo(ws, writtenPart, beam.Flatten(ws, rejectsWritten, usersWritten, itemsWritten, pairsWritten, groupsWritten, actsWritten)),
+		beam.ParDo(ws, writtenPart, beam.Flatten(ws, rejectsWritten, usersWritten, itemsWritten, friendsWritten, groupsWritten, actsWritten)),
 		beam.ParDo(ws, usersPart, m.shapes[0]), beam.ParDo(ws, itemsPart, m.shapes[1]), beam.ParDo(ws, nnzPart, nnz))
 	if m.loss.IsValid() {
 		parts = beam.Flatten(ws, parts, beam.ParDo(ws, lossPart, m.loss))
@@ -162,9 +175,11 @@ func Build(s beam.Scope, pl Plan) {
 	beam.ParDo0(ws, &summaryFn{Dir: pl.Staging, Input: pl.Input, Date: date}, beam.GroupByKey(ws, beam.ParDo(ws, keyZero, parts)))
 }
 
-// trainALS trains the interest model on the summed signals, nnz of them.
-func trainALS(s beam.Scope, p models.ALSParams, blocks int, signals, nnz beam.PCollection) model {
-	byUser, byItem := beam.ParDo2(s, splitSignal, signals)
+// trainALS trains a model on the summed signals, nnz of them: the
+// interest model, or the friend-graph embedding (graph set), whose
+// observations are counted apart.
+func trainALS(s beam.Scope, p models.ALSParams, blocks int, signals, nnz beam.PCollection, graph bool) model {
+	byUser, byItem := beam.ParDo2(s, &splitFn{Graph: graph}, signals)
 	u := newSide(s.Scope("users"), p, blocks, models.UserSide, byUser)
 	i := newSide(s.Scope("items"), p, blocks, models.ItemSide, byItem)
 	basis := beam.Create(s, basisRec{B: identityBasis(p.Factors)})
@@ -196,9 +211,17 @@ type model struct {
 	loss         beam.PCollection // sweep → lossRec
 }
 
-// splitSignal gives an observation to both of its rows.
-func splitSignal(ctx context.Context, pair string, v float64, byUser, byItem func(string, obsRef)) {
-	observations.Inc(ctx, 1)
+// splitFn gives an observation to both of its rows.
+type splitFn struct {
+	Graph bool
+}
+
+func (f *splitFn) ProcessElement(ctx context.Context, pair string, v float64, byUser, byItem func(string, obsRef)) {
+	if f.Graph {
+		graphObservations.Inc(ctx, 1)
+	} else {
+		observations.Inc(ctx, 1)
+	}
 	u, i := splitPair(pair)
 	byUser(u, obsRef{Other: i, Val: float32(v)})
 	byItem(i, obsRef{Other: u, Val: float32(v)})
@@ -248,8 +271,6 @@ func init() {
 	register.Combiner3[[]int64, int64, []int64](&fanoutFn{})
 	register.Function6x0(pathsFn)
 	register.Function2x1(addPaths)
-	register.DoFn5x0[context.Context, string, func(*pathRec) bool, func(*int64) bool, func(int, FriendPair)](&notFriendsFn{})
-	register.DoFn4x1[context.Context, int, func(*FriendPair) bool, func(pipeline.FileEntry), error](&writeFriendPairsFn{})
 	register.DoFn5x1[context.Context, string, func(*itemSig) bool, func(string, topicRow), func(int32, int64), error](&userTopicsFn{})
 	register.DoFn6x1[context.Context, string, topicRow, func(*int32, *int64) bool, func(int, factorRow), func(int64, topicRow), error](&topTopicsFn{})
 	register.DoFn4x1[context.Context, int, func(*factorRow) bool, func(pipeline.FileEntry), error](&writeUsersFn{})
@@ -257,7 +278,7 @@ func init() {
 	register.DoFn4x1[context.Context, int, func(*rejectRec) bool, func(pipeline.FileEntry), error](&writeRejectsFn{})
 	register.DoFn3x1[context.Context, int, func(*part) bool, error](&summaryFn{})
 	register.DoFn4x1[[]float64, basisRec, shapeCount, shapeCount, planRec](&planFn{})
-	register.Function5x0(splitSignal)
+	register.DoFn5x0[context.Context, string, float64, func(string, obsRef), func(string, obsRef)](&splitFn{})
 	register.Function2x1(sumSignals)
 	register.Function2x1(countOne)
 	register.Function2x1(addCount)
@@ -293,7 +314,6 @@ func init() {
 	register.Emitter2[string, topicRow]()
 	register.Emitter2[int32, int64]()
 	register.Emitter2[string, pathRec]()
-	register.Emitter2[int, FriendPair]()
 	register.Emitter1[pipeline.FileEntry]()
 	register.Iter1[rowRec]()
 	register.Iter1[features.MemberFact]()
@@ -310,7 +330,6 @@ func init() {
 	register.Iter2[int32, int64]()
 	register.Iter1[[]int64]()
 	register.Iter1[pathRec]()
-	register.Iter1[FriendPair]()
 	register.Iter1[rejectRec]()
 	register.Iter1[part]()
 }

@@ -165,7 +165,7 @@ func TestBeamAgreesWithLocal(t *testing.T) {
 		t.Errorf("a factor differs by %.2g (relative) between the drivers, want ≤ %g", worst, factorTolerance)
 	}
 	t.Logf("counters: %v", m.Counters)
-	comparePairs(t, in, f, cfg.Params.Friends, dir, m.Shards)
+	compareFriends(t, in, f, cfg.Params.Friends, cfg.Input, dir, m.Shards)
 	compareGroups(t, in, f, cfg.Params.Groups, cfg.Input, dir, m.Shards, als, users, items)
 	if m.Counters["ingest_duplicates"] != in.Stats[len(in.Stats)-2].Quarantined[data.QDuplicate]+in.Stats[len(in.Stats)-1].Quarantined[data.QDuplicate] {
 		t.Errorf("duplicates counted %d, want the manifest's", m.Counters["ingest_duplicates"])
@@ -175,6 +175,9 @@ func TestBeamAgreesWithLocal(t *testing.T) {
 			t.Errorf("counter %s = %d, want the bytes that stage shuffled", c, m.Counters[c])
 		}
 	}
+	if m.Counters["friend_graph_observations"] != int64(f.Friends.NNZ()) {
+		t.Errorf("the friend graph's observations: beam %d, local %d", m.Counters["friend_graph_observations"], f.Friends.NNZ())
+	}
 	if m.Counters[shuffleALSSweeps] <= m.Counters["als_vector_bytes_sent"] {
 		t.Errorf("the sweeps shuffled %d bytes, fewer than the %d bytes of vectors they sent", m.Counters[shuffleALSSweeps], m.Counters["als_vector_bytes_sent"])
 	}
@@ -182,68 +185,6 @@ func TestBeamAgreesWithLocal(t *testing.T) {
 		t.Errorf("latest points at %s; a partial run must never be latest", latest)
 	}
 }
-
-// comparePairs checks friend_pairs against the local driver's friend
-// candidates: every candidate with mutual friends is a pair, with the same
-// count and indices within pairTolerance; every other pair is one the
-// policy refuses (blocked, dismissed, a minor and an adult), which the
-// Beam driver has not applied yet.
-func comparePairs(t *testing.T, in *jobs.Loaded, f *features.Features, fp models.FriendParams, dir string, shards int) {
-	t.Helper()
-	var pairs []FriendPair
-	for i := range shards {
-		p, err := data.ReadParquet[FriendPair](filepath.Join(dir, ShardName(FileFriendPairs, i, shards)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		pairs = append(pairs, p...)
-	}
-	d := in.Dims
-	fp.GraphWeight = 0 // no embedding: only the two-hop features are compared
-	var users []int32
-	for u := range int32(d.Users.Len()) {
-		if f.Eligible[u] {
-			users = append(users, u)
-		}
-	}
-	cands, err := models.FriendCandidates(t.Context(), models.Inputs{Dims: d, Features: f}, fp, users, 0,
-		func(c []models.FriendCandidate) []models.FriendCandidate { return c })
-	if err != nil {
-		t.Fatal(err)
-	}
-	local := map[[2]int64][models.NumFriendFeatures]float64{}
-	for _, c := range cands {
-		if c.X[models.FeatMutual] > 0 {
-			local[[2]int64{d.Users.ID(c.User), d.Users.ID(c.Candidate)}] = c.X
-		}
-	}
-	matched, refused := 0, 0
-	for _, p := range pairs {
-		x, ok := local[[2]int64{p.UserID, p.CandidateID}]
-		if !ok {
-			if models.Allowed(f, d.UserMinor, d.Users.Lookup(p.UserID), d.Users.Lookup(p.CandidateID)) {
-				t.Errorf("pair %d→%d: beam has it, the local driver does not, and the policy allows it", p.UserID, p.CandidateID)
-			}
-			refused++
-			continue
-		}
-		matched++
-		if int32(math.Round(math.Expm1(x[models.FeatMutual]))) != p.Mutual ||
-			math.Abs(x[models.FeatAdamicAdar]-float64(p.AdamicAdar)) > pairTolerance*x[models.FeatAdamicAdar] ||
-			math.Abs(x[models.FeatResourceAllocation]-float64(p.ResourceAllocation)) > pairTolerance*x[models.FeatResourceAllocation] {
-			t.Errorf("pair %d→%d: beam mutual %d, AA %g, RA %g; local %.0f, %g, %g", p.UserID, p.CandidateID, p.Mutual, p.AdamicAdar, p.ResourceAllocation,
-				math.Expm1(x[models.FeatMutual]), x[models.FeatAdamicAdar], x[models.FeatResourceAllocation])
-		}
-	}
-	if matched != len(local) {
-		t.Errorf("beam has %d of the local driver's %d candidates with mutual friends", matched, len(local))
-	}
-	t.Logf("friend pairs: %d, %d of them the local candidates, %d refused by the policy", len(pairs), matched, refused)
-}
-
-// pairTolerance bounds the relative difference of a pair's indices: the
-// drivers add a pair's paths in other orders, in float32.
-const pairTolerance = 1e-5
 
 // sameTopics reports whether two lists of top topics name the same topics
 // in the same order with weights within topicTolerance: the drivers sum

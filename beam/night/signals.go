@@ -130,7 +130,7 @@ func itemKey(kind data.TargetKind, id int64) string {
 // userKey is the key of a user as a row of the factorisation.
 func userKey(id int64) string {
 	var b [9]byte
-	b[0] = 0xff
+	b[0] = userKind
 	binary.BigEndian.PutUint64(b[1:], uint64(id))
 	return string(b[:])
 }
@@ -139,6 +139,18 @@ func userKey(id int64) string {
 func splitPair(k string) (user, item string) {
 	id := int64(binary.BigEndian.Uint64([]byte(k[:8])))
 	return userKey(id), k[8:]
+}
+
+// userKind is the kind byte of a user key.
+const userKind = 0xff
+
+// graphSignal is a friendship as an observation of the friend-graph
+// embedding: user u's row, user v's column.
+func graphSignal(pair string, _ int64) (string, float64) {
+	u, v := splitDirected(pair)
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(u))
+	return string(b[:]) + userKey(v), 1
 }
 
 // keyID is the kind byte and ID of a user or item key.
