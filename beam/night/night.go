@@ -3,8 +3,9 @@
 // past one machine. It covers ingest (scan, validation, quarantine, the
 // duplicate shuffle, rejects and counts), the interest signals and the
 // implicit ALS model, each user's topics, group and activity suggestions
-// (each user ranked from a neighbourhood record built by joins), and the
-// friends of friends that friend suggestions start from;
+// (each user ranked from a neighbourhood record built by joins), and
+// friend suggestions (each pair's evidence joined, each user ranked from
+// its own and its candidates' profiles) but for their relation type;
 // docs/scale-out.md says what it does not cover yet.
 package night
 
