@@ -116,7 +116,7 @@ func RelationFeatures(d *data.Dims, f *features.Features, u, c int32) [NumRelati
 	}
 	fu, _ := f.Friends.Row(u)
 	fc, _ := f.Friends.Row(c)
-	mutual := intersectCount(fu, fc)
+	mutual := CommonCount(fu, fc)
 	x[RelFeatMutual] = math.Log1p(float64(mutual))
 	if union := len(fu) + len(fc) - mutual; union > 0 {
 		x[RelFeatJaccard] = float64(mutual) / float64(union)
@@ -125,7 +125,7 @@ func RelationFeatures(d *data.Dims, f *features.Features, u, c int32) [NumRelati
 	gc, _ := f.Members.Row(c)
 	au, _ := f.Signups.Row(u)
 	ac, _ := f.Signups.Row(c)
-	x[RelFeatCoMember] = math.Log1p(float64(intersectCount(gu, gc) + intersectCount(au, ac)))
+	x[RelFeatCoMember] = math.Log1p(float64(CommonCount(gu, gc) + CommonCount(au, ac)))
 	if nt := len(f.Topics); nt > 0 {
 		x[RelFeatInterest] = cosine(f.UserTopics[int(u)*nt:int(u+1)*nt], f.UserTopics[int(c)*nt:int(c+1)*nt])
 	}
@@ -135,8 +135,8 @@ func RelationFeatures(d *data.Dims, f *features.Features, u, c int32) [NumRelati
 	return x
 }
 
-// intersectCount counts the values two ascending slices share.
-func intersectCount(a, b []int32) int {
+// CommonCount counts the values two ascending slices share.
+func CommonCount[T cmp.Ordered](a, b []T) int {
 	n, i, j := 0, 0, 0
 	for i < len(a) && j < len(b) {
 		switch {

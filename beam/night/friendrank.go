@@ -427,16 +427,7 @@ func (f *pairFn) ProcessElement(ctx context.Context, pair string, paths func(*pa
 type eligibleIDsFn struct{ P friendParams }
 
 func (f *eligibleIDsFn) ProcessElement(ctx context.Context, _ []byte, emit func(int64, int64)) error {
-	d, err := loadDims(ctx, f.P.Input, f.P.Date)
-	if err != nil {
-		return err
-	}
-	for u := range int32(d.Users.Len()) {
-		if d.Eligible(u) {
-			emit(d.Users.ID(u), 1)
-		}
-	}
-	return nil
+	return eachEligible(ctx, f.P.Input, f.P.Date, func(id int64) { emit(id, 1) })
 }
 
 func userOfFriendship(pair string, _ int64) (int64, int64) {
@@ -598,7 +589,7 @@ func (f *rankFriendsFn) score(me *profRec, c *candEv) float64 {
 		x[models.FeatInterest] = sparseCosine(me.Topics, c.P.Topics)
 	}
 	if f.w[models.FeatSharedItems] != 0 {
-		x[models.FeatSharedItems] = models.ItemSetCosine(commonCount(me.Items, c.P.Items), len(me.Items), len(c.P.Items))
+		x[models.FeatSharedItems] = models.ItemSetCosine(models.CommonCount(me.Items, c.P.Items), len(me.Items), len(c.P.Items))
 	}
 	if f.w[models.FeatLatent] != 0 && me.X != nil && c.P.X != nil {
 		nu, nc := math.Sqrt(f32.Dot64(me.X, me.X)), math.Sqrt(f32.Dot64(c.P.X, c.P.X))
@@ -634,22 +625,6 @@ func sparseCosine(a, b topicRow) float64 {
 		}
 	}
 	return ab / math.Sqrt(aa*bb)
-}
-
-// commonCount counts the values two ascending lists share.
-func commonCount[T cmp.Ordered](a, b []T) int {
-	n := 0
-	for i, j := 0, 0; i < len(a) && j < len(b); {
-		switch {
-		case a[i] < b[j]:
-			i++
-		case a[i] > b[j]:
-			j++
-		default:
-			n, i, j = n+1, i+1, j+1
-		}
-	}
-	return n
 }
 
 // firstCommon is the smallest value two ascending lists share.

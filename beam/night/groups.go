@@ -800,13 +800,19 @@ func splitGoing(pair string, n int64) (int64, going) {
 type eligibleUsersFn struct{ P groupsParams }
 
 func (f *eligibleUsersFn) ProcessElement(ctx context.Context, _ []byte, emit func(int64, userFact)) error {
-	d, err := loadDims(ctx, f.P.Input, f.P.Date)
+	return eachEligible(ctx, f.P.Input, f.P.Date, func(id int64) { emit(id, userFact{Kind: factEligible}) })
+}
+
+// eachEligible calls emit with the ID of every eligible user of the
+// snapshots.
+func eachEligible(ctx context.Context, input string, date int64, emit func(int64)) error {
+	d, err := loadDims(ctx, input, date)
 	if err != nil {
 		return err
 	}
 	for u := range int32(d.Users.Len()) {
 		if d.Eligible(u) {
-			emit(d.Users.ID(u), userFact{Kind: factEligible})
+			emit(d.Users.ID(u))
 		}
 	}
 	return nil
