@@ -128,8 +128,9 @@ func Build(s beam.Scope, pl Plan) {
 	// the interest model with the cold-start prior, and each user's topics
 	m := trainALS(s.Scope("interests"), p.ALS, pl.Blocks, signals, nnz, false)
 	users := m.users
+	ttlStart := end - int64(p.Features.DismissTTLDays)*86_400_000 // dismissals from here on stand
 	if p.ColdStart.On() {
-		cp := coldParams{Input: pl.Input, Date: date, TTLStart: end - int64(p.Features.DismissTTLDays)*86_400_000, Cold: p.ColdStart}
+		cp := coldParams{Input: pl.Input, Date: date, TTLStart: ttlStart, Cold: p.ColdStart}
 		users = coldStart(s.Scope("cold_start"), cp, p.ALS, pl.Blocks, impulse, signals, members, friendships, kept, m.users, m.items, nnz)
 	}
 	ts := s.Scope("topics")
@@ -150,12 +151,14 @@ func Build(s beam.Scope, pl Plan) {
 	// and each user's candidates ranked
 	fr := s.Scope("friends")
 	paths := friendsOfFriends(fr, friendships, p.Friends.MaxFanout)
-	graph := model{users: beam.ParDo(fr, noFactors, m.users), items: beam.ParDo(fr, noFactors, m.items)}
+	var graph model
 	if p.Friends.GraphWeight != 0 {
 		graphSig := beam.ParDo(fr, graphSignal, friendships)
 		graph = trainALS(fr.Scope("graph"), models.FriendGraphParams(p.Friends, 0), pl.Blocks, graphSig, beam.Combine(fr, addCount, beam.ParDo(fr, countOne, graphSig)), true)
+	} else { // no embedding, as the local driver trains none
+		graph = model{users: beam.ParDo(fr, noFactors, m.users), items: beam.ParDo(fr, noFactors, m.items)}
 	}
-	fp := friendParams{Input: pl.Input, Date: date, Now: end, FeatureStart: featureStart, TTLStart: end - int64(p.Features.DismissTTLDays)*86_400_000,
+	fp := friendParams{Input: pl.Input, Date: date, Now: end, FeatureStart: featureStart, TTLStart: ttlStart,
 		Friends: p.Friends, Feat: p.Features, Shards: pl.Shards}
 	friends := rankFriends(fr, fp, impulse, kept, friendships, paths, members, signups, signals, topicRows, users, graph)
 
