@@ -330,7 +330,7 @@ func friendsStage(ctx context.Context, st *pipeline.Staging, b *baseRun, mi mode
 		friends, err := data.ReadParquet[data.FriendSuggestion](st.Path(output.FileFriends))
 		return friendsRanked{coverage{s.UsersWithFriends, s.FriendsPerUser}, kindReport("People you may know", tallyOf(mi.Dims, friends, friendTable.key), mi.Features, p.MaxPerUser), files, b.m.Relations}, err
 	}
-	rel, rm, err := relationModel(ctx, mi, rp)
+	rel, rm, err := relationModel(ctx, mi, p, rp)
 	if err != nil {
 		return friendsRanked{}, err
 	}
@@ -348,21 +348,30 @@ func friendsStage(ctx context.Context, st *pipeline.Staging, b *baseRun, mi mode
 // relationModel trains the relation-type model, or says why there is none:
 // a run whose users labelled too few friendships suggests friends without
 // a type, which is not an error.
-func relationModel(ctx context.Context, mi models.Inputs, rp models.RelationParams) (*models.RelationModel, output.RelationMetrics, error) {
-	rm := output.RelationMetrics{Labels: len(mi.Features.FriendLabels)}
-	m, err := models.TrainRelations(ctx, mi.Dims, mi.Features, rp)
+func relationModel(ctx context.Context, mi models.Inputs, p models.FriendParams, rp models.RelationParams) (*models.RelationModel, output.RelationMetrics, error) {
+	m, err := models.TrainRelations(ctx, mi.Dims, mi.Features, p, rp)
+	rm, err := RelationMetrics(m, len(mi.Features.FriendLabels), err)
+	return m, rm, err
+}
+
+// RelationMetrics is what the manifest says of the relation-type model m
+// trained on labels labelled friendships, given the error training
+// returned: one wrapping models.ErrTooFewLabels is the reason there is no
+// model (m is nil), and any other is returned.
+func RelationMetrics(m *models.RelationModel, labels int, err error) (output.RelationMetrics, error) {
+	rm := output.RelationMetrics{Labels: labels}
 	switch {
 	case errors.Is(err, models.ErrTooFewLabels):
 		rm.Note = err.Error()
-		return nil, rm, nil
+		return rm, nil
 	case err != nil:
-		return nil, rm, err
+		return rm, err
 	}
 	rm.Trained, rm.TrainAccuracy, rm.Examples = true, m.TrainAccuracy, map[string]int{}
 	for k, n := range m.Examples {
 		rm.Examples[models.RelationTypes[k].String()] = n
 	}
-	return m, rm, nil
+	return rm, nil
 }
 
 // InteractionDays is how far back interactions are read: as far as

@@ -213,6 +213,7 @@ func RankFriendsTo(ctx context.Context, in Inputs, p FriendParams, workers int, 
 		}
 	}
 	cf := newFriendFeaturizer(in, p, true)
+	rp := newRelationPairs(d, in.Features, p, cf.hubs)
 	type state struct {
 		s       *scratch
 		top     *TopK
@@ -256,7 +257,8 @@ func RankFriendsTo(ctx context.Context, in Inputs, p FriendParams, workers int, 
 		for rank, sc := range top.Sorted() {
 			fs := data.FriendSuggestion{UserID: d.Users.ID(u), CandidateID: sc.ID, Rank: int32(rank + 1), Score: float32(sc.Score), Reasons: friendReasons(in, s, u, sc.Index)}
 			if in.Relations != nil {
-				in.Relations.label(&fs, d, in.Features, u, sc.Index)
+				pair := rp.pair(u, sc.Index)
+				in.Relations.Label(&fs, &pair)
 			}
 			out = append(out, fs)
 		}
@@ -293,9 +295,7 @@ type friendFeaturizer struct {
 	// feature is needed and there is a model
 	latent    rows32
 	userNorms []float64
-	// hubs holds, for each user with more than MaxFanout friends, the
-	// friends its friends reach candidates through (FanoutSample)
-	hubs map[int32][]int32
+	hubs      fanouts
 }
 
 // userStats is what every candidate's features read of the candidate
@@ -327,13 +327,33 @@ func newFriendFeaturizer(in Inputs, p FriendParams, scoreOnly bool) *friendFeatu
 		cf.users[u] = userStats{logDegree: math.Log1p(float64(cf.degree(u))), positives: int32(PositiveEvents(f, u))}
 	}
 	cf.log1p = newCountCurve(func(n int32) float64 { return math.Log1p(float64(n)) })
-	cf.hubs = map[int32][]int32{}
-	for u := range int32(n) {
-		if fs := colsOf(&f.Friends, u); len(fs) > p.MaxFanout {
-			cf.hubs[u] = fanoutSample(in.Dims, fs, p.MaxFanout)
+	cf.hubs = hubSamples(in.Dims, f, p.MaxFanout)
+	return cf
+}
+
+// fanouts holds, for each user with more than MaxFanout friends, the
+// friends its friends reach candidates through (fanoutSample).
+type fanouts map[int32][]int32
+
+func hubSamples(d *data.Dims, f *features.Features, max int) fanouts {
+	hubs := fanouts{}
+	for u := range int32(f.Friends.Rows()) {
+		if fs := colsOf(&f.Friends, u); len(fs) > max {
+			hubs[u] = fanoutSample(d, fs, max)
 		}
 	}
-	return cf
+	return hubs
+}
+
+// reaches says whether a path through the mutual friend w reaches c: w
+// is no super-node, or its sample holds c.
+func (h fanouts) reaches(d *data.Dims, w, c int32) bool {
+	s, hub := h[w]
+	if !hub {
+		return true
+	}
+	_, ok := slices.BinarySearchFunc(s, UserKey(d.Users.ID(c)), func(x int32, k uint64) int { return cmp.Compare(UserKey(d.Users.ID(x)), k) })
+	return ok
 }
 
 // PathWeights is what one path u–fr–c through a mutual friend fr of the
@@ -349,7 +369,8 @@ func PathWeights(degree int) (aa, ra float32) {
 // ones its friends reach as candidates through it (the Beam driver keeps
 // the same ones by a bounded combine). The sample is fixed by
 // external IDs, so a partitioned driver takes the same one, and unlike
-// the first max in some file's order it favours no range of IDs.
+// the first max in some file's order it favours no range of IDs. It is
+// ascending by UserKey.
 func fanoutSample(d *data.Dims, friends []int32, max int) []int32 {
 	s := slices.Clone(friends)
 	slices.SortFunc(s, func(a, b int32) int { return cmp.Compare(UserKey(d.Users.ID(a)), UserKey(d.Users.ID(b))) })

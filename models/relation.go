@@ -96,10 +96,34 @@ var RelationFeatureNames = [NumRelationFeatures]string{
 	RelFeatJaccard: "jaccard", RelFeatCoMember: "co_member", RelFeatInterest: "interest", RelFeatSameCity: "same_city",
 }
 
-// RelationFeatures computes the relation features of the pair (u, c).
-func RelationFeatures(d *data.Dims, f *features.Features, u, c int32) [NumRelationFeatures]float64 {
+// RelationPair is what the relation type of a pair (u, c) is predicted
+// from. Both drivers build it, the local one from its arrays
+// (relationPairs) and the Beam one by joins keyed by the pair, so every
+// count in it is one a partitioned driver can make: mutual friends as
+// friend candidates reach each other (through a super-node only when its
+// fan-out sample holds c), and co-membership of small groups and
+// activities only, which also say more of how two people know each other
+// than a group of thousands does.
+type RelationPair struct {
+	Info features.TieInfo
+	// Mutual counts the mutual friends through whom u reaches c.
+	Mutual int32
+	// Degree is each user's friend count, u's first.
+	Degree [2]int32
+	// CoMember counts the active groups and the activities both joined
+	// that have at most FriendParams.SmallGroupSize eligible members.
+	CoMember int32
+	// Minor is each user's minor flag, u's first.
+	Minor    [2]bool
+	SameCity bool
+	// Interest is the cosine of their topic weights.
+	Interest float64
+}
+
+// Features is the pair's relation feature vector.
+func (p *RelationPair) Features() [NumRelationFeatures]float64 {
 	var x [NumRelationFeatures]float64
-	_, info := f.Tie(u, c)
+	info := &p.Info
 	if info.Family {
 		x[RelFeatFamilyAccount] = 1
 	}
@@ -108,47 +132,87 @@ func RelationFeatures(d *data.Dims, f *features.Features, u, c int32) [NumRelati
 	x[RelFeatTransfers] = math.Log1p(float64(info.Transfers) + float64(info.RedPackets))
 	timed := float64(info.Transfers) + float64(info.Splits) + float64(info.RedPackets)
 	x[RelFeatWorkHours] = (float64(info.WorkHours) + 0.5) / (timed + 1)
-	switch mu, mc := d.UserMinor[u], d.UserMinor[c]; {
+	switch mu, mc := p.Minor[0], p.Minor[1]; {
 	case mu && mc:
 		x[RelFeatBothMinors] = 1
 	case mu != mc:
 		x[RelFeatOneMinor] = 1
 	}
-	fu, _ := f.Friends.Row(u)
-	fc, _ := f.Friends.Row(c)
-	mutual := CommonCount(fu, fc)
-	x[RelFeatMutual] = math.Log1p(float64(mutual))
-	if union := len(fu) + len(fc) - mutual; union > 0 {
-		x[RelFeatJaccard] = float64(mutual) / float64(union)
+	x[RelFeatMutual] = math.Log1p(float64(p.Mutual))
+	if union := p.Degree[0] + p.Degree[1] - p.Mutual; union > 0 {
+		x[RelFeatJaccard] = float64(p.Mutual) / float64(union)
 	}
-	gu, _ := f.Members.Row(u)
-	gc, _ := f.Members.Row(c)
-	au, _ := f.Signups.Row(u)
-	ac, _ := f.Signups.Row(c)
-	x[RelFeatCoMember] = math.Log1p(float64(CommonCount(gu, gc) + CommonCount(au, ac)))
-	if nt := len(f.Topics); nt > 0 {
-		x[RelFeatInterest] = cosine(f.UserTopics[int(u)*nt:int(u+1)*nt], f.UserTopics[int(c)*nt:int(c+1)*nt])
-	}
-	if d.UserCity[u] == d.UserCity[c] {
+	x[RelFeatCoMember] = math.Log1p(float64(p.CoMember))
+	x[RelFeatInterest] = p.Interest
+	if p.SameCity {
 		x[RelFeatSameCity] = 1
 	}
 	return x
 }
 
+// relationPairs builds RelationPair from the local driver's arrays.
+type relationPairs struct {
+	d     *data.Dims
+	f     *features.Features
+	small int // FriendParams.SmallGroupSize
+	hubs  fanouts
+}
+
+func newRelationPairs(d *data.Dims, f *features.Features, p FriendParams, hubs fanouts) *relationPairs {
+	if hubs == nil {
+		hubs = hubSamples(d, f, p.MaxFanout)
+	}
+	return &relationPairs{d: d, f: f, small: p.SmallGroupSize, hubs: hubs}
+}
+
+func (r *relationPairs) pair(u, c int32) RelationPair {
+	d, f := r.d, r.f
+	p := RelationPair{Minor: [2]bool{d.UserMinor[u], d.UserMinor[c]}, SameCity: d.UserCity[u] == d.UserCity[c]}
+	_, p.Info = f.Tie(u, c)
+	fu, fc := colsOf(&f.Friends, u), colsOf(&f.Friends, c)
+	p.Degree = [2]int32{int32(len(fu)), int32(len(fc))}
+	eachCommon(fu, fc, func(w int32) {
+		if f.Eligible[w] && r.hubs.reaches(d, w, c) {
+			p.Mutual++
+		}
+	})
+	eachCommon(colsOf(&f.Members, u), colsOf(&f.Members, c), func(g int32) {
+		if d.GroupStatus[g] == data.StatusActive && len(colsOf(&f.GroupMembers, g)) <= r.small {
+			p.CoMember++
+		}
+	})
+	eachCommon(colsOf(&f.Signups, u), colsOf(&f.Signups, c), func(a int32) {
+		if len(colsOf(&f.ActSignups, a)) <= r.small {
+			p.CoMember++
+		}
+	})
+	if nt := len(f.Topics); nt > 0 {
+		p.Interest = cosine(f.UserTopics[int(u)*nt:int(u+1)*nt], f.UserTopics[int(c)*nt:int(c+1)*nt])
+	}
+	return p
+}
+
 // CommonCount counts the values two ascending slices share.
 func CommonCount[T cmp.Ordered](a, b []T) int {
-	n, i, j := 0, 0, 0
-	for i < len(a) && j < len(b) {
+	n := 0
+	eachCommon(a, b, func(T) { n++ })
+	return n
+}
+
+// eachCommon calls do with each value two ascending slices share, in
+// ascending order.
+func eachCommon[T cmp.Ordered](a, b []T, do func(T)) {
+	for i, j := 0, 0; i < len(a) && j < len(b); {
 		switch {
 		case a[i] < b[j]:
 			i++
 		case a[i] > b[j]:
 			j++
 		default:
-			n, i, j = n+1, i+1, j+1
+			do(a[i])
+			i, j = i+1, j+1
 		}
 	}
-	return n
 }
 
 // RelationModel is a multinomial logistic regression of the relation type
@@ -169,10 +233,10 @@ type RelationModel struct {
 // relationReasons are the reason codes of RelationTypes, in order.
 var relationReasons = [NumRelationClasses]string{data.ReasonMayBeFamily, data.ReasonMayBeColleagues, data.ReasonMayBeClassmates, data.ReasonMayShareCircle}
 
-// label sets the relation type of suggestion s of c to u, and leads its
-// reasons with the type when the model is sure enough of it.
-func (m *RelationModel) label(s *data.FriendSuggestion, d *data.Dims, f *features.Features, u, c int32) {
-	p := m.Predict(d, f, u, c)
+// Label sets the relation type of suggestion s, of the pair pair, and
+// leads its reasons with the type when the model is sure enough of it.
+func (m *RelationModel) Label(s *data.FriendSuggestion, pair *RelationPair) {
+	p := m.Predict(pair)
 	k := argmax(p[:])
 	s.Relation = RelationTypes[k].String()
 	s.PFamily, s.PColleague, s.PClassmate, s.PInterest = float32(p[0]), float32(p[1]), float32(p[2]), float32(p[3])
@@ -182,9 +246,9 @@ func (m *RelationModel) label(s *data.FriendSuggestion, d *data.Dims, f *feature
 }
 
 // Predict returns the probability of each type of RelationTypes for the
-// pair (u, c).
-func (m *RelationModel) Predict(d *data.Dims, f *features.Features, u, c int32) [NumRelationClasses]float64 {
-	return m.predict(RelationFeatures(d, f, u, c))
+// pair.
+func (m *RelationModel) Predict(pair *RelationPair) [NumRelationClasses]float64 {
+	return m.predict(pair.Features())
 }
 
 func (m *RelationModel) predict(x [NumRelationFeatures]float64) [NumRelationClasses]float64 {
@@ -211,40 +275,89 @@ func softmax(z [NumRelationClasses]float64) [NumRelationClasses]float64 {
 	return z
 }
 
-// ErrTooFewLabels is wrapped by TrainRelations when a run holds fewer
+// ErrTooFewLabels is wrapped by FitRelations when a run holds fewer
 // labelled friendships than it needs.
 var ErrTooFewLabels = errors.New("too few labelled friendships")
 
+// RelationExample is one labelled friendship: the user who labelled it,
+// the friend, the type the user gave, and the pair's features
+// (RelationPair.Features).
+type RelationExample struct {
+	User, Friend int64
+	Type         data.RelationType
+	X            [NumRelationFeatures]float64
+}
+
+// CompareRelationExamples orders examples by a hash of their pair, then
+// by pair and type. FitRelations fits in this order, and its sample is
+// the first examples in it, so that neither the sample nor the sums of
+// the fit depend on the order the examples come in: the Beam driver keeps
+// the same sample with a bounded combine.
+func CompareRelationExamples(a, b RelationExample) int {
+	return cmp.Or(cmp.Compare(relationHash(a), relationHash(b)), cmp.Compare(a.User, b.User), cmp.Compare(a.Friend, b.Friend), cmp.Compare(a.Type, b.Type))
+}
+
+func relationHash(e RelationExample) uint64 { return mix64(UserKey(e.User) + uint64(e.Friend)) }
+
+// sampleRelations sorts ex by CompareRelationExamples and keeps the first n.
+func sampleRelations(ex []RelationExample, n int) []RelationExample {
+	slices.SortFunc(ex, CompareRelationExamples)
+	return ex[:min(len(ex), n)]
+}
+
+// enoughRelations fails wrapping ErrTooFewLabels when ex holds fewer than
+// p.MinLabels examples, or fewer than two types.
+func enoughRelations(ex []RelationExample, p RelationParams) error {
+	seen := map[data.RelationType]bool{}
+	for _, e := range ex {
+		seen[e.Type] = true
+	}
+	if len(ex) < p.MinLabels || len(seen) < 2 {
+		return fmt.Errorf("relation types: %d labelled friendships of %d types, want ≥ %d of ≥ 2 (%w)", len(ex), len(seen), p.MinLabels, ErrTooFewLabels)
+	}
+	return nil
+}
+
 // TrainRelations fits the relation-type model on the labelled friendships
-// of f. It fails wrapping ErrTooFewLabels when there are fewer than
-// p.MinLabels, or when fewer than two types are labelled.
-func TrainRelations(ctx context.Context, d *data.Dims, f *features.Features, p RelationParams) (*RelationModel, error) {
-	labels := f.FriendLabels
-	if len(labels) > p.MaxExamples {
-		labels = sampleLabels(labels, p.MaxExamples)
+// of f, their pairs built as friend suggestions' are under fp
+// (FitRelations).
+func TrainRelations(ctx context.Context, d *data.Dims, f *features.Features, fp FriendParams, p RelationParams) (*RelationModel, error) {
+	ex := make([]RelationExample, len(f.FriendLabels))
+	for i, l := range f.FriendLabels {
+		ex[i] = RelationExample{User: d.Users.ID(l.User), Friend: d.Users.ID(l.Friend), Type: l.Type}
 	}
-	m := &RelationModel{ReasonMin: p.ReasonMin}
-	for _, l := range labels {
-		m.Examples[class(l.Type)]++
+	ex = sampleRelations(ex, p.MaxExamples) // before the features: only the sample's are needed
+	if err := enoughRelations(ex, p); err != nil {
+		return nil, err
 	}
-	classes := 0
-	for _, n := range m.Examples {
-		if n > 0 {
-			classes++
-		}
-	}
-	if len(labels) < p.MinLabels || classes < 2 {
-		return nil, fmt.Errorf("relation types: %d labelled friendships of %d types, want ≥ %d of ≥ 2 (%w)", len(labels), classes, p.MinLabels, ErrTooFewLabels)
-	}
-	X := make([][NumRelationFeatures]float64, len(labels))
-	y := make([]int, len(labels))
-	for i, l := range labels {
+	rp := newRelationPairs(d, f, fp, nil)
+	for i := range ex {
 		if i%4096 == 0 {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
 		}
-		X[i], y[i] = RelationFeatures(d, f, l.User, l.Friend), class(l.Type)
+		pair := rp.pair(d.Users.Lookup(ex[i].User), d.Users.Lookup(ex[i].Friend))
+		ex[i].X = pair.Features()
+	}
+	return FitRelations(ex, p)
+}
+
+// FitRelations fits the relation-type model on the first p.MaxExamples
+// examples in CompareRelationExamples order (it reorders ex). It fails
+// wrapping ErrTooFewLabels when they are fewer than p.MinLabels, or of
+// fewer than two types.
+func FitRelations(ex []RelationExample, p RelationParams) (*RelationModel, error) {
+	ex = sampleRelations(ex, p.MaxExamples)
+	if err := enoughRelations(ex, p); err != nil {
+		return nil, err
+	}
+	m := &RelationModel{ReasonMin: p.ReasonMin}
+	X := make([][NumRelationFeatures]float64, len(ex))
+	y := make([]int, len(ex))
+	for i, e := range ex {
+		X[i], y[i] = e.X, class(e.Type)
+		m.Examples[y[i]]++
 	}
 	w, err := fitSoftmax(X, y, p.L2)
 	if err != nil {
@@ -260,31 +373,6 @@ func TrainRelations(ctx context.Context, d *data.Dims, f *features.Features, p R
 	}
 	m.TrainAccuracy = float64(right) / float64(len(X))
 	return m, nil
-}
-
-// sampleLabels keeps n labels, chosen by a hash of the pair so that the
-// sample is the same whatever order the snapshot lists them in.
-func sampleLabels(labels []features.FriendLabel, n int) []features.FriendLabel {
-	type keyed struct {
-		h uint64
-		l features.FriendLabel
-	}
-	ks := make([]keyed, len(labels))
-	for i, l := range labels {
-		h := uint64(uint32(l.User))<<32 | uint64(uint32(l.Friend))
-		h ^= h >> 33
-		h *= 0xff51afd7ed558ccd
-		h ^= h >> 33
-		ks[i] = keyed{h, l}
-	}
-	slices.SortFunc(ks, func(a, b keyed) int {
-		return cmp.Or(cmp.Compare(a.h, b.h), cmp.Compare(a.l.User, b.l.User), cmp.Compare(a.l.Friend, b.l.Friend), cmp.Compare(a.l.Type, b.l.Type))
-	})
-	out := make([]features.FriendLabel, n)
-	for i := range out {
-		out[i] = ks[i].l
-	}
-	return out
 }
 
 func argmax(p []float64) int {

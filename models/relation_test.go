@@ -4,10 +4,10 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"circles/data"
-	"circles/features"
 )
 
 // fitSoftmax recovers the probabilities of a planted multinomial model.
@@ -64,34 +64,34 @@ func TestFitSoftmaxRecoversPlantedModel(t *testing.T) {
 	}
 }
 
-func TestTrainRelationsNeedsLabels(t *testing.T) {
+func TestFitRelationsNeedsLabels(t *testing.T) {
 	p := DefaultRelationParams()
-	f := &features.Features{FriendLabels: make([]features.FriendLabel, p.MinLabels)}
-	for i := range f.FriendLabels {
-		f.FriendLabels[i] = features.FriendLabel{User: 0, Friend: int32(i + 1), Type: data.RelTypeFamily}
+	ex := make([]RelationExample, p.MinLabels)
+	for i := range ex {
+		ex[i] = RelationExample{User: 1, Friend: int64(i + 2), Type: data.RelTypeFamily}
 	}
-	if _, err := TrainRelations(t.Context(), &data.Dims{}, f, p); !errors.Is(err, ErrTooFewLabels) {
+	if _, err := FitRelations(ex, p); !errors.Is(err, ErrTooFewLabels) {
 		t.Errorf("one labelled type: err = %v, want ErrTooFewLabels", err)
 	}
-	f.FriendLabels = f.FriendLabels[:p.MinLabels-1]
-	f.FriendLabels[0].Type = data.RelTypeColleague
-	if _, err := TrainRelations(t.Context(), &data.Dims{}, f, p); !errors.Is(err, ErrTooFewLabels) {
-		t.Errorf("%d labels: err = %v, want ErrTooFewLabels", len(f.FriendLabels), err)
+	ex = ex[:p.MinLabels-1]
+	ex[0].Type = data.RelTypeColleague
+	if _, err := FitRelations(ex, p); !errors.Is(err, ErrTooFewLabels) {
+		t.Errorf("%d labels: err = %v, want ErrTooFewLabels", len(ex), err)
 	}
 }
 
-// The sample of labels does not depend on the order they come in.
-func TestSampleLabelsIgnoresOrder(t *testing.T) {
-	var ls []features.FriendLabel
-	for i := range int32(1000) {
-		ls = append(ls, features.FriendLabel{User: i % 37, Friend: i, Type: data.RelationType(1 + i%4)})
+// The sample of examples does not depend on the order they come in.
+func TestSampleRelationsIgnoresOrder(t *testing.T) {
+	var ex []RelationExample
+	for i := range int64(1000) {
+		ex = append(ex, RelationExample{User: i % 37, Friend: i, Type: data.RelationType(1 + i%4)})
 	}
-	a := sampleLabels(ls, 100)
-	rev := make([]features.FriendLabel, len(ls))
-	for i, l := range ls {
-		rev[len(ls)-1-i] = l
+	rev := slices.Clone(ex)
+	slices.Reverse(rev)
+	a, b := sampleRelations(ex, 100), sampleRelations(rev, 100)
+	if len(a) != 100 {
+		t.Fatalf("%d sampled, want 100", len(a))
 	}
-	b := sampleLabels(rev, 100)
 	for i := range a {
 		if a[i] != b[i] {
 			t.Fatalf("sample %d: %+v and %+v", i, a[i], b[i])
