@@ -60,8 +60,9 @@ type Stamp struct {
 	Date        string    `json:"date"`         // YYYY-MM-DD
 	PublishedAt time.Time `json:"published_at"` // set just before the manifest is written
 	// Covers names the stages a partial run computed — a run of the
-	// Beam driver, which does not rank yet — and is empty for a whole
-	// run. latest never points at a partial run.
+	// Beam driver, whose sharded layout the output contract does not
+	// describe yet — and is empty for a whole run. latest never points
+	// at a partial run.
 	Covers []string `json:"covers,omitempty"`
 }
 

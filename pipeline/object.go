@@ -26,7 +26,7 @@ import (
 // attempt of the same run gets a new prefix, so it never overwrites an
 // object a reader may be reading. ROOT/latest.json, the newest whole run,
 // is the same kind of pointer; no driver that publishes to an object store
-// computes a whole night yet, so none writes it (see Stamp.Covers).
+// publishes a whole run yet, so none writes it (see Stamp.Covers).
 
 // PointerName is the pointer object of a published run on an object store.
 const PointerName = "PUBLISHED.json"

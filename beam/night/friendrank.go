@@ -12,6 +12,7 @@ import (
 
 	"circles/data"
 	"circles/features"
+	"circles/jobs"
 	"circles/models"
 	"circles/models/f32"
 	"circles/pipeline"
@@ -44,13 +45,16 @@ import (
 //     by the blocked ALS on the friendships, as the local driver trains
 //     it), interest factor when the latent feature weighs, and the topics
 //     of its groups;
-//  5. each pair handed to its user with the candidate's profile (a join
+//  5. the relation-type model: each labelled friendship's evidence from
+//     the pair join (3), handed to its user with the friend's relation
+//     profile and made a models.RelationExample; the examples sampled by
+//     a bounded global combine (models.CompareRelationExamples, the local
+//     driver's sample) and fitted in one worker (models.FitRelations);
+//  6. each pair handed to its user with the candidate's profile (a join
 //     on the candidate: a candidate's profile travels once per user it is
 //     suggested to), and each user ranked from its profile and its
-//     candidates, streamed into a bounded top list.
-//
-// The relation type of each suggestion is not predicted yet on Beam:
-// its columns stay empty.
+//     candidates, streamed into a bounded top list, each suggestion
+//     labelled with its relation type by the model (a side input).
 
 // FileFriends is the local driver's output.FileFriends, in shards.
 const FileFriends = "friend_suggestions"
@@ -63,6 +67,7 @@ type friendParams struct {
 	FeatureStart int64 // millis
 	TTLStart     int64 // dismissals from here on stand, millis
 	Friends      models.FriendParams
+	Relations    models.RelationParams
 	Feat         features.Params
 	Shards       int
 }
@@ -120,11 +125,19 @@ type pairEv struct {
 	Co    comemRec
 }
 
+// labelEv is a labelled friendship's evidence for user U, with the types U
+// gave it (one per row of the relations snapshot).
+type labelEv struct {
+	Ev    pairEv
+	Types []data.RelationType
+}
+
 // profRec is what the ranking reads of one eligible user, as the user
 // ranked or as a candidate.
 type profRec struct {
 	Degree      int32
 	Minor       bool
+	City        int32    // the city's index in the snapshot
 	Topics      topicRow // normalised, sparse
 	Items       []string // item keys with positive signal, ascending
 	GX, GY      []float32
@@ -139,6 +152,39 @@ type candEv struct {
 	P  profRec
 }
 
+// relProfile is what the relation type reads of each user of a pair.
+type relProfile struct {
+	Degree int32
+	Minor  bool
+	City   int32
+	Topics topicRow
+}
+
+func (p *profRec) rel() relProfile {
+	return relProfile{Degree: p.Degree, Minor: p.Minor, City: p.City, Topics: p.Topics}
+}
+
+// relationPair is the evidence of the relation type of the pair (u, c):
+// ev of the pair join, and the users' profiles.
+func relationPair(u, c *relProfile, ev *pairEv) models.RelationPair {
+	return models.RelationPair{Info: ev.Info, Mutual: ev.Reach.Mutual, Degree: [2]int32{u.Degree, c.Degree}, CoMember: ev.Co.N,
+		Minor: [2]bool{u.Minor, c.Minor}, SameCity: u.City == c.City, Interest: sparseCosine(u.Topics, c.Topics)}
+}
+
+// labelCand is a labelled friendship handed to its user with the friend's
+// relation profile.
+type labelCand struct {
+	C  int64
+	Ev labelEv
+	P  relProfile
+}
+
+// relModelRec is the relation-type model of a run, when Trained.
+type relModelRec struct {
+	Trained bool
+	M       models.RelationModel
+}
+
 // Refusals of a pair, in either direction.
 const (
 	refuseBlock   uint8 = iota // a block or a report, of any user, at any time
@@ -146,15 +192,16 @@ const (
 )
 
 // rankFriends adds the friend ranking; it returns the suggestions keyed
-// by shard. paths are the friends-of-friends paths summed per directed
-// pair, members (user, group) memberships, signups the distinct
-// (user, activity) sign-ups, graph the friend-graph embedding.
-func rankFriends(s beam.Scope, fp friendParams, impulse, kept, friendships, paths, members, signups, signals, topics, users beam.PCollection, graph model) beam.PCollection {
+// by shard, and the relation-type model's metrics as a summary part.
+// paths are the friends-of-friends paths summed per directed pair,
+// members (user, group) memberships, signups the distinct (user,
+// activity) sign-ups, graph the friend-graph embedding.
+func rankFriends(s beam.Scope, fp friendParams, impulse, kept, friendships, paths, members, signups, signals, topics, users beam.PCollection, graph model) (friends, relParts beam.PCollection) {
 	m := func(c beam.PCollection) beam.PCollection { return metered(s, shuffleFriends, c) }
 
 	// 1. money ties
 	tieEvs, legs, refusedEv := beam.ParDo3(s, &tieEventsFn{fp}, kept)
-	famEvs, contacts, refusedSnap := beam.ParDo3(s, &relationsFn{fp}, impulse)
+	famEvs, contacts, refusedSnap, labels := beam.ParDo4(s, &relationsFn{fp}, impulse)
 	coEvs := beam.ParDo(s, &coLegsFn{fp}, beam.CombinePerKey(s, &firstLegsFn{N: features.MaxCoParticipants}, m(legs)))
 	ties := beam.ParDo(s, &pairTieFn{fp}, beam.GroupByKey(s, m(beam.Flatten(s, tieEvs, famEvs, coEvs))))
 
@@ -165,7 +212,8 @@ func rankFriends(s beam.Scope, fp friendParams, impulse, kept, friendships, path
 
 	// 3. the pairs
 	refused := beam.Flatten(s, refusedEv, refusedSnap)
-	evs := beam.ParDo(s, &pairFn{fp}, beam.CoGroupByKey(s, m(paths), m(ties), m(contacts), m(comems), m(friendships), m(refused)))
+	known := beam.Flatten(s, beam.ParDo(s, unlabelled, friendships), labels)
+	evs, labelled := beam.ParDo2(s, &pairFn{fp}, beam.CoGroupByKey(s, m(paths), m(ties), m(contacts), m(comems), m(known), m(refused)))
 
 	// 4. the profiles
 	xs := users
@@ -181,9 +229,17 @@ func rankFriends(s beam.Scope, fp friendParams, impulse, kept, friendships, path
 			beam.ParDo(s, &tagVecFn{vecInterest}, xs))),
 		m(members)))
 
-	// 5. candidates to their users, and the ranking
+	// 5. the relation-type model
+	rels := beam.ParDo(s, relProfileOf, profiles)
+	servedLabels := beam.ParDo(s, serveLabel, beam.CoGroupByKey(s, m(rels), m(labelled)))
+	examples := beam.ParDo(s, relationExamples, beam.CoGroupByKey(s, m(rels), m(servedLabels)))
+	sample := beam.DropKey(s, beam.CombinePerKey(s, &relSampleFn{N: fp.Relations.MaxExamples}, m(examples)))
+	model, relParts := beam.ParDo2(s, &fitRelationsFn{P: fp.Relations}, impulse, beam.SideInput{Input: sample})
+
+	// 6. candidates to their users, and the ranking
 	served := beam.ParDo(s, serveFriend, beam.CoGroupByKey(s, m(profiles), m(evs)))
-	return beam.ParDo(s, &rankFriendsFn{P: fp}, beam.CoGroupByKey(s, m(profiles), m(served)))
+	friends = beam.ParDo(s, &rankFriendsFn{P: fp}, beam.CoGroupByKey(s, m(profiles), m(served)), beam.SideInput{Input: model})
+	return friends, relParts
 }
 
 // undirectedKey is the key of the pair {a, b}, smaller ID first, and
@@ -256,11 +312,13 @@ func (f *tieEventsFn) ProcessElement(ctx context.Context, r rowRec, tie func(str
 }
 
 // relationsFn emits the snapshot's family ties, contacts (directed, in
-// the address book's owner's direction) and blocks and reports (either
-// direction, of any user).
+// the address book's owner's direction), blocks and reports (either
+// direction, of any user) and the types users gave their friendships (in
+// the labelling user's direction), as features.Build reads them.
 type relationsFn struct{ P friendParams }
 
-func (f *relationsFn) ProcessElement(ctx context.Context, _ []byte, tie func(string, features.TieEvent), contact func(string, int64), refuse func(string, uint8)) error {
+func (f *relationsFn) ProcessElement(ctx context.Context, _ []byte, tie func(string, features.TieEvent), contact func(string, int64), refuse func(string, uint8),
+	label func(string, data.RelationType)) error {
 	d, err := loadDims(ctx, f.P.Input, f.P.Date)
 	if err != nil {
 		return err
@@ -283,6 +341,10 @@ func (f *relationsFn) ProcessElement(ctx context.Context, _ []byte, tie func(str
 			tie(k, ev)
 		case data.RelContact:
 			contact(directedKey(a, b), 1)
+		case data.RelFriend:
+			if r.Label != data.RelUnknown {
+				label(directedKey(a, b), r.Label)
+			}
 		}
 	}
 	return nil
@@ -387,16 +449,29 @@ func (f *smallSetPairsFn) ProcessElement(ctx context.Context, id int64, users fu
 	return nil
 }
 
+// unlabelled is a friendship as pairFn reads it with the labels: one
+// without a type.
+func unlabelled(pair string, _ int64) (string, data.RelationType) { return pair, data.RelUnknown }
+
 // pairFn joins a directed pair's evidence and keeps it, keyed by the
 // candidate, unless the pair is a friendship, is refused, or is too
-// weakly connected to be a candidate.
+// weakly connected to be a candidate; a labelled friendship's evidence
+// goes to labelled, keyed by the friend. known holds the pair's
+// friendship and the types its user gave it.
 type pairFn struct{ P friendParams }
 
 func (f *pairFn) ProcessElement(ctx context.Context, pair string, paths func(*pathRec) bool, ties func(*tieRec) bool, contacts func(*int64) bool,
-	comems func(*comemRec) bool, friendships func(*int64) bool, refused func(*uint8) bool, emit func(int64, pairEv)) {
+	comems func(*comemRec) bool, known func(*data.RelationType) bool, refused func(*uint8) bool, emit func(int64, pairEv), labelled func(int64, labelEv)) {
 	var n int64
 	var why uint8
-	if friendships(&n) || refused(&why) {
+	var types []data.RelationType
+	friends := false
+	for t := data.RelUnknown; known(&t); {
+		if friends = true; t != data.RelUnknown {
+			types = append(types, t)
+		}
+	}
+	if (!friends && refused(&why)) || (friends && types == nil) {
 		return
 	}
 	u, c := splitDirected(pair)
@@ -408,13 +483,17 @@ func (f *pairFn) ProcessElement(ctx context.Context, pair string, paths func(*pa
 	if paths(&p) {
 		ev.Reach.Mutual, ev.Reach.AA, ev.Reach.RA = p.Mutual, p.AA, p.RA
 	}
-	var t tieRec
-	if ties(&t) {
-		ev.Reach.Tie, ev.Info = t.S, t.Info
+	var tie tieRec
+	if ties(&tie) {
+		ev.Reach.Tie, ev.Info = tie.S, tie.Info
 	}
 	ev.Reach.Contact = contacts(&n)
 	if comems(&ev.Co) {
 		ev.Reach.CoMember = uint8(min(ev.Co.N, models.MaxCoMember))
+	}
+	if friends {
+		labelled(c, labelEv{Ev: ev, Types: types})
+		return
 	}
 	if !ev.Reach.Reached(f.P.Friends) {
 		return
@@ -485,7 +564,8 @@ func (f *profileFn) ProcessElement(ctx context.Context, u int64, eligible func(*
 	for friends(&one) {
 		p.Degree++
 	}
-	p.Minor = d.UserMinor[d.Users.Lookup(u)]
+	i := d.Users.Lookup(u)
+	p.Minor, p.City = d.UserMinor[i], d.UserCity[i]
 	topics(&p.Topics)
 	var it string
 	for items(&it) {
@@ -530,6 +610,93 @@ func serveFriend(c int64, profiles func(*profRec) bool, evs func(*pairEv) bool, 
 	}
 }
 
+func relProfileOf(u int64, p profRec) (int64, relProfile) { return u, p.rel() }
+
+// serveLabel hands each labelled friendship to its user with the friend's
+// relation profile.
+func serveLabel(c int64, profiles func(*relProfile) bool, evs func(*labelEv) bool, emit func(int64, labelCand)) {
+	var p relProfile
+	if !profiles(&p) {
+		return // unreachable: both users of a friendship here are eligible
+	}
+	var ev labelEv
+	for evs(&ev) {
+		emit(ev.Ev.U, labelCand{C: c, Ev: ev, P: p})
+		ev = labelEv{}
+	}
+}
+
+// relationExamples makes each of a user's labelled friendships an example
+// per type the user gave it, all under one key: the sample is one.
+func relationExamples(u int64, profiles func(*relProfile) bool, labelled func(*labelCand) bool, emit func(int, models.RelationExample)) {
+	var me relProfile
+	if !profiles(&me) {
+		return
+	}
+	var l labelCand
+	for labelled(&l) {
+		pair := relationPair(&me, &l.P, &l.Ev.Ev)
+		x := pair.Features()
+		for _, t := range l.Ev.Types {
+			emit(0, models.RelationExample{User: u, Friend: l.C, Type: t, X: x})
+		}
+		l = labelCand{}
+	}
+}
+
+// relSample is the relation examples a run holds: their number, and the
+// first N in models.CompareRelationExamples order.
+type relSample struct {
+	Labels int64
+	Best   []models.RelationExample
+}
+
+// relSampleFn samples the examples, in at most 2N per accumulator.
+type relSampleFn struct {
+	N int
+}
+
+func (f *relSampleFn) CreateAccumulator() relSample { return relSample{} }
+
+func (f *relSampleFn) AddInput(acc relSample, e models.RelationExample) relSample {
+	acc.Labels++
+	acc.Best = keepBest(append(acc.Best, e), f.N, 2*f.N, models.CompareRelationExamples)
+	return acc
+}
+
+func (f *relSampleFn) MergeAccumulators(a, b relSample) relSample {
+	return relSample{Labels: a.Labels + b.Labels, Best: keepBest(append(a.Best, b.Best...), f.N, 2*f.N, models.CompareRelationExamples)}
+}
+
+func (f *relSampleFn) ExtractOutput(acc relSample) relSample {
+	acc.Best = keepBest(acc.Best, f.N, 0, models.CompareRelationExamples)
+	return acc
+}
+
+// fitRelationsFn fits the relation-type model on the sample (none when
+// the run has no labelled friendship) and emits it, trained or not, with
+// its metrics.
+type fitRelationsFn struct {
+	P models.RelationParams
+}
+
+func (f *fitRelationsFn) ProcessElement(_ []byte, samples func(*relSample) bool, emit func(relModelRec), metrics func(part)) error {
+	var sm relSample
+	samples(&sm)
+	m, err := models.FitRelations(sm.Best, f.P)
+	rm, err := jobs.RelationMetrics(m, int(sm.Labels), err)
+	if err != nil {
+		return err
+	}
+	rec := relModelRec{Trained: m != nil}
+	if m != nil {
+		rec.M = *m
+	}
+	emit(rec)
+	metrics(part{Relations: &rm})
+	return nil
+}
+
 // rankFriendsFn ranks one user's candidates.
 type rankFriendsFn struct {
 	P friendParams
@@ -544,7 +711,7 @@ type scoredCand struct {
 	C     candEv
 }
 
-func (f *rankFriendsFn) ProcessElement(ctx context.Context, u int64, profiles func(*profRec) bool, cands func(*candEv) bool, emit func(int, data.FriendSuggestion)) error {
+func (f *rankFriendsFn) ProcessElement(ctx context.Context, u int64, profiles func(*profRec) bool, cands func(*candEv) bool, rel relModelRec, emit func(int, data.FriendSuggestion)) error {
 	var me profRec
 	if !profiles(&me) {
 		return nil
@@ -571,8 +738,13 @@ func (f *rankFriendsFn) ProcessElement(ctx context.Context, u int64, profiles fu
 		if t, ok := firstCommon(me.GroupTopics, sc.C.P.GroupTopics); ok {
 			why.Topic = d.Topics.Name(t)
 		}
-		emit(shardOf(userKey(u), f.P.Shards), data.FriendSuggestion{UserID: u, CandidateID: sc.C.C, Rank: int32(rank + 1), Score: float32(sc.Score),
-			Reasons: models.FriendReasons(&why)})
+		fs := data.FriendSuggestion{UserID: u, CandidateID: sc.C.C, Rank: int32(rank + 1), Score: float32(sc.Score), Reasons: models.FriendReasons(&why)}
+		if rel.Trained {
+			mine, theirs := me.rel(), sc.C.P.rel()
+			pair := relationPair(&mine, &theirs, &sc.C.Ev)
+			rel.M.Label(&fs, &pair)
+		}
+		emit(shardOf(userKey(u), f.P.Shards), fs)
 	}
 	return nil
 }
@@ -654,14 +826,16 @@ func (f *writeFriendsFn) ProcessElement(ctx context.Context, shard int, rows fun
 
 func init() {
 	register.DoFn5x1[context.Context, rowRec, func(string, features.TieEvent), func(string, legRec), func(string, uint8), error](&tieEventsFn{})
-	register.DoFn5x1[context.Context, []byte, func(string, features.TieEvent), func(string, int64), func(string, uint8), error](&relationsFn{})
+	register.DoFn6x1[context.Context, []byte, func(string, features.TieEvent), func(string, int64), func(string, uint8), func(string, data.RelationType), error](&relationsFn{})
 	register.Combiner3[[]legRec, legRec, []legRec](&firstLegsFn{})
 	register.DoFn3x0[string, []legRec, func(string, features.TieEvent)](&coLegsFn{})
 	register.DoFn3x0[string, func(*features.TieEvent) bool, func(string, tieRec)](&pairTieFn{})
 	register.Function2x2(activityOfSignup)
 	register.DoFn4x1[context.Context, int64, func(*int64) bool, func(string, comemRec), error](&smallSetPairsFn{})
 	register.Function2x1(addComem)
-	register.DoFn9x0[context.Context, string, func(*pathRec) bool, func(*tieRec) bool, func(*int64) bool, func(*comemRec) bool, func(*int64) bool, func(*uint8) bool, func(int64, pairEv)](&pairFn{})
+	register.Function2x2(unlabelled)
+	register.DoFn10x0[context.Context, string, func(*pathRec) bool, func(*tieRec) bool, func(*int64) bool, func(*comemRec) bool, func(*data.RelationType) bool, func(*uint8) bool,
+		func(int64, pairEv), func(int64, labelEv)](&pairFn{})
 	register.DoFn3x1[context.Context, []byte, func(int64, int64), error](&eligibleIDsFn{})
 	register.Function2x2(userOfFriendship)
 	register.Function3x0(positiveItem)
@@ -669,12 +843,28 @@ func init() {
 	register.DoFn2x2[string, []float32, int64, vecRec](&tagVecFn{})
 	register.DoFn9x1[context.Context, int64, func(*int64) bool, func(*int64) bool, func(*topicRow) bool, func(*string) bool, func(*vecRec) bool, func(*int64) bool, func(int64, profRec), error](&profileFn{})
 	register.Function4x0(serveFriend)
-	register.DoFn5x1[context.Context, int64, func(*profRec) bool, func(*candEv) bool, func(int, data.FriendSuggestion), error](&rankFriendsFn{})
+	register.Function2x2(relProfileOf)
+	register.Function4x0(serveLabel)
+	register.Function4x0(relationExamples)
+	register.Combiner3[relSample, models.RelationExample, relSample](&relSampleFn{})
+	register.DoFn4x1[[]byte, func(*relSample) bool, func(relModelRec), func(part), error](&fitRelationsFn{})
+	register.DoFn6x1[context.Context, int64, func(*profRec) bool, func(*candEv) bool, relModelRec, func(int, data.FriendSuggestion), error](&rankFriendsFn{})
 	register.DoFn4x1[context.Context, int, func(*data.FriendSuggestion) bool, func(pipeline.FileEntry), error](&writeFriendsFn{})
 	register.Function2x2(graphSignal)
 	register.Emitter2[string, features.TieEvent]()
 	register.Emitter2[string, legRec]()
 	register.Emitter2[string, uint8]()
+	register.Emitter2[string, data.RelationType]()
+	register.Emitter2[int64, labelEv]()
+	register.Emitter2[int64, labelCand]()
+	register.Emitter2[int, models.RelationExample]()
+	register.Emitter1[relModelRec]()
+	register.Emitter1[part]()
+	register.Iter1[data.RelationType]()
+	register.Iter1[labelEv]()
+	register.Iter1[labelCand]()
+	register.Iter1[relProfile]()
+	register.Iter1[relSample]()
 	register.Emitter2[string, tieRec]()
 	register.Emitter2[string, comemRec]()
 	register.Emitter2[int64, pairEv]()

@@ -2,6 +2,7 @@ package night
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"path/filepath"
 	"slices"
@@ -11,6 +12,7 @@ import (
 	"circles/features"
 	"circles/jobs"
 	"circles/models"
+	"circles/output"
 	"circles/synth"
 )
 
@@ -140,12 +142,15 @@ func plantedRecall(want map[int64][]int64, got []data.GroupSuggestion) float64 {
 	return sum / float64(len(want))
 }
 
-// ranked is a suggestion of either kind, for comparing.
+// ranked is a suggestion of any kind, for comparing; a friend's has its
+// relation type and the type's probabilities.
 type ranked struct {
 	user, item int64
 	score      float32
 	reasons    string // printed
 	codes      []string
+	relation   string
+	probs      [models.NumRelationClasses]float32
 }
 
 func newRanked(user, item int64, score float32, reasons []data.Reason) ranked {
@@ -218,6 +223,9 @@ func compareRanked(t *testing.T, what string, beam, given, endToEnd []ranked, co
 			if want[j].reasons != got[j].reasons {
 				t.Errorf("user %d, %s %d: reasons beam %s, local %s", u, what, want[j].item, got[j].reasons, want[j].reasons)
 			}
+			if want[j].relation != got[j].relation || !slices.EqualFunc(want[j].probs[:], got[j].probs[:], func(a, b float32) bool { return math.Abs(float64(a-b)) <= probTolerance }) {
+				t.Errorf("user %d, %s %d: relation beam %s %v, local %s %v", u, what, want[j].item, got[j].relation, got[j].probs, want[j].relation, want[j].probs)
+			}
 		}
 	}
 	for u := range b {
@@ -249,19 +257,20 @@ func compareRanked(t *testing.T, what string, beam, given, endToEnd []ranked, co
 }
 
 // scoreTolerance bounds the relative difference of a suggestion's score
-// between the drivers, given the same factors.
-const scoreTolerance = 1e-5
+// between the drivers, given the same factors; probTolerance the
+// difference of a relation type's probability.
+const (
+	scoreTolerance = 1e-5
+	probTolerance  = 1e-5
+)
 
-// compareFriends checks friend_suggestions against the local ranker's
-// (without the relation type, which the Beam driver does not predict
-// yet). The local driver trains its own friend-graph embedding, from the
-// same row keys and settings, so its lists are compared as lists given
-// the same factors are: the same for all but a few users, scores within
-// scoreTolerance, the same reasons, and every reason code covered; the
-// scores' agreement is what shows the two embeddings agree. Every
-// suggestion must obey the policy (models.Allowed), and the two drivers'
-// recall of the world's planted friendships must agree within 0.005.
-func compareFriends(t *testing.T, in *jobs.Loaded, f *features.Features, p models.FriendParams, world, dir string, shards int) {
+// compareFriends checks friend_suggestions, and the relation-type model
+// the manifest describes (rm), against the local ranker's and the local
+// model's. The local driver trains its own friend-graph embedding, from
+// the same row keys and settings, so its lists are compared as lists given
+// the same factors (and so end to end); the planted friendships must be
+// recalled equally by both.
+func compareFriends(t *testing.T, in *jobs.Loaded, f *features.Features, p models.FriendParams, rp models.RelationParams, rm output.RelationMetrics, world, dir string, shards int) {
 	t.Helper()
 	d := in.Dims
 	got := readShards[data.FriendSuggestion](t, dir, FileFriends, shards)
@@ -271,15 +280,44 @@ func compareFriends(t *testing.T, in *jobs.Loaded, f *features.Features, p model
 			t.Errorf("friend %d suggested to %d: the policy refuses it", s.CandidateID, s.UserID)
 		}
 	}
-	local, err := models.RankFriends(t.Context(), models.Inputs{Dims: d, Features: f}, p, 0)
+	rel, err := models.TrainRelations(t.Context(), d, f, p, rp)
+	if err != nil {
+		t.Fatalf("the local relation-type model: %v; the comparison needs one", err)
+	}
+	lm, err := jobs.RelationMetrics(rel, len(f.FriendLabels), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	from := func(s data.FriendSuggestion) ranked { return newRanked(s.UserID, s.CandidateID, s.Score, s.Reasons) }
+	// the same examples, of which at most one may be classified otherwise,
+	// its features summed in another order
+	n := 0
+	for _, k := range lm.Examples {
+		n += k
+	}
+	if rm.Labels != lm.Labels || rm.Trained != lm.Trained || !maps.Equal(rm.Examples, lm.Examples) || math.Abs(rm.TrainAccuracy-lm.TrainAccuracy) > 1.5/float64(n) {
+		t.Errorf("relation-type model: beam %+v, local %+v", rm, lm)
+	}
+	local, err := models.RankFriends(t.Context(), models.Inputs{Dims: d, Features: f, Relations: rel}, p, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	types := map[string]int{}
+	for _, s := range got {
+		types[s.Relation]++
+	}
+	if len(types) != models.NumRelationClasses {
+		t.Errorf("the Beam suggestions' relation types: %v; want every type, or the comparison would not cover them", types)
+	}
+	from := func(s data.FriendSuggestion) ranked {
+		r := newRanked(s.UserID, s.CandidateID, s.Score, s.Reasons)
+		r.relation, r.probs = s.Relation, [models.NumRelationClasses]float32{s.PFamily, s.PColleague, s.PClassmate, s.PInterest}
+		return r
+	}
 	l := mapRows(local, from)
 	compareRanked(t, "friend", mapRows(got, from), l, l, []string{data.ReasonInContacts, data.ReasonMutualFriends, data.ReasonSplitBill,
 		data.ReasonTransfer, data.ReasonRedPacket, data.ReasonFundGroup, data.ReasonFamily, data.ReasonSameGroup, data.ReasonSameActivity,
-		data.ReasonSimilarInterest})
+		data.ReasonSimilarInterest, data.ReasonMayBeFamily, data.ReasonMayBeColleagues, data.ReasonMayBeClassmates, data.ReasonMayShareCircle})
+	t.Logf("relation-type model: %d labelled friendships, training accuracy beam %.4f, local %.4f; types suggested %v", rm.Labels, rm.TrainAccuracy, lm.TrainAccuracy, types)
 
 	truth, err := data.ReadParquet[synth.FutureFriendship](filepath.Join(world, synth.TruthDir, "friendships.parquet"))
 	if err != nil {

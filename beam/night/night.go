@@ -159,8 +159,8 @@ func Build(s beam.Scope, pl Plan) {
 		graph = model{users: beam.ParDo(fr, noFactors, m.users), items: beam.ParDo(fr, noFactors, m.items)}
 	}
 	fp := friendParams{Input: pl.Input, Date: date, Now: end, FeatureStart: featureStart, TTLStart: ttlStart,
-		Friends: p.Friends, Feat: p.Features, Shards: pl.Shards}
-	friends := rankFriends(fr, fp, impulse, kept, friendships, paths, members, signups, signals, topicRows, users, graph)
+		Friends: p.Friends, Relations: p.Relations, Feat: p.Features, Shards: pl.Shards}
+	friends, relParts := rankFriends(fr, fp, impulse, kept, friendships, paths, members, signups, signals, topicRows, users, graph)
 
 	// outputs
 	ws := s.Scope("write")
@@ -172,7 +172,7 @@ func Build(s beam.Scope, pl Plan) {
 	parts := beam.Flatten(ws,
 		beam.ParDo(ws, fileStatsPart, stats), beam.ParDo(ws, dupPart, dups),
 		beam.ParDo(ws, writtenPart, beam.Flatten(ws, rejectsWritten, usersWritten, itemsWritten, friendsWritten, groupsWritten, actsWritten)),
-		beam.ParDo(ws, usersPart, m.shapes[0]), beam.ParDo(ws, itemsPart, m.shapes[1]), beam.ParDo(ws, nnzPart, nnz))
+		beam.ParDo(ws, usersPart, m.shapes[0]), beam.ParDo(ws, itemsPart, m.shapes[1]), beam.ParDo(ws, nnzPart, nnz), relParts)
 	if m.loss.IsValid() {
 		parts = beam.Flatten(ws, parts, beam.ParDo(ws, lossPart, m.loss))
 	}

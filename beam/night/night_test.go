@@ -165,7 +165,7 @@ func TestBeamAgreesWithLocal(t *testing.T) {
 		t.Errorf("a factor differs by %.2g (relative) between the drivers, want ≤ %g", worst, factorTolerance)
 	}
 	t.Logf("counters: %v", m.Counters)
-	compareFriends(t, in, f, cfg.Params.Friends, cfg.Input, dir, m.Shards)
+	compareFriends(t, in, f, cfg.Params.Friends, cfg.Params.Relations, m.Relations, cfg.Input, dir, m.Shards)
 	compareGroups(t, in, f, cfg.Params.Groups, cfg.Input, dir, m.Shards, als, users, items)
 	if m.Counters["ingest_duplicates"] != in.Stats[len(in.Stats)-2].Quarantined[data.QDuplicate]+in.Stats[len(in.Stats)-1].Quarantined[data.QDuplicate] {
 		t.Errorf("duplicates counted %d, want the manifest's", m.Counters["ingest_duplicates"])

@@ -21,9 +21,8 @@ import (
 	"circles/pipeline"
 )
 
-// Covers names the stages a Beam run computes (pipeline.Stamp.Covers):
-// all but the friend suggestions.
-var Covers = []string{"ingest", jobs.StageInterests, jobs.StageGroups}
+// Covers names the stages a Beam run computes (pipeline.Stamp.Covers).
+var Covers = []string{"ingest", jobs.StageInterests, jobs.StageGroups, jobs.StageFriends}
 
 // ManifestVersion is the version of a Beam run's manifest.
 const ManifestVersion = 1
@@ -42,8 +41,11 @@ type Manifest struct {
 	Config       output.Params       `json:"config"`
 	Inputs       []data.TableStats   `json:"inputs"`
 	Model        output.ModelMetrics `json:"model"`
-	Shards       int                 `json:"shards"`
-	Blocks       int                 `json:"blocks"`
+	// Relations summarises the relation-type model, as the local
+	// manifest does.
+	Relations output.RelationMetrics `json:"relations"`
+	Shards    int                    `json:"shards"`
+	Blocks    int                    `json:"blocks"`
 	// Counters are the pipeline's counters (records per stage, bytes of
 	// factor vectors sent), summed over steps; absent when the runner
 	// reports none.
@@ -139,7 +141,7 @@ func Run(ctx context.Context, cfg jobs.RunConfig, o Options, exec Execute, log *
 		Version: ManifestVersion, Driver: "beam", RunID: cfg.RunID,
 		Stamp:     pipeline.Stamp{Date: cfg.Date.Format(data.DateLayout), PublishedAt: time.Now().UTC(), Covers: Covers},
 		StartedAt: started, CodeVersion: jobs.CodeVersion(), ConfigDigest: cfg.Params.Digest(), InputDigest: inputs,
-		Config: cfg.Params, Inputs: sum.Stats, Shards: o.Shards, Blocks: o.Blocks, Outputs: sum.Files, Counters: counters(res),
+		Config: cfg.Params, Inputs: sum.Stats, Relations: sum.Relations, Shards: o.Shards, Blocks: o.Blocks, Outputs: sum.Files, Counters: counters(res),
 		Model: output.ModelMetrics{Users: sum.Users, Items: sum.Items, Observations: int(sum.Observations), Factors: cfg.Params.ALS.Factors, Loss: sum.Loss},
 	}
 	m.Model.ColdUsers = int(m.Counters["cold_start_users"])

@@ -11,6 +11,7 @@ import (
 
 	"circles/data"
 	"circles/jobs"
+	"circles/output"
 	"circles/pipeline"
 )
 
@@ -143,7 +144,7 @@ func (f *writeRejectsFn) ProcessElement(ctx context.Context, _ int, rows func(*r
 
 // Summary is what the pipeline hands the driver for the manifest: the
 // input tables' counts in the local driver's order, the files written,
-// and the model's shape.
+// the model's shape and the relation-type model's metrics.
 type Summary struct {
 	Stats        []data.TableStats
 	Files        []pipeline.FileEntry
@@ -151,19 +152,22 @@ type Summary struct {
 	Observations int64
 	// Loss is each sweep's loss, as the local driver's manifest reports
 	// it (models.ALS.Loss).
-	Loss []float64
+	Loss      []float64
+	Relations output.RelationMetrics
 }
 
 // part is one piece of the summary: a file's counts, a duplicate, a file
-// written, or a side's rows and observations.
+// written, a side's rows and observations, a sweep's loss, or the
+// relation-type model's metrics.
 type part struct {
-	File    *fileStats
-	Dup     *dupCount
-	Written *pipeline.FileEntry
-	Users   int
-	Items   int
-	NNZ     int64
-	Loss    *sweepLoss
+	File      *fileStats
+	Dup       *dupCount
+	Written   *pipeline.FileEntry
+	Users     int
+	Items     int
+	NNZ       int64
+	Loss      *sweepLoss
+	Relations *output.RelationMetrics
 }
 
 // sweepLoss is one sweep's loss, summed over blocks.
@@ -201,6 +205,8 @@ func (f *summaryFn) ProcessElement(ctx context.Context, _ int, parts func(*part)
 			sum.Files = append(sum.Files, *p.Written)
 		case p.Loss != nil:
 			losses = append(losses, *p.Loss)
+		case p.Relations != nil:
+			sum.Relations = *p.Relations
 		}
 		sum.Users += p.Users
 		sum.Items += p.Items
