@@ -191,6 +191,9 @@ func (f *summaryFn) ProcessElement(ctx context.Context, _ int, parts func(*part)
 		return err
 	}
 	sum := Summary{Stats: slices.Clone(d.Stats)}
+	// The snapshots' paths; the event files' are relative already
+	// (fileTask.Rel), and a second pass would climb out of a relative root.
+	jobs.RelativeToInput(f.Input, sum.Stats, nil)
 	var files []fileStats
 	dups := map[dupCount]int64{}
 	var losses []sweepLoss
@@ -237,7 +240,6 @@ func (f *summaryFn) ProcessElement(ctx context.Context, _ int, parts func(*part)
 		}
 		sum.Stats = append(sum.Stats, st)
 	}
-	jobs.RelativeToInput(f.Input, sum.Stats, nil)
 	slices.SortFunc(sum.Files, func(a, b pipeline.FileEntry) int { return cmp.Compare(a.Name, b.Name) })
 	_, err = putFile(ctx, f.Dir, summaryName, 1, func(w io.Writer) error { return json.NewEncoder(w).Encode(sum) })
 	return err
