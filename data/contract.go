@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"slices"
 )
 
@@ -37,10 +35,10 @@ func (c InputContract) Absent(table string) bool { return slices.Contains(c.Abse
 // nothing. An unreadable or invalid file is bad input naming the file and
 // the field; so is a table declared absent whose directory exists, since
 // the two facts contradict each other.
-func ReadInputContract(root string) (InputContract, error) {
-	path := filepath.Join(root, ContractFile)
+func ReadInputContract(tree Tree, root string) (InputContract, error) {
+	path := tree.Join(root, ContractFile)
 	var c InputContract
-	b, err := os.ReadFile(path)
+	b, err := tree.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return c, nil
 	}
@@ -59,8 +57,10 @@ func ReadInputContract(root string) (InputContract, error) {
 		case !slices.Contains(AllTables, t):
 			return c, &FileError{File: path, Err: fmt.Errorf("absent_tables: unknown table %q; want one of %v", t, AllTables)}
 		}
-		if _, err := os.Lstat(filepath.Join(root, t)); err == nil {
-			return c, &FileError{File: path, Err: fmt.Errorf("absent_tables: declares %s absent, but %s exists", t, filepath.Join(root, t))}
+		// Anything at the table's path, even a file, contradicts it.
+		dir := tree.Join(root, t)
+		if _, err := tree.ReadDir(dir, "table"); !errors.Is(err, ErrNoPartition) {
+			return c, &FileError{File: path, Err: fmt.Errorf("absent_tables: declares %s absent, but %s exists", t, dir)}
 		}
 	}
 	return c, nil

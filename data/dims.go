@@ -152,7 +152,7 @@ func stringCode(q *quarantine, row int64, col string, code int32, rejectReason s
 // error wrapping ErrNoPartition, an unreadable file one wrapping ErrBadInput.
 // An interrupt is seen between files.
 func LoadDims(ctx context.Context, root string, date time.Time) (*Dims, error) {
-	contract, err := ReadInputContract(root)
+	contract, err := ReadInputContract(Local{}, root)
 	if err != nil {
 		return nil, err
 	}
@@ -174,11 +174,11 @@ func LoadDims(ctx context.Context, root string, date time.Time) (*Dims, error) {
 			d.Stats = append(d.Stats, TableStats{Table: l.table, Quarantined: map[string]int64{}, Absent: true})
 			continue
 		}
-		dir, err := SnapshotDir(root, l.table, date)
+		dir, err := SnapshotDir(Local{}, root, l.table, date)
 		if err != nil {
 			return nil, err
 		}
-		files, err := PartitionFiles(dir)
+		files, err := PartitionFiles(Local{}, dir)
 		if err != nil {
 			return nil, err
 		}

@@ -50,8 +50,11 @@ func ParseDate(s string) (time.Time, error) {
 
 // PartitionDir is <root>/<table>/dt=YYYY-MM-DD.
 func PartitionDir(root, table string, day time.Time) string {
-	return filepath.Join(root, table, "dt="+day.UTC().Format(DateLayout))
+	return filepath.Join(root, table, partitionName(day))
 }
+
+// partitionName is a day's partition directory's name, dt=YYYY-MM-DD.
+func partitionName(day time.Time) string { return "dt=" + day.UTC().Format(DateLayout) }
 
 // ParsePartitionName parses a directory name of the form dt=YYYY-MM-DD.
 func ParsePartitionName(name string) (time.Time, error) {
@@ -62,35 +65,32 @@ func ParsePartitionName(name string) (time.Time, error) {
 	return ParseDate(s)
 }
 
-// PartitionFiles lists the Parquet files of one partition in name order. It
-// returns an error wrapping [ErrNoPartition] when the directory or its
-// success marker is missing.
+// PartitionFiles lists the Parquet files of one partition of t in name
+// order. It returns an error wrapping [ErrNoPartition] when the directory
+// or its success marker is missing.
 //
 // Every entry of a partition is either read or refused, never skipped in
 // silence: a name ending in .parquet (in any case) is a data file; a name
 // starting with . or _ is the writer's own (_SUCCESS, _temporary, .crc
 // files) and ignored, as Hive and Spark do; anything else, and any symbolic
 // link, fails the run as bad input naming it.
-func PartitionFiles(dir string) ([]string, error) {
-	if err := checkDir(dir, "partition"); err != nil {
-		return nil, err
-	}
-	entries, err := os.ReadDir(dir)
+func PartitionFiles(t Tree, dir string) ([]string, error) {
+	entries, err := t.ReadDir(dir, "partition")
 	if err != nil {
-		return nil, layoutError(dir, "cannot list the partition (%v); make it readable by the user circles runs as", unwrapPath(err))
+		return nil, err
 	}
 	var files []string
 	marker := false
 	for _, e := range entries {
-		name := e.Name()
-		path := filepath.Join(dir, name)
+		name := e.Name
+		path := t.Join(dir, name)
 		switch {
 		case name == SuccessMarker:
 			marker = true
 		case strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_"):
-		case e.Type()&fs.ModeSymlink != 0:
+		case e.Kind == EntryLink:
 			return nil, layoutError(path, "is a symbolic link; circles reads no links inside an input tree (copy or hard-link the file instead)")
-		case !e.Type().IsRegular():
+		case e.Kind != EntryFile:
 			return nil, layoutError(path, "is not a regular file; a partition holds only .parquet files and the writer's own files named with a leading . or _")
 		case strings.EqualFold(filepath.Ext(name), ".parquet"):
 			files = append(files, path)
@@ -105,23 +105,41 @@ func PartitionFiles(dir string) ([]string, error) {
 	return files, nil
 }
 
-// checkDir checks that path, a table or partition directory of an input
-// tree, is a directory and not a symbolic link. A missing one wraps
-// [ErrNoPartition] (it may not have landed yet); any other problem is bad
-// input naming path.
-func checkDir(path, what string) error {
-	st, err := os.Lstat(path)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return fmt.Errorf("%s: %w", path, ErrNoPartition)
-	case err != nil:
-		return layoutError(path, "cannot read the %s directory (%v)", what, unwrapPath(err))
-	case st.Mode()&fs.ModeSymlink != 0:
-		return layoutError(path, "is a symbolic link; circles reads no links inside an input tree (make the %s a directory)", what)
-	case !st.IsDir():
-		return layoutError(path, "is a file; want a %s directory", what)
+// Snapshot is the partition of one snapshot table that a run reads.
+type Snapshot struct {
+	Table, Dir string
+	Files      []string
+}
+
+// Snapshots finds, in SnapshotTables order, the partition of t that each
+// snapshot table c does not declare absent is read from at date, and its
+// files.
+func Snapshots(t Tree, root string, c InputContract, date time.Time) ([]Snapshot, error) {
+	var snaps []Snapshot
+	for _, table := range SnapshotTables {
+		if c.Absent(table) {
+			continue
+		}
+		dir, err := SnapshotDir(t, root, table, date)
+		if err != nil {
+			return nil, err
+		}
+		files, err := PartitionFiles(t, dir)
+		if err != nil {
+			return nil, err
+		}
+		snaps = append(snaps, Snapshot{Table: table, Dir: dir, Files: files})
 	}
-	return nil
+	return snaps, nil
+}
+
+// complete reports whether the partition dir of t has its success marker.
+func complete(t Tree, dir string) (bool, error) {
+	entries, err := t.ReadDir(dir, "partition")
+	if err != nil {
+		return false, err
+	}
+	return slices.ContainsFunc(entries, func(e Entry) bool { return e.Name == SuccessMarker }), nil
 }
 
 // layoutError is a problem with the input tree itself, at path: bad input.
@@ -142,13 +160,14 @@ func unwrapPath(err error) error {
 // date-days+1 through date, oldest first. Every day must be present; the
 // newest day is checked first, so a run whose own day has not landed says
 // so rather than naming an older gap.
-func WindowFiles(root, table string, date time.Time, days int) ([]string, error) {
-	if err := checkDir(filepath.Join(root, table), "table"); err != nil {
+func WindowFiles(t Tree, root, table string, date time.Time, days int) ([]string, error) {
+	tdir := t.Join(root, table)
+	if _, err := t.ReadDir(tdir, "table"); err != nil {
 		return nil, err
 	}
 	perDay := make([][]string, days)
 	for i := range days {
-		files, err := PartitionFiles(PartitionDir(root, table, date.AddDate(0, 0, -i)))
+		files, err := PartitionFiles(t, t.Join(tdir, partitionName(date.AddDate(0, 0, -i))))
 		if err != nil {
 			return nil, err
 		}
@@ -157,50 +176,54 @@ func WindowFiles(root, table string, date time.Time, days int) ([]string, error)
 	return slices.Concat(perDay...), nil
 }
 
-// SnapshotDir finds the newest partition of a snapshot table dated on or
-// before date. When that partition has no success marker yet, it returns
-// an error wrapping [ErrNoPartition] rather than an older snapshot.
-func SnapshotDir(root, table string, date time.Time) (string, error) {
-	tdir := filepath.Join(root, table)
-	if err := checkDir(tdir, "table"); err != nil {
+// SnapshotDir finds the newest partition of a snapshot table of t dated on
+// or before date. When that partition has no success marker yet, it
+// returns an error wrapping [ErrNoPartition] rather than an older
+// snapshot.
+func SnapshotDir(t Tree, root, table string, date time.Time) (string, error) {
+	tdir := t.Join(root, table)
+	entries, err := t.ReadDir(tdir, "table")
+	if err != nil {
 		return "", err
 	}
-	entries, err := os.ReadDir(tdir)
-	if err != nil {
-		return "", layoutError(tdir, "cannot list the table directory (%v)", unwrapPath(err))
+	type partition struct {
+		dir string
+		day time.Time
 	}
-	best, newest := "", ""
-	var bestDay, newestDay time.Time
+	var parts []partition
 	for _, e := range entries {
-		day, err := ParsePartitionName(e.Name())
+		day, err := ParsePartitionName(e.Name)
 		if err != nil || day.After(date) {
 			continue
 		}
-		dir := filepath.Join(tdir, e.Name())
-		if err := checkDir(dir, "partition"); err != nil {
+		dir := t.Join(tdir, e.Name)
+		switch e.Kind {
+		case EntryDir:
+			parts = append(parts, partition{dir, day})
+		case EntryLink:
+			return "", layoutError(dir, "is a symbolic link; circles reads no links inside an input tree (make the partition a directory)")
+		default:
+			return "", layoutError(dir, "is a file; want a partition directory")
+		}
+	}
+	slices.SortFunc(parts, func(a, b partition) int { return b.day.Compare(a.day) }) // newest first
+	for i, p := range parts {
+		ok, err := complete(t, p.dir)
+		if err != nil {
 			return "", err
 		}
-		if newest == "" || day.After(newestDay) {
-			newest, newestDay = dir, day
-		}
-		if _, err := os.Stat(filepath.Join(dir, SuccessMarker)); err != nil {
-			continue
-		}
-		if best == "" || day.After(bestDay) {
-			best, bestDay = dir, day
+		switch {
+		case ok && i == 0:
+			return p.dir, nil
+		case ok:
+			// A snapshot being written is not replaced by an older one:
+			// the older may still list a block, a membership or an
+			// opt-out that the newer has changed.
+			return "", fmt.Errorf("%s, the newest snapshot on or before %s, has no %s marker (a run never falls back to an older snapshot): %w",
+				parts[0].dir, date.Format(DateLayout), SuccessMarker, ErrNoPartition)
 		}
 	}
-	switch {
-	case best == "":
-		return "", fmt.Errorf("%s has no complete partition on or before %s: %w", tdir, date.Format(DateLayout), ErrNoPartition)
-	case newest != best:
-		// A snapshot being written is not replaced by an older one: the
-		// older may still list a block, a membership or an opt-out that
-		// the newer has changed.
-		return "", fmt.Errorf("%s, the newest snapshot on or before %s, has no %s marker (a run never falls back to an older snapshot): %w",
-			newest, date.Format(DateLayout), SuccessMarker, ErrNoPartition)
-	}
-	return best, nil
+	return "", fmt.Errorf("%s has no complete partition on or before %s: %w", tdir, date.Format(DateLayout), ErrNoPartition)
 }
 
 // NewestPartition returns the date of the newest complete partition of any

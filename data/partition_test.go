@@ -38,7 +38,7 @@ func TestPartitionFilesReadsOrRefusesEveryEntry(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	touch(t, dir, data.SuccessMarker, "b.parquet", "A.PARQUET", ".part-1.parquet.crc", "_committed", "_temporary/0/x.parquet")
-	files, err := data.PartitionFiles(dir)
+	files, err := data.PartitionFiles(data.Local{}, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +74,7 @@ func TestPartitionFilesReadsOrRefusesEveryEntry(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "dt=2026-11-20")
 			touch(t, dir, data.SuccessMarker, "ok.parquet")
 			path := tc.make(t, dir)
-			_, err := data.PartitionFiles(dir)
+			_, err := data.PartitionFiles(data.Local{}, dir)
 			badInput(t, err, path, tc.name)
 		})
 	}
@@ -116,9 +116,9 @@ func TestPartitionDirectoriesAreDirectories(t *testing.T) {
 				tc.make(t, part)
 				var err error
 				if table == data.TableUsers {
-					_, err = data.SnapshotDir(root, table, date)
+					_, err = data.SnapshotDir(data.Local{}, root, table, date)
 				} else {
-					_, err = data.WindowFiles(root, table, date, 1)
+					_, err = data.WindowFiles(data.Local{}, root, table, date, 1)
 				}
 				badInput(t, err, part, tc.name+" ("+table+")")
 			}
@@ -133,12 +133,12 @@ func TestSnapshotNeverFallsBackPastAnIncompleteOne(t *testing.T) {
 	newest := data.PartitionDir(root, data.TableRelations, date)
 	touch(t, older, data.SuccessMarker, "part.parquet")
 	touch(t, newest, "part.parquet") // being written: no marker yet
-	_, err := data.SnapshotDir(root, data.TableRelations, date)
+	_, err := data.SnapshotDir(data.Local{}, root, data.TableRelations, date)
 	if !errors.Is(err, data.ErrNoPartition) || !strings.Contains(err.Error(), newest) {
 		t.Errorf("err = %v, want not ready naming %s (the older snapshot may list a block the newer withdrew, or lack one it adds)", err, newest)
 	}
 	touch(t, newest, data.SuccessMarker)
-	if dir, err := data.SnapshotDir(root, data.TableRelations, date); err != nil || dir != newest {
+	if dir, err := data.SnapshotDir(data.Local{}, root, data.TableRelations, date); err != nil || dir != newest {
 		t.Errorf("SnapshotDir = %q, %v; want %q once it is complete", dir, err, newest)
 	}
 }
@@ -182,6 +182,6 @@ func TestUnreadablePartitionIsBadInput(t *testing.T) {
 			t.Error(err)
 		}
 	})
-	_, err := data.PartitionFiles(dir)
+	_, err := data.PartitionFiles(data.Local{}, dir)
 	badInput(t, err, dir, "an unreadable partition")
 }

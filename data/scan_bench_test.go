@@ -44,7 +44,7 @@ func BenchmarkScanInteractions(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	files, err := data.PartitionFiles(data.PartitionDir(dir, data.TableInteractions, cfg.End))
+	files, err := data.PartitionFiles(data.Local{}, data.PartitionDir(dir, data.TableInteractions, cfg.End))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func BenchmarkScanInteractions(b *testing.B) {
 // with no validation.
 func BenchmarkBareColumnScan(b *testing.B) {
 	dir, cfg := benchWorld(b)
-	files, err := data.PartitionFiles(data.PartitionDir(dir, data.TableInteractions, cfg.End))
+	files, err := data.PartitionFiles(data.Local{}, data.PartitionDir(dir, data.TableInteractions, cfg.End))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -116,7 +116,7 @@ func writeDay[T any](root, table string, day time.Time, rows []T) error {
 //
 // Tables the input contract declares absent read as empty.
 func ReadTables(root string, date time.Time) (*Tables, error) {
-	c, err := ReadInputContract(root)
+	c, err := ReadInputContract(Local{}, root)
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +142,7 @@ func readSnapshot[T any](root string, c InputContract, table string, date time.T
 	if c.Absent(table) {
 		return nil
 	}
-	dir, err := SnapshotDir(root, table, date)
+	dir, err := SnapshotDir(Local{}, root, table, date)
 	if err != nil {
 		return err
 	}
@@ -176,7 +176,7 @@ func readEvents[T any](root string, c InputContract, table string, date time.Tim
 }
 
 func readFiles[T any](dir string, out *[]T) error {
-	files, err := PartitionFiles(dir)
+	files, err := PartitionFiles(Local{}, dir)
 	if err != nil {
 		return err
 	}

@@ -32,7 +32,7 @@ func TestTablesRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 4 {
-		files, err := data.PartitionFiles(data.PartitionDir(root, data.TableInteractions, day.AddDate(0, 0, -i)))
+		files, err := data.PartitionFiles(data.Local{}, data.PartitionDir(root, data.TableInteractions, day.AddDate(0, 0, -i)))
 		wantFiles := map[int]int{0: 1, 2: 1}[i]
 		if err != nil || len(files) != wantFiles {
 			t.Errorf("day -%d: files %v, err %v; want %d files", i, files, err, wantFiles)

@@ -70,7 +70,7 @@ func TuneJob(ctx context.Context, cfg TuneJobConfig, log *slog.Logger) (*output.
 		defer removeScratch(log, dir)
 		cfg.Work = dir
 	}
-	digest, err := jobs.InputDigest(jobs.RunConfig{Input: cfg.Input, Date: cfg.Date, Params: cfg.Base})
+	digest, err := jobs.InputDigest(data.Local{}, jobs.RunConfig{Input: cfg.Input, Date: cfg.Date, Params: cfg.Base})
 	if err != nil {
 		return nil, err
 	}

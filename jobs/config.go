@@ -57,12 +57,12 @@ type RunConfig struct {
 // local or mounted directory.
 func (c RunConfig) Validate() error { return c.validate(false) }
 
-// ValidateObjectOutput is Validate for a driver that also publishes to an
-// object store: -output may be a URL that [pipeline.ValidObjectRoot]
-// accepts. -input and -base stay local or mounted.
-func (c RunConfig) ValidateObjectOutput() error { return c.validate(true) }
+// ValidateObjectStores is Validate for a driver that also reads from and
+// publishes to an object store: -input and -output may be URLs that
+// [pipeline.ValidObjectRoot] accepts. -base stays local or mounted.
+func (c RunConfig) ValidateObjectStores() error { return c.validate(true) }
 
-func (c RunConfig) validate(objectOutput bool) error {
+func (c RunConfig) validate(objectStores bool) error {
 	if c.Input == "" {
 		return UsageError("-input is required: the directory holding <table>/dt=YYYY-MM-DD partitions")
 	}
@@ -73,11 +73,11 @@ func (c RunConfig) validate(objectOutput bool) error {
 		if !pipeline.IsURL(f.path) {
 			continue
 		}
-		if f.flag != "-output" || !objectOutput {
+		if f.flag == "-base" || !objectStores {
 			return UsageError("%s %s: object-store URLs are not supported here; give a local or mounted directory (docs/scale-out.md)", f.flag, f.path)
 		}
 		if err := pipeline.ValidObjectRoot(f.path); err != nil {
-			return UsageError("-output: %v", err)
+			return UsageError("%s: %v", f.flag, err)
 		}
 	}
 	if y, m, d := c.Date.Date(); c.Date.IsZero() || !c.Date.Equal(time.Date(y, m, d, 0, 0, 0, 0, time.UTC)) {

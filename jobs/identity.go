@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 
@@ -36,32 +35,25 @@ func (id identity) matches(m output.Manifest) bool {
 // input contract file when there is one, each snapshot table's files, and
 // the event files of the window. It fails, as the run would, when a
 // partition is missing or incomplete.
-func inputFiles(cfg RunConfig) ([]string, error) {
-	contract, err := data.ReadInputContract(cfg.Input)
+func inputFiles(t data.Tree, cfg RunConfig) ([]string, error) {
+	contract, err := data.ReadInputContract(t, cfg.Input)
 	if err != nil {
 		return nil, err
 	}
 	var files []string
-	if _, err := os.Stat(filepath.Join(cfg.Input, data.ContractFile)); err == nil {
-		files = append(files, filepath.Join(cfg.Input, data.ContractFile))
+	if _, _, err := t.Stat(t.Join(cfg.Input, data.ContractFile)); err == nil {
+		files = append(files, t.Join(cfg.Input, data.ContractFile))
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
-	for _, t := range data.SnapshotTables {
-		if contract.Absent(t) {
-			continue
-		}
-		dir, err := data.SnapshotDir(cfg.Input, t, cfg.Date)
-		if err != nil {
-			return nil, err
-		}
-		fs, err := data.PartitionFiles(dir)
-		if err != nil {
-			return nil, err
-		}
-		files = append(files, fs...)
+	snaps, err := data.Snapshots(t, cfg.Input, contract, cfg.Date)
+	if err != nil {
+		return nil, err
 	}
-	txns, events, err := WindowFiles(cfg.Input, contract, cfg.Date, cfg.Params)
+	for _, s := range snaps {
+		files = append(files, s.Files...)
+	}
+	txns, events, err := WindowFiles(t, cfg.Input, contract, cfg.Date, cfg.Params)
 	if err != nil {
 		return nil, err
 	}
@@ -71,14 +63,15 @@ func inputFiles(cfg RunConfig) ([]string, error) {
 // InputDigest fingerprints the files a run of cfg reads by their paths
 // (relative to the input root), sizes and modification times: rewriting,
 // adding or removing a file changes it, and computing it reads no data.
-func InputDigest(cfg RunConfig) (string, error) {
-	files, err := inputFiles(cfg)
+// The input tree lies on t.
+func InputDigest(t data.Tree, cfg RunConfig) (string, error) {
+	files, err := inputFiles(t, cfg)
 	if err != nil {
 		return "", err
 	}
 	h := sha256.New()
 	for _, f := range files {
-		st, err := os.Stat(f)
+		size, mod, err := t.Stat(f)
 		if err != nil {
 			return "", err
 		}
@@ -86,7 +79,7 @@ func InputDigest(cfg RunConfig) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		h.Write(fmt.Appendf(nil, "%s\x00%d\x00%d\n", filepath.ToSlash(rel), st.Size(), st.ModTime().UnixNano()))
+		h.Write(fmt.Appendf(nil, "%s\x00%d\x00%d\n", filepath.ToSlash(rel), size, mod.UnixNano()))
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -190,7 +190,7 @@ func TestDateRunsAreIdempotent(t *testing.T) {
 	}
 
 	// A fixed input: a newer file, so a new run.
-	files, err := data.WindowFiles(in, data.TableInteractions, runDate, 7)
+	files, err := data.WindowFiles(data.Local{}, in, data.TableInteractions, runDate, 7)
 	if err != nil || len(files) == 0 {
 		t.Fatalf("interaction files: %v %v", files, err)
 	}

@@ -64,7 +64,7 @@ func Run(ctx context.Context, cfg RunConfig, log *slog.Logger, progress *pipelin
 	if err != nil {
 		return nil, err
 	}
-	inputs, err := InputDigest(cfg)
+	inputs, err := InputDigest(data.Local{}, cfg)
 	if err != nil {
 		return nil, err
 	}

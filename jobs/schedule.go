@@ -301,7 +301,7 @@ func (s *Scheduler) waitForInputs(ctx context.Context, cfg RunConfig, log *slog.
 // inputsReady checks, without reading any data, that every partition a
 // run of cfg reads is complete.
 func inputsReady(cfg RunConfig) error {
-	_, err := inputFiles(cfg)
+	_, err := inputFiles(data.Local{}, cfg)
 	return err
 }
 

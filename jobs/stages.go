@@ -77,7 +77,7 @@ func Load(ctx context.Context, input string, date time.Time, p output.Params, op
 		return nil, err
 	}
 	out := &Loaded{Dims: d, Stats: slices.Clone(d.Stats), Rejects: slices.Clone(d.Rejects)}
-	txnFiles, intFiles, err := WindowFiles(input, d.Contract, date, p)
+	txnFiles, intFiles, err := WindowFiles(data.Local{}, input, d.Contract, date, p)
 	if err != nil {
 		return nil, err
 	}
@@ -380,22 +380,22 @@ func RelationMetrics(m *models.RelationModel, labels int, err error) (output.Rel
 func InteractionDays(p output.Params) int { return max(p.WindowDays, p.Features.DismissTTLDays) }
 
 // WindowFiles lists the event files a run of date reads: transactions of
-// the window, interactions of interactionDays.
-func WindowFiles(input string, c data.InputContract, date time.Time, p output.Params) (txns, events []string, err error) {
-	if txns, err = eventFiles(input, c, data.TableTransactions, date, p.WindowDays); err != nil {
+// the window, interactions of interactionDays. The input tree lies on t.
+func WindowFiles(t data.Tree, input string, c data.InputContract, date time.Time, p output.Params) (txns, events []string, err error) {
+	if txns, err = eventFiles(t, input, c, data.TableTransactions, date, p.WindowDays); err != nil {
 		return nil, nil, err
 	}
-	events, err = eventFiles(input, c, data.TableInteractions, date, InteractionDays(p))
+	events, err = eventFiles(t, input, c, data.TableInteractions, date, InteractionDays(p))
 	return txns, events, err
 }
 
 // eventFiles lists the files of an event table's window, none when the
 // input contract declares the table absent.
-func eventFiles(root string, c data.InputContract, table string, date time.Time, days int) ([]string, error) {
+func eventFiles(t data.Tree, root string, c data.InputContract, table string, date time.Time, days int) ([]string, error) {
 	if c.Absent(table) {
 		return nil, nil
 	}
-	return data.WindowFiles(root, table, date, days)
+	return data.WindowFiles(t, root, table, date, days)
 }
 
 // RelativeToInput rewrites the input file paths that the manifest and

@@ -75,7 +75,7 @@ func TestGeneratedWorldScansAndReconciles(t *testing.T) {
 			t.Errorf("%s: read %d != used %d + quarantined %d", st.Table, st.Read, st.Used, st.QuarantinedRows())
 		}
 	}
-	files, err := data.WindowFiles(dir, data.TableInteractions, cfg.End, cfg.Days)
+	files, err := data.WindowFiles(data.Local{}, dir, data.TableInteractions, cfg.End, cfg.Days)
 	if err != nil {
 		t.Fatal(err)
 	}

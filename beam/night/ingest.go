@@ -10,6 +10,7 @@ import (
 
 	"circles/data"
 	"circles/jobs"
+	"circles/pipeline"
 )
 
 // Ingest on Beam: one element per input file, scanned and validated by the
@@ -93,11 +94,19 @@ type dimsEntry struct {
 	err  error
 }
 
-// loadDims returns the snapshots of input at date, loading them on first use.
+// loadDims returns the snapshots of input, a local root or an object-store
+// URL, at date, loading them on first use.
 func loadDims(ctx context.Context, input string, date int64) (*data.Dims, error) {
 	e, _ := dimsCache.LoadOrStore(dimsKey{input, date}, &dimsEntry{})
 	entry := e.(*dimsEntry)
-	entry.once.Do(func() { entry.d, entry.err = data.LoadDims(ctx, input, time.UnixMilli(date).UTC()) })
+	entry.once.Do(func() {
+		day := time.UnixMilli(date).UTC()
+		if pipeline.IsURL(input) {
+			entry.d, entry.err = loadObjectDims(ctx, input, day)
+		} else {
+			entry.d, entry.err = data.LoadDims(ctx, input, day)
+		}
+	})
 	return entry.d, entry.err
 }
 
@@ -115,9 +124,14 @@ func (f *scanFn) ProcessElement(ctx context.Context, t fileTask, emit func(strin
 	if err != nil {
 		return err
 	}
+	return withLocalCopy(ctx, t.Path, func(path string) error { return f.scan(ctx, d, t, path, emit, reject, stats) })
+}
+
+// scan scans the file of t, at path on the local disk.
+func (f *scanFn) scan(ctx context.Context, d *data.Dims, t fileTask, path string, emit func(string, rowRec), reject func(rejectRec), stats func(fileStats)) error {
 	switch t.Table {
 	case tableTxns:
-		b, err := data.ScanTransactions(t.Path, d, data.Window{StartMillis: f.TxnStart, EndMillis: f.WindowEnd})
+		b, err := data.ScanTransactions(path, d, data.Window{StartMillis: f.TxnStart, EndMillis: f.WindowEnd})
 		if err != nil {
 			return err
 		}
@@ -134,7 +148,7 @@ func (f *scanFn) ProcessElement(ctx context.Context, t fileTask, emit func(strin
 		}
 		report(ctx, t, b.Stats, b.Rejects, reject, stats)
 	case tableInts:
-		b, err := data.ScanInteractions(t.Path, d, data.Window{StartMillis: f.IntStart, EndMillis: f.WindowEnd})
+		b, err := data.ScanInteractions(path, d, data.Window{StartMillis: f.IntStart, EndMillis: f.WindowEnd})
 		if err != nil {
 			return err
 		}

@@ -68,17 +68,18 @@ type Plan struct {
 	Txns, Ints []string
 }
 
-// NewPlan lists the files a run of cfg reads, as the local driver does.
-func NewPlan(cfg jobs.RunConfig, staging string, shards, blocks int) (Plan, error) {
-	c, err := data.ReadInputContract(cfg.Input)
+// NewPlan lists the files a run of cfg reads from the input tree t, as the
+// local driver does. Its Staging is left for the caller to set.
+func NewPlan(t data.Tree, cfg jobs.RunConfig, shards, blocks int) (Plan, error) {
+	c, err := data.ReadInputContract(t, cfg.Input)
 	if err != nil {
 		return Plan{}, err
 	}
-	txns, ints, err := jobs.WindowFiles(cfg.Input, c, cfg.Date, cfg.Params)
+	txns, ints, err := jobs.WindowFiles(t, cfg.Input, c, cfg.Date, cfg.Params)
 	if err != nil {
 		return Plan{}, err
 	}
-	return Plan{Input: cfg.Input, Date: cfg.Date, Params: cfg.Params, Staging: staging, Shards: shards, Blocks: blocks, Txns: txns, Ints: ints}, nil
+	return Plan{Input: cfg.Input, Date: cfg.Date, Params: cfg.Params, Shards: shards, Blocks: blocks, Txns: txns, Ints: ints}, nil
 }
 
 // Build adds the night to the pipeline of s.

@@ -77,7 +77,7 @@ const summaryName = "_summary.json"
 // does not have (a base run, users, stages) are refused. Run returns the
 // published run's directory or prefix.
 func Run(ctx context.Context, cfg jobs.RunConfig, o Options, exec Execute, log *slog.Logger) (string, error) {
-	if err := cfg.ValidateObjectOutput(); err != nil {
+	if err := cfg.ValidateObjectStores(); err != nil {
 		return "", err
 	}
 	if cfg.Base != "" || len(cfg.Stages) > 0 || len(cfg.Users) > 0 {
@@ -89,11 +89,18 @@ func Run(ctx context.Context, cfg jobs.RunConfig, o Options, exec Execute, log *
 	if o.Blocks < 1 || o.Blocks > 1_000_000 {
 		return "", jobs.UsageError("-blocks = %d: want 1..1000000", o.Blocks)
 	}
-	if pipeline.IsURL(cfg.Output) {
-		fs, err := filesystem.New(ctx, cfg.Output)
+	for _, f := range []struct {
+		flag string
+		path *string
+	}{{"-input", &cfg.Input}, {"-output", &cfg.Output}} {
+		if !pipeline.IsURL(*f.path) {
+			continue
+		}
+		*f.path = strings.TrimSuffix(*f.path, "/") // one spelling of every object's key
+		fs, err := filesystem.New(ctx, *f.path)
 		if err != nil { // Beam's error suggests an import: not for an operator
-			scheme, _, _ := strings.Cut(cfg.Output, "://")
-			return "", jobs.UsageError("-output %s: this binary has no file system for %s:// (it has gs:// and s3://)", cfg.Output, scheme)
+			scheme, _, _ := strings.Cut(*f.path, "://")
+			return "", jobs.UsageError("%s %s: this binary has no file system for %s:// (it has gs:// and s3://)", f.flag, *f.path, scheme)
 		}
 		_ = fs.Close() // only its registration was asked
 	}
@@ -101,7 +108,15 @@ func Run(ctx context.Context, cfg jobs.RunConfig, o Options, exec Execute, log *
 	if cfg.RunID == "" {
 		cfg.RunID = "beam-" + started.Format("20060102T150405Z")
 	}
-	inputs, err := jobs.InputDigest(cfg)
+	var inputs string
+	var pl Plan
+	err := withInputTree(ctx, cfg.Input, func(t data.Tree) (err error) {
+		if inputs, err = jobs.InputDigest(t, cfg); err != nil {
+			return err
+		}
+		pl, err = NewPlan(t, cfg, o.Shards, o.Blocks)
+		return err
+	})
 	if err != nil {
 		return "", err
 	}
@@ -116,10 +131,7 @@ func Run(ctx context.Context, cfg jobs.RunConfig, o Options, exec Execute, log *
 	}
 	published := false
 	defer func() { st.close(!published) }()
-	pl, err := NewPlan(cfg, st.dir(), o.Shards, o.Blocks)
-	if err != nil {
-		return "", err
-	}
+	pl.Staging = st.dir()
 	p, s := beam.NewPipelineWithRoot()
 	Build(s, pl)
 	log.Info("pipeline built", "event_files", len(pl.Txns)+len(pl.Ints), "shards", o.Shards, "blocks", o.Blocks, "output", st.dir())

@@ -12,7 +12,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
@@ -93,33 +92,30 @@ func readFile(ctx context.Context, path string) ([]byte, error) {
 // readObject reads a whole object.
 func readObject(ctx context.Context, path string) (b []byte, err error) {
 	err = withFileSystem(ctx, path, func(fs filesystem.Interface) error {
-		r, err := fs.OpenRead(ctx, path)
-		if err != nil {
-			return fmt.Errorf("read %s: %w", path, err)
-		}
-		b, err = io.ReadAll(r)
-		if cerr := r.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return fmt.Errorf("read %s: %w", path, err)
-		}
-		return nil
+		b, err = readFrom(ctx, fs, path)
+		return err
 	})
 	return b, err
 }
 
-// objectExists reports whether the object path exists, by listing it:
-// a missing object is an empty list on every store, while a failed read
-// would not tell a missing object from a denied one.
+// readFrom reads the whole object path of fs.
+func readFrom(ctx context.Context, fs filesystem.Interface, path string) ([]byte, error) {
+	r, err := fs.OpenRead(ctx, path)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	b, err := io.ReadAll(r)
+	if err = errors.Join(err, r.Close()); err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return b, nil
+}
+
+// objectExists reports whether the object path exists (objectTree.exists).
 func objectExists(ctx context.Context, path string) (found bool, err error) {
 	err = withFileSystem(ctx, path, func(fs filesystem.Interface) error {
-		names, err := fs.List(ctx, path)
-		if err != nil {
-			return fmt.Errorf("list %s: %w", path, err)
-		}
-		found = slices.Contains(names, path)
-		return nil
+		found, err = objectTree{ctx, fs}.exists(path)
+		return err
 	})
 	return found, err
 }

@@ -95,7 +95,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	o := night.Options{Shards: 4, Blocks: 16}
 	fs := flag.CommandLine
 	fs.SetOutput(stderr)
-	fs.StringVar(&cfg.Input, "input", "", "input root with <table>/dt=YYYY-MM-DD partitions (required)")
+	fs.StringVar(&cfg.Input, "input", "", "input root with <table>/dt=YYYY-MM-DD partitions: a directory, gs://BUCKET/PREFIX or s3://BUCKET/PREFIX (required)")
 	fs.StringVar(&cfg.Output, "output", "", "output root runs are published under (required)")
 	fs.StringVar(&date, "date", "", "run date, YYYY-MM-DD (required)")
 	fs.StringVar(&cfg.RunID, "run-id", "", "run directory name (default: beam- and the UTC start time)")

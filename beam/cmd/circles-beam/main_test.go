@@ -94,7 +94,8 @@ func TestCLI(t *testing.T) {
 		args     []string
 		mentions string
 	}{
-		{"object-store input", []string{"-input", "s3://bucket/in", "-output", filepath.Join(t.TempDir(), "o"), "-date", "2026-11-20"}, "object-store URLs are not supported"},
+		{"unregistered input store", []string{"-input", "memfs://bucket/in", "-output", filepath.Join(t.TempDir(), "o"), "-date", "2026-11-20"}, "-input memfs://bucket/in: this binary has no file system for memfs://"},
+		{"bad input prefix", []string{"-input", "gs://bucket/in*", "-output", filepath.Join(t.TempDir(), "o"), "-date", "2026-11-20"}, "not allowed in an object-store path"},
 		{"unregistered store", []string{"-input", world, "-output", "memfs://bucket/x", "-date", "2099-01-01"}, "no file system for memfs://"},
 		{"bad object prefix", []string{"-input", world, "-output", "s3://bucket/../x", "-date", "2026-11-20"}, "segment in the path"},
 		{"bad date", []string{"-input", world, "-output", filepath.Join(t.TempDir(), "o"), "-date", "20261120"}, "-date"},
