@@ -282,8 +282,6 @@ type friendFeaturizer struct {
 	in    Inputs
 	p     FriendParams
 	users []userStats
-	// fixedBound is the most the interest and latent cosines can add
-	fixedBound float64
 	// scoreOnly, set when only the score matters (RankFriends), leaves
 	// at zero the profile features whose weight is zero.
 	scoreOnly bool
@@ -308,8 +306,6 @@ type userStats struct {
 func newFriendFeaturizer(in Inputs, p FriendParams, scoreOnly bool) *friendFeaturizer {
 	f := in.Features
 	cf := &friendFeaturizer{in: in, p: p, w: p.Weights(), scoreOnly: scoreOnly}
-	most := func(w, lo, hi float64) float64 { return max(w*lo, w*hi) }
-	cf.fixedBound = most(cf.w[FeatInterest], 0, 1) + most(cf.w[FeatLatent], -1, 1)
 	if in.ALS != nil && cf.needed(FeatLatent) {
 		cf.latent = rows32Of(in.ALS.Users)
 		cf.userNorms = make([]float64, in.ALS.Users.RawMatrix().Rows)
@@ -504,14 +500,8 @@ func (cf *friendFeaturizer) needed(i FriendFeature) bool {
 // cosine in [−1, 1], and the shared-items cosine in [0, √(min/max)] of
 // the two users' numbers of items.
 func (cf *friendFeaturizer) profileBound(u, c int32) float64 {
-	bound := cf.fixedBound
-	if w := cf.w[FeatSharedItems]; w > 0 {
-		nu, nc := float64(cf.users[u].positives), float64(cf.users[c].positives)
-		if nu > 0 && nc > 0 {
-			bound += w * math.Sqrt(min(nu, nc)/max(nu, nc))
-		}
-	}
-	return bound
+	_, hi := ProfileBounds(&cf.w, int(cf.users[u].positives), int(cf.users[c].positives))
+	return hi
 }
 
 // withFriendGraph trains the friend-graph embedding into in unless the

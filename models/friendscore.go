@@ -51,6 +51,23 @@ func (r *FriendReach) GraphFeatures(logMutual, logDegree, graph float64) (x [Num
 	return x
 }
 
+// ProfileBounds is the least and the most that a candidate's profile
+// features (the interest and latent cosines, the shared items) can add to
+// its score under the weights w, for a user and a candidate with nu and nc
+// items with positive signal. A ranker that knows a candidate's other
+// features can skip the profile of one whose most cannot reach the list.
+func ProfileBounds(w *[NumFriendFeatures]float64, nu, nc int) (lo, hi float64) {
+	add := func(w, a, b float64) {
+		lo, hi = lo+min(w*a, w*b), hi+max(w*a, w*b)
+	}
+	add(w[FeatInterest], 0, 1)
+	add(w[FeatLatent], -1, 1)
+	if nu > 0 && nc > 0 {
+		add(w[FeatSharedItems], 0, math.Sqrt(float64(min(nu, nc))/float64(max(nu, nc))))
+	}
+	return lo, hi
+}
+
 // FriendScore is the linear score of a candidate's features under the
 // weights w.
 func FriendScore(w, x *[NumFriendFeatures]float64) float64 {
