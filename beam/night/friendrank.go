@@ -50,8 +50,14 @@ import (
 //     profile and made a models.RelationExample; the examples sampled by
 //     a bounded global combine (models.CompareRelationExamples, the local
 //     driver's sample) and fitted in one worker (models.FitRelations);
-//  6. each pair handed to its user with the candidate's profile (a join
-//     on the candidate: a candidate's profile travels once per user it is
+//  6. each pair handed to its user with what bounds its score: the
+//     candidate's friend count, minor flag, number of items and
+//     friend-graph factor (a join on the candidate), from which the user
+//     takes the least score its list can end on (the MaxPerUser-th largest
+//     least score, models.ProfileBounds) and keeps only the candidates
+//     whose most can reach it, as the local ranker skips them;
+//  7. each kept pair handed to its user with the candidate's whole profile
+//     (a join on the candidate: a profile travels once per user it may be
 //     suggested to), and each user ranked from its profile and its
 //     candidates, streamed into a bounded top list, each suggestion
 //     labelled with its relation type by the model (a side input).
@@ -236,8 +242,13 @@ func rankFriends(s beam.Scope, fp friendParams, impulse, kept, friendships, path
 	sample := beam.DropKey(s, beam.CombinePerKey(s, &relSampleFn{N: fp.Relations.MaxExamples}, m(examples)))
 	model, relParts := beam.ParDo2(s, &fitRelationsFn{P: fp.Relations}, impulse, beam.SideInput{Input: sample})
 
-	// 6. candidates to their users, and the ranking
-	served := beam.ParDo(s, serveFriend, beam.CoGroupByKey(s, m(profiles), m(evs)))
+	// 6. the candidates that can reach their user's list
+	bounds := beam.ParDo(s, boundOf, profiles)
+	bounded := beam.ParDo(s, serveBound, beam.CoGroupByKey(s, m(bounds), m(evs)))
+	reachable := beam.ParDo(s, &reachableFn{P: fp, Held: maxHeld}, beam.CoGroupByKey(s, m(bounds), m(bounded)))
+
+	// 7. their profiles to their users, and the ranking
+	served := beam.ParDo(s, serveFriend, beam.CoGroupByKey(s, m(profiles), m(reachable)))
 	friends = beam.ParDo(s, &rankFriendsFn{P: fp}, beam.CoGroupByKey(s, m(profiles), m(served)), beam.SideInput{Input: model})
 	return friends, relParts
 }
@@ -596,6 +607,145 @@ func (f *profileFn) ProcessElement(ctx context.Context, u int64, eligible func(*
 	return nil
 }
 
+// boundRec is what bounds a candidate's score, of its profile: all but
+// the profile features (models.ProfileBounds bounds those from the items'
+// count). GX is the user's own, when the record is the user's.
+type boundRec struct {
+	Degree int32
+	Minor  bool
+	Items  int32
+	GX, GY []float32
+}
+
+func boundOf(u int64, p profRec) (int64, boundRec) {
+	return u, boundRec{Degree: p.Degree, Minor: p.Minor, Items: int32(len(p.Items)), GX: p.GX, GY: p.GY}
+}
+
+// boundEv is a candidate handed to its user with what bounds its score.
+type boundEv struct {
+	C  int64
+	Ev pairEv
+	B  boundRec
+}
+
+// serveBound hands each pair to its user with what bounds the candidate's
+// score; a candidate without a profile (not eligible) is dropped.
+func serveBound(c int64, bounds func(*boundRec) bool, evs func(*pairEv) bool, emit func(int64, boundEv)) {
+	var b boundRec
+	if !bounds(&b) {
+		return
+	}
+	b.GX = nil // only the user's own is read
+	var ev pairEv
+	for evs(&ev) {
+		emit(ev.U, boundEv{C: c, Ev: ev, B: b})
+	}
+}
+
+// reachableFn keeps, of one user's candidates, those whose most score
+// reaches the least score the user's list can end on: the MaxPerUser-th
+// largest least score of the candidates the minor rule lets meet the
+// user. The pairs it keeps go on, keyed by the candidate, to fetch its
+// profile. A user's candidates are held until the floor is known, up to
+// Held of them; a user with more is served them all, unpruned, so that no
+// worker holds a hub's candidates (Beam's Go SDK iterates a group's values
+// once).
+type reachableFn struct {
+	P    friendParams
+	Held int
+	w    [models.NumFriendFeatures]float64
+}
+
+// maxHeld is the most candidates of one user reachableFn holds: about 150
+// bytes each.
+const maxHeld = 4096
+
+// reachCand is a candidate held until its user's floor is known.
+type reachCand struct {
+	C  int64
+	Ev pairEv
+	Hi float64
+}
+
+func (f *reachableFn) Setup() { f.w = f.P.Friends.Weights() }
+
+func (f *reachableFn) ProcessElement(ctx context.Context, u int64, mine func(*boundRec) bool, cands func(*boundEv) bool, emit func(int64, pairEv)) {
+	var me boundRec
+	if !mine(&me) {
+		return
+	}
+	k := f.P.Friends.MaxPerUser
+	var held []reachCand
+	var least []float64 // the largest least scores, at most 4k of them
+	n, unpruned := 0, false
+	var c boundEv
+	for cands(&c) {
+		if !models.MinorsMayMeet(me.Minor, c.B.Minor, c.Ev.Info) {
+			continue
+		}
+		lo, hi := f.bounds(&me, &c)
+		switch {
+		case unpruned:
+			emit(c.C, c.Ev)
+			n++
+		case len(held) == f.Held:
+			for _, h := range held {
+				emit(h.C, h.Ev)
+			}
+			emit(c.C, c.Ev)
+			n, unpruned, held = len(held)+1, true, nil
+		default:
+			held = append(held, reachCand{C: c.C, Ev: c.Ev, Hi: hi})
+			if least = append(least, lo); len(least) >= 4*k {
+				least = topFloats(least, k)
+			}
+		}
+		c = boundEv{}
+	}
+	if !unpruned {
+		floor := math.Inf(-1)
+		if least = topFloats(least, k); len(least) == k {
+			floor = least[k-1]
+		}
+		for _, h := range held {
+			// A candidate whose most ties the floor may still win on its
+			// ID; the margin covers the rounding of a score summed in
+			// another order.
+			if h.Hi+1e-9*(1+math.Abs(h.Hi)) >= floor {
+				emit(h.C, h.Ev)
+				n++
+			}
+		}
+	}
+	friendPairsRanked.Inc(ctx, int64(n))
+}
+
+// bounds is the least and the most score of candidate c for the user of
+// me: its features but the profile's, and models.ProfileBounds.
+func (f *reachableFn) bounds(me *boundRec, c *boundEv) (lo, hi float64) {
+	x := graphFeatures(me.GX, c.B.GY, c.B.Degree, &c.Ev.Reach)
+	s := models.FriendScore(&f.w, &x)
+	lo, hi = models.ProfileBounds(&f.w, int(me.Items), int(c.B.Items))
+	return s + lo, s + hi
+}
+
+// graphFeatures are a candidate's features but the profile's: those of
+// the pair's reach, the candidate's friend count and the friend graph's
+// predicted tie of gx (the user's) and gy (the candidate's).
+func graphFeatures(gx, gy []float32, degree int32, r *models.FriendReach) [models.NumFriendFeatures]float64 {
+	var graph float64
+	if gx != nil && gy != nil {
+		graph = f32.Dot64(gx, gy)
+	}
+	return r.GraphFeatures(math.Log1p(float64(r.Mutual)), math.Log1p(float64(degree)), graph)
+}
+
+// topFloats is the n largest of xs, largest first.
+func topFloats(xs []float64, n int) []float64 {
+	slices.SortFunc(xs, func(a, b float64) int { return cmp.Compare(b, a) })
+	return xs[:min(len(xs), n)]
+}
+
 // serveFriend hands each pair to its user with the candidate's profile;
 // a candidate without one (not eligible) is dropped.
 func serveFriend(c int64, profiles func(*profRec) bool, evs func(*pairEv) bool, emit func(int64, candEv)) {
@@ -751,12 +901,7 @@ func (f *rankFriendsFn) ProcessElement(ctx context.Context, u int64, profiles fu
 
 // score is the candidate's score for the user of profile me.
 func (f *rankFriendsFn) score(me *profRec, c *candEv) float64 {
-	var graph float64
-	if me.GX != nil && c.P.GY != nil {
-		graph = f32.Dot64(me.GX, c.P.GY)
-	}
-	r := &c.Ev.Reach
-	x := r.GraphFeatures(math.Log1p(float64(r.Mutual)), math.Log1p(float64(c.P.Degree)), graph)
+	x := graphFeatures(me.GX, c.P.GY, c.P.Degree, &c.Ev.Reach)
 	if f.w[models.FeatInterest] != 0 {
 		x[models.FeatInterest] = sparseCosine(me.Topics, c.P.Topics)
 	}
@@ -842,6 +987,9 @@ func init() {
 	register.Function3x0(noFactors)
 	register.DoFn2x2[string, []float32, int64, vecRec](&tagVecFn{})
 	register.DoFn9x1[context.Context, int64, func(*int64) bool, func(*int64) bool, func(*topicRow) bool, func(*string) bool, func(*vecRec) bool, func(*int64) bool, func(int64, profRec), error](&profileFn{})
+	register.Function2x2(boundOf)
+	register.Function4x0(serveBound)
+	register.DoFn5x0[context.Context, int64, func(*boundRec) bool, func(*boundEv) bool, func(int64, pairEv)](&reachableFn{})
 	register.Function4x0(serveFriend)
 	register.Function2x2(relProfileOf)
 	register.Function4x0(serveLabel)
@@ -870,6 +1018,8 @@ func init() {
 	register.Emitter2[int64, pairEv]()
 	register.Emitter2[int64, profRec]()
 	register.Emitter2[int64, candEv]()
+	register.Emitter2[int64, boundRec]()
+	register.Emitter2[int64, boundEv]()
 	register.Emitter2[int, data.FriendSuggestion]()
 	register.Emitter2[int64, string]()
 	register.Iter1[features.TieEvent]()
@@ -880,5 +1030,7 @@ func init() {
 	register.Iter1[pairEv]()
 	register.Iter1[profRec]()
 	register.Iter1[candEv]()
+	register.Iter1[boundRec]()
+	register.Iter1[boundEv]()
 	register.Iter1[data.FriendSuggestion]()
 }

@@ -50,6 +50,7 @@ var (
 	coldUsers         = beam.NewCounter("circles", "cold_start_users")
 	friendPaths       = beam.NewCounter("circles", "friends_paths")
 	friendPairs       = beam.NewCounter("circles", "friends_pairs")
+	friendPairsRanked = beam.NewCounter("circles", "friends_pairs_ranked")
 )
 
 // Plan is the part of a run the driver settles before the pipeline runs:
