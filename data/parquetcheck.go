@@ -5,10 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
+	"github.com/klauspost/compress/snappy"
+	"github.com/klauspost/compress/zstd"
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/encoding/thrift"
 	"github.com/parquet-go/parquet-go/format"
+	"github.com/pierrec/lz4/v4"
 )
 
 // Defences against hostile or corrupt Parquet files. parquet-go trusts the
@@ -93,7 +97,7 @@ func checkChunks(f io.ReaderAt, pf *parquet.File, dataEnd int64) error {
 			if start < 4 || m.TotalCompressedSize < 0 || m.NumValues < 0 || start > dataEnd-m.TotalCompressedSize {
 				return fmt.Errorf("row group %d column %d: a chunk of %d bytes at offset %d does not fit the %d bytes of data", g, c, m.TotalCompressedSize, start, dataEnd)
 			}
-			if err := checkPages(f, start, start+m.TotalCompressedSize, m.NumValues); err != nil {
+			if err := checkPages(f, start, start+m.TotalCompressedSize, m.NumValues, m.Codec); err != nil {
 				return fmt.Errorf("row group %d column %d: %w", g, c, err)
 			}
 		}
@@ -101,10 +105,12 @@ func checkChunks(f io.ReaderAt, pf *parquet.File, dataEnd int64) error {
 	return nil
 }
 
-// checkPages walks the page headers of a column chunk in [start, end).
-func checkPages(f io.ReaderAt, start, end, numValues int64) error {
+// checkPages walks the page headers of a column chunk in [start, end),
+// and checks the pages that codec compressed (decodeClaims).
+func checkPages(f io.ReaderAt, start, end, numValues int64, codec format.CompressionCodec) error {
 	var values int64
 	buf := make([]byte, 256)
+	var page []byte
 	for pos := start; pos < end; {
 		h, n, err := readPageHeader(f, pos, end, buf)
 		if err != nil {
@@ -127,11 +133,71 @@ func checkPages(f io.ReaderAt, start, end, numValues int64) error {
 		if nv < 0 {
 			return fmt.Errorf("page at offset %d claims %d values", pos, nv)
 		}
+		if decodeChecked(codec) && (h.DictionaryPageHeader.Valid || h.DataPageHeader.Valid || h.DataPageHeaderV2.Valid) {
+			page = slices.Grow(page[:0], int(comp))[:comp]
+			if _, err := f.ReadAt(page, pos+int64(n)); err != nil {
+				return fmt.Errorf("page at offset %d: %w", pos, err)
+			}
+			if err := checkCompressed(codec, h, page); err != nil {
+				return fmt.Errorf("page at offset %d: %w", pos, err)
+			}
+		}
 		values += nv
 		pos += int64(n) + comp
 	}
 	if values != numValues {
 		return fmt.Errorf("pages hold %d values, the chunk claims %d", values, numValues)
+	}
+	return nil
+}
+
+// decodeChecked reports whether codec's decoder trusts its input's
+// claims, so that checkCompressed must check a page before it does.
+func decodeChecked(codec format.CompressionCodec) bool {
+	return codec == format.Lz4Raw || codec == format.Snappy || codec == format.Zstd
+}
+
+// checkCompressed checks that a page's compressed bytes decode within the
+// uncompressed size its header claims (already bounded), where the
+// decoder parquet-go calls would not stop on its own:
+//   - LZ4_RAW: parquet-go's decoder doubles its buffer on every failure,
+//     so a corrupt block grows it until the process dies; the block is
+//     decoded here into a buffer of the claimed size.
+//   - Snappy: the block's own length claim (up to 4 GiB) is allocated.
+//   - Zstd: a frame's content-size claim is allocated.
+func checkCompressed(codec format.CompressionCodec, h *format.PageHeader, page []byte) error {
+	size := int64(h.UncompressedPageSize)
+	if v2 := &h.DataPageHeaderV2; v2.Valid {
+		if v2.V.IsCompressed.Valid && !v2.V.IsCompressed.V {
+			return nil
+		}
+		levels := int64(v2.V.RepetitionLevelsByteLength) + int64(v2.V.DefinitionLevelsByteLength)
+		if v2.V.RepetitionLevelsByteLength < 0 || v2.V.DefinitionLevelsByteLength < 0 || levels > int64(len(page)) || levels > size {
+			return fmt.Errorf("levels of %d bytes do not fit a page of %d compressed, %d uncompressed bytes", levels, len(page), size)
+		}
+		page, size = page[levels:], size-levels
+	}
+	switch codec {
+	case format.Lz4Raw:
+		if _, err := lz4.UncompressBlock(page, make([]byte, size)); err != nil {
+			return fmt.Errorf("LZ4_RAW data does not decode into the %d bytes the page claims (%v)", size, err)
+		}
+	case format.Snappy:
+		n, err := snappy.DecodedLen(page)
+		if err != nil {
+			return fmt.Errorf("corrupt Snappy block (%v)", err)
+		}
+		if int64(n) > size {
+			return fmt.Errorf("a Snappy block claims %d bytes, the page %d", n, size)
+		}
+	case format.Zstd:
+		var zh zstd.Header
+		if err := zh.Decode(page); err != nil {
+			return fmt.Errorf("corrupt Zstd frame (%v)", err)
+		}
+		if zh.HasFCS && zh.FrameContentSize > uint64(size) {
+			return fmt.Errorf("a Zstd frame claims %d bytes, the page %d", zh.FrameContentSize, size)
+		}
 	}
 	return nil
 }

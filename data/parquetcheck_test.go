@@ -109,6 +109,18 @@ func TestAbsurdClaimsAreRefusedBeforeAllocating(t *testing.T) {
 		{"row group rows", "rows", footer(func(md *format.FileMetaData) { md.RowGroups[0].NumRows = 1 << 40; md.NumRows = 1 << 40 })},
 		{"chunk size", "does not fit", footer(func(md *format.FileMetaData) { md.RowGroups[0].Columns[0].MetaData.TotalCompressedSize = 1 << 40 })},
 		{"chunk offset", "does not fit", footer(func(md *format.FileMetaData) { md.RowGroups[0].Columns[0].MetaData.DataPageOffset = -5 })},
+		// parquet-go's LZ4 decoder doubles its buffer on every failure, so
+		// a block that never decodes grows it until the process dies
+		// (testdata/fuzz/FuzzReadMerchants); here, plain bytes read as
+		// LZ4_RAW that do not fit the one byte the page claims.
+		{"LZ4_RAW that does not decode", "LZ4_RAW data does not decode", func(h *format.PageHeader, md *format.FileMetaData) {
+			if h != nil {
+				h.UncompressedPageSize = 1
+				h.DataPageHeaderV2.V.IsCompressed.V, h.DataPageHeaderV2.V.IsCompressed.Valid = true, true
+				return
+			}
+			md.RowGroups[0].Columns[0].MetaData.Codec = format.Lz4Raw
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := craft(t, tc.mutate)
