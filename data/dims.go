@@ -174,17 +174,13 @@ func LoadDims(ctx context.Context, root string, date time.Time) (*Dims, error) {
 			d.Stats = append(d.Stats, TableStats{Table: l.table, Quarantined: map[string]int64{}, Absent: true})
 			continue
 		}
-		dir, err := SnapshotDir(Local{}, root, l.table, date)
-		if err != nil {
-			return nil, err
-		}
-		files, err := PartitionFiles(Local{}, dir)
+		s, err := snapshot(Local{}, root, l.table, date)
 		if err != nil {
 			return nil, err
 		}
 		st := NewStats(l.table)
-		st.Files = files
-		for _, f := range files {
+		st.Files = s.Files
+		for _, f := range s.Files {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}

@@ -120,17 +120,27 @@ func Snapshots(t Tree, root string, c InputContract, date time.Time) ([]Snapshot
 		if c.Absent(table) {
 			continue
 		}
-		dir, err := SnapshotDir(t, root, table, date)
+		s, err := snapshot(t, root, table, date)
 		if err != nil {
 			return nil, err
 		}
-		files, err := PartitionFiles(t, dir)
-		if err != nil {
-			return nil, err
-		}
-		snaps = append(snaps, Snapshot{Table: table, Dir: dir, Files: files})
+		snaps = append(snaps, s)
 	}
 	return snaps, nil
+}
+
+// snapshot finds the partition of t that table is read from at date, and
+// its files.
+func snapshot(t Tree, root, table string, date time.Time) (Snapshot, error) {
+	dir, err := SnapshotDir(t, root, table, date)
+	if err != nil {
+		return Snapshot{}, err
+	}
+	files, err := PartitionFiles(t, dir)
+	if err != nil {
+		return Snapshot{}, err
+	}
+	return Snapshot{Table: table, Dir: dir, Files: files}, nil
 }
 
 // complete reports whether the partition dir of t has its success marker.
