@@ -678,12 +678,10 @@ func (f *reachableFn) ProcessElement(ctx context.Context, u int64, mine func(*bo
 	var held []reachCand
 	var least []float64 // the largest least scores, at most 4k of them
 	n, unpruned := 0, false
-	var c boundEv
-	for cands(&c) {
+	for c := (boundEv{}); cands(&c); c = (boundEv{}) {
 		if !models.MinorsMayMeet(me.Minor, c.B.Minor, c.Ev.Info) {
 			continue
 		}
-		lo, hi := f.bounds(&me, &c)
 		switch {
 		case unpruned:
 			emit(c.C, c.Ev)
@@ -695,12 +693,12 @@ func (f *reachableFn) ProcessElement(ctx context.Context, u int64, mine func(*bo
 			emit(c.C, c.Ev)
 			n, unpruned, held = len(held)+1, true, nil
 		default:
+			lo, hi := f.bounds(&me, &c)
 			held = append(held, reachCand{C: c.C, Ev: c.Ev, Hi: hi})
 			if least = append(least, lo); len(least) >= 4*k {
 				least = topFloats(least, k)
 			}
 		}
-		c = boundEv{}
 	}
 	if !unpruned {
 		floor := math.Inf(-1)
